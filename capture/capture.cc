@@ -1,0 +1,249 @@
+#include "capture.h"
+
+#include <bpf/bpf.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "caps.h"
+#include "channel.h"
+#include "clock.h"
+#include "cpu.h"
+#include "device.h"
+#include "error.h"
+#include "output.h"
+#include "pcap_writer.h"
+#include "rx_worker.h"
+#include "writer.h"
+
+namespace xcap {
+namespace {
+
+std::vector<uint32_t> choose_queues(const capture_options& opts, const device_info& dev) {
+    std::vector<uint32_t> queues = opts.queues;
+    if (queues.empty()) {
+        for (uint32_t q = 0; q < dev.rx_queues && q < XCAP_MAX_QUEUES; ++q) {
+            queues.push_back(q);
+        }
+    }
+    for (uint32_t q : queues) {
+        if (q >= dev.rx_queues) {
+            throw usage_error(failure_kind::usage,
+                              "--queues: " + dev.name + " has no queue " + std::to_string(q) + " (it has " +
+                                  std::to_string(dev.rx_queues) + " RX queue" + (dev.rx_queues == 1 ? "" : "s") +
+                                  ", 0-" + std::to_string(dev.rx_queues - 1) + ")",
+                              "choose queues in that range, or leave out --queues for all");
+        }
+    }
+    return queues;
+}
+
+void add(xdp_statistics& a, const xdp_statistics& b) {
+    a.rx_dropped += b.rx_dropped;
+    a.rx_invalid_descs += b.rx_invalid_descs;
+    a.tx_invalid_descs += b.tx_invalid_descs;
+    a.rx_ring_full += b.rx_ring_full;
+    a.rx_fill_ring_empty_descs += b.rx_fill_ring_empty_descs;
+    a.tx_ring_empty_descs += b.tx_ring_empty_descs;
+}
+
+// Stops and joins the capture threads on every path out of run_capture.
+struct thread_group {
+    std::atomic<bool> stop{false};
+    int wake_fd = -1;
+    std::vector<std::thread> workers;
+    std::thread writer;
+
+    void stop_workers() {
+        stop.store(true, std::memory_order_release);
+        uint64_t one = 1;
+        if (wake_fd >= 0) {
+            [[maybe_unused]] ssize_t n = write(wake_fd, &one, sizeof(one));
+        }
+        for (auto& t : workers) {
+            if (t.joinable()) {
+                t.join();
+            }
+        }
+    }
+    ~thread_group() {
+        stop_workers();
+        if (writer.joinable()) {
+            writer.join();
+        }
+        if (wake_fd >= 0) {
+            close(wake_fd);
+        }
+    }
+};
+
+}  // namespace
+
+uint64_t capture_totals::dropped() const {
+    return xsk.rx_dropped + xsk.rx_invalid_descs + xsk.rx_ring_full + xsk.rx_fill_ring_empty_descs +
+           handoff_full + write_errors;
+}
+
+capture_result run_capture(const capture_options& opts, const std::function<void(const std::string&)>& info) {
+    route_library_logs(opts.verbose);
+
+    // Everything that can be checked without side effects comes first.
+    device_info dev = probe_device(opts.interface);
+    require_up(dev);
+    require_capabilities(capture_capabilities());
+    std::vector<uint32_t> queues = choose_queues(opts, dev);
+    std::optional<attached_program> foreign = query_attached(dev.ifindex);
+    if (foreign && !opts.force) {
+        throw setup_error(failure_kind::xdp_busy, EBUSY,
+                          dev.name + " already has XDP program '" + foreign->name + "' (id " +
+                              std::to_string(foreign->id) + ", " + foreign->mode + " mode)",
+                          "xcap will not replace it: remove it (`ip link set dev " + dev.name +
+                              " xdp off`) or pass --force");
+    }
+
+    // The output is opened before anything is attached, so an unwritable
+    // path fails with nothing to undo.
+    output out(opts.output_path);
+    pcap_writer pcap(out, opts.snaplen, opts.nanosecond);
+
+    // Destruction order is the reverse: threads, then sockets, then program.
+    rx_program program;
+    std::vector<std::unique_ptr<xsk_queue>> xsks;
+    std::vector<std::unique_ptr<queue_channel>> channels;
+    xsk_config cfg;
+    cfg.frame_count = opts.frames_per_queue;
+    for (uint32_t q : queues) {
+        auto& x = xsks.emplace_back(std::make_unique<xsk_queue>(dev.name, q, cfg, opts.bind));
+        int fd = x->fd();
+        if (bpf_map_update_elem(program.xsks_map_fd(), &q, &fd, 0) != 0) {
+            throw setup_error(failure_kind::runtime, errno, "cannot register the socket of queue " + std::to_string(q));
+        }
+        channels.emplace_back(std::make_unique<queue_channel>(q, x->area(), x->frame_mask(), cfg.frame_count));
+    }
+    if (foreign) {
+        info(dev.name + ": removing XDP program '" + foreign->name + "' (--force)");
+        remove_attached(dev.ifindex, dev.name);
+    }
+    program.attach(dev.ifindex, dev.name, opts.mode);
+    for (const auto& x : xsks) {
+        info(dev.name + " queue " + std::to_string(x->queue()) + ": " + to_string(program.mode()) + " XDP, " +
+             (x->zero_copy() ? "zero-copy" : "copy") + " mode");
+    }
+
+    // Signals are taken synchronously by this thread only; the capture
+    // threads inherit the blocked mask.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    // They stay blocked after the capture: a second Ctrl-C during the drain
+    // must not kill the process before the summary.
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    writer_config wcfg;
+    wcfg.count_limit = opts.count;
+    wcfg.realtime_offset_ns = measure_clock_offset().realtime_minus_monotonic_ns;
+    wcfg.flush_when_idle = out.is_stdout();
+    std::vector<queue_channel*> chans;
+    for (auto& c : channels) {
+        chans.push_back(c.get());
+    }
+    capture_writer writer(chans, out, pcap, wcfg);
+
+    auto collect = [&] {
+        capture_totals t;
+        for (size_t i = 0; i < xsks.size(); ++i) {
+            queue_totals qt;
+            qt.queue = xsks[i]->queue();
+            qt.zero_copy = xsks[i]->zero_copy();
+            qt.received = channels[i]->received.load(std::memory_order_relaxed);
+            qt.handoff_full = channels[i]->handoff_full.load(std::memory_order_relaxed);
+            qt.xsk = xsks[i]->statistics();
+            t.received += qt.received;
+            t.received_bytes += channels[i]->received_bytes.load(std::memory_order_relaxed);
+            t.handoff_full += qt.handoff_full;
+            add(t.xsk, qt.xsk);
+            t.queues.push_back(qt);
+        }
+        const auto& w = writer.counters();
+        t.written = w.written.load(std::memory_order_relaxed);
+        t.written_bytes = w.written_bytes.load(std::memory_order_relaxed);
+        t.snaplen_cut = w.snaplen_cut.load(std::memory_order_relaxed);
+        t.write_errors = w.write_errors.load(std::memory_order_relaxed);
+        t.over_limit = w.over_limit.load(std::memory_order_relaxed);
+        t.meta_missing = w.meta_missing.load(std::memory_order_relaxed);
+        t.program = program.counters();
+        return t;
+    };
+
+    const int64_t start = monotonic_ns();
+    capture_result result;
+    {
+        thread_group threads;
+        threads.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        std::vector<int> cpus = allowed_cpus();
+        for (size_t i = 0; i < xsks.size(); ++i) {
+            int cpu = cpus[i % cpus.size()];
+            threads.workers.emplace_back([&, i, cpu] {
+                name_current_thread("xcap-rx" + std::to_string(xsks[i]->queue()));
+                pin_current_thread(cpu);
+                run_rx_worker(*xsks[i], *channels[i], threads.stop, threads.wake_fd);
+            });
+        }
+        threads.writer = std::thread([&] {
+            name_current_thread("xcap-writer");
+            writer.run();
+        });
+
+        capture_totals prev = collect();
+        int64_t last_stats = start;
+        const int64_t deadline = opts.duration_s > 0 ? start + int64_t(opts.duration_s * 1e9) : 0;
+        const int64_t stats_every = int64_t(opts.stats_interval_s * 1e9);
+        for (;;) {
+            timespec tick{0, 50'000'000};
+            int sig = sigtimedwait(&sigs, nullptr, &tick);
+            if (sig == SIGINT || sig == SIGTERM) {
+                result.end = capture_end::signal;
+                break;
+            }
+            if (writer.finished()) {
+                if (writer.limit_reached()) {
+                    result.end = capture_end::count;
+                } else {
+                    result.end = out.error() == EPIPE ? capture_end::output_closed : capture_end::output_failed;
+                }
+                break;
+            }
+            int64_t now = monotonic_ns();
+            if (deadline && now >= deadline) {
+                result.end = capture_end::duration;
+                break;
+            }
+            if (stats_every > 0 && now - last_stats >= stats_every) {
+                capture_totals cur = collect();
+                info(format_stats_line(prev, cur, double(now - last_stats) / 1e9));
+                prev = cur;
+                last_stats = now;
+            }
+        }
+
+        // Stop receiving first, then drain: the workers empty their RX rings,
+        // the writer empties the handoff rings and flushes.
+        program.detach();
+        threads.stop_workers();
+        threads.writer.join();
+    }
+    result.totals = collect();
+    result.totals.seconds = double(monotonic_ns() - start) / 1e9;
+    result.output_errno = out.error();
+    return result;
+}
+
+}  // namespace xcap

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <linux/if_xdp.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "xcap_abi.h"
+#include "xdp_program.h"
+#include "xsk.h"
+
+namespace xcap {
+
+struct capture_options {
+    std::string interface;
+    std::string output_path;           // "-" for standard output
+    uint64_t count = 0;                // -c; 0 = unlimited
+    uint32_t snaplen = 262144;         // -s
+    bool nanosecond = true;            // false with --micro
+    double duration_s = 0;             // --duration; 0 = until interrupted
+    double stats_interval_s = 0;       // --stats; 0 = no live line
+    std::vector<uint32_t> queues;      // --queues; empty = all
+    xdp_mode mode = xdp_mode::automatic;
+    bind_mode bind = bind_mode::automatic;
+    bool force = false;
+    bool quiet = false;
+    bool verbose = false;
+    uint32_t frames_per_queue = 16384; // -B, in frames of 4 KiB
+};
+
+struct queue_totals {
+    uint32_t queue = 0;
+    bool zero_copy = false;
+    uint64_t received = 0;
+    uint64_t handoff_full = 0;
+    xdp_statistics xsk{};
+};
+
+// Everything counted during one capture, for the summary and --stats.
+struct capture_totals {
+    std::vector<queue_totals> queues;
+    uint64_t received = 0;       // handed to xcap by the sockets
+    uint64_t received_bytes = 0;
+    uint64_t written = 0;
+    uint64_t written_bytes = 0;
+    uint64_t snaplen_cut = 0;
+    uint64_t handoff_full = 0;
+    uint64_t write_errors = 0;
+    uint64_t over_limit = 0;
+    uint64_t meta_missing = 0;
+    xdp_statistics xsk{};        // summed over queues
+    xcap_rx_counters program{};
+    double seconds = 0;
+
+    // Packets the kernel or xcap dropped (not counting -c and snaplen).
+    uint64_t dropped() const;
+};
+
+// The exit summary, as lines for stderr.
+std::string format_summary(const capture_totals& t, const std::string& output_name);
+// The --stats line: rates over the interval from `prev` to `now`.
+std::string format_stats_line(const capture_totals& prev, const capture_totals& now, double interval_s);
+
+// What ended the capture.
+enum class capture_end { signal, count, duration, output_closed, output_failed };
+
+struct capture_result {
+    capture_totals totals;
+    capture_end end = capture_end::signal;
+    int output_errno = 0;
+};
+
+// Runs one capture from setup to teardown. Setup failures throw setup_error
+// (or std::system_error for the output), with nothing left attached.
+// `info` receives the informational lines (queue setup, --stats).
+capture_result run_capture(const capture_options& opts, const std::function<void(const std::string&)>& info);
+
+}  // namespace xcap

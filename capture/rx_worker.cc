@@ -1,0 +1,113 @@
+#include "rx_worker.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+
+namespace xcap {
+namespace {
+
+constexpr uint32_t batch = 256;
+// Empty peeks before sleeping in poll(). At a few Mpps a queue is rarely
+// empty for long; at low rates this bounds the wasted CPU to a few µs per
+// wake-up. Sleeping too eagerly is what overflowed small rings in the
+// prototype; the rings here are as large as the UMEM, which covers the
+// wake-up delay.
+constexpr uint32_t spins_before_sleep = 4096;
+constexpr int drain_empty_rounds = 3;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+// Returned frames back onto the fill ring. The fill ring has a slot for every
+// frame, so the reservation cannot fail.
+void refill(xsk_queue& xsk, queue_channel& ch) {
+    uint64_t addrs[batch];
+    size_t n;
+    while ((n = ch.returns.pop(addrs, batch)) > 0) {
+        uint32_t idx = 0;
+        xsk_ring_prod& fill = xsk.fill();
+        if (xsk_ring_prod__reserve(&fill, uint32_t(n), &idx) != n) {
+            // Cannot happen while frames are conserved; keep them rather than lose them.
+            ch.returns.push(addrs, n);
+            return;
+        }
+        for (size_t i = 0; i < n; ++i) {
+            *xsk_ring_prod__fill_addr(&fill, idx + uint32_t(i)) = addrs[i];
+        }
+        xsk_ring_prod__submit(&fill, uint32_t(n));
+    }
+    if (xsk_ring_prod__needs_wakeup(&xsk.fill())) {
+        // Zero-copy drivers want a kick to look at the fill ring again.
+        recvfrom(xsk.fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
+    }
+}
+
+}  // namespace
+
+void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& stop, int wake_fd) {
+    xsk_ring_cons& rx = xsk.rx();
+    rx_desc descs[batch];
+    uint32_t idle = 0;
+    int empty_rounds = 0;
+
+    for (;;) {
+        refill(xsk, ch);
+        uint32_t idx = 0;
+        uint32_t n = xsk_ring_cons__peek(&rx, batch, &idx);
+        if (n == 0) {
+            if (stop.load(std::memory_order_acquire)) {
+                // Detached: nothing new is redirected here, but a packet may
+                // still be between the XDP program and the ring. Look again a
+                // few times before declaring the queue drained.
+                if (++empty_rounds >= drain_empty_rounds) {
+                    break;
+                }
+                timespec ts{0, 1'000'000};
+                nanosleep(&ts, nullptr);
+                continue;
+            }
+            if (++idle < spins_before_sleep) {
+                cpu_relax();
+                continue;
+            }
+            pollfd fds[2] = {{xsk.fd(), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+            poll(fds, 2, 1000);
+            idle = 0;
+            continue;
+        }
+        idle = 0;
+        empty_rounds = 0;
+        uint64_t bytes = 0;
+        for (uint32_t i = 0; i < n; ++i) {
+            const xdp_desc* d = xsk_ring_cons__rx_desc(&rx, idx + i);
+            descs[i] = rx_desc{d->addr, d->len, 0};
+            bytes += d->len;
+        }
+        xsk_ring_cons__release(&rx, n);
+        size_t pushed = ch.handoff.push(descs, n);
+        if (pushed < n) {
+            // Not reachable while the rings are as large as the UMEM; if it
+            // ever is, the frames go straight back and the loss is counted.
+            uint32_t fidx = 0;
+            uint32_t k = uint32_t(n - pushed);
+            if (xsk_ring_prod__reserve(&xsk.fill(), k, &fidx) == k) {
+                for (uint32_t i = 0; i < k; ++i) {
+                    *xsk_ring_prod__fill_addr(&xsk.fill(), fidx + i) = descs[pushed + i].addr & ch.frame_mask;
+                }
+                xsk_ring_prod__submit(&xsk.fill(), k);
+            }
+            ch.handoff_full.store(ch.handoff_full.load(std::memory_order_relaxed) + (n - pushed),
+                                  std::memory_order_relaxed);
+        }
+        ch.received.store(ch.received.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+        ch.received_bytes.store(ch.received_bytes.load(std::memory_order_relaxed) + bytes,
+                                std::memory_order_relaxed);
+    }
+    ch.worker_done.store(true, std::memory_order_release);
+}
+
+}  // namespace xcap

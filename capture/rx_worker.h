@@ -1,0 +1,22 @@
+#pragma once
+
+#include <atomic>
+
+#include "channel.h"
+#include "xsk.h"
+
+namespace xcap {
+
+// The RX loop of one queue, run on its own pinned thread.
+//
+// Moves descriptors from the socket's RX ring to the channel's handoff ring
+// in batches and puts returned frames back on the fill ring. It never
+// touches packet bytes, never blocks on I/O and never allocates. When idle it
+// spins for a while, then sleeps in poll() on the socket and `wake_fd`.
+//
+// When `stop` becomes true (the XDP program is already detached), it drains
+// the RX ring until it stays empty for a short grace period, sets
+// channel.worker_done and returns.
+void run_rx_worker(xsk_queue& xsk, queue_channel& channel, const std::atomic<bool>& stop, int wake_fd);
+
+}  // namespace xcap

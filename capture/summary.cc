@@ -1,0 +1,67 @@
+#include <cinttypes>
+#include <cstdio>
+#include <string>
+
+#include "capture.h"
+
+namespace xcap {
+namespace {
+
+std::string fmt(const char* f, auto... args) {
+    char buf[512];
+    std::snprintf(buf, sizeof(buf), f, args...);
+    return buf;
+}
+
+std::string plural(uint64_t n, const char* word) {
+    return fmt("%" PRIu64 " %s%s", n, word, n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+std::string format_summary(const capture_totals& t, const std::string& output_name) {
+    std::string s;
+    s += plural(t.written, "packet") + " captured (written to " + output_name + ")\n";
+    s += plural(t.received, "packet") + " received by xcap";
+    if (t.over_limit) {
+        s += fmt(", %" PRIu64 " after the -c limit (not written)", t.over_limit);
+    }
+    if (t.snaplen_cut) {
+        s += fmt(", %" PRIu64 " cut to the snaplen", t.snaplen_cut);
+    }
+    s += "\n";
+    s += plural(t.dropped(), "packet") + " dropped:";
+    s += fmt(" rx_dropped %llu, rx_invalid_descs %llu, rx_ring_full %llu, rx_fill_ring_empty_descs %llu,"
+             " tx_invalid_descs %llu, tx_ring_empty_descs %llu, handoff_ring_full %" PRIu64 ", write_errors %" PRIu64 "\n",
+             (unsigned long long)t.xsk.rx_dropped, (unsigned long long)t.xsk.rx_invalid_descs,
+             (unsigned long long)t.xsk.rx_ring_full, (unsigned long long)t.xsk.rx_fill_ring_empty_descs,
+             (unsigned long long)t.xsk.tx_invalid_descs, (unsigned long long)t.xsk.tx_ring_empty_descs,
+             t.handoff_full, t.write_errors);
+    s += fmt("XDP program: %llu seen, %llu redirected, %llu passed (no socket on their queue)\n",
+             (unsigned long long)t.program.seen, (unsigned long long)t.program.redirected,
+             (unsigned long long)t.program.passed_no_socket);
+    for (const auto& q : t.queues) {
+        s += fmt("queue %u: %" PRIu64 " received, %llu dropped\n", q.queue, q.received,
+                 (unsigned long long)(q.xsk.rx_dropped + q.xsk.rx_invalid_descs + q.xsk.rx_ring_full +
+                                      q.xsk.rx_fill_ring_empty_descs + q.handoff_full));
+    }
+    if (t.meta_missing) {
+        s += plural(t.meta_missing, "packet") + " had no XDP timestamp and were stamped on arrival in xcap\n";
+    }
+    return s;
+}
+
+std::string format_stats_line(const capture_totals& prev, const capture_totals& now, double interval_s) {
+    if (interval_s <= 0) {
+        interval_s = 1;
+    }
+    double pps = double(now.received - prev.received) / interval_s;
+    double mbps = double(now.received_bytes - prev.received_bytes) * 8 / interval_s / 1e6;
+    return fmt("%.3f Mpps, %.1f Mbps, %" PRIu64 " captured; dropped %" PRIu64
+               " (ring_full %llu, fill_empty %llu, rx_dropped %llu, handoff_full %" PRIu64 ", write_errors %" PRIu64 ")",
+               pps / 1e6, mbps, now.written, now.dropped(), (unsigned long long)now.xsk.rx_ring_full,
+               (unsigned long long)now.xsk.rx_fill_ring_empty_descs, (unsigned long long)now.xsk.rx_dropped,
+               now.handoff_full, now.write_errors);
+}
+
+}  // namespace xcap

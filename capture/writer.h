@@ -1,0 +1,85 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "channel.h"
+#include "pcap_writer.h"
+
+namespace xcap {
+
+struct writer_config {
+    uint64_t count_limit = 0;          // stop writing after this many packets; 0 = no limit
+    int64_t realtime_offset_ns = 0;    // added to the monotonic XDP stamps
+    int64_t merge_window_ns = 1'000'000;
+    bool flush_when_idle = false;      // for pipes: flush each time the rings run empty
+};
+
+// Counters of the writer thread: written with relaxed stores by the writer,
+// read by anyone.
+struct writer_counters {
+    std::atomic<uint64_t> written{0};
+    std::atomic<uint64_t> written_bytes{0};   // packet bytes on the wire (len, not caplen)
+    std::atomic<uint64_t> snaplen_cut{0};
+    std::atomic<uint64_t> write_errors{0};    // packets lost because the output failed
+    std::atomic<uint64_t> over_limit{0};      // delivered after -c was reached, not written
+    std::atomic<uint64_t> meta_missing{0};    // no XDP timestamp: stamped in user space
+};
+
+// The writer: pops descriptors from every queue's channel, merges the queues
+// in timestamp order and writes each packet through a pcap_writer, then hands
+// the frames back to their workers.
+//
+// Merge: the packet with the smallest timestamp among the queues' heads is
+// written next. When some queue has nothing pending, a head is only written
+// once it is older than merge_window_ns (a later packet from the idle queue
+// could still be in flight) or when the workers are done. Within one queue,
+// order is always kept.
+//
+// run() returns when every worker is done and every ring is empty, when
+// count_limit packets are written, or when the output fails; `finished` is
+// set in all three cases.
+class capture_writer {
+public:
+    capture_writer(std::vector<queue_channel*> channels, output& out, pcap_writer& pcap, const writer_config& cfg);
+
+    void run();
+
+    const writer_counters& counters() const { return _ctr; }
+    bool finished() const { return _finished.load(std::memory_order_acquire); }
+    bool limit_reached() const { return _limit_reached; }
+
+    // One pass over the channels: pop, merge, write, return frames. `draining`
+    // lifts the merge window. Returns how many packets were taken off the rings.
+    // Exposed for tests, which drive it without a thread.
+    size_t cycle(bool draining);
+
+private:
+    static constexpr size_t stage_size = 256;
+
+    struct stage {
+        rx_desc desc[stage_size];
+        uint64_t ts[stage_size];
+        size_t head = 0;
+        size_t count = 0;
+        uint64_t returned[stage_size];
+        size_t nreturned = 0;
+        bool empty() const { return head == count; }
+    };
+
+    bool refill(size_t q);
+    void emit(size_t q);
+    void give_back(size_t q);
+
+    std::vector<queue_channel*> _channels;
+    std::vector<stage> _stages;
+    output& _out;
+    pcap_writer& _pcap;
+    writer_config _cfg;
+    writer_counters _ctr;
+    bool _limit_reached = false;
+    std::atomic<bool> _finished{false};
+};
+
+}  // namespace xcap

@@ -1,0 +1,77 @@
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "error.h"
+#include "options.h"
+
+namespace {
+
+int fail(int code, const std::string& message, const std::string& hint) {
+    std::string line = "xcap: " + message;
+    if (!hint.empty()) {
+        line += "; " + hint;
+    }
+    std::fprintf(stderr, "%s\n", line.c_str());
+    return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace xcap;
+    std::vector<std::string> args(argv + 1, argv + argc);
+    cli_command cmd;
+    try {
+        cmd = parse_command_line(args);
+    } catch (const usage_error& e) {
+        return fail(exit_usage, e.what(), e.hint());
+    }
+    if (cmd.what == cli_command::help) {
+        std::fputs(help_text(), stdout);
+        return exit_ok;
+    }
+    if (cmd.what == cli_command::version) {
+        std::puts("xcap " XCAP_VERSION);
+        return exit_ok;
+    }
+    const capture_options& opts = cmd.capture;
+    auto info = [&](const std::string& line) {
+        if (!opts.quiet) {
+            std::fprintf(stderr, "xcap: %s\n", line.c_str());
+        }
+    };
+    capture_result r;
+    try {
+        r = run_capture(opts, info);
+    } catch (const setup_error& e) {
+        return fail(exit_code_for(e.kind()), e.what(), e.hint());
+    } catch (const usage_error& e) {
+        return fail(exit_code_for(e.kind()), e.what(), e.hint());
+    } catch (const std::system_error& e) {
+        // Only the output is opened outside the engine's own error type.
+        return fail(exit_output, e.what(), "choose a writable path, or -w - for standard output");
+    } catch (const std::exception& e) {
+        return fail(exit_runtime, e.what(), "");
+    }
+
+    std::string summary = format_summary(r.totals, opts.output_path == "-" ? "standard output" : opts.output_path);
+    size_t pos = 0;
+    while (pos < summary.size()) {
+        size_t nl = summary.find('\n', pos);
+        std::fprintf(stderr, "xcap: %s\n", summary.substr(pos, nl - pos).c_str());
+        pos = nl == std::string::npos ? summary.size() : nl + 1;
+    }
+    if (r.end == capture_end::output_closed) {
+        info("the reader of standard output went away; stopped");
+    }
+    if (r.end == capture_end::output_failed) {
+        return fail(exit_runtime,
+                    "writing " + (opts.output_path == "-" ? std::string("standard output") : opts.output_path) +
+                        " failed: " + std::strerror(r.output_errno),
+                    "the file holds every packet counted as captured; free space or choose another output");
+    }
+    return exit_ok;
+}

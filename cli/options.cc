@@ -1,0 +1,294 @@
+#include "options.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+#include "error.h"
+#include "pcap_writer.h"
+
+namespace xcap {
+namespace {
+
+[[noreturn]] void bad(const std::string& option, const std::string& value, const std::string& why) {
+    throw usage_error(failure_kind::usage, option + " " + value + ": " + why, "see xcap --help");
+}
+
+uint64_t parse_uint(const std::string& option, const std::string& value, uint64_t min, uint64_t max) {
+    if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos) {
+        bad(option, "'" + value + "'", "not a whole number");
+    }
+    errno = 0;
+    unsigned long long v = std::strtoull(value.c_str(), nullptr, 10);
+    if (errno == ERANGE || v < min || v > max) {
+        bad(option, value, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    return v;
+}
+
+double parse_seconds(const std::string& option, const std::string& value) {
+    char* end = nullptr;
+    errno = 0;
+    double v = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v <= 0 || v > 31'536'000) {
+        bad(option, "'" + value + "'", "must be a number of seconds above 0 (and at most a year)");
+    }
+    return v;
+}
+
+}  // namespace
+
+int exit_code_for(failure_kind kind) {
+    switch (kind) {
+        case failure_kind::runtime: return exit_runtime;
+        case failure_kind::usage: return exit_usage;
+        case failure_kind::interface: return exit_interface;
+        case failure_kind::permission: return exit_permission;
+        case failure_kind::output: return exit_output;
+        case failure_kind::xdp_busy: return exit_xdp_busy;
+        case failure_kind::unsupported: return exit_unsupported;
+    }
+    return exit_runtime;
+}
+
+std::vector<uint32_t> parse_queue_list(const std::string& text) {
+    std::vector<uint32_t> queues;
+    size_t pos = 0;
+    if (text.empty()) {
+        bad("--queues", "''", "empty list");
+    }
+    while (pos <= text.size()) {
+        size_t comma = text.find(',', pos);
+        std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        size_t dash = item.find('-');
+        uint32_t lo, hi;
+        if (dash == std::string::npos) {
+            lo = hi = uint32_t(parse_uint("--queues", item, 0, XCAP_MAX_QUEUES - 1));
+        } else {
+            lo = uint32_t(parse_uint("--queues", item.substr(0, dash), 0, XCAP_MAX_QUEUES - 1));
+            hi = uint32_t(parse_uint("--queues", item.substr(dash + 1), 0, XCAP_MAX_QUEUES - 1));
+            if (hi < lo) {
+                bad("--queues", item, "range runs backwards");
+            }
+        }
+        for (uint32_t q = lo; q <= hi; ++q) {
+            if (std::find(queues.begin(), queues.end(), q) != queues.end()) {
+                bad("--queues", text, "queue " + std::to_string(q) + " named twice");
+            }
+            queues.push_back(q);
+        }
+        if (comma == std::string::npos) {
+            break;
+        }
+        pos = comma + 1;
+    }
+    return queues;
+}
+
+cli_command parse_command_line(const std::vector<std::string>& args) {
+    cli_command cmd;
+    capture_options& o = cmd.capture;
+    bool have_output = false;
+    for (size_t i = 0; i < args.size(); ++i) {
+        std::string a = args[i];
+        std::string value;
+        bool attached = false;
+        // --opt=value and -ivalue spellings.
+        if (a.rfind("--", 0) == 0 && a.find('=') != std::string::npos) {
+            value = a.substr(a.find('=') + 1);
+            a = a.substr(0, a.find('='));
+            attached = true;
+        } else if (a.size() > 2 && a[0] == '-' && a[1] != '-') {
+            value = a.substr(2);
+            a = a.substr(0, 2);
+            attached = true;
+        }
+        auto next = [&]() -> std::string {
+            if (attached) {
+                return value;
+            }
+            if (i + 1 >= args.size()) {
+                throw usage_error(failure_kind::usage, a + " needs a value", "see xcap --help");
+            }
+            return args[++i];
+        };
+        auto no_value = [&] {
+            if (attached) {
+                bad(a, value, "takes no value");
+            }
+        };
+        if (a == "-h" || a == "--help") {
+            cmd.what = cli_command::help;
+            return cmd;
+        } else if (a == "--version") {
+            cmd.what = cli_command::version;
+            return cmd;
+        } else if (a == "-i" || a == "--interface") {
+            o.interface = next();
+        } else if (a == "-w" || a == "--write") {
+            o.output_path = next();
+            have_output = true;
+            if (o.output_path.empty()) {
+                bad(a, "''", "needs a file name, or - for standard output");
+            }
+        } else if (a == "-c" || a == "--count") {
+            o.count = parse_uint(a, next(), 1, UINT64_MAX);
+        } else if (a == "-s" || a == "--snapshot-length") {
+            uint64_t s = parse_uint(a, next(), 0, max_snaplen);
+            o.snaplen = s == 0 ? max_snaplen : uint32_t(s);
+        } else if (a == "-B" || a == "--buffer-size") {
+            // KiB per queue, as tcpdump's -B; rounded down to a power of two of 4 KiB frames.
+            uint64_t kib = parse_uint(a, next(), 1024, 4u << 20);
+            uint32_t frames = 1;
+            while (uint64_t(frames) * 2 * 4 <= kib) {
+                frames *= 2;
+            }
+            o.frames_per_queue = frames;
+        } else if (a == "-q" || a == "--quiet") {
+            no_value();
+            o.quiet = true;
+        } else if (a == "-v" || a == "--verbose") {
+            no_value();
+            o.verbose = true;
+        } else if (a == "--duration") {
+            o.duration_s = parse_seconds(a, next());
+        } else if (a == "--stats") {
+            o.stats_interval_s = parse_seconds(a, next());
+        } else if (a == "--queues") {
+            o.queues = parse_queue_list(next());
+        } else if (a == "--xdp-mode") {
+            std::string m = next();
+            if (m == "auto") {
+                o.mode = xdp_mode::automatic;
+            } else if (m == "native") {
+                o.mode = xdp_mode::native;
+            } else if (m == "generic") {
+                o.mode = xdp_mode::generic;
+            } else {
+                bad(a, m, "must be auto, native or generic");
+            }
+        } else if (a == "--bind") {
+            std::string m = next();
+            if (m == "auto") {
+                o.bind = bind_mode::automatic;
+            } else if (m == "zerocopy") {
+                o.bind = bind_mode::zerocopy;
+            } else if (m == "copy") {
+                o.bind = bind_mode::copy;
+            } else {
+                bad(a, m, "must be auto, zerocopy or copy");
+            }
+        } else if (a == "--force") {
+            no_value();
+            o.force = true;
+        } else if (a == "--micro") {
+            no_value();
+            o.nanosecond = false;
+        } else {
+            throw usage_error(failure_kind::usage, "unknown option '" + args[i] + "'", "see xcap --help");
+        }
+    }
+    if (o.interface.empty()) {
+        throw usage_error(failure_kind::usage, "no interface given", "name one with -i, e.g. xcap -i eth0 -w out.pcap");
+    }
+    if (!have_output) {
+        throw usage_error(failure_kind::usage, "no output given",
+                          "name a file with -w FILE, or write to standard output with -w -");
+    }
+    return cmd;
+}
+
+const char* help_text() {
+    return R"(NAME
+    xcap - capture packets at line rate with AF_XDP
+
+SYNOPSIS
+    xcap -i INTERFACE -w FILE [-c COUNT] [-s SNAPLEN] [-q] [--duration SECONDS]
+         [--stats SECONDS] [--queues LIST] [--xdp-mode auto|native|generic]
+         [--bind auto|zerocopy|copy] [--force] [--micro] [-B KIB] [-v]
+
+DESCRIPTION
+    xcap attaches a small XDP program to INTERFACE that stamps every packet
+    with its arrival time and redirects it to an AF_XDP socket bound to its
+    RX queue. One pinned thread per queue drains its socket; a writer thread
+    merges the queues in time order and writes a pcap file with nanosecond
+    timestamps, which tcpdump, tshark and Wireshark read.
+
+    Packets redirected to xcap do not reach the kernel's network stack while
+    xcap runs: xcap is meant for capture ports, mirrors and test beds.
+
+    The XDP program is attached through a bpf_link, so the kernel removes it
+    when xcap exits for any reason, even SIGKILL.
+
+    On SIGINT or SIGTERM xcap stops receiving, writes out every packet the
+    sockets had delivered, detaches and prints a summary on standard error:
+    packets captured and packets dropped, by reason (the six XDP_STATISTICS
+    counters of the sockets, hand-off ring full, write errors).
+
+OPTIONS
+    -i, --interface INTERFACE
+        Capture on INTERFACE (all of its RX queues unless --queues).
+    -w, --write FILE
+        Write the capture to FILE; '-' writes to standard output and flushes
+        whenever the rings run empty, so `xcap -i eth0 -w - | tcpdump -r -`
+        shows packets as they arrive.
+    -c, --count COUNT
+        Stop after writing COUNT packets.
+    -s, --snapshot-length SNAPLEN
+        Store at most SNAPLEN bytes of each packet (1-262144; 0 means 262144,
+        the default). The original length is kept in each record.
+    -q, --quiet
+        Do not print the per-queue setup lines.
+    --duration SECONDS
+        Stop after SECONDS (fractions allowed).
+    --stats SECONDS
+        Print a line on standard error every SECONDS: packet and bit rate,
+        packets captured, drops by reason.
+    --queues LIST
+        Capture only these RX queues: a comma-separated list of numbers and
+        ranges, e.g. 0,2-3.
+    --xdp-mode auto|native|generic
+        Where the XDP program runs: native (in the driver) or generic (after
+        the driver builds an skb). auto, the default, tries native first.
+    --bind auto|zerocopy|copy
+        How the sockets bind: zero-copy (the driver DMAs into xcap's buffers;
+        i40e, ice, mlx5 and others) or copy. auto, the default, tries
+        zero-copy first. zerocopy fails where the driver cannot do it.
+    --force
+        Replace an XDP program that is already attached to INTERFACE. Without
+        it, xcap refuses and names the program.
+    --micro
+        Write microsecond timestamps (magic a1b2c3d4) instead of nanosecond
+        ones (a1b23c4d), for old readers.
+    -B, --buffer-size KIB
+        Packet buffer per queue in KiB (1024-4194304, default 65536), rounded
+        down to a power of two of 4 KiB frames. A larger buffer rides out
+        longer stalls of the writer.
+    -v, --verbose
+        Show libbpf's and libxdp's own messages.
+    -h, --help
+        Show this text.
+    --version
+        Show the version.
+
+EXIT STATUS
+    0  the capture ended normally (signal, -c, --duration, or the reader of
+       standard output went away)
+    1  the capture failed while running (e.g. the output could not be written)
+    2  bad option or value
+    3  no such interface, or the interface is down
+    4  not root, or a capability is missing (CAP_NET_ADMIN, CAP_BPF,
+       CAP_NET_RAW, CAP_IPC_LOCK)
+    5  the output cannot be written
+    6  another XDP program is attached to the interface (see --force)
+    7  the kernel or driver refused (zero-copy, the XDP mode, the program)
+
+EXAMPLES
+    xcap -i eth0 -w capture.pcap
+    xcap -i eth0 -w - | tcpdump -n -r -
+    xcap -i eth0 -c 1000000 -s 128 --stats 1 -w headers.pcap
+)";
+}
+
+}  // namespace xcap

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "capture.h"
+#include "error.h"
+
+namespace xcap {
+
+// Exit codes, documented in --help and the README.
+enum exit_code : int {
+    exit_ok = 0,
+    exit_runtime = 1,      // failed while capturing (e.g. the output failed)
+    exit_usage = 2,        // bad option or value
+    exit_interface = 3,    // no such interface, interface down
+    exit_permission = 4,   // not root / missing capability
+    exit_output = 5,       // output not writable
+    exit_xdp_busy = 6,     // another XDP program is attached (see --force)
+    exit_unsupported = 7,  // kernel or driver refused (zero-copy, XDP mode, ...)
+};
+
+int exit_code_for(failure_kind kind);
+
+struct cli_command {
+    enum kind { run, help, version } what = run;
+    capture_options capture;
+};
+
+// Parses argv. Throws usage_error with a message naming the option and value.
+cli_command parse_command_line(const std::vector<std::string>& args);
+
+// "0,2-3" → {0, 2, 3}. Throws usage_error.
+std::vector<uint32_t> parse_queue_list(const std::string& text);
+
+const char* help_text();
+
+}  // namespace xcap

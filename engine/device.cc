@@ -1,0 +1,102 @@
+#include "device.h"
+
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "error.h"
+
+namespace xcap {
+namespace {
+
+// An ethtool ioctl on a throwaway socket; returns -errno or 0.
+int ethtool(const std::string& name, void* cmd) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    ifr.ifr_data = static_cast<char*>(cmd);
+    int rc = ioctl(fd, SIOCETHTOOL, &ifr) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+uint32_t sysfs_rx_queues(const std::string& name) {
+    std::error_code ec;
+    uint32_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/sys/class/net/" + name + "/queues", ec)) {
+        if (e.path().filename().string().rfind("rx-", 0) == 0) {
+            ++n;
+        }
+    }
+    return n;
+}
+
+}  // namespace
+
+device_info probe_device(const std::string& name) {
+    device_info dev;
+    dev.name = name;
+    if (name.empty() || name.size() >= IFNAMSIZ) {
+        throw usage_error(failure_kind::interface, "'" + name + "' is not a valid interface name",
+                          "list interfaces with `ip link`");
+    }
+    dev.ifindex = if_nametoindex(name.c_str());
+    if (dev.ifindex == 0) {
+        throw setup_error(failure_kind::interface, errno, "no interface '" + name + "'",
+                          "list interfaces with `ip link` (in this network namespace)");
+    }
+
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        ifreq ifr{};
+        std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+            dev.up = (ifr.ifr_flags & IFF_UP) != 0;
+        }
+        close(fd);
+    }
+
+    ethtool_channels ch{};
+    ch.cmd = ETHTOOL_GCHANNELS;
+    if (ethtool(name, &ch) == 0 && ch.combined_count + ch.rx_count > 0) {
+        dev.rx_queues = ch.combined_count + ch.rx_count;
+    } else if (uint32_t n = sysfs_rx_queues(name); n > 0) {
+        dev.rx_queues = n;
+    }
+
+    ethtool_drvinfo info{};
+    info.cmd = ETHTOOL_GDRVINFO;
+    if (ethtool(name, &info) == 0) {
+        dev.driver = info.driver;
+        dev.driver_version = info.version;
+        dev.firmware = info.fw_version;
+        dev.bus = info.bus_info;
+    }
+
+    std::ifstream speed("/sys/class/net/" + name + "/speed");
+    int64_t mbps = -1;
+    if (speed >> mbps && mbps > 0) {
+        dev.speed_mbps = mbps;
+    }
+    return dev;
+}
+
+void require_up(const device_info& dev) {
+    if (!dev.up) {
+        throw setup_error(failure_kind::interface, ENETDOWN, "interface " + dev.name + " is down",
+                          "bring it up with `ip link set " + dev.name + " up`");
+    }
+}
+
+}  // namespace xcap

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace xcap {
+
+// Facts about a network interface, read once at setup through ethtool ioctls
+// and sysfs. Plain data; no kernel object is held.
+struct device_info {
+    std::string name;
+    unsigned ifindex = 0;
+    bool up = false;
+    uint32_t rx_queues = 1;     // queues XDP can see (combined + rx channels)
+    std::string driver;         // "" when the driver does not answer ETHTOOL_GDRVINFO
+    std::string driver_version;
+    std::string firmware;
+    std::string bus;
+    int64_t speed_mbps = -1;    // -1 when unknown
+};
+
+// Reads the interface's facts. Throws setup_error(interface) when it does not
+// exist, with a hint naming `ip link`.
+device_info probe_device(const std::string& name);
+
+// Throws setup_error(interface) when the interface is not administratively up.
+void require_up(const device_info& dev);
+
+}  // namespace xcap

@@ -1,0 +1,120 @@
+#include "xsk.h"
+
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "error.h"
+
+namespace xcap {
+
+const char* to_string(bind_mode mode) {
+    switch (mode) {
+        case bind_mode::zerocopy: return "zero-copy";
+        case bind_mode::copy: return "copy";
+        case bind_mode::automatic: break;
+    }
+    return "auto";
+}
+
+xsk_queue::xsk_queue(const std::string& ifname, uint32_t queue, const xsk_config& cfg, bind_mode mode)
+    : _queue(queue), _cfg(cfg) {
+    _area_size = size_t(cfg.frame_size) * cfg.frame_count;
+    void* p = mmap(nullptr, _area_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) {
+        throw setup_error(failure_kind::runtime, errno,
+                          "cannot map " + std::to_string(_area_size >> 20) + " MiB of packet buffers",
+                          "lower the buffer size with -B");
+    }
+    _area = static_cast<uint8_t*>(p);
+
+    std::string where = ifname + " queue " + std::to_string(queue);
+    try {
+        if (mode == bind_mode::copy) {
+            create(ifname, XDP_COPY);
+        } else {
+            try {
+                create(ifname, XDP_ZEROCOPY);
+            } catch (const setup_error& e) {
+                if (mode == bind_mode::zerocopy) {
+                    throw setup_error(failure_kind::unsupported, e.code().value(),
+                                      "zero-copy AF_XDP refused on " + where,
+                                      "the driver cannot do zero-copy here; use --bind copy or --bind auto");
+                }
+                create(ifname, XDP_COPY);
+            }
+        }
+    } catch (...) {
+        munmap(_area, _area_size);
+        throw;
+    }
+
+    // Every frame starts on the fill ring, which has one slot per frame.
+    uint32_t idx = 0;
+    uint32_t n = xsk_ring_prod__reserve(&_fill, cfg.frame_count, &idx);
+    for (uint32_t i = 0; i < n; ++i) {
+        *xsk_ring_prod__fill_addr(&_fill, idx + i) = uint64_t(i) * cfg.frame_size;
+    }
+    xsk_ring_prod__submit(&_fill, n);
+}
+
+void xsk_queue::create(const std::string& ifname, uint16_t bind_flags) {
+    xsk_umem_config ucfg{};
+    ucfg.fill_size = _cfg.frame_count;
+    ucfg.comp_size = 64;  // RX only; the completion ring is unused but must exist
+    ucfg.frame_size = _cfg.frame_size;
+    ucfg.frame_headroom = 0;
+    if (int err = xsk_umem__create(&_umem, _area, _area_size, &_fill, &_comp, &ucfg)) {
+        _umem = nullptr;
+        auto kind = err == -EPERM ? failure_kind::permission : failure_kind::runtime;
+        throw setup_error(kind, -err, "cannot register packet buffers (UMEM) for " + ifname,
+                          err == -ENOMEM || err == -EPERM ? "lower the buffer size with -B, or grant CAP_IPC_LOCK" : "");
+    }
+    xsk_socket_config scfg{};
+    scfg.rx_size = _cfg.frame_count;
+    scfg.tx_size = 0;
+    scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;  // xcap attaches its own program
+    scfg.bind_flags = bind_flags | XDP_USE_NEED_WAKEUP;
+    if (int err = xsk_socket__create(&_xsk, ifname.c_str(), _queue, _umem, &_rx, nullptr, &scfg)) {
+        _xsk = nullptr;
+        xsk_umem__delete(_umem);
+        _umem = nullptr;
+        throw setup_error(failure_kind::unsupported, -err,
+                          "cannot bind an AF_XDP socket to " + ifname + " queue " + std::to_string(_queue),
+                          "check the queue exists and no other AF_XDP socket is bound to it");
+    }
+    xdp_options opts{};
+    socklen_t len = sizeof(opts);
+    _zero_copy = getsockopt(xsk_socket__fd(_xsk), SOL_XDP, XDP_OPTIONS, &opts, &len) == 0 &&
+                 (opts.flags & XDP_OPTIONS_ZEROCOPY);
+}
+
+void xsk_queue::destroy_socket() {
+    if (_xsk) {
+        xsk_socket__delete(_xsk);
+        _xsk = nullptr;
+    }
+    if (_umem) {
+        xsk_umem__delete(_umem);
+        _umem = nullptr;
+    }
+}
+
+xsk_queue::~xsk_queue() {
+    destroy_socket();
+    if (_area) {
+        munmap(_area, _area_size);
+    }
+}
+
+int xsk_queue::fd() const { return xsk_socket__fd(_xsk); }
+
+xdp_statistics xsk_queue::statistics() const {
+    xdp_statistics st{};
+    socklen_t len = sizeof(st);
+    getsockopt(fd(), SOL_XDP, XDP_STATISTICS, &st, &len);
+    return st;
+}
+
+}  // namespace xcap

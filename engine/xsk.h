@@ -1,0 +1,68 @@
+#pragma once
+
+#include <linux/if_xdp.h>
+#include <xdp/xsk.h>
+
+#include <cstdint>
+#include <string>
+
+namespace xcap {
+
+enum class bind_mode { automatic, zerocopy, copy };
+
+const char* to_string(bind_mode mode);
+
+struct xsk_config {
+    uint32_t frame_size = 4096;    // one packet per frame (no multi-buffer)
+    uint32_t frame_count = 16384;  // power of two; fill and RX rings get this many slots
+};
+
+// One RX queue's AF_XDP socket with a UMEM of its own.
+//
+// Ownership: owns the UMEM memory (an anonymous mapping), the libxdp UMEM
+// and the socket; destroys them socket → UMEM → memory.
+// Frame accounting: the fill and RX rings have as many slots as there are
+// frames, so the fill ring can always take back every frame that is returned
+// and the RX ring can never overflow before the UMEM runs dry.
+// Threading: after construction, the rings belong to one thread (the RX
+// worker); statistics() may be called from any thread.
+class xsk_queue {
+public:
+    // Creates the UMEM, binds a socket to (ifname, queue) and puts every frame
+    // on the fill ring. `automatic` tries zero-copy first, then copy mode.
+    // Throws setup_error.
+    xsk_queue(const std::string& ifname, uint32_t queue, const xsk_config& cfg, bind_mode mode);
+    ~xsk_queue();
+    xsk_queue(const xsk_queue&) = delete;
+    xsk_queue& operator=(const xsk_queue&) = delete;
+
+    uint32_t queue() const { return _queue; }
+    int fd() const;
+    bool zero_copy() const { return _zero_copy; }
+    const xsk_config& config() const { return _cfg; }
+
+    xsk_ring_cons& rx() { return _rx; }
+    xsk_ring_prod& fill() { return _fill; }
+    uint8_t* area() const { return _area; }
+    uint64_t frame_mask() const { return ~uint64_t(_cfg.frame_size - 1); }
+
+    // The six XDP_STATISTICS counters of the socket.
+    xdp_statistics statistics() const;
+
+private:
+    void create(const std::string& ifname, uint16_t bind_flags);
+    void destroy_socket();
+
+    uint32_t _queue;
+    xsk_config _cfg;
+    uint8_t* _area = nullptr;
+    size_t _area_size = 0;
+    xsk_umem* _umem = nullptr;
+    xsk_socket* _xsk = nullptr;
+    xsk_ring_prod _fill{};
+    xsk_ring_cons _comp{};
+    xsk_ring_cons _rx{};
+    bool _zero_copy = false;
+};
+
+}  // namespace xcap

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "output.h"
+
+namespace xcap {
+
+// Classic libpcap file format (https://www.tcpdump.org/manpages/pcap-savefile.5.html),
+// host byte order as libpcap itself writes it.
+inline constexpr uint32_t pcap_magic_micro = 0xa1b2c3d4;
+inline constexpr uint32_t pcap_magic_nano = 0xa1b23c4d;
+inline constexpr uint32_t linktype_ethernet = 1;
+inline constexpr uint32_t max_snaplen = 262144;  // tcpdump's MAXIMUM_SNAPLEN
+
+struct pcap_file_header_v2 {
+    uint32_t magic;
+    uint16_t version_major;  // 2
+    uint16_t version_minor;  // 4
+    int32_t thiszone;
+    uint32_t sigfigs;
+    uint32_t snaplen;
+    uint32_t linktype;
+};
+
+struct pcap_record_header {
+    uint32_t ts_sec;
+    uint32_t ts_frac;  // microseconds or nanoseconds, by the file's magic
+    uint32_t caplen;
+    uint32_t len;
+};
+
+static_assert(sizeof(pcap_file_header_v2) == 24);
+static_assert(sizeof(pcap_record_header) == 16);
+
+// Writes pcap records into an output. No allocation or syscall per packet:
+// each record is one reserve/commit on the output's buffer.
+class pcap_writer {
+public:
+    pcap_writer(output& out, uint32_t snaplen, bool nanosecond, uint32_t linktype = linktype_ethernet)
+        : _out(out), _snaplen(snaplen), _nano(nanosecond) {
+        pcap_file_header_v2 h{nanosecond ? pcap_magic_nano : pcap_magic_micro, 2, 4, 0, 0, snaplen, linktype};
+        _out.append(&h, sizeof(h));
+    }
+
+    // One packet: `len` bytes on the wire, of which min(len, snaplen) are
+    // stored. `ts_ns` is wall-clock time in nanoseconds since the epoch.
+    // Returns true when the packet was cut by the snaplen.
+    bool write(uint64_t ts_ns, const uint8_t* data, uint32_t len) {
+        uint32_t caplen = len < _snaplen ? len : _snaplen;
+        uint8_t* p = _out.reserve(sizeof(pcap_record_header) + caplen);
+        pcap_record_header h;
+        h.ts_sec = uint32_t(ts_ns / 1'000'000'000);
+        uint32_t ns = uint32_t(ts_ns % 1'000'000'000);
+        h.ts_frac = _nano ? ns : ns / 1000;
+        h.caplen = caplen;
+        h.len = len;
+        std::memcpy(p, &h, sizeof(h));
+        std::memcpy(p + sizeof(h), data, caplen);
+        _out.commit(sizeof(h) + caplen);
+        return caplen < len;
+    }
+
+    uint32_t snaplen() const { return _snaplen; }
+
+private:
+    output& _out;
+    uint32_t _snaplen;
+    bool _nano;
+};
+
+}  // namespace xcap

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace xcap::test {
+
+// The mixed traffic the tests and the demo send: deterministic frames of six
+// kinds (UDP, TCP and ICMP over IPv4, UDP over IPv6, ARP, 802.1Q-tagged UDP),
+// 60 to 1514 bytes, each ending in an 8-byte trailer "XCAP" + sequence number
+// (big-endian) so a captured frame names the frame it was.
+// Addresses: 198.18.0.1 → 198.18.0.2 and 2001:2::1 → 2001:2::2 (benchmarking ranges).
+enum class frame_kind { udp4, tcp4, icmp4, udp6, arp, vlan_udp4, count };
+
+const char* to_string(frame_kind kind);
+
+frame_kind kind_of(uint32_t seq);
+
+// Frame number `seq`; the same bytes on every call.
+std::vector<uint8_t> build_frame(uint32_t seq);
+
+// A 60-byte UDP frame with sequence `seq`, for floods.
+std::vector<uint8_t> build_small_frame(uint32_t seq);
+
+// The sequence number in a frame's trailer, or nullopt when it has none.
+std::optional<uint32_t> frame_seq(const uint8_t* data, uint32_t len);
+
+}  // namespace xcap::test
