@@ -124,7 +124,8 @@ capture_result run_capture(const capture_options& opts, const std::function<void
         if (bpf_map_update_elem(program.xsks_map_fd(), &q, &fd, 0) != 0) {
             throw setup_error(failure_kind::runtime, errno, "cannot register the socket of queue " + std::to_string(q));
         }
-        channels.emplace_back(std::make_unique<queue_channel>(q, x->area(), x->frame_mask(), cfg.frame_count));
+        channels.emplace_back(std::make_unique<queue_channel>(q, x->area(), x->frame_mask(), cfg.frame_count,
+                                                             x->rx().producer, x->rx().consumer));
     }
     if (foreign) {
         info(dev.name + ": removing XDP program '" + foreign->name + "' (--force)");

@@ -25,14 +25,35 @@ struct rx_desc {
 // Counters are written by one thread with relaxed stores and read by others
 // for statistics only.
 struct queue_channel {
-    queue_channel(uint32_t queue_id, const uint8_t* umem_area, uint64_t frame_mask_, size_t frames)
-        : handoff(frames), returns(frames), queue(queue_id), area(umem_area), frame_mask(frame_mask_) {}
+    queue_channel(uint32_t queue_id, const uint8_t* umem_area, uint64_t frame_mask_, size_t frames,
+                  const uint32_t* rx_producer_ = nullptr, const uint32_t* rx_consumer_ = nullptr)
+        : handoff(frames),
+          returns(frames),
+          queue(queue_id),
+          area(umem_area),
+          frame_mask(frame_mask_),
+          rx_producer(rx_producer_),
+          rx_consumer(rx_consumer_) {}
+
+    // True when the socket's RX ring holds nothing the worker has not taken.
+    // The worker pushes descriptors to `handoff` before it releases them from
+    // the RX ring, so "RX ring empty, then handoff empty" (in that order) means
+    // every packet the kernel had published is with the writer. Without ring
+    // pointers (tests) the ring counts as empty.
+    bool rx_ring_empty() const {
+        if (!rx_producer) {
+            return true;
+        }
+        return __atomic_load_n(rx_producer, __ATOMIC_ACQUIRE) == __atomic_load_n(rx_consumer, __ATOMIC_ACQUIRE);
+    }
 
     boost::lockfree::spsc_queue<rx_desc> handoff;
     boost::lockfree::spsc_queue<uint64_t> returns;
     const uint32_t queue;
     const uint8_t* const area;
     const uint64_t frame_mask;
+    const uint32_t* const rx_producer;  // the kernel RX ring's indices, read-only here
+    const uint32_t* const rx_consumer;
 
     // Written by the worker.
     alignas(64) std::atomic<uint64_t> received{0};

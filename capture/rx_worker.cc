@@ -87,8 +87,10 @@ void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& s
             descs[i] = rx_desc{d->addr, d->len, 0};
             bytes += d->len;
         }
-        xsk_ring_cons__release(&rx, n);
+        // Push before release: the writer's merge reads "ring empty, then
+        // handoff empty" as "nothing in flight" (see queue_channel).
         size_t pushed = ch.handoff.push(descs, n);
+        xsk_ring_cons__release(&rx, n);
         if (pushed < n) {
             // Not reachable while the rings are as large as the UMEM; if it
             // ever is, the frames go straight back and the loss is counted.

@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <algorithm>
+
 #include "clock.h"
 #include "xcap_abi.h"
 
@@ -16,7 +18,12 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
 
 capture_writer::capture_writer(std::vector<queue_channel*> channels, output& out, pcap_writer& pcap,
                                const writer_config& cfg)
-    : _channels(std::move(channels)), _stages(_channels.size()), _out(out), _pcap(pcap), _cfg(cfg) {}
+    : _channels(std::move(channels)),
+      _stages(_channels.size()),
+      _quiet_until(_channels.size(), 0),
+      _out(out),
+      _pcap(pcap),
+      _cfg(cfg) {}
 
 bool capture_writer::refill(size_t q) {
     stage& s = _stages[q];
@@ -79,10 +86,17 @@ size_t capture_writer::cycle(bool draining) {
         }
     }
     const uint64_t now = uint64_t(monotonic_ns());
+    const uint64_t guard = uint64_t(_cfg.merge_guard_ns);
+    const uint64_t window = uint64_t(_cfg.merge_window_ns);
+    // Per idle queue, the time up to which it is known to have nothing more:
+    // found with an empty RX ring and an empty handoff ring, less the guard
+    // for packets the kernel has stamped but not yet published.
+    std::fill(_quiet_until.begin(), _quiet_until.end(), 0);
     for (;;) {
         size_t best = nq;
         for (size_t q = 0; q < nq; ++q) {
-            if (!_stages[q].empty() && (best == nq || _stages[q].ts[_stages[q].head] < _stages[best].ts[_stages[best].head])) {
+            if (!_stages[q].empty() &&
+                (best == nq || _stages[q].ts[_stages[q].head] < _stages[best].ts[_stages[best].head])) {
                 best = q;
             }
         }
@@ -90,16 +104,30 @@ size_t capture_writer::cycle(bool draining) {
             break;
         }
         stage& b = _stages[best];
+        const uint64_t ts = b.ts[b.head];
         if (nq > 1 && !draining) {
             // Another queue with nothing pending may yet deliver an older packet.
-            bool some_idle = false;
-            for (size_t q = 0; q < nq; ++q) {
-                if (q != best && _stages[q].empty()) {
-                    some_idle = true;
+            bool blocked = false;
+            bool restart = false;
+            for (size_t q = 0; q < nq && !blocked && !restart; ++q) {
+                if (q == best || !_stages[q].empty() || ts <= _quiet_until[q]) {
+                    continue;
+                }
+                const bool ring_empty = _channels[q]->rx_ring_empty();  // before the handoff, see queue_channel
+                if (refill(q)) {
+                    taken += _stages[q].count;
+                    restart = true;  // q has a head now; compare again
+                } else if (ring_empty && now >= guard) {
+                    _quiet_until[q] = now - guard;
+                    blocked = ts > _quiet_until[q] && ts + window > now;
+                } else {
+                    blocked = ts + window > now;  // q's worker is behind: wait, but boundedly
                 }
             }
-            const uint64_t ts = b.ts[b.head];
-            if (some_idle && ts + uint64_t(_cfg.merge_window_ns) > now) {
+            if (restart) {
+                continue;
+            }
+            if (blocked) {
                 break;
             }
         }

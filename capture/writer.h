@@ -12,7 +12,8 @@ namespace xcap {
 struct writer_config {
     uint64_t count_limit = 0;          // stop writing after this many packets; 0 = no limit
     int64_t realtime_offset_ns = 0;    // added to the monotonic XDP stamps
-    int64_t merge_window_ns = 1'000'000;
+    int64_t merge_guard_ns = 200'000;   // kernel stamp-to-publish allowance for an idle queue
+    int64_t merge_window_ns = 4'000'000; // longest wait for a queue whose worker is behind
     bool flush_when_idle = false;      // for pipes: flush each time the rings run empty
 };
 
@@ -32,10 +33,13 @@ struct writer_counters {
 // the frames back to their workers.
 //
 // Merge: the packet with the smallest timestamp among the queues' heads is
-// written next. When some queue has nothing pending, a head is only written
-// once it is older than merge_window_ns (a later packet from the idle queue
-// could still be in flight) or when the workers are done. Within one queue,
-// order is always kept.
+// written next. When another queue has nothing pending, the head is written
+// once that queue is known to be quiet up to the head's time: its RX ring and
+// its handoff ring were both empty at least merge_guard_ns after the head was
+// stamped. If that queue's worker is behind (packets sit in its RX ring), the
+// head waits at most merge_window_ns. So across queues the file is in time
+// order except where a worker fell more than merge_window_ns behind; within
+// one queue, order is always kept.
 //
 // run() returns when every worker is done and every ring is empty, when
 // count_limit packets are written, or when the output fails; `finished` is
@@ -74,6 +78,7 @@ private:
 
     std::vector<queue_channel*> _channels;
     std::vector<stage> _stages;
+    std::vector<uint64_t> _quiet_until;
     output& _out;
     pcap_writer& _pcap;
     writer_config _cfg;

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace xcap::test {
+
+// Result of a shell command.
+struct shell_result {
+    int status = -1;  // exit code, or -1 when it did not exit normally
+    std::string output;
+};
+
+// Runs `cmd` through /bin/sh, capturing stdout and stderr together.
+shell_result sh(const std::string& cmd);
+
+// Quotes one word for /bin/sh.
+std::string quote(const std::string& word);
+
+// A child process with its stdout and stderr in files (or given fds).
+// The destructor SIGKILLs and reaps it if it is still running, so a failing
+// test never leaves it behind.
+class child {
+public:
+    child() = default;
+    // stdin_fd/stdout_fd: -1 for /dev/null and the stdout file respectively.
+    child(const std::vector<std::string>& argv, const std::string& stdout_path, const std::string& stderr_path,
+          int stdin_fd = -1, int stdout_fd = -1);
+    child(child&& o) noexcept : _pid(o._pid), _status(o._status) { o._pid = -1; }
+    child& operator=(child&&) = delete;
+    ~child();
+
+    pid_t pid() const { return _pid; }
+    void signal(int sig) const;
+    // Waits up to `timeout_s`; returns the exit code, 128+signal when killed
+    // by one, or -1 on timeout (the child is left running).
+    int wait(double timeout_s);
+    bool running();
+
+private:
+    pid_t _pid = -1;
+    int _status = -1;
+};
+
+// Two network namespaces joined by a veth pair with `queues` queues each way,
+// IPv6 off (no unasked router solicitations), addresses 198.18.0.1/30 and
+// 198.18.0.2/30, and XPS set so that CPU i transmits on queue i (so a sender
+// pinned to CPU i reaches receive queue i of the peer). Everything is removed
+// in the destructor, whether the test passed or not.
+class veth_pair {
+public:
+    explicit veth_pair(unsigned queues = 2);
+    ~veth_pair();
+    veth_pair(const veth_pair&) = delete;
+    veth_pair& operator=(const veth_pair&) = delete;
+
+    const std::string& sender_ns() const { return _ns_a; }
+    const std::string& receiver_ns() const { return _ns_b; }
+    const std::string& sender_if() const { return _if_a; }
+    const std::string& receiver_if() const { return _if_b; }
+    bool ok() const { return _ok; }
+    const std::string& error() const { return _error; }
+
+    // argv prefixed with `ip netns exec <ns>`.
+    std::vector<std::string> in_receiver(std::vector<std::string> argv) const;
+    std::vector<std::string> in_sender(std::vector<std::string> argv) const;
+
+    // Whether an XDP program is attached to the receiving interface, and its id.
+    bool receiver_has_xdp(unsigned* prog_id = nullptr) const;
+    // Polls until receiver_has_xdp() equals `want` or `timeout_s` passes.
+    bool wait_receiver_xdp(bool want, double timeout_s) const;
+
+private:
+    std::string _ns_a, _ns_b, _if_a, _if_b, _error;
+    bool _ok = false;
+};
+
+// Whether a BPF program with this id is loaded in the kernel.
+bool bpf_prog_exists(unsigned id);
+
+// Why these tests cannot run here, or "" when they can.
+std::string netns_unavailable_reason();
+
+}  // namespace xcap::test

@@ -1,0 +1,72 @@
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+
+#include "capture.h"
+#include "caps.h"
+#include "clock.h"
+#include "cpu.h"
+
+using namespace xcap;
+
+TEST(Caps, NamesEachMissingCapability) {
+    const auto& needs = capture_capabilities();
+    uint64_t all = (1ull << CAP_NET_ADMIN) | (1ull << CAP_BPF) | (1ull << CAP_NET_RAW) | (1ull << CAP_IPC_LOCK);
+    EXPECT_TRUE(missing_capabilities(all, needs).empty());
+    auto m = missing_capabilities(all & ~(1ull << CAP_NET_RAW), needs);
+    ASSERT_EQ(m.size(), 1u);
+    EXPECT_STREQ(m[0].name, "CAP_NET_RAW");
+    EXPECT_EQ(missing_capabilities(0, needs).size(), needs.size());
+}
+
+TEST(Caps, SysAdminStandsInForBpf) {
+    const auto& needs = capture_capabilities();
+    uint64_t old_style = (1ull << CAP_NET_ADMIN) | (1ull << CAP_SYS_ADMIN) | (1ull << CAP_NET_RAW) |
+                         (1ull << CAP_IPC_LOCK);
+    EXPECT_TRUE(missing_capabilities(old_style, needs).empty());
+}
+
+TEST(Clock, OffsetAgreesWithANaiveReadingAndIsTight) {
+    auto off = measure_clock_offset();
+    int64_t naive = realtime_ns() - monotonic_ns();
+    EXPECT_LT(std::llabs(off.realtime_minus_monotonic_ns - naive), 1'000'000) << "within 1 ms of a naive read";
+    EXPECT_GE(off.uncertainty_ns, 0);
+    EXPECT_LT(off.uncertainty_ns, 100'000) << "the best of 64 samples is tighter than 100 µs";
+}
+
+TEST(Cpu, AllowedCpusAreSortedAndNonEmpty) {
+    auto cpus = allowed_cpus();
+    ASSERT_FALSE(cpus.empty());
+    EXPECT_TRUE(std::is_sorted(cpus.begin(), cpus.end()));
+    EXPECT_TRUE(pin_current_thread(cpus.front()));
+}
+
+TEST(Summary, CountsEveryDropReasonAndNamesAllSixXskCounters) {
+    capture_totals t;
+    t.written = 10;
+    t.received = 12;
+    t.over_limit = 2;
+    t.xsk.rx_dropped = 1;
+    t.xsk.rx_invalid_descs = 2;
+    t.xsk.rx_ring_full = 3;
+    t.xsk.rx_fill_ring_empty_descs = 4;
+    t.handoff_full = 5;
+    t.write_errors = 6;
+    t.xsk.tx_invalid_descs = 100;  // TX counters are reported, not counted as capture drops
+    EXPECT_EQ(t.dropped(), 21u);
+    std::string s = format_summary(t, "x.pcap");
+    for (const char* name : {"rx_dropped 1", "rx_invalid_descs 2", "rx_ring_full 3", "rx_fill_ring_empty_descs 4",
+                             "tx_invalid_descs 100", "tx_ring_empty_descs 0", "handoff_ring_full 5",
+                             "write_errors 6", "10 packets captured", "21 packets dropped",
+                             "2 after the -c limit"}) {
+        EXPECT_NE(s.find(name), std::string::npos) << name << " in:\n" << s;
+    }
+}
+
+TEST(Summary, StatsLineRates) {
+    capture_totals a, b;
+    b.received = 2'000'000;
+    b.received_bytes = 125'000'000;
+    std::string line = format_stats_line(a, b, 2.0);
+    EXPECT_NE(line.find("1.000 Mpps"), std::string::npos) << line;
+    EXPECT_NE(line.find("500.0 Mbps"), std::string::npos) << line;
+}

@@ -1,0 +1,114 @@
+#include <gtest/gtest.h>
+
+#include "error.h"
+#include "options.h"
+
+using namespace xcap;
+
+namespace {
+
+cli_command parse(std::vector<std::string> args) { return parse_command_line(args); }
+
+void expect_usage_error(std::vector<std::string> args, const std::string& needle) {
+    try {
+        parse(args);
+        FAIL() << "no error for " << ::testing::PrintToString(args);
+    } catch (const usage_error& e) {
+        EXPECT_EQ(e.kind(), failure_kind::usage);
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+
+TEST(Options, DefaultsMatchTcpdump) {
+    auto c = parse({"-i", "eth0", "-w", "out.pcap"});
+    EXPECT_EQ(c.what, cli_command::run);
+    EXPECT_EQ(c.capture.interface, "eth0");
+    EXPECT_EQ(c.capture.output_path, "out.pcap");
+    EXPECT_EQ(c.capture.snaplen, 262144u);
+    EXPECT_EQ(c.capture.count, 0u);
+    EXPECT_TRUE(c.capture.nanosecond);
+    EXPECT_EQ(c.capture.mode, xdp_mode::automatic);
+    EXPECT_EQ(c.capture.bind, bind_mode::automatic);
+    EXPECT_TRUE(c.capture.queues.empty());
+}
+
+TEST(Options, AttachedAndLongSpellings) {
+    auto c = parse({"-ieth1", "-w-", "-c5", "--snapshot-length=96", "--duration=1.5", "--stats", "2", "--micro",
+                    "--xdp-mode=generic", "--bind", "copy", "--force", "-q"});
+    EXPECT_EQ(c.capture.interface, "eth1");
+    EXPECT_EQ(c.capture.output_path, "-");
+    EXPECT_EQ(c.capture.count, 5u);
+    EXPECT_EQ(c.capture.snaplen, 96u);
+    EXPECT_DOUBLE_EQ(c.capture.duration_s, 1.5);
+    EXPECT_DOUBLE_EQ(c.capture.stats_interval_s, 2);
+    EXPECT_FALSE(c.capture.nanosecond);
+    EXPECT_EQ(c.capture.mode, xdp_mode::generic);
+    EXPECT_EQ(c.capture.bind, bind_mode::copy);
+    EXPECT_TRUE(c.capture.force);
+    EXPECT_TRUE(c.capture.quiet);
+}
+
+TEST(Options, SnaplenZeroMeansMaximum) {
+    EXPECT_EQ(parse({"-i", "e", "-w", "f", "-s", "0"}).capture.snaplen, 262144u);
+    EXPECT_EQ(parse({"-i", "e", "-w", "f", "-s", "1"}).capture.snaplen, 1u);
+}
+
+TEST(Options, OutOfRangeValuesAreRefused) {
+    expect_usage_error({"-i", "e", "-w", "f", "-s", "262145"}, "-s 262145");
+    expect_usage_error({"-i", "e", "-w", "f", "-c", "0"}, "-c 0");
+    expect_usage_error({"-i", "e", "-w", "f", "-c", "-3"}, "not a whole number");
+    expect_usage_error({"-i", "e", "-w", "f", "-c", "12x"}, "not a whole number");
+    expect_usage_error({"-i", "e", "-w", "f", "-c", "99999999999999999999999"}, "must be between");
+    expect_usage_error({"-i", "e", "-w", "f", "--duration", "0"}, "--duration");
+    expect_usage_error({"-i", "e", "-w", "f", "--stats", "abc"}, "--stats");
+    expect_usage_error({"-i", "e", "-w", "f", "--xdp-mode", "fast"}, "auto, native or generic");
+    expect_usage_error({"-i", "e", "-w", "f", "--bind", "zc"}, "auto, zerocopy or copy");
+    expect_usage_error({"-i", "e", "-w", "f", "-B", "10"}, "-B 10");
+}
+
+TEST(Options, MissingPiecesAreNamed) {
+    expect_usage_error({"-w", "f"}, "no interface");
+    expect_usage_error({"-i", "e"}, "no output");
+    expect_usage_error({"-i", "e", "-w"}, "-w needs a value");
+    expect_usage_error({"-i", "e", "-w", "f", "--frobnicate"}, "unknown option '--frobnicate'");
+    expect_usage_error({"-i", "e", "-w", "f", "--force=yes"}, "takes no value");
+}
+
+TEST(Options, HelpAndVersion) {
+    EXPECT_EQ(parse({"--help"}).what, cli_command::help);
+    EXPECT_EQ(parse({"-i", "e", "-h"}).what, cli_command::help);
+    EXPECT_EQ(parse({"--version"}).what, cli_command::version);
+    std::string help = help_text();
+    for (const char* s : {"SYNOPSIS", "EXIT STATUS", "--queues", "--xdp-mode", "--bind", "--stats", "--duration"}) {
+        EXPECT_NE(help.find(s), std::string::npos) << s;
+    }
+}
+
+TEST(Options, BufferSizeRoundsDownToPowerOfTwoFrames) {
+    EXPECT_EQ(parse({"-i", "e", "-w", "f", "-B", "65536"}).capture.frames_per_queue, 16384u);
+    EXPECT_EQ(parse({"-i", "e", "-w", "f", "-B", "100000"}).capture.frames_per_queue, 16384u);
+    EXPECT_EQ(parse({"-i", "e", "-w", "f", "-B", "1024"}).capture.frames_per_queue, 256u);
+}
+
+TEST(QueueList, NumbersAndRanges) {
+    EXPECT_EQ(parse_queue_list("0"), (std::vector<uint32_t>{0}));
+    EXPECT_EQ(parse_queue_list("0,2-4,7"), (std::vector<uint32_t>{0, 2, 3, 4, 7}));
+    EXPECT_THROW(parse_queue_list(""), usage_error);
+    EXPECT_THROW(parse_queue_list("1,"), usage_error);
+    EXPECT_THROW(parse_queue_list("3-1"), usage_error);
+    EXPECT_THROW(parse_queue_list("1,1"), usage_error);
+    EXPECT_THROW(parse_queue_list("256"), usage_error);
+    EXPECT_THROW(parse_queue_list("a"), usage_error);
+}
+
+TEST(ExitCodes, EachFailureKindHasItsOwnCode) {
+    EXPECT_EQ(exit_code_for(failure_kind::usage), 2);
+    EXPECT_EQ(exit_code_for(failure_kind::interface), 3);
+    EXPECT_EQ(exit_code_for(failure_kind::permission), 4);
+    EXPECT_EQ(exit_code_for(failure_kind::output), 5);
+    EXPECT_EQ(exit_code_for(failure_kind::xdp_busy), 6);
+    EXPECT_EQ(exit_code_for(failure_kind::unsupported), 7);
+    EXPECT_EQ(exit_code_for(failure_kind::runtime), 1);
+}
