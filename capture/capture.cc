@@ -86,8 +86,11 @@ struct thread_group {
 }  // namespace
 
 uint64_t capture_totals::dropped() const {
-    return xsk.rx_dropped + xsk.rx_invalid_descs + xsk.rx_ring_full + xsk.rx_fill_ring_empty_descs +
-           handoff_full + write_errors;
+    uint64_t n = write_errors;
+    for (const auto& q : queues) {
+        n += q.dropped();
+    }
+    return n;
 }
 
 capture_result run_capture(const capture_options& opts, const std::function<void(const std::string&)>& info) {

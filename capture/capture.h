@@ -36,6 +36,15 @@ struct queue_totals {
     uint64_t received = 0;
     uint64_t handoff_full = 0;
     xdp_statistics xsk{};
+
+    // Packets this queue's socket dropped, each counted once. In copy mode
+    // the kernel counts a packet dropped for want of a fill-ring frame in
+    // both rx_dropped and rx_fill_ring_empty_descs; in zero-copy mode the
+    // driver drops it and only rx_fill_ring_empty_descs counts it.
+    uint64_t dropped() const {
+        return xsk.rx_dropped + xsk.rx_ring_full + xsk.rx_invalid_descs + handoff_full +
+               (zero_copy ? xsk.rx_fill_ring_empty_descs : 0);
+    }
 };
 
 // Everything counted during one capture, for the summary and --stats.

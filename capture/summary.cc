@@ -37,13 +37,19 @@ std::string format_summary(const capture_totals& t, const std::string& output_na
              (unsigned long long)t.xsk.rx_ring_full, (unsigned long long)t.xsk.rx_fill_ring_empty_descs,
              (unsigned long long)t.xsk.tx_invalid_descs, (unsigned long long)t.xsk.tx_ring_empty_descs,
              t.handoff_full, t.write_errors);
+    bool overlap = false;
+    for (const auto& q : t.queues) {
+        overlap = overlap || (!q.zero_copy && q.xsk.rx_fill_ring_empty_descs > 0);
+    }
+    if (overlap) {
+        s += "(in copy mode the kernel counts a packet dropped for want of a fill-ring frame in both rx_dropped and "
+             "rx_fill_ring_empty_descs; the total counts it once)\n";
+    }
     s += fmt("XDP program: %llu seen, %llu redirected, %llu passed (no socket on their queue)\n",
              (unsigned long long)t.program.seen, (unsigned long long)t.program.redirected,
              (unsigned long long)t.program.passed_no_socket);
     for (const auto& q : t.queues) {
-        s += fmt("queue %u: %" PRIu64 " received, %llu dropped\n", q.queue, q.received,
-                 (unsigned long long)(q.xsk.rx_dropped + q.xsk.rx_invalid_descs + q.xsk.rx_ring_full +
-                                      q.xsk.rx_fill_ring_empty_descs + q.handoff_full));
+        s += fmt("queue %u: %" PRIu64 " received, %" PRIu64 " dropped\n", q.queue, q.received, q.dropped());
     }
     if (t.meta_missing) {
         s += plural(t.meta_missing, "packet") + " had no XDP timestamp and were stamped on arrival in xcap\n";
