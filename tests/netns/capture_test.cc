@@ -335,6 +335,44 @@ TEST_F(Capture, Kill9LeavesNoProgram) {
     EXPECT_TRUE(gone) << "program " << id << " still loaded after SIGKILL";
 }
 
+// --duration ends the capture by itself; --stats prints live lines; SIGTERM
+// stops like SIGINT.
+TEST_F(Capture, DurationStatsAndSigterm) {
+    child d = start_xcap({"-w", path("dur.pcap"), "--duration", "1.5", "--stats", "0.25"}, "dur");
+    send(200, {"--threads", "1"});
+    ASSERT_EQ(d.wait(10), 0) << slurp(path("dur.err"));
+    std::string err = slurp(path("dur.err"));
+    std::regex line("xcap: [0-9.]+ Mpps, [0-9.]+ Mbps, [0-9]+ captured; dropped 0 \\(ring_full 0, fill_empty 0");
+    size_t lines = std::distance(std::sregex_iterator(err.begin(), err.end(), line), std::sregex_iterator());
+    EXPECT_GE(lines, 3u) << err;
+    EXPECT_EQ(read_pcap(path("dur.pcap")).size(), 200u);
+
+    child t = start_xcap({"-w", path("term.pcap")}, "term");
+    send(100, {"--threads", "1"});
+    usleep(200'000);
+    t.signal(SIGTERM);
+    ASSERT_EQ(t.wait(10), 0) << slurp(path("term.err"));
+    EXPECT_EQ(read_pcap(path("term.pcap")).size(), 100u);
+    EXPECT_FALSE(net->receiver_has_xdp());
+}
+
+// --micro writes microsecond pcap that readers accept, with the same packets.
+TEST_F(Capture, MicrosecondFiles) {
+    child x = start_xcap({"-w", path("micro.pcap"), "--micro", "-c", "50"});
+    send(50, {"--threads", "1"});
+    ASSERT_EQ(x.wait(10), 0) << slurp(path("xcap.err"));
+    std::ifstream f(path("micro.pcap"), std::ios::binary);
+    uint32_t magic = 0;
+    f.read(reinterpret_cast<char*>(&magic), 4);
+    EXPECT_EQ(magic, 0xa1b2c3d4u);
+    auto recs = read_pcap(path("micro.pcap"));
+    ASSERT_EQ(recs.size(), 50u);
+    expect_sent_frames(recs, 1);
+    for (const auto& r : recs) {
+        EXPECT_EQ(r.ts_ns % 1000, 0u) << "microsecond resolution";
+    }
+}
+
 // (f) Bad input: one clear line, a documented exit code, nothing left attached.
 class BadInput : public Capture {
 protected:
