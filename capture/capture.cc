@@ -3,11 +3,13 @@
 #include <bpf/bpf.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <thread>
 
@@ -17,8 +19,7 @@
 #include "cpu.h"
 #include "device.h"
 #include "error.h"
-#include "output.h"
-#include "pcap_writer.h"
+#include "savefile.h"
 #include "rx_worker.h"
 #include "writer.h"
 
@@ -42,6 +43,58 @@ std::vector<uint32_t> choose_queues(const capture_options& opts, const device_in
         }
     }
     return queues;
+}
+
+section_description describe_section() {
+    section_description s;
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    for (std::string line; std::getline(cpuinfo, line);) {
+        if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+            s.hardware = line.substr(line.find(':') + 2);
+            break;
+        }
+    }
+    utsname u{};
+    if (uname(&u) == 0) {
+        s.os = std::string(u.sysname) + " " + u.release;
+    }
+    s.application = "xcap " XCAP_VERSION;
+    return s;
+}
+
+interface_description describe_interface(const device_info& dev, const std::vector<uint32_t>& queues,
+                                          uint32_t snaplen) {
+    interface_description d;
+    d.name = dev.name;
+    std::string list;
+    for (uint32_t q : queues) {
+        list += (list.empty() ? "" : ",") + std::to_string(q);
+    }
+    d.description = "AF_XDP capture of RX queue" + std::string(queues.size() == 1 ? " " : "s ") + list;
+    if (!dev.driver.empty()) {
+        d.hardware = "driver " + dev.driver;
+        if (!dev.driver_version.empty()) {
+            d.hardware += " " + dev.driver_version;
+        }
+        if (!dev.firmware.empty() && dev.firmware != "N/A") {
+            d.hardware += ", firmware " + dev.firmware;
+        }
+        if (!dev.bus.empty() && dev.bus != "N/A") {
+            d.hardware += ", bus " + dev.bus;
+        }
+    }
+    d.speed_bps = dev.speed_mbps > 0 ? uint64_t(dev.speed_mbps) * 1'000'000 : 0;
+    d.snaplen = snaplen;
+    return d;
+}
+
+// For pcapng's statistics block: packets that reached the sockets (received
+// by xcap or dropped by the kernel on the way), and all drops.
+std::vector<interface_statistics> interface_counts(const capture_totals& t) {
+    interface_statistics st;
+    st.received = t.received + t.dropped() - t.handoff_full - t.write_errors;
+    st.dropped = t.dropped();
+    return {st};
 }
 
 void add(xdp_statistics& a, const xdp_statistics& b) {
@@ -112,8 +165,15 @@ capture_result run_capture(const capture_options& opts, const std::function<void
 
     // The output is opened before anything is attached, so an unwritable
     // path fails with nothing to undo.
-    output out(opts.output_path);
-    pcap_writer pcap(out, opts.snaplen, opts.nanosecond);
+    savefile_config fcfg;
+    fcfg.path = opts.output_path;
+    fcfg.format = opts.format.value_or(format_for_path(opts.output_path));
+    fcfg.nanosecond = opts.nanosecond;
+    fcfg.rotate_bytes = opts.rotate_bytes;
+    fcfg.rotate_seconds = opts.rotate_seconds;
+    fcfg.max_files = opts.max_files;
+    fcfg.post_rotate = opts.post_rotate;
+    savefile_set files(fcfg, describe_section(), {describe_interface(dev, queues, opts.snaplen)});
 
     // Destruction order is the reverse: threads, then sockets, then program.
     rx_program program;
@@ -154,12 +214,12 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     writer_config wcfg;
     wcfg.count_limit = opts.count;
     wcfg.realtime_offset_ns = measure_clock_offset().realtime_minus_monotonic_ns;
-    wcfg.flush_when_idle = out.is_stdout();
+    wcfg.flush_when_idle = files.is_stdout();
     std::vector<queue_channel*> chans;
     for (auto& c : channels) {
         chans.push_back(c.get());
     }
-    capture_writer writer(chans, out, pcap, wcfg);
+    capture_writer writer(chans, files, wcfg);
 
     auto collect = [&] {
         capture_totals t;
@@ -186,6 +246,10 @@ capture_result run_capture(const capture_options& opts, const std::function<void
         t.program = program.counters();
         return t;
     };
+
+    // Rotated pcapng files end with the counts so far. Called on the writer
+    // thread; reads only counters and the sockets' statistics.
+    files.set_statistics_source([&] { return interface_counts(collect()); });
 
     const int64_t start = monotonic_ns();
     capture_result result;
@@ -220,8 +284,10 @@ capture_result run_capture(const capture_options& opts, const std::function<void
             if (writer.finished()) {
                 if (writer.limit_reached()) {
                     result.end = capture_end::count;
+                } else if (writer.files_done()) {
+                    result.end = capture_end::files_done;
                 } else {
-                    result.end = out.error() == EPIPE ? capture_end::output_closed : capture_end::output_failed;
+                    result.end = files.error() == EPIPE ? capture_end::output_closed : capture_end::output_failed;
                 }
                 break;
             }
@@ -246,7 +312,10 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     }
     result.totals = collect();
     result.totals.seconds = double(monotonic_ns() - start) / 1e9;
-    result.output_errno = out.error();
+    // The last file gets its statistics block, and -z runs on it.
+    files.set_statistics_source([&] { return interface_counts(result.totals); });
+    files.close();
+    result.output_errno = files.error();
     return result;
 }
 

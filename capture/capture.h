@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "savefile.h"
 #include "xcap_abi.h"
 #include "xdp_program.h"
 #include "xsk.h"
@@ -16,6 +18,11 @@ namespace xcap {
 struct capture_options {
     std::string interface;
     std::string output_path;           // "-" for standard output
+    std::optional<file_format> format; // --format; default by the name's extension
+    uint64_t rotate_bytes = 0;         // -C
+    uint32_t rotate_seconds = 0;       // -G
+    uint32_t max_files = 0;            // -W
+    std::string post_rotate;           // -z
     uint64_t count = 0;                // -c; 0 = unlimited
     uint32_t snaplen = 262144;         // -s
     bool nanosecond = true;            // false with --micro
@@ -37,14 +44,8 @@ struct queue_totals {
     uint64_t handoff_full = 0;
     xdp_statistics xsk{};
 
-    // Packets this queue's socket dropped, each counted once. In copy mode
-    // the kernel counts a packet dropped for want of a fill-ring frame in
-    // both rx_dropped and rx_fill_ring_empty_descs; in zero-copy mode the
-    // driver drops it and only rx_fill_ring_empty_descs counts it.
-    uint64_t dropped() const {
-        return xsk.rx_dropped + xsk.rx_ring_full + xsk.rx_invalid_descs + handoff_full +
-               (zero_copy ? xsk.rx_fill_ring_empty_descs : 0);
-    }
+    // Packets this queue dropped, each counted once (see xsk_drops).
+    uint64_t dropped() const { return xsk_drops(xsk, zero_copy) + handoff_full; }
 };
 
 // Everything counted during one capture, for the summary and --stats.
@@ -73,7 +74,7 @@ std::string format_summary(const capture_totals& t, const std::string& output_na
 std::string format_stats_line(const capture_totals& prev, const capture_totals& now, double interval_s);
 
 // What ended the capture.
-enum class capture_end { signal, count, duration, output_closed, output_failed };
+enum class capture_end { signal, count, duration, files_done, output_closed, output_failed };
 
 struct capture_result {
     capture_totals totals;

@@ -12,7 +12,7 @@ namespace xcap {
 struct rx_desc {
     uint64_t addr;
     uint32_t len;
-    uint32_t reserved;
+    uint32_t drops_before;  // packets this queue dropped since its previous packet (saturating)
 };
 
 // Everything one queue's RX worker and the writer share.

@@ -19,6 +19,9 @@ constexpr long moderation_ns = 100'000;
 constexpr uint32_t empty_intervals_before_poll = 20;
 constexpr uint32_t spins_before_sleep = 32;
 constexpr int drain_empty_rounds = 3;
+// Busy batches between two readings of the socket's drop counters (one
+// getsockopt each); the counters are also read after every sleep.
+constexpr uint32_t batches_per_drop_sample = 64;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -57,6 +60,17 @@ void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& s
     rx_desc descs[batch];
     uint32_t idle = 0;
     uint32_t empty_intervals = 0;
+    // Drops are attributed to the next packet the queue delivers, so pcapng
+    // can say how many packets went missing before it (epb_dropcount).
+    uint64_t drops_seen = xsk_drops(xsk.statistics(), xsk.zero_copy());
+    uint64_t drops_pending = 0;
+    uint32_t batches = 0;
+    bool sample = false;
+    auto sample_drops = [&] {
+        uint64_t now = xsk_drops(xsk.statistics(), xsk.zero_copy());
+        drops_pending += now - drops_seen;
+        drops_seen = now;
+    };
     int empty_rounds = 0;
 
     for (;;) {
@@ -79,6 +93,7 @@ void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& s
                 cpu_relax();
                 continue;
             }
+            sample = true;
             if (++empty_intervals <= empty_intervals_before_poll) {
                 timespec nap{0, moderation_ns};
                 nanosleep(&nap, nullptr);
@@ -92,11 +107,19 @@ void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& s
         empty_intervals = 0;
         idle = 0;
         empty_rounds = 0;
+        if (sample || ++batches % batches_per_drop_sample == 0) {
+            sample_drops();
+            sample = false;
+        }
         uint64_t bytes = 0;
         for (uint32_t i = 0; i < n; ++i) {
             const xdp_desc* d = xsk_ring_cons__rx_desc(&rx, idx + i);
             descs[i] = rx_desc{d->addr, d->len, 0};
             bytes += d->len;
+        }
+        if (drops_pending) {
+            descs[0].drops_before = drops_pending > UINT32_MAX ? UINT32_MAX : uint32_t(drops_pending);
+            drops_pending = 0;
         }
         // Push before release: the writer's merge reads "ring empty, then
         // handoff empty" as "nothing in flight" (see queue_channel).
@@ -115,6 +138,7 @@ void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& s
             }
             ch.handoff_full.store(ch.handoff_full.load(std::memory_order_relaxed) + (n - pushed),
                                   std::memory_order_relaxed);
+            drops_pending += n - pushed;
         }
         ch.received.store(ch.received.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
         ch.received_bytes.store(ch.received_bytes.load(std::memory_order_relaxed) + bytes,

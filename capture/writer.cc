@@ -16,13 +16,11 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
 
 }  // namespace
 
-capture_writer::capture_writer(std::vector<queue_channel*> channels, output& out, pcap_writer& pcap,
-                               const writer_config& cfg)
+capture_writer::capture_writer(std::vector<queue_channel*> channels, savefile_set& files, const writer_config& cfg)
     : _channels(std::move(channels)),
       _stages(_channels.size()),
       _quiet_until(_channels.size(), 0),
-      _out(out),
-      _pcap(pcap),
+      _files(files),
       _cfg(cfg) {}
 
 bool capture_writer::refill(size_t q) {
@@ -58,18 +56,28 @@ void capture_writer::emit(size_t q) {
     stage& s = _stages[q];
     queue_channel& ch = *_channels[q];
     const rx_desc& d = s.desc[s.head];
-    if (_limit_reached) {
+    if (_limit_reached || _files_done) {
         bump(_ctr.over_limit);
-    } else if (_out.failed()) {
+    } else if (_files.failed()) {
         bump(_ctr.write_errors);
     } else {
-        if (_pcap.write(s.ts[s.head] + uint64_t(_cfg.realtime_offset_ns), ch.area + d.addr, d.len)) {
-            bump(_ctr.snaplen_cut);
-        }
-        bump(_ctr.written);
-        bump(_ctr.written_bytes, d.len);
-        if (_cfg.count_limit && _ctr.written.load(std::memory_order_relaxed) >= _cfg.count_limit) {
-            _limit_reached = true;
+        packet_meta meta;
+        meta.queue = ch.queue;
+        meta.packet_id = _packet_id;
+        meta.dropcount = d.drops_before;
+        meta.xdp_verdict = 4;  // XDP_REDIRECT: what xcap_rx did with it
+        auto r = _files.write(s.ts[s.head] + uint64_t(_cfg.realtime_offset_ns), ch.area + d.addr, d.len, meta);
+        if (r == savefile_set::result::files_done) {
+            _files_done = true;
+            bump(_ctr.over_limit);
+        } else {
+            ++_packet_id;
+            bump(_ctr.snaplen_cut, r == savefile_set::result::cut);
+            bump(_ctr.written);
+            bump(_ctr.written_bytes, d.len);
+            if (_cfg.count_limit && _ctr.written.load(std::memory_order_relaxed) >= _cfg.count_limit) {
+                _limit_reached = true;
+            }
         }
     }
     s.returned[s.nreturned++] = d.addr & ch.frame_mask;
@@ -169,7 +177,7 @@ void capture_writer::run() {
         if (all_done && taken == 0 && !pending) {
             break;
         }
-        if (_limit_reached || _out.failed()) {
+        if (_limit_reached || _files_done || _files.failed()) {
             // Keep returning frames until the workers stop, but tell the
             // main thread now.
             _finished.store(true, std::memory_order_release);
@@ -179,7 +187,7 @@ void capture_writer::run() {
             continue;
         }
         if (_cfg.flush_when_idle) {
-            _out.flush();
+            _files.flush();
         }
         // Idle: the same moderation as the workers (100 µs), then 1 ms once
         // nothing has come for a while. The UMEM absorbs what arrives meanwhile.
@@ -187,7 +195,7 @@ void capture_writer::run() {
         timespec ts{0, sleep_ns};
         nanosleep(&ts, nullptr);
     }
-    _out.flush();
+    _files.flush();
     _finished.store(true, std::memory_order_release);
 }
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "channel.h"
-#include "pcap_writer.h"
+#include "savefile.h"
 
 namespace xcap {
 
@@ -42,17 +42,20 @@ struct writer_counters {
 // one queue, order is always kept.
 //
 // run() returns when every worker is done and every ring is empty, when
-// count_limit packets are written, or when the output fails; `finished` is
-// set in all three cases.
+// count_limit packets are written, when the files are done (-W with -G) or
+// when the output fails; `finished` is set in all these cases. Packets that
+// arrive after that are counted (over_limit or write_errors), not written.
 class capture_writer {
 public:
-    capture_writer(std::vector<queue_channel*> channels, output& out, pcap_writer& pcap, const writer_config& cfg);
+    capture_writer(std::vector<queue_channel*> channels, savefile_set& files, const writer_config& cfg);
 
     void run();
 
     const writer_counters& counters() const { return _ctr; }
     bool finished() const { return _finished.load(std::memory_order_acquire); }
     bool limit_reached() const { return _limit_reached; }
+    // -W with -G finished its last file.
+    bool files_done() const { return _files_done; }
 
     // One pass over the channels: pop, merge, write, return frames. `draining`
     // lifts the merge window. Returns how many packets were taken off the rings.
@@ -79,11 +82,12 @@ private:
     std::vector<queue_channel*> _channels;
     std::vector<stage> _stages;
     std::vector<uint64_t> _quiet_until;
-    output& _out;
-    pcap_writer& _pcap;
+    savefile_set& _files;
     writer_config _cfg;
     writer_counters _ctr;
+    uint64_t _packet_id = 0;
     bool _limit_reached = false;
+    bool _files_done = false;
     std::atomic<bool> _finished{false};
 };
 

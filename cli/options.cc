@@ -37,6 +37,25 @@ double parse_seconds(const std::string& option, const std::string& value) {
     return v;
 }
 
+// -C: millions of bytes as tcpdump counts them, or KiB/MiB/GiB with a k/m/g suffix.
+uint64_t parse_file_size(const std::string& option, const std::string& value) {
+    std::string digits = value;
+    uint64_t unit = 1'000'000;
+    if (!digits.empty()) {
+        switch (digits.back()) {
+            case 'k': case 'K': unit = 1024; break;
+            case 'm': case 'M': unit = 1024 * 1024; break;
+            case 'g': case 'G': unit = 1024 * 1024 * 1024; break;
+            default: break;
+        }
+        if (unit != 1'000'000) {
+            digits.pop_back();
+        }
+    }
+    uint64_t n = parse_uint(option, digits.empty() ? value : digits, 1, (uint64_t(1) << 50) / unit);
+    return n * unit;
+}
+
 }  // namespace
 
 int exit_code_for(failure_kind kind) {
@@ -179,6 +198,26 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
             } else {
                 bad(a, m, "must be auto, zerocopy or copy");
             }
+        } else if (a == "-C") {
+            o.rotate_bytes = parse_file_size(a, next());
+        } else if (a == "-G") {
+            o.rotate_seconds = uint32_t(parse_uint(a, next(), 1, 31'536'000));
+        } else if (a == "-W") {
+            o.max_files = uint32_t(parse_uint(a, next(), 1, 1'000'000));
+        } else if (a == "-z") {
+            o.post_rotate = next();
+            if (o.post_rotate.empty()) {
+                bad(a, "''", "needs a command");
+            }
+        } else if (a == "--format") {
+            std::string f = next();
+            if (f == "pcap") {
+                o.format = file_format::pcap;
+            } else if (f == "pcapng") {
+                o.format = file_format::pcapng;
+            } else {
+                bad(a, f, "must be pcap or pcapng");
+            }
         } else if (a == "--force") {
             no_value();
             o.force = true;
@@ -196,6 +235,14 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
         throw usage_error(failure_kind::usage, "no output given",
                           "name a file with -w FILE, or write to standard output with -w -");
     }
+    bool rotating = o.rotate_bytes || o.rotate_seconds;
+    if (o.output_path == "-" && (rotating || o.max_files || !o.post_rotate.empty())) {
+        throw usage_error(failure_kind::usage, "-C, -G, -W and -z need a file, not standard output",
+                          "name a file with -w");
+    }
+    if (o.max_files && !rotating) {
+        throw usage_error(failure_kind::usage, "-W needs -C or -G", "see xcap --help");
+    }
     return cmd;
 }
 
@@ -207,6 +254,7 @@ SYNOPSIS
     xcap -i INTERFACE -w FILE [-c COUNT] [-s SNAPLEN] [-q] [--duration SECONDS]
          [--stats SECONDS] [--queues LIST] [--xdp-mode auto|native|generic]
          [--bind auto|zerocopy|copy] [--force] [--micro] [-B KIB] [-v]
+         [--format pcap|pcapng] [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND]
 
 DESCRIPTION
     xcap attaches a small XDP program to INTERFACE that stamps every packet
@@ -233,6 +281,27 @@ OPTIONS
         Write the capture to FILE; '-' writes to standard output and flushes
         whenever the rings run empty, so `xcap -i eth0 -w - | tcpdump -r -`
         shows packets as they arrive.
+    --format pcap|pcapng
+        The file format. By default a name ending in .pcapng gets pcapng and
+        anything else classic pcap. pcapng records, per packet, the RX queue
+        (epb_queue), a packet id (epb_packetid), the packets the queue dropped
+        just before it (epb_dropcount) and the XDP action (epb_verdict), and
+        ends each file with the interface's received and dropped counts.
+    -C SIZE
+        Before writing a packet that would make the file larger than SIZE,
+        close it and start the next one: FILE, FILE1, FILE2, ... SIZE is in
+        millions of bytes, or KiB, MiB, GiB with a k, m or g suffix. No file
+        exceeds SIZE (unless one packet alone does).
+    -G SECONDS
+        Start a new file every SECONDS, named by putting FILE through
+        strftime(3) (e.g. -w 'cap-%H%M%S.pcap'); without a % pattern each new
+        file replaces the last. Periods without packets make no file.
+    -W FILES
+        With -C: keep a ring of FILES files (FILE0, FILE1, ...), overwriting
+        the oldest. With -G: stop (exit 0) after FILES files.
+    -z COMMAND
+        Run `COMMAND FILE` (through sh) on every finished file, the last one
+        included, e.g. -z gzip. xcap waits for them before it exits.
     -c, --count COUNT
         Stop after writing COUNT packets.
     -s, --snapshot-length SNAPLEN

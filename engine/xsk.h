@@ -26,6 +26,14 @@ struct xsk_config {
 // and the RX ring can never overflow before the UMEM runs dry.
 // Threading: after construction, the rings belong to one thread (the RX
 // worker); statistics() may be called from any thread.
+// Packets a socket dropped, each counted once. In copy mode the kernel counts
+// a packet dropped for want of a fill-ring frame in both rx_dropped and
+// rx_fill_ring_empty_descs; in zero-copy mode the driver drops it and only
+// rx_fill_ring_empty_descs counts it.
+inline uint64_t xsk_drops(const xdp_statistics& st, bool zero_copy) {
+    return st.rx_dropped + st.rx_ring_full + st.rx_invalid_descs + (zero_copy ? st.rx_fill_ring_empty_descs : 0);
+}
+
 class xsk_queue {
 public:
     // Creates the UMEM, binds a socket to (ifname, queue) and puts every frame

@@ -48,6 +48,8 @@ public:
     bool failed() const { return _errno != 0; }
     int error() const { return _errno; }      // errno of the first failed write
     uint64_t bytes_written() const { return _written; }
+    // Written plus buffered: the size the file will have after flush().
+    uint64_t bytes_total() const { return _written + _used; }
 
 private:
     void make_room(size_t n);

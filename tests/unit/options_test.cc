@@ -112,3 +112,21 @@ TEST(ExitCodes, EachFailureKindHasItsOwnCode) {
     EXPECT_EQ(exit_code_for(failure_kind::unsupported), 7);
     EXPECT_EQ(exit_code_for(failure_kind::runtime), 1);
 }
+
+TEST(Options, RotationAsTcpdumpSpellsIt) {
+    auto c = parse({"-i", "e", "-w", "x.pcap", "-C", "5", "-W", "3", "-z", "gzip -9"});
+    EXPECT_EQ(c.capture.rotate_bytes, 5'000'000u);
+    EXPECT_EQ(c.capture.max_files, 3u);
+    EXPECT_EQ(c.capture.post_rotate, "gzip -9");
+    EXPECT_EQ(parse({"-i", "e", "-w", "x", "-C", "2k"}).capture.rotate_bytes, 2048u);
+    EXPECT_EQ(parse({"-i", "e", "-w", "x", "-C", "3M"}).capture.rotate_bytes, 3u << 20);
+    EXPECT_EQ(parse({"-i", "e", "-w", "x", "-G", "60"}).capture.rotate_seconds, 60u);
+    EXPECT_EQ(parse({"-i", "e", "-w", "x", "--format", "pcapng"}).capture.format, file_format::pcapng);
+    EXPECT_FALSE(parse({"-i", "e", "-w", "x.pcapng"}).capture.format.has_value()) << "decided by the name later";
+    expect_usage_error({"-i", "e", "-w", "-", "-C", "1"}, "need a file");
+    expect_usage_error({"-i", "e", "-w", "x", "-W", "3"}, "-W needs -C or -G");
+    expect_usage_error({"-i", "e", "-w", "x", "-C", "0"}, "-C 0");
+    expect_usage_error({"-i", "e", "-w", "x", "-C", "k"}, "not a whole number");
+    expect_usage_error({"-i", "e", "-w", "x", "-G", "0"}, "-G 0");
+    expect_usage_error({"-i", "e", "-w", "x", "--format", "erf"}, "pcap or pcapng");
+}

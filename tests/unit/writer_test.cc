@@ -9,6 +9,7 @@
 #include "channel.h"
 #include "clock.h"
 #include "pcap_writer.h"
+#include "savefile.h"
 #include "writer.h"
 #include "xcap_abi.h"
 
@@ -53,37 +54,41 @@ struct record {
     uint8_t first;
 };
 
-// Runs the writer into a pipe and parses what came out.
+// Runs the writer into a temporary pcap file and parses what came out.
 struct harness {
-    int fds[2];
-    std::unique_ptr<output> out;
-    std::unique_ptr<pcap_writer> pcap;
+    std::string path;
+    std::unique_ptr<savefile_set> files;
     std::unique_ptr<capture_writer> writer;
 
     harness(std::vector<fake_queue*> queues, writer_config cfg = {}, uint32_t snaplen = 262144) {
-        EXPECT_EQ(pipe2(fds, O_NONBLOCK), 0);
-        fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);
-        out = std::make_unique<output>(fds[1], "pipe");
-        pcap = std::make_unique<pcap_writer>(*out, snaplen, true);
+        char tmpl[] = "/tmp/xcap-writer-test-XXXXXX";
+        int fd = mkstemp(tmpl);
+        EXPECT_GE(fd, 0);
+        close(fd);
+        path = tmpl;
+        savefile_config fc;
+        fc.path = path;
+        interface_description iface;
+        iface.snaplen = snaplen;
+        files = std::make_unique<savefile_set>(fc, section_description{}, std::vector<interface_description>{iface});
         std::vector<queue_channel*> chans;
         for (auto* q : queues) {
             chans.push_back(q->ch.get());
         }
-        writer = std::make_unique<capture_writer>(chans, *out, *pcap, cfg);
+        writer = std::make_unique<capture_writer>(chans, *files, cfg);
     }
-    ~harness() {
-        close(fds[0]);
-        close(fds[1]);
-    }
+    ~harness() { unlink(path.c_str()); }
 
     std::vector<record> records() {
-        out->flush();
+        files->flush();
         std::vector<uint8_t> b;
+        int fd = open(path.c_str(), O_RDONLY);
         uint8_t buf[65536];
         ssize_t n;
-        while ((n = read(fds[0], buf, sizeof(buf))) > 0) {
+        while ((n = read(fd, buf, sizeof(buf))) > 0) {
             b.insert(b.end(), buf, buf + n);
         }
+        close(fd);
         std::vector<record> r;
         size_t off = 24;
         while (off + 16 <= b.size()) {

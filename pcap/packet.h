@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace xcap {
+
+// What a capture knows about a packet beyond its bytes. Classic pcap keeps
+// none of it; pcapng keeps all of it as Enhanced Packet Block options.
+struct packet_meta {
+    static constexpr uint32_t no_queue = UINT32_MAX;
+    static constexpr int32_t no_verdict = -1;
+
+    uint32_t interface = 0;         // index of the interface (IDB) in the file
+    uint32_t queue = no_queue;      // RX queue (epb_queue)
+    uint64_t packet_id = 0;         // epb_packetid
+    uint64_t dropcount = 0;         // drops on this queue since its previous packet (epb_dropcount)
+    int32_t xdp_verdict = no_verdict;  // XDP action (epb_verdict, type eBPF XDP)
+    bool inbound = true;            // epb_flags direction
+};
+
+// An interface as pcapng's Interface Description Block describes it.
+struct interface_description {
+    std::string name;          // if_name
+    std::string description;   // if_description
+    std::string hardware;      // if_hardware
+    std::string filter;        // if_filter (libpcap filter string), "" for none
+    uint64_t speed_bps = 0;    // if_speed, 0 when unknown
+    uint32_t linktype = 1;     // LINKTYPE_ETHERNET
+    uint32_t snaplen = 262144;
+};
+
+// What pcapng's Section Header Block says about the capturing machine.
+struct section_description {
+    std::string hardware;      // shb_hardware, e.g. the CPU model
+    std::string os;            // shb_os, e.g. "Linux 6.18.44"
+    std::string application;   // shb_userappl, e.g. "xcap 0.1.0"
+};
+
+// Counts for pcapng's Interface Statistics Block, cumulative since the start.
+struct interface_statistics {
+    uint64_t start_ns = 0;     // isb_starttime
+    uint64_t end_ns = 0;       // isb_endtime
+    uint64_t received = 0;     // isb_ifrecv
+    uint64_t dropped = 0;      // isb_ifdrop
+};
+
+}  // namespace xcap

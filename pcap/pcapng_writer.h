@@ -1,0 +1,154 @@
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "output.h"
+#include "packet.h"
+
+namespace xcap {
+
+// pcapng (https://www.ietf.org/archive/id/draft-ietf-opsawg-pcapng-02.html),
+// written in host byte order as every pcapng writer does; readers detect the
+// order from the Section Header Block's byte-order magic.
+namespace pcapng {
+inline constexpr uint32_t shb_type = 0x0A0D0D0A;
+inline constexpr uint32_t idb_type = 0x00000001;
+inline constexpr uint32_t isb_type = 0x00000005;
+inline constexpr uint32_t epb_type = 0x00000006;
+inline constexpr uint32_t byte_order_magic = 0x1A2B3C4D;
+
+inline constexpr uint16_t opt_endofopt = 0;
+inline constexpr uint16_t opt_comment = 1;
+inline constexpr uint16_t shb_hardware = 2;
+inline constexpr uint16_t shb_os = 3;
+inline constexpr uint16_t shb_userappl = 4;
+inline constexpr uint16_t if_name = 2;
+inline constexpr uint16_t if_description = 3;
+inline constexpr uint16_t if_speed = 8;
+inline constexpr uint16_t if_tsresol = 9;
+inline constexpr uint16_t if_filter = 11;
+inline constexpr uint16_t if_hardware = 15;
+inline constexpr uint16_t epb_flags = 2;
+inline constexpr uint16_t epb_dropcount = 4;
+inline constexpr uint16_t epb_packetid = 5;
+inline constexpr uint16_t epb_queue = 6;
+inline constexpr uint16_t epb_verdict = 7;
+inline constexpr uint16_t isb_starttime = 2;
+inline constexpr uint16_t isb_endtime = 3;
+inline constexpr uint16_t isb_ifrecv = 4;
+inline constexpr uint16_t isb_ifdrop = 5;
+
+inline constexpr uint8_t verdict_type_xdp = 2;
+inline constexpr uint32_t flags_inbound = 0x1;
+
+inline constexpr uint32_t pad4(uint32_t n) { return (n + 3) & ~3u; }
+}  // namespace pcapng
+
+// Writes one pcapng section into an output: the Section Header Block and one
+// Interface Description Block per interface at construction, then Enhanced
+// Packet Blocks, and Interface Statistics Blocks on request. Like
+// pcap_writer, each packet is one reserve/commit into the output's buffer.
+class pcapng_writer {
+public:
+    pcapng_writer(output& out, const section_description& section, const std::vector<interface_description>& ifaces,
+                  bool nanosecond);
+
+    // Returns true when the packet was cut to the interface's snaplen.
+    bool write(uint64_t ts_ns, const uint8_t* data, uint32_t len, const packet_meta& meta) {
+        const uint32_t snaplen = _snaplens[meta.interface];
+        const uint32_t caplen = len < snaplen ? len : snaplen;
+        const uint32_t padded = pcapng::pad4(caplen);
+        uint32_t opts = 8;  // epb_flags
+        opts += meta.queue != packet_meta::no_queue ? 8 : 0;
+        opts += 12;         // epb_packetid
+        opts += meta.dropcount ? 12 : 0;
+        opts += meta.xdp_verdict != packet_meta::no_verdict ? 16 : 0;
+        opts += 4;          // opt_endofopt
+        const uint32_t total = 28 + padded + opts + 4;
+        uint8_t* p = _out.reserve(total);
+        const uint64_t ts = _nano ? ts_ns : ts_ns / 1000;
+        put32(p, pcapng::epb_type);
+        put32(p + 4, total);
+        put32(p + 8, meta.interface);
+        put32(p + 12, uint32_t(ts >> 32));
+        put32(p + 16, uint32_t(ts));
+        put32(p + 20, caplen);
+        put32(p + 24, len);
+        std::memcpy(p + 28, data, caplen);
+        std::memset(p + 28 + caplen, 0, padded - caplen);
+        uint8_t* o = p + 28 + padded;
+        o = option32(o, pcapng::epb_flags, meta.inbound ? pcapng::flags_inbound : 0x2);
+        if (meta.queue != packet_meta::no_queue) {
+            o = option32(o, pcapng::epb_queue, meta.queue);
+        }
+        o = option64(o, pcapng::epb_packetid, meta.packet_id);
+        if (meta.dropcount) {
+            o = option64(o, pcapng::epb_dropcount, meta.dropcount);
+        }
+        if (meta.xdp_verdict != packet_meta::no_verdict) {
+            // Type byte, then the action as a 64-bit value; 9 bytes padded to 12.
+            put16(o, pcapng::epb_verdict);
+            put16(o + 2, 9);
+            o[4] = pcapng::verdict_type_xdp;
+            uint64_t v = uint64_t(uint32_t(meta.xdp_verdict));
+            std::memcpy(o + 5, &v, 8);
+            std::memset(o + 13, 0, 3);
+            o += 16;
+        }
+        put32(o, 0);  // opt_endofopt
+        put32(o + 4, total);
+        _out.commit(total);
+        return caplen < len;
+    }
+
+    void write_statistics(uint32_t interface, const interface_statistics& st);
+
+private:
+    static void put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
+    static void put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
+    static uint8_t* option32(uint8_t* o, uint16_t code, uint32_t v) {
+        put16(o, code);
+        put16(o + 2, 4);
+        put32(o + 4, v);
+        return o + 8;
+    }
+    static uint8_t* option64(uint8_t* o, uint16_t code, uint64_t v) {
+        put16(o, code);
+        put16(o + 2, 8);
+        std::memcpy(o + 4, &v, 8);
+        return o + 12;
+    }
+
+    output& _out;
+    bool _nano;
+    std::vector<uint32_t> _snaplens;
+};
+
+// Encodes blocks whose size is only known once their options are in (SHB,
+// IDB, ISB); exposed for tests.
+class pcapng_block {
+public:
+    explicit pcapng_block(uint32_t type) { u32(type).u32(0); }
+    pcapng_block& u8(uint8_t v) { return raw(&v, 1); }
+    pcapng_block& u16(uint16_t v) { return raw(&v, 2); }
+    pcapng_block& u32(uint32_t v) { return raw(&v, 4); }
+    pcapng_block& u64(uint64_t v) { return raw(&v, 8); }
+    pcapng_block& raw(const void* p, size_t n) {
+        const auto* b = static_cast<const uint8_t*>(p);
+        _bytes.insert(_bytes.end(), b, b + n);
+        return *this;
+    }
+    // An option: code, length, value padded to 4 bytes. Empty strings are skipped.
+    pcapng_block& option(uint16_t code, const void* value, uint16_t len);
+    pcapng_block& option(uint16_t code, const std::string& s);
+    // Appends opt_endofopt (when any option was written) and the trailing length.
+    const std::vector<uint8_t>& finish();
+
+private:
+    std::vector<uint8_t> _bytes;
+    bool _has_options = false;
+};
+
+}  // namespace xcap
