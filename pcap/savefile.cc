@@ -126,7 +126,8 @@ bool savefile_set::rotate(uint64_t ts_ns) {
         const uint64_t period = uint64_t(_cfg.rotate_seconds) * 1'000'000'000;
         _next_rotation_ns += ((ts_ns - _next_rotation_ns) / period + 1) * period;
         if (_cfg.max_files && _files_opened >= _cfg.max_files) {
-            return false;  // -W with -G: that was the last file
+            _done = true;  // -W with -G: that was the last file
+            return false;
         }
         _index_in_period = 0;
     } else {

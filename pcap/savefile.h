@@ -60,6 +60,9 @@ public:
     // -W with -G has finished its last file: the packet was not written and
     // the capture should stop. A failed output is reported by failed().
     result write(uint64_t ts_ns, const uint8_t* data, uint32_t len, const packet_meta& meta) {
+        if (_done) {
+            return result::files_done;
+        }
         // An upper bound on what this packet adds, plus room for the
         // statistics blocks that end a pcapng file, so no file exceeds -C.
         const uint64_t record = _cfg.format == file_format::pcap ? 16 + len : 96 + len;
@@ -117,6 +120,7 @@ private:
     uint64_t _trailer_bytes = 0;    // the ISBs a pcapng file ends with
     int _failed_errno = 0;
     bool _closed = false;
+    bool _done = false;             // -W with -G: the last file is finished
     std::vector<pid_t> _hooks;
 };
 
