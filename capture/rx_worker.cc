@@ -94,8 +94,17 @@ void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& s
                 continue;
             }
             sample = true;
+            // poll() wakes on RX only, so it is safe only when every frame is
+            // back on the fill ring. While the writer still holds frames (a
+            // stalled pipe, say), an empty fill ring drops every packet, the
+            // RX ring stays empty, and a worker asleep in poll() would never
+            // put the returned frames back: keep to timed sleeps then.
+            const bool frames_out = xsk_prod_nb_free(&xsk.fill(), xsk.config().frame_count) > 0;
             if (++empty_intervals <= empty_intervals_before_poll) {
                 timespec nap{0, moderation_ns};
+                nanosleep(&nap, nullptr);
+            } else if (frames_out) {
+                timespec nap{0, 1'000'000};
                 nanosleep(&nap, nullptr);
             } else {
                 pollfd fds[2] = {{xsk.fd(), POLLIN, 0}, {wake_fd, POLLIN, 0}};

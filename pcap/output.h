@@ -16,7 +16,7 @@ namespace xcap {
 // counted, never retried, so the capture can stop cleanly with what it has.
 class output {
 public:
-    static constexpr size_t default_buffer = 4 << 20;
+    static constexpr size_t default_buffer = 1 << 20;
 
     // Opens `path` ("-" for stdout) for writing, truncating it. Throws
     // std::system_error naming the path when it cannot be opened.

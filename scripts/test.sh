@@ -11,3 +11,10 @@ echo "test: unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DXCAP_SANITIZE=address -DXCAP_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan --target xcap_unit_tests
 ctest --test-dir build-asan -L unit --output-on-failure
+
+echo "test: fuzzing the capture reader for 30 s (libFuzzer, ASan+UBSan)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXCAP_FUZZ=ON -DXCAP_BUILD_BENCH=OFF >/dev/null
+cmake --build build-fuzz --target xcap_reader_fuzz
+corpus=$(mktemp -d /tmp/xcap-fuzz-XXXXXX)
+trap 'rm -rf "$corpus"' EXIT
+build-fuzz/tests/fuzz/xcap_reader_fuzz -max_total_time=30 -seed=1 -print_final_stats=1 "$corpus" tests/fuzz/seeds 2>&1 | tail -5

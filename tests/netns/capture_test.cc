@@ -3,6 +3,7 @@
 // the reason otherwise.
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -371,6 +372,96 @@ TEST_F(Capture, MicrosecondFiles) {
     for (const auto& r : recs) {
         EXPECT_EQ(r.ts_ns % 1000, 0u) << "microsecond resolution";
     }
+}
+
+// pcapng from a live capture: each packet's epb_queue is the queue it was
+// sent to (sender thread t → queue t), ids count up, the verdict is
+// XDP_REDIRECT; rotation with -C splits it exactly.
+TEST_F(Capture, PcapngCarriesQueueIdAndVerdictAndRotates) {
+    if (sh("command -v tshark").status != 0) {
+        GTEST_SKIP() << "tshark is not installed";
+    }
+    child x = start_xcap({"-w", path("q.pcapng"), "-C", "100k"});
+    send(600, {"--threads", "2"});
+    usleep(200'000);
+    x.signal(SIGINT);
+    ASSERT_EQ(x.wait(20), 0) << slurp(path("xcap.err"));
+    std::vector<std::string> names = {path("q.pcapng")};
+    for (int k = 1; sh("test -e " + quote(path("q.pcapng" + std::to_string(k)))).status == 0; ++k) {
+        names.push_back(path("q.pcapng" + std::to_string(k)));
+    }
+    ASSERT_GE(names.size(), 3u) << "600 frames of ~790 bytes make at least 3 files of 100 KiB";
+    size_t total = 0;
+    int64_t last_id = -1;
+    for (const auto& name : names) {
+        EXPECT_LE(std::stoull(sh("stat -c %s " + quote(name)).output), 100u * 1024) << name;
+        auto recs = read_pcap(name);
+        auto t = sh("tshark -r " + quote(name) +
+                    " -T fields -E separator=, -e frame.interface_queue -e frame.packet_id -e frame.verdict.ebpf_xdp"
+                    " 2>/dev/null");
+        ASSERT_EQ(t.status, 0) << t.output;
+        std::istringstream rows(t.output);
+        std::string row;
+        size_t i = 0;
+        while (std::getline(rows, row)) {
+            if (row.rfind("Running as user", 0) == 0) {
+                continue;  // tshark's note on stderr, which sh() merges
+            }
+            ASSERT_LT(i, recs.size());
+            unsigned queue = 0, verdict = 0;
+            long long id = 0;
+            ASSERT_EQ(std::sscanf(row.c_str(), "%u,%lld,%u", &queue, &id, &verdict), 3) << row;
+            auto seq = frame_seq(recs[i].data.data(), recs[i].caplen);
+            ASSERT_TRUE(seq.has_value());
+            EXPECT_EQ(queue, *seq % 2) << "frame " << *seq << " was sent to queue " << *seq % 2;
+            EXPECT_EQ(verdict, 4u);
+            EXPECT_EQ(id, last_id + 1) << "packet ids count up across files";
+            last_id = id;
+            ++i;
+        }
+        EXPECT_EQ(i, recs.size());
+        total += recs.size();
+    }
+    EXPECT_EQ(total, 600u);
+}
+
+// Drops are attributed: with a tiny buffer and a reader that stalls, the
+// socket drops packets, and the epb_dropcount values in the file add up to
+// the drops xcap counted.
+TEST_F(Capture, DropCountsInPcapngAddUpToTheSummary) {
+    if (sh("command -v tshark").status != 0) {
+        GTEST_SKIP() << "tshark is not installed";
+    }
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    fcntl(p[1], F_SETPIPE_SZ, 4096);
+    child x(xcap({"-w", "-", "--format", "pcapng", "-B", "1024", "--queues", "0"}), "", path("xcap.err"), -1, p[1]);
+    close(p[1]);
+    ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << slurp(path("xcap.err"));
+    // Nobody reads yet: the writer blocks, the 256 frames run out, the kernel drops.
+    send(3000, {"--threads", "1"});
+    child reader({"sh", "-c", "cat > " + quote(path("drops.pcapng"))}, path("cat.out"), path("cat.err"), p[0]);
+    close(p[0]);
+    usleep(300'000);
+    send(50, {"--threads", "1", "--start", "10000"});  // these carry the drop count
+    usleep(300'000);
+    x.signal(SIGINT);
+    ASSERT_EQ(x.wait(20), 0) << slurp(path("xcap.err"));
+    ASSERT_EQ(reader.wait(10), 0);
+    std::string err = slurp(path("xcap.err"));
+    uint64_t dropped = summary_number(err, "queue 0: [0-9]+ received, ([0-9]+) dropped");
+    ASSERT_GT(dropped, 0u) << "the test needs drops to happen: " << err;
+    auto t = sh("tshark -r " + quote(path("drops.pcapng")) + " -T fields -e frame.drop_count 2>/dev/null");
+    ASSERT_EQ(t.status, 0) << t.output;
+    uint64_t sum = 0;
+    std::istringstream rows(t.output);
+    for (std::string row; std::getline(rows, row);) {
+        if (!row.empty() && row.rfind("Running as user", 0) != 0) {
+            sum += std::stoull(row);
+        }
+    }
+    EXPECT_EQ(sum, dropped) << err;
+    EXPECT_EQ(read_pcap(path("drops.pcapng")).size(), summary_number(err, "([0-9]+) packets captured"));
 }
 
 // (f) Bad input: one clear line, a documented exit code, nothing left attached.
