@@ -105,7 +105,12 @@ std::vector<uint32_t> parse_queue_list(const std::string& text) {
     return queues;
 }
 
+cli_command parse_replay(const std::vector<std::string>& args);
+
 cli_command parse_command_line(const std::vector<std::string>& args) {
+    if (!args.empty() && args[0] == "replay") {
+        return parse_replay(std::vector<std::string>(args.begin() + 1, args.end()));
+    }
     cli_command cmd;
     capture_options& o = cmd.capture;
     bool have_output = false;
@@ -246,11 +251,224 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
     return cmd;
 }
 
+namespace {
+
+double parse_positive(const std::string& option, const std::string& value, double max) {
+    char* end = nullptr;
+    errno = 0;
+    double v = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v <= 0 || v > max) {
+        bad(option, "'" + value + "'", "must be a number above 0");
+    }
+    return v;
+}
+
+}  // namespace
+
+cli_command parse_replay(const std::vector<std::string>& args) {
+    cli_command cmd;
+    cmd.what = cli_command::run_replay;
+    replay_options& o = cmd.replay;
+    int pacing_options = 0;
+    for (size_t i = 0; i < args.size(); ++i) {
+        std::string a = args[i];
+        std::string value;
+        bool attached = false;
+        if (a.rfind("--", 0) == 0 && a.find('=') != std::string::npos) {
+            value = a.substr(a.find('=') + 1);
+            a = a.substr(0, a.find('='));
+            attached = true;
+        } else if (a.size() > 2 && a[0] == '-' && a[1] != '-') {
+            value = a.substr(2);
+            a = a.substr(0, 2);
+            attached = true;
+        }
+        auto next = [&]() -> std::string {
+            if (attached) {
+                return value;
+            }
+            if (i + 1 >= args.size()) {
+                throw usage_error(failure_kind::usage, a + " needs a value", "see xcap replay --help");
+            }
+            return args[++i];
+        };
+        auto no_value = [&] {
+            if (attached) {
+                bad(a, value, "takes no value");
+            }
+        };
+        if (a == "-h" || a == "--help") {
+            cmd.what = cli_command::replay_help;
+            return cmd;
+        } else if (a == "-i" || a == "--interface") {
+            o.interface = next();
+        } else if (a == "-r" || a == "--read") {
+            o.input = next();
+        } else if (a == "--queues") {
+            o.queues = uint32_t(parse_uint(a, next(), 1, XCAP_MAX_QUEUES));
+        } else if (a == "--multiplier") {
+            o.pace.mode = pace_mode::original;
+            o.pace.multiplier = parse_positive(a, next(), 1e6);
+            ++pacing_options;
+        } else if (a == "--pps") {
+            o.pace.mode = pace_mode::pps;
+            o.pace.pps = parse_positive(a, next(), 1e9);
+            ++pacing_options;
+        } else if (a == "--mbps") {
+            o.pace.mode = pace_mode::mbps;
+            o.pace.mbps = parse_positive(a, next(), 1e7);
+            ++pacing_options;
+        } else if (a == "--topspeed" || a == "-t") {
+            no_value();
+            o.pace.mode = pace_mode::topspeed;
+            ++pacing_options;
+        } else if (a == "--loop") {
+            o.loops = parse_uint(a, next(), 0, UINT64_MAX);
+        } else if (a == "--loop-delay") {
+            o.pace.loop_delay_ns = int64_t(parse_seconds(a, next()) * 1e9);
+        } else if (a == "--limit") {
+            o.limit = parse_uint(a, next(), 1, UINT64_MAX);
+        } else if (a == "--duration") {
+            o.duration_s = parse_seconds(a, next());
+        } else if (a == "--preload") {
+            o.preload_bytes = int64_t(parse_uint(a, next(), 0, 1u << 20)) << 20;
+        } else if (a == "--xdp-mode") {
+            std::string m = next();
+            if (m == "native") {
+                o.attach = xdp_mode::native;
+            } else if (m == "generic") {
+                o.attach = xdp_mode::generic;
+            } else if (m == "auto") {
+                o.attach = xdp_mode::automatic;
+            } else {
+                bad(a, m, "must be auto, native or generic");
+            }
+        } else if (a == "--bind") {
+            std::string m = next();
+            if (m == "auto") {
+                o.bind = bind_mode::automatic;
+            } else if (m == "zerocopy") {
+                o.bind = bind_mode::zerocopy;
+            } else if (m == "copy") {
+                o.bind = bind_mode::copy;
+            } else {
+                bad(a, m, "must be auto, zerocopy or copy");
+            }
+        } else if (a == "--force") {
+            no_value();
+            o.force = true;
+        } else if (a == "-q" || a == "--quiet") {
+            no_value();
+            o.quiet = true;
+        } else if (a == "-v" || a == "--verbose") {
+            no_value();
+            o.verbose = true;
+        } else {
+            throw usage_error(failure_kind::usage, "unknown replay option '" + args[i] + "'", "see xcap replay --help");
+        }
+    }
+    if (o.interface.empty()) {
+        throw usage_error(failure_kind::usage, "no interface given", "name one with -i, e.g. xcap replay -i eth0 -r in.pcap");
+    }
+    if (o.input.empty()) {
+        throw usage_error(failure_kind::usage, "no capture to replay", "name one with -r FILE");
+    }
+    if (pacing_options > 1) {
+        throw usage_error(failure_kind::usage, "choose one of --multiplier, --pps, --mbps and --topspeed",
+                          "see xcap replay --help");
+    }
+    return cmd;
+}
+
+const char* replay_help_text() {
+    return R"(NAME
+    xcap replay - send a capture out of an interface through AF_XDP
+
+SYNOPSIS
+    xcap replay -i INTERFACE -r FILE [--multiplier X | --pps N | --mbps N | --topspeed]
+         [--loop N] [--loop-delay SECONDS] [--limit PACKETS] [--duration SECONDS]
+         [--queues N] [--preload MB] [--bind auto|zerocopy|copy]
+         [--xdp-mode auto|native|generic] [--force] [-q] [-v]
+
+DESCRIPTION
+    Sends every Ethernet frame of FILE (pcap or pcapng) out of INTERFACE,
+    through AF_XDP TX sockets: zero-copy where the driver can, copy mode
+    otherwise. By default with the capture's own timing, on one TX queue, in
+    file order.
+
+    The schedule is absolute: packet i is due at the start plus its own
+    offset, so a late packet never delays the ones after it, and a sender
+    that falls behind catches up in batches of at most 64 packets.
+
+    The capture is loaded into the sockets' buffers first when it fits in the
+    --preload budget, and streamed from the file otherwise; memory stays
+    bounded either way.
+
+    Frames larger than the interface takes (MTU + 14 bytes, + 4 with a VLAN
+    tag) are skipped and counted, with one warning line; so are frames
+    shorter than an Ethernet header. Frames captured with a snaplen (shorter
+    in the file than on the wire) are sent as captured, and counted.
+
+    At the end: packets and bytes sent, the achieved rate, and the send-time
+    error against the schedule (p50, p99, max). On a terminal, a progress
+    line updates in place.
+
+OPTIONS
+    -i, --interface INTERFACE
+    -r, --read FILE
+    --multiplier X
+        Original timing with every gap divided by X (2 = twice as fast).
+    --pps N
+        N packets per second, evenly spaced.
+    --mbps N
+        N megabits per second of frame bytes.
+    --topspeed, -t
+        As fast as the interface takes them.
+    --loop N
+        Send the capture N times (0 = until stopped); default 1.
+    --loop-delay SECONDS
+        Pause between loops.
+    --limit PACKETS
+        Stop after sending PACKETS packets.
+    --duration SECONDS
+        Stop after SECONDS.
+    --queues N
+        Send on TX queues 0..N-1, one thread each; every packet of a flow
+        (addresses, protocol, ports) leaves by the same queue, so per-flow
+        order holds. Default 1: file order exactly.
+    --preload MB
+        Load the capture into memory first when it needs at most MB (default:
+        a quarter of RAM, at most 1024); 0 streams it from the file.
+    --bind auto|zerocopy|copy
+        As for capture: zero-copy first by default.
+    --xdp-mode auto|native|generic
+        Attach a pass-through XDP program in this mode while sending, for
+        drivers that only run zero-copy AF_XDP with one attached. Without it
+        xcap replay attaches nothing. Refuses another program unless --force.
+    -q, --quiet
+        No setup lines and no progress line.
+    -v, --verbose
+        Show libbpf's and libxdp's own messages.
+
+EXIT STATUS
+    0 sent (also when interrupted, and for an empty capture); 2 bad option;
+    3 no such interface or interface down; 4 missing privileges; 6 another
+    XDP program attached (with --xdp-mode); 7 kernel or driver refused;
+    8 the input is missing, unreadable, not a capture, or not Ethernet.
+
+EXAMPLES
+    xcap replay -i eth0 -r capture.pcap
+    xcap replay -i eth0 -r capture.pcap --topspeed --loop 10
+    xcap replay -i eth0 -r capture.pcapng --pps 100000 --queues 2
+)";
+}
+
 const char* help_text() {
     return R"(NAME
     xcap - capture packets at line rate with AF_XDP
 
 SYNOPSIS
+    xcap replay ...   (see xcap replay --help)
     xcap -i INTERFACE -w FILE [-c COUNT] [-s SNAPLEN] [-q] [--duration SECONDS]
          [--stats SECONDS] [--queues LIST] [--xdp-mode auto|native|generic]
          [--bind auto|zerocopy|copy] [--force] [--micro] [-B KIB] [-v]

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "capture.h"
+#include "replay.h"
 #include "error.h"
 
 namespace xcap {
@@ -18,13 +19,15 @@ enum exit_code : int {
     exit_output = 5,       // output not writable
     exit_xdp_busy = 6,     // another XDP program is attached (see --force)
     exit_unsupported = 7,  // kernel or driver refused (zero-copy, XDP mode, ...)
+    exit_input = 8,        // replay: the input file is missing, unreadable, not a capture or not Ethernet
 };
 
 int exit_code_for(failure_kind kind);
 
 struct cli_command {
-    enum kind { run, help, version } what = run;
+    enum kind { run, run_replay, help, replay_help, version } what = run;
     capture_options capture;
+    replay_options replay;
 };
 
 // Parses argv. Throws usage_error with a message naming the option and value.
@@ -34,5 +37,6 @@ cli_command parse_command_line(const std::vector<std::string>& args);
 std::vector<uint32_t> parse_queue_list(const std::string& text);
 
 const char* help_text();
+const char* replay_help_text();
 
 }  // namespace xcap

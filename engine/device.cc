@@ -31,11 +31,11 @@ int ethtool(const std::string& name, void* cmd) {
     return rc;
 }
 
-uint32_t sysfs_rx_queues(const std::string& name) {
+uint32_t sysfs_queues(const std::string& name, const std::string& prefix) {
     std::error_code ec;
     uint32_t n = 0;
     for (const auto& e : std::filesystem::directory_iterator("/sys/class/net/" + name + "/queues", ec)) {
-        if (e.path().filename().string().rfind("rx-", 0) == 0) {
+        if (e.path().filename().string().rfind(prefix, 0) == 0) {
             ++n;
         }
     }
@@ -64,6 +64,9 @@ device_info probe_device(const std::string& name) {
         if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
             dev.up = (ifr.ifr_flags & IFF_UP) != 0;
         }
+        if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0) {
+            dev.mtu = uint32_t(ifr.ifr_mtu);
+        }
         close(fd);
     }
 
@@ -71,8 +74,10 @@ device_info probe_device(const std::string& name) {
     ch.cmd = ETHTOOL_GCHANNELS;
     if (ethtool(name, &ch) == 0 && ch.combined_count + ch.rx_count > 0) {
         dev.rx_queues = ch.combined_count + ch.rx_count;
-    } else if (uint32_t n = sysfs_rx_queues(name); n > 0) {
+        dev.tx_queues = ch.combined_count + ch.tx_count > 0 ? ch.combined_count + ch.tx_count : dev.rx_queues;
+    } else if (uint32_t n = sysfs_queues(name, "rx-"); n > 0) {
         dev.rx_queues = n;
+        dev.tx_queues = sysfs_queues(name, "tx-") ? sysfs_queues(name, "tx-") : n;
     }
 
     ethtool_drvinfo info{};

@@ -17,6 +17,8 @@ struct device_info {
     std::string firmware;
     std::string bus;
     int64_t speed_mbps = -1;    // -1 when unknown
+    uint32_t mtu = 1500;
+    uint32_t tx_queues = 1;
 };
 
 // Reads the interface's facts. Throws setup_error(interface) when it does not

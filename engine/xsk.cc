@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <cerrno>
 
@@ -50,6 +51,9 @@ xsk_queue::xsk_queue(const std::string& ifname, uint32_t queue, const xsk_config
         throw;
     }
 
+    if (cfg.direction == xsk_direction::tx) {
+        return;  // TX frames belong to the caller until it sends them
+    }
     // Every frame starts on the fill ring, which has one slot per frame.
     uint32_t idx = 0;
     uint32_t n = xsk_ring_prod__reserve(&_fill, cfg.frame_count, &idx);
@@ -60,9 +64,11 @@ xsk_queue::xsk_queue(const std::string& ifname, uint32_t queue, const xsk_config
 }
 
 void xsk_queue::create(const std::string& ifname, uint16_t bind_flags) {
+    const bool rx = _cfg.direction == xsk_direction::rx;
     xsk_umem_config ucfg{};
-    ucfg.fill_size = _cfg.frame_count;
-    ucfg.comp_size = 64;  // RX only; the completion ring is unused but must exist
+    // The ring a direction does not use must still exist; it gets a token size.
+    ucfg.fill_size = rx ? _cfg.frame_count : 64;
+    ucfg.comp_size = rx ? 64 : _cfg.frame_count;
     ucfg.frame_size = _cfg.frame_size;
     ucfg.frame_headroom = 0;
     if (int err = xsk_umem__create(&_umem, _area, _area_size, &_fill, &_comp, &ucfg)) {
@@ -72,11 +78,24 @@ void xsk_queue::create(const std::string& ifname, uint16_t bind_flags) {
                           err == -ENOMEM || err == -EPERM ? "lower the buffer size with -B, or grant CAP_IPC_LOCK" : "");
     }
     xsk_socket_config scfg{};
-    scfg.rx_size = _cfg.frame_count;
-    scfg.tx_size = 0;
+    scfg.rx_size = rx ? _cfg.frame_count : 0;
+    scfg.tx_size = rx ? 0 : _cfg.frame_count;
     scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;  // xcap attaches its own program
     scfg.bind_flags = bind_flags | XDP_USE_NEED_WAKEUP;
-    if (int err = xsk_socket__create(&_xsk, ifname.c_str(), _queue, _umem, &_rx, nullptr, &scfg)) {
+    int err = 0;
+    // A socket closed moments ago (the previous xcap run) keeps its queue
+    // until the kernel's deferred teardown runs: EBUSY for a few ms. Retry
+    // for up to a second before calling the queue taken.
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        err = xsk_socket__create(&_xsk, ifname.c_str(), _queue, _umem, rx ? &_rx : nullptr, rx ? nullptr : &_tx,
+                                 &scfg);
+        if (err != -EBUSY) {
+            break;
+        }
+        timespec nap{0, 20'000'000};
+        nanosleep(&nap, nullptr);
+    }
+    if (err) {
         _xsk = nullptr;
         xsk_umem__delete(_umem);
         _umem = nullptr;

@@ -12,19 +12,25 @@ enum class bind_mode { automatic, zerocopy, copy };
 
 const char* to_string(bind_mode mode);
 
+enum class xsk_direction { rx, tx };
+
 struct xsk_config {
     uint32_t frame_size = 4096;    // one packet per frame (no multi-buffer)
-    uint32_t frame_count = 16384;  // power of two; fill and RX rings get this many slots
+    uint32_t frame_count = 16384;  // power of two; the rings of the direction get this many slots
+    xsk_direction direction = xsk_direction::rx;
 };
 
-// One RX queue's AF_XDP socket with a UMEM of its own.
+// One queue's AF_XDP socket with a UMEM of its own, for RX or for TX.
 //
 // Ownership: owns the UMEM memory (an anonymous mapping), the libxdp UMEM
 // and the socket; destroys them socket → UMEM → memory.
-// Frame accounting: the fill and RX rings have as many slots as there are
-// frames, so the fill ring can always take back every frame that is returned
-// and the RX ring can never overflow before the UMEM runs dry.
-// Threading: after construction, the rings belong to one thread (the RX
+// Frame accounting, RX: the fill and RX rings have as many slots as there are
+// frames, every frame starts on the fill ring, so the fill ring can always
+// take back every returned frame and the RX ring cannot overflow before the
+// UMEM runs dry. TX: the TX and completion rings have as many slots as there
+// are frames, the frames start with the caller, and the completion ring
+// cannot overflow.
+// Threading: after construction, the rings belong to one thread (the
 // worker); statistics() may be called from any thread.
 // Packets a socket dropped, each counted once. In copy mode the kernel counts
 // a packet dropped for want of a fill-ring frame in both rx_dropped and
@@ -51,6 +57,8 @@ public:
 
     xsk_ring_cons& rx() { return _rx; }
     xsk_ring_prod& fill() { return _fill; }
+    xsk_ring_prod& tx() { return _tx; }
+    xsk_ring_cons& comp() { return _comp; }
     uint8_t* area() const { return _area; }
     uint64_t frame_mask() const { return ~uint64_t(_cfg.frame_size - 1); }
 
@@ -70,6 +78,7 @@ private:
     xsk_ring_prod _fill{};
     xsk_ring_cons _comp{};
     xsk_ring_cons _rx{};
+    xsk_ring_prod _tx{};
     bool _zero_copy = false;
 };
 
