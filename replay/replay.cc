@@ -91,6 +91,12 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
     t.paced = opts.pace.mode != pace_mode::topspeed;
 
     // The input first: a missing or broken file fails before anything else.
+    // A file with nothing in it at all counts as an empty capture.
+    if (struct stat st0{}; opts.input != "-" && stat(opts.input.c_str(), &st0) == 0 && S_ISREG(st0.st_mode) &&
+                           st0.st_size == 0) {
+        result.empty = true;
+        return result;
+    }
     auto first = std::make_unique<capture_reader>(opts.input);
     first->require_ethernet();
 

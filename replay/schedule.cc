@@ -12,6 +12,17 @@ uint64_t mix(uint64_t h, const uint8_t* p, size_t n) {
     return h;
 }
 
+// FNV-1a's low bits are weak: the lowest is just the XOR of the bytes' lowest
+// bits, so `% 2` can send every flow to one queue. Finish with a full mix.
+uint32_t pick(uint64_t h, uint32_t queues) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return uint32_t(h % queues);
+}
+
 }  // namespace
 
 uint32_t flow_queue(const uint8_t* f, uint32_t len, uint32_t queues) {
@@ -20,7 +31,7 @@ uint32_t flow_queue(const uint8_t* f, uint32_t len, uint32_t queues) {
     }
     uint64_t h = 0xcbf29ce484222325ull;
     if (len < 14) {
-        return uint32_t(mix(h, f, len) % queues);
+        return pick(mix(h, f, len), queues);
     }
     size_t off = 12;
     uint16_t type = uint16_t(f[off] << 8 | f[off + 1]);
@@ -43,13 +54,13 @@ uint32_t flow_queue(const uint8_t* f, uint32_t len, uint32_t queues) {
         h = mix(h, ip + 8, 32);
         l4 = off + 40;
     } else {
-        return uint32_t(mix(h, f, 12) % queues);  // the MAC pair
+        return pick(mix(h, f, 12), queues);  // the MAC pair
     }
     h = mix(h, &proto, 1);
     if (l4 && (proto == 6 || proto == 17 || proto == 132) && l4 + 4 <= len) {
         h = mix(h, f + l4, 4);  // ports
     }
-    return uint32_t(h % queues);
+    return pick(h, queues);
 }
 
 }  // namespace xcap

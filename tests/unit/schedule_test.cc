@@ -105,3 +105,16 @@ TEST(FlowQueue, OneFlowOneQueueAndFlowsSpread) {
     EXPECT_LT(flow_queue(tiny, 5, 3), 3u);
     EXPECT_EQ(flow_queue(tiny, 5, 1), 0u);
 }
+
+TEST(FlowQueue, TwoQueuesSplitFlowsThatDifferOnlyInPorts) {
+    // Flows whose port bytes differ in ways that cancel in an XOR of low bits
+    // (what a bare FNV-1a % 2 depends on) must still split.
+    std::map<uint32_t, int> per_queue;
+    for (uint32_t i = 0; i < 64; ++i) {
+        auto f = test::build_small_frame(i);
+        f[34] = uint8_t(i % 16);
+        per_queue[flow_queue(f.data(), uint32_t(f.size()), 2)]++;
+    }
+    EXPECT_GT(per_queue[0], 8);
+    EXPECT_GT(per_queue[1], 8);
+}

@@ -1,0 +1,417 @@
+// xcap replay across a veth pair, captured by xcap at the other end and
+// compared packet by packet. Needs root; skips with the reason otherwise.
+#include <gtest/gtest.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "frames.h"
+#include "netns.h"
+
+using namespace xcap::test;
+
+namespace {
+
+struct frame {
+    uint64_t ts_ns;
+    uint32_t len;  // on the wire
+    std::vector<uint8_t> data;  // as captured
+};
+
+// Writes a nanosecond pcap (or another link type) by hand, so tests can
+// make frames that xcap's own writer never would (caplen < len, runts).
+void write_pcap(const std::string& path, const std::vector<frame>& frames, uint32_t linktype = 1) {
+    std::ofstream f(path, std::ios::binary);
+    uint32_t h[6] = {0xa1b23c4d, 2u | 4u << 16, 0, 0, 262144, linktype};
+    f.write(reinterpret_cast<const char*>(h), 24);
+    for (const auto& fr : frames) {
+        uint32_t r[4] = {uint32_t(fr.ts_ns / 1'000'000'000), uint32_t(fr.ts_ns % 1'000'000'000),
+                         uint32_t(fr.data.size()), fr.len};
+        f.write(reinterpret_cast<const char*>(r), 16);
+        f.write(reinterpret_cast<const char*>(fr.data.data()), std::streamsize(fr.data.size()));
+    }
+}
+
+std::vector<frame> read_frames(const std::string& path) {
+    std::vector<frame> out;
+    char err[PCAP_ERRBUF_SIZE];
+    pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+    EXPECT_NE(p, nullptr) << err;
+    if (!p) {
+        return out;
+    }
+    pcap_pkthdr* h;
+    const u_char* d;
+    while (pcap_next_ex(p, &h, &d) == 1) {
+        out.push_back({uint64_t(h->ts.tv_sec) * 1'000'000'000 + uint64_t(h->ts.tv_usec), h->len,
+                       std::vector<uint8_t>(d, d + h->caplen)});
+    }
+    pcap_close(p);
+    return out;
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+uint64_t number(const std::string& text, const std::string& pattern) {
+    std::smatch m;
+    if (std::regex_search(text, m, std::regex(pattern))) {
+        return std::stoull(m[1]);
+    }
+    ADD_FAILURE() << "no /" << pattern << "/ in:\n" << text;
+    return 0;
+}
+
+bool sendable(const frame& f) {
+    size_t n = f.data.size();
+    bool vlan = n >= 14 && f.data[12] == 0x81 && f.data[13] == 0x00;
+    return n >= 14 && n <= (vlan ? 1518u : 1514u);
+}
+
+class Replay : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (auto why = netns_unavailable_reason(); !why.empty()) {
+            GTEST_SKIP() << why;
+        }
+        net = std::make_unique<veth_pair>(2);
+        ASSERT_TRUE(net->ok()) << net->error();
+        char tmpl[] = "/tmp/xcap-replay-XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir = tmpl;
+    }
+    void TearDown() override {
+        if (!dir.empty()) {
+            sh("rm -rf " + quote(dir));
+        }
+    }
+    std::string path(const std::string& n) const { return dir + "/" + n; }
+
+    // Starts a capture at the receiving end.
+    child capture(const std::string& out, std::vector<std::string> extra = {}) {
+        std::vector<std::string> argv = {XCAP_BIN, "-i", net->receiver_if(), "-w", out};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        child c(net->in_receiver(argv), path("cap.out"), path("cap.err"));
+        EXPECT_TRUE(net->wait_receiver_xdp(true, 10)) << slurp(path("cap.err"));
+        return c;
+    }
+    // Stops a capture and returns what it wrote.
+    std::vector<frame> stop(child& c, const std::string& out) {
+        usleep(200'000);
+        c.signal(SIGINT);
+        EXPECT_EQ(c.wait(20), 0) << slurp(path("cap.err"));
+        return read_frames(out);
+    }
+    // Runs xcap replay from the sending end; returns its exit code, stderr in `err`.
+    int replay(std::vector<std::string> args, std::string& err, double timeout = 60) {
+        std::vector<std::string> argv = {XCAP_BIN, "replay", "-i", net->sender_if()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        child r(net->in_sender(argv), path("replay.out"), path("replay.err"));
+        int rc = r.wait(timeout);
+        err = slurp(path("replay.err"));
+        return rc;
+    }
+
+    std::unique_ptr<veth_pair> net;
+    std::string dir;
+};
+
+std::vector<frame> mixed(uint32_t n, uint64_t gap_ns) {
+    std::vector<frame> v;
+    for (uint32_t i = 0; i < n; ++i) {
+        auto f = build_frame(i);
+        v.push_back({1'790'000'000'000'000'000ull + i * gap_ns, uint32_t(f.size()), f});
+    }
+    return v;
+}
+
+}  // namespace
+
+// Same bytes, same count, same order; what the link cannot carry is skipped
+// and counted, frames cut by a snaplen are sent as captured.
+TEST_F(Replay, RoundTripOfAGeneratedFile) {
+    auto frames = mixed(1000, 50'000);
+    std::vector<uint8_t> big(2000, 0x11), runt(10, 0x22), vlan_max(1518, 0x33);
+    big[12] = 0x08;
+    vlan_max[12] = 0x81;
+    vlan_max[13] = 0x00;
+    frames.insert(frames.begin() + 100, {frames[100].ts_ns, 2000, big});
+    frames.insert(frames.begin() + 200, {frames[200].ts_ns, 10, runt});
+    frames.insert(frames.begin() + 300, {frames[300].ts_ns, 1518, vlan_max});
+    auto cut = frames[400];
+    cut.data.resize(60);  // captured with a snaplen: 60 of its bytes in the file
+    frames.insert(frames.begin() + 400, cut);
+    write_pcap(path("in.pcap"), frames);
+
+    child c = capture(path("out.pcap"));
+    std::string err;
+    ASSERT_EQ(replay({"-r", path("in.pcap"), "--topspeed"}, err), 0) << err;
+    auto got = stop(c, path("out.pcap"));
+
+    std::vector<frame> want;
+    std::copy_if(frames.begin(), frames.end(), std::back_inserter(want), sendable);
+    ASSERT_EQ(want.size(), 1002u);
+    ASSERT_EQ(got.size(), want.size()) << err;
+    for (size_t i = 0; i < want.size(); ++i) {
+        ASSERT_EQ(got[i].data, want[i].data) << "packet " << i;
+        ASSERT_EQ(got[i].len, want[i].data.size()) << "sent as captured";
+    }
+    EXPECT_EQ(number(err, "sent ([0-9]+) packets"), 1002u);
+    EXPECT_EQ(number(err, "skipped ([0-9]+) larger"), 1u);
+    EXPECT_EQ(number(err, "and ([0-9]+) shorter than an Ethernet header"), 1u);
+    EXPECT_EQ(number(err, "sent ([0-9]+) as captured though shorter"), 1u);
+    EXPECT_NE(err.find("skipping 1 packet larger than " + net->sender_if() + " takes (MTU 1500: 1514 bytes, 1518 "
+                       "with a VLAN tag); the first is packet 101 (2000 bytes)"),
+              std::string::npos)
+        << err;
+}
+
+// The same through the streaming path (no preload).
+TEST_F(Replay, RoundTripStreamed) {
+    auto frames = mixed(6000, 20'000);
+    write_pcap(path("in.pcap"), frames);
+    child c = capture(path("out.pcap"));
+    std::string err;
+    ASSERT_EQ(replay({"-r", path("in.pcap"), "--topspeed", "--preload", "0"}, err), 0) << err;
+    auto got = stop(c, path("out.pcap"));
+    EXPECT_NE(err.find("(streamed)"), std::string::npos) << err;
+    ASSERT_EQ(got.size(), frames.size()) << err;
+    for (size_t i = 0; i < frames.size(); ++i) {
+        ASSERT_EQ(got[i].data, frames[i].data) << "packet " << i;
+    }
+}
+
+// Every real capture of ../shared/testdata, replayed one after the other and
+// captured in one file: every frame the link can carry, byte for byte, in order.
+TEST_F(Replay, RoundTripOfTheSharedCaptures) {
+    const std::string root = XCAP_TESTDATA_DIR "/tcpdump-tests";
+    DIR* d = opendir(root.c_str());
+    if (!d) {
+        GTEST_SKIP() << root << " is absent (../shared is not beside the project)";
+    }
+    std::vector<std::string> files;
+    while (dirent* e = readdir(d)) {
+        std::string n = e->d_name;
+        if (n.find(".pcap") != std::string::npos) {
+            files.push_back(n);
+        }
+    }
+    closedir(d);
+    std::sort(files.begin(), files.end());
+    child c = capture(path("all.pcap"), {"-B", "262144"});
+    std::vector<frame> want;
+    uint64_t skipped = 0, sent = 0;
+    for (const auto& name : files) {
+        std::string file = root + "/" + name;
+        auto frames = read_frames(file);
+        std::string err;
+        int rc = replay({"-r", file, "--topspeed", "-q"}, err);
+        if (rc == 8) {
+            continue;  // not Ethernet (or unreadable): replay refuses it, as it should
+        }
+        ASSERT_EQ(rc, 0) << name << ": " << err;
+        if (err.find("holds no packets") != std::string::npos) {
+            continue;
+        }
+        for (const auto& f : frames) {
+            if (sendable(f)) {
+                want.push_back(f);
+            } else {
+                ++skipped;
+            }
+        }
+        sent += number(err, "sent ([0-9]+) packets");
+    }
+    auto got = stop(c, path("all.pcap"));
+    EXPECT_EQ(sent, want.size());
+    ASSERT_EQ(got.size(), want.size()) << slurp(path("cap.err"));
+    for (size_t i = 0; i < want.size(); ++i) {
+        ASSERT_EQ(got[i].data, want[i].data) << "packet " << i;
+    }
+    std::printf("replayed %zu frames from %zu files byte for byte; %llu skipped (too long or too short)\n",
+                want.size(), files.size(), (unsigned long long)skipped);
+}
+
+// --pps and --mbps, measured by the receiver's own timestamps.
+TEST_F(Replay, PpsAndMbpsWithinFivePercent) {
+    std::vector<frame> small;
+    for (uint32_t i = 0; i < 4000; ++i) {
+        auto f = build_small_frame(i);
+        small.push_back({uint64_t(i), uint32_t(f.size()), f});
+    }
+    write_pcap(path("small.pcap"), small);
+    {
+        child c = capture(path("pps.pcap"));
+        std::string err;
+        ASSERT_EQ(replay({"-r", path("small.pcap"), "--pps", "2000"}, err), 0) << err;
+        auto got = stop(c, path("pps.pcap"));
+        ASSERT_EQ(got.size(), 4000u);
+        double secs = double(got.back().ts_ns - got.front().ts_ns) / 1e9;
+        double pps = double(got.size() - 1) / secs;
+        EXPECT_NEAR(pps, 2000, 100) << err;
+    }
+    std::vector<frame> big;
+    for (uint32_t i = 0; i < 1000; ++i) {
+        auto f = build_frame(i);
+        f.resize(1000);
+        big.push_back({uint64_t(i), 1000, f});
+    }
+    write_pcap(path("big.pcap"), big);
+    {
+        child c = capture(path("mbps.pcap"));
+        std::string err;
+        ASSERT_EQ(replay({"-r", path("big.pcap"), "--mbps", "4"}, err), 0) << err;  // 500 frames/s of 1000 bytes
+        auto got = stop(c, path("mbps.pcap"));
+        ASSERT_EQ(got.size(), 1000u);
+        double secs = double(got.back().ts_ns - got.front().ts_ns) / 1e9;
+        double mbps = double(got.size() - 1) * 1000 * 8 / secs / 1e6;
+        EXPECT_NEAR(mbps, 4.0, 0.2) << err;
+    }
+}
+
+// --multiplier 2 halves the original gaps; --loop 3 sends three times.
+TEST_F(Replay, MultiplierAndLoop) {
+    auto frames = mixed(60, 10'000'000);  // 10 ms apart
+    write_pcap(path("gaps.pcap"), frames);
+    child c = capture(path("m.pcap"));
+    std::string err;
+    ASSERT_EQ(replay({"-r", path("gaps.pcap"), "--multiplier", "2"}, err), 0) << err;
+    auto got = stop(c, path("m.pcap"));
+    ASSERT_EQ(got.size(), 60u);
+    std::vector<double> gaps;
+    for (size_t i = 1; i < got.size(); ++i) {
+        gaps.push_back(double(got[i].ts_ns - got[i - 1].ts_ns) / 1e6);
+    }
+    std::sort(gaps.begin(), gaps.end());
+    EXPECT_NEAR(gaps[gaps.size() / 2], 5.0, 0.5) << "median gap in ms";
+
+    child l = capture(path("l.pcap"));
+    ASSERT_EQ(replay({"-r", path("gaps.pcap"), "--loop", "3", "--topspeed"}, err), 0) << err;
+    got = stop(l, path("l.pcap"));
+    ASSERT_EQ(got.size(), 180u);
+    for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(got[i].data, frames[i % 60].data) << i;
+    }
+}
+
+// --limit and --duration stop early; loop 0 runs until stopped.
+TEST_F(Replay, LimitAndDuration) {
+    auto frames = mixed(500, 1'000);
+    write_pcap(path("in.pcap"), frames);
+    child c = capture(path("lim.pcap"));
+    std::string err;
+    ASSERT_EQ(replay({"-r", path("in.pcap"), "--limit", "150", "--loop", "0", "--topspeed"}, err), 0) << err;
+    auto got = stop(c, path("lim.pcap"));
+    EXPECT_EQ(got.size(), 150u);
+    EXPECT_EQ(number(err, "sent ([0-9]+) packets"), 150u);
+
+    child d = capture(path("dur.pcap"));
+    ASSERT_EQ(replay({"-r", path("in.pcap"), "--duration", "0.5", "--loop", "0", "--pps", "1000"}, err), 0) << err;
+    got = stop(d, path("dur.pcap"));
+    EXPECT_GT(got.size(), 400u);
+    EXPECT_LT(got.size(), 600u);
+}
+
+// --queues 2: flows spread over both queues, each flow in order.
+TEST_F(Replay, TwoQueuesKeepPerFlowOrder) {
+    std::vector<frame> frames;
+    for (uint32_t i = 0; i < 3000; ++i) {
+        auto f = build_small_frame(i);
+        f[34] = uint8_t(i % 16);  // 16 flows: source port i % 16 << 8
+        f[35] = 0;
+        f[40] = f[41] = 0;        // UDP checksum off, as the port changed
+        frames.push_back({uint64_t(i), 60, f});
+    }
+    write_pcap(path("flows.pcap"), frames);
+    child c = capture(path("q.pcap"));
+    std::string err;
+    ASSERT_EQ(replay({"-r", path("flows.pcap"), "--queues", "2", "--topspeed"}, err), 0) << err;
+    auto got = stop(c, path("q.pcap"));
+    ASSERT_EQ(got.size(), 3000u);
+    std::map<uint8_t, int64_t> last;
+    for (const auto& g : got) {
+        auto seq = frame_seq(g.data.data(), uint32_t(g.data.size()));
+        ASSERT_TRUE(seq.has_value());
+        uint8_t flow = g.data[34];
+        if (last.count(flow)) {
+            ASSERT_GT(int64_t(*seq), last[flow]) << "flow " << int(flow) << " out of order";
+        }
+        last[flow] = *seq;
+    }
+    std::string cap = slurp(path("cap.err"));
+    EXPECT_GT(number(cap, "queue 0: ([0-9]+) received"), 0u) << cap;
+    EXPECT_GT(number(cap, "queue 1: ([0-9]+) received"), 0u) << cap << "\nreplay:\n" << err;
+    EXPECT_NE(err.find("TX queue 1:"), std::string::npos) << err;
+}
+
+// --xdp-mode attaches a pass-through program for the run only; another
+// program is refused unless --force.
+TEST_F(Replay, XdpModeAttachesOnlyWhileSending) {
+    auto frames = mixed(200, 1'000'000);
+    write_pcap(path("in.pcap"), frames);
+    std::vector<std::string> argv = {XCAP_BIN, "replay", "-i", net->sender_if(), "-r", path("in.pcap"),
+                                     "--xdp-mode", "native"};
+    child r(net->in_sender(argv), path("r.out"), path("r.err"));
+    bool seen = false;
+    for (int i = 0; i < 100 && !seen; ++i) {
+        seen = sh("ip -n " + net->sender_ns() + " link show " + net->sender_if()).output.find(" xdp") != std::string::npos;
+        usleep(10'000);
+    }
+    EXPECT_EQ(r.wait(20), 0) << slurp(path("r.err"));
+    EXPECT_TRUE(seen) << "the program is attached while sending";
+    EXPECT_EQ(sh("ip -n " + net->sender_ns() + " link show " + net->sender_if()).output.find(" xdp"), std::string::npos)
+        << "and gone after";
+    EXPECT_NE(slurp(path("r.err")).find("native XDP program attached"), std::string::npos);
+
+    ASSERT_EQ(sh("ip -n " + net->sender_ns() + " link set dev " + net->sender_if() + " xdpgeneric obj " +
+                 XDP_PASS_OBJ + " sec xdp").status, 0);
+    std::string err;
+    EXPECT_EQ(replay({"-r", path("in.pcap"), "--xdp-mode", "generic"}, err), 6);
+    EXPECT_NE(err.find("already has XDP program 'not_xcap_pass'"), std::string::npos) << err;
+}
+
+// Bad input: one line, its exit code; an empty capture is not an error.
+TEST_F(Replay, BadInput) {
+    std::string err;
+    EXPECT_EQ(replay({"-r", path("missing.pcap")}, err), 8);
+    EXPECT_NE(err.find(path("missing.pcap") + ": "), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+
+    std::ofstream(path("notes.txt")) << "these are not packets\n";
+    EXPECT_EQ(replay({"-r", path("notes.txt")}, err), 8);
+    EXPECT_NE(err.find("unknown file format"), std::string::npos) << err;
+
+    write_pcap(path("raw.pcap"), {{0, 20, std::vector<uint8_t>(20, 0x45)}}, 101);
+    EXPECT_EQ(replay({"-r", path("raw.pcap")}, err), 8);
+    EXPECT_NE(err.find("link type RAW (Raw IP) is not Ethernet"), std::string::npos) << err;
+
+    child c = capture(path("none.pcap"));
+    write_pcap(path("empty.pcap"), {});
+    EXPECT_EQ(replay({"-r", path("empty.pcap")}, err), 0);
+    EXPECT_NE(err.find("holds no packets; nothing was sent"), std::string::npos) << err;
+    std::ofstream(path("zero.pcap")).close();
+    EXPECT_EQ(replay({"-r", path("zero.pcap")}, err), 0);
+    EXPECT_NE(err.find("holds no packets"), std::string::npos) << err;
+    EXPECT_EQ(stop(c, path("none.pcap")).size(), 0u) << "nothing was sent";
+
+    auto frames = mixed(10, 1000);
+    write_pcap(path("ok.pcap"), frames);
+    EXPECT_EQ(replay({"-r", path("ok.pcap"), "--queues", "3"}, err), 2);
+    EXPECT_NE(err.find("has 2 TX queues"), std::string::npos) << err;
+    EXPECT_EQ(replay({"-r", path("ok.pcap"), "--pps", "10", "--mbps", "1"}, err), 2);
+    std::vector<std::string> argv = {XCAP_BIN, "replay", "-i", "nope0", "-r", path("ok.pcap")};
+    child n(net->in_sender(argv), path("n.out"), path("n.err"));
+    EXPECT_EQ(n.wait(10), 3);
+}
