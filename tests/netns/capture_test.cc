@@ -540,12 +540,12 @@ TEST_F(BadInput, ForeignProgramIsRefusedThenReplacedWithForce) {
     EXPECT_TRUE(net->receiver_has_xdp()) << "the other program must stay";
 
     child f(xcap({"-w", path("forced.pcap"), "-c", "10", "--force"}), path("f.out"), path("f.err"));
-    for (int i = 0; i < 100; ++i) {  // wait until xcap's own program is the one attached
-        if (slurp(path("f.err")).find("queue 0:") != std::string::npos) {
-            break;
-        }
+    bool ready = false;
+    for (int i = 0; i < 200 && !ready && f.running(); ++i) {  // until xcap's own program is attached
+        ready = slurp(path("f.err")).find("queue 0:") != std::string::npos;
         usleep(50'000);
     }
+    ASSERT_TRUE(ready) << "xcap --force did not get going: " << slurp(path("f.err"));
     send(10, {"--threads", "1"});
     ASSERT_EQ(f.wait(20), 0) << slurp(path("f.err"));
     EXPECT_NE(slurp(path("f.err")).find("removing XDP program 'not_xcap_pass'"), std::string::npos);
