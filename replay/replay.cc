@@ -28,6 +28,24 @@ bool vlan_tagged(const uint8_t* f, uint32_t len) {
     return len >= 14 && ((f[12] == 0x81 && f[13] == 0x00) || (f[12] == 0x88 && f[13] == 0xa8));
 }
 
+// Places preloaded packets densely: several per UMEM chunk, never across a
+// chunk's end (aligned mode lets a TX descriptor start anywhere in a chunk;
+// preloaded frames are never rewritten, so sharing a chunk is safe).
+struct packer {
+    uint32_t chunk;
+    uint64_t next = 0;
+    uint64_t place(uint32_t len) {
+        uint64_t room = chunk - next % chunk;
+        if (len > room) {
+            next += room;
+        }
+        uint64_t at = next;
+        next += (len + 63) & ~uint64_t(63);  // keep each frame cache-line aligned
+        return at;
+    }
+    uint64_t chunks() const { return (next + chunk - 1) / chunk; }
+};
+
 uint32_t next_pow2(uint64_t n) {
     uint32_t p = 64;
     while (p < n && p < (1u << 30)) {
@@ -133,19 +151,23 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
     const int64_t budget = opts.preload_bytes < 0 ? default_preload() : opts.preload_bytes;
     struct stat st{};
     bool preload = budget > 0 && opts.input != "-" && stat(opts.input.c_str(), &st) == 0 && st.st_size <= budget;
-    std::vector<uint64_t> per_queue(opts.queues, 0);
+    std::vector<packer> packing(opts.queues, packer{frame_size});
+    std::vector<uint32_t> chunks(opts.queues, 0);
     uint64_t file_packets = 0;
     if (preload) {
         read_packet p;
         while (first->next(p)) {
             ++file_packets;
-            if (classify(p, file_packets)) {
-                ++per_queue[flow_queue(p.data, p.caplen, opts.queues)];
+            if (uint32_t bytes = classify(p, file_packets)) {
+                packing[flow_queue(p.data, p.caplen, opts.queues)].place(bytes);
             }
         }
         uint64_t frames = 0;
-        for (uint64_t n : per_queue) {
-            frames += next_pow2(n);
+        for (uint32_t q = 0; q < opts.queues; ++q) {
+            // The TX and completion rings get as many slots as the UMEM has
+            // chunks: at least 4096, so packing does not starve the rings.
+            chunks[q] = std::max(next_pow2(packing[q].chunks()), 4096u);
+            frames += chunks[q];
         }
         preload = int64_t(frames * frame_size) <= budget;
         t.file_packets = file_packets;
@@ -166,7 +188,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
         xsk_config cfg;
         cfg.direction = xsk_direction::tx;
         cfg.frame_size = frame_size;
-        cfg.frame_count = preload ? next_pow2(per_queue[q]) : stream_frames;
+        cfg.frame_count = preload ? chunks[q] : stream_frames;
         xsks.emplace_back(std::make_unique<xsk_queue>(dev.name, q, cfg, opts.bind));
     }
     if (program) {
@@ -194,7 +216,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
         classifier again{t.max_frame, frame_size, scratch};
         capture_reader r(opts.input);
         schedule_builder sched(opts.pace);
-        std::vector<uint64_t> used(opts.queues, 0);
+        std::vector<packer> place(opts.queues, packer{frame_size});
         read_packet p;
         uint64_t n = 0;
         while (r.next(p)) {
@@ -203,7 +225,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
                 continue;
             }
             uint32_t q = flow_queue(p.data, p.caplen, opts.queues);
-            uint64_t addr = used[q]++ * frame_size;
+            uint64_t addr = place[q].place(bytes);
             std::memcpy(xsks[q]->area() + addr, p.data, bytes);
             tables[q].push_back(tx_item{addr, bytes, 0, sched.next(p.ts_ns, bytes)});
         }
