@@ -56,6 +56,88 @@ uint64_t parse_file_size(const std::string& option, const std::string& value) {
     return n * unit;
 }
 
+// Walks argv with getopt_long's spellings: "-i eth0", "-ieth0",
+// "--interface eth0" and "--interface=eth0".
+class arg_walker {
+public:
+    arg_walker(const std::vector<std::string>& args, std::string help) : _args(args), _help(std::move(help)) {}
+
+    // Advances to the next option; false at the end. name() is its name.
+    bool next() {
+        if (++_i >= _args.size()) {
+            return false;
+        }
+        _name = _args[_i];
+        _value.clear();
+        _attached = false;
+        if (_name.rfind("--", 0) == 0 && _name.find('=') != std::string::npos) {
+            _value = _name.substr(_name.find('=') + 1);
+            _name = _name.substr(0, _name.find('='));
+            _attached = true;
+        } else if (_name.size() > 2 && _name[0] == '-' && _name[1] != '-') {
+            _value = _name.substr(2);
+            _name = _name.substr(0, 2);
+            _attached = true;
+        }
+        return true;
+    }
+    const std::string& name() const { return _name; }
+    bool is(const char* a, const char* b = nullptr) const { return _name == a || (b && _name == b); }
+    // The option's value, attached or the next word.
+    std::string value() {
+        if (_attached) {
+            return _value;
+        }
+        if (_i + 1 >= _args.size()) {
+            throw usage_error(failure_kind::usage, _name + " needs a value", _help);
+        }
+        return _args[++_i];
+    }
+    // For flags: refuses an attached value.
+    void flag() const {
+        if (_attached) {
+            bad(_name, _value, "takes no value");
+        }
+    }
+    [[noreturn]] void unknown(const char* what) const {
+        throw usage_error(failure_kind::usage, std::string("unknown ") + what + "'" + _args[_i] + "'", _help);
+    }
+
+private:
+    const std::vector<std::string>& _args;
+    std::string _help;
+    size_t _i = size_t(-1);
+    std::string _name;
+    std::string _value;
+    bool _attached = false;
+};
+
+xdp_mode parse_xdp_mode(const std::string& option, const std::string& m) {
+    if (m == "auto") {
+        return xdp_mode::automatic;
+    }
+    if (m == "native") {
+        return xdp_mode::native;
+    }
+    if (m == "generic") {
+        return xdp_mode::generic;
+    }
+    bad(option, m, "must be auto, native or generic");
+}
+
+bind_mode parse_bind_mode(const std::string& option, const std::string& m) {
+    if (m == "auto") {
+        return bind_mode::automatic;
+    }
+    if (m == "zerocopy") {
+        return bind_mode::zerocopy;
+    }
+    if (m == "copy") {
+        return bind_mode::copy;
+    }
+    bad(option, m, "must be auto, zerocopy or copy");
+}
+
 }  // namespace
 
 int exit_code_for(failure_kind kind) {
@@ -114,34 +196,9 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
     cli_command cmd;
     capture_options& o = cmd.capture;
     bool have_output = false;
-    for (size_t i = 0; i < args.size(); ++i) {
-        std::string a = args[i];
-        std::string value;
-        bool attached = false;
-        // --opt=value and -ivalue spellings.
-        if (a.rfind("--", 0) == 0 && a.find('=') != std::string::npos) {
-            value = a.substr(a.find('=') + 1);
-            a = a.substr(0, a.find('='));
-            attached = true;
-        } else if (a.size() > 2 && a[0] == '-' && a[1] != '-') {
-            value = a.substr(2);
-            a = a.substr(0, 2);
-            attached = true;
-        }
-        auto next = [&]() -> std::string {
-            if (attached) {
-                return value;
-            }
-            if (i + 1 >= args.size()) {
-                throw usage_error(failure_kind::usage, a + " needs a value", "see xcap --help");
-            }
-            return args[++i];
-        };
-        auto no_value = [&] {
-            if (attached) {
-                bad(a, value, "takes no value");
-            }
-        };
+    arg_walker arg(args, "see xcap --help");
+    while (arg.next()) {
+        const std::string& a = arg.name();
         if (a == "-h" || a == "--help") {
             cmd.what = cli_command::help;
             return cmd;
@@ -149,73 +206,55 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
             cmd.what = cli_command::version;
             return cmd;
         } else if (a == "-i" || a == "--interface") {
-            o.interface = next();
+            o.interface = arg.value();
         } else if (a == "-w" || a == "--write") {
-            o.output_path = next();
+            o.output_path = arg.value();
             have_output = true;
             if (o.output_path.empty()) {
                 bad(a, "''", "needs a file name, or - for standard output");
             }
         } else if (a == "-c" || a == "--count") {
-            o.count = parse_uint(a, next(), 1, UINT64_MAX);
+            o.count = parse_uint(a, arg.value(), 1, UINT64_MAX);
         } else if (a == "-s" || a == "--snapshot-length") {
-            uint64_t s = parse_uint(a, next(), 0, max_snaplen);
+            uint64_t s = parse_uint(a, arg.value(), 0, max_snaplen);
             o.snaplen = s == 0 ? max_snaplen : uint32_t(s);
         } else if (a == "-B" || a == "--buffer-size") {
             // KiB per queue, as tcpdump's -B; rounded down to a power of two of 4 KiB frames.
-            uint64_t kib = parse_uint(a, next(), 1024, 4u << 20);
+            uint64_t kib = parse_uint(a, arg.value(), 1024, 4u << 20);
             uint32_t frames = 1;
             while (uint64_t(frames) * 2 * 4 <= kib) {
                 frames *= 2;
             }
             o.frames_per_queue = frames;
         } else if (a == "-q" || a == "--quiet") {
-            no_value();
+            arg.flag();
             o.quiet = true;
         } else if (a == "-v" || a == "--verbose") {
-            no_value();
+            arg.flag();
             o.verbose = true;
         } else if (a == "--duration") {
-            o.duration_s = parse_seconds(a, next());
+            o.duration_s = parse_seconds(a, arg.value());
         } else if (a == "--stats") {
-            o.stats_interval_s = parse_seconds(a, next());
+            o.stats_interval_s = parse_seconds(a, arg.value());
         } else if (a == "--queues") {
-            o.queues = parse_queue_list(next());
+            o.queues = parse_queue_list(arg.value());
         } else if (a == "--xdp-mode") {
-            std::string m = next();
-            if (m == "auto") {
-                o.mode = xdp_mode::automatic;
-            } else if (m == "native") {
-                o.mode = xdp_mode::native;
-            } else if (m == "generic") {
-                o.mode = xdp_mode::generic;
-            } else {
-                bad(a, m, "must be auto, native or generic");
-            }
+            o.mode = parse_xdp_mode(a, arg.value());
         } else if (a == "--bind") {
-            std::string m = next();
-            if (m == "auto") {
-                o.bind = bind_mode::automatic;
-            } else if (m == "zerocopy") {
-                o.bind = bind_mode::zerocopy;
-            } else if (m == "copy") {
-                o.bind = bind_mode::copy;
-            } else {
-                bad(a, m, "must be auto, zerocopy or copy");
-            }
+            o.bind = parse_bind_mode(a, arg.value());
         } else if (a == "-C") {
-            o.rotate_bytes = parse_file_size(a, next());
+            o.rotate_bytes = parse_file_size(a, arg.value());
         } else if (a == "-G") {
-            o.rotate_seconds = uint32_t(parse_uint(a, next(), 1, 31'536'000));
+            o.rotate_seconds = uint32_t(parse_uint(a, arg.value(), 1, 31'536'000));
         } else if (a == "-W") {
-            o.max_files = uint32_t(parse_uint(a, next(), 1, 1'000'000));
+            o.max_files = uint32_t(parse_uint(a, arg.value(), 1, 1'000'000));
         } else if (a == "-z") {
-            o.post_rotate = next();
+            o.post_rotate = arg.value();
             if (o.post_rotate.empty()) {
                 bad(a, "''", "needs a command");
             }
         } else if (a == "--format") {
-            std::string f = next();
+            std::string f = arg.value();
             if (f == "pcap") {
                 o.format = file_format::pcap;
             } else if (f == "pcapng") {
@@ -224,13 +263,13 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
                 bad(a, f, "must be pcap or pcapng");
             }
         } else if (a == "--force") {
-            no_value();
+            arg.flag();
             o.force = true;
         } else if (a == "--micro") {
-            no_value();
+            arg.flag();
             o.nanosecond = false;
         } else {
-            throw usage_error(failure_kind::usage, "unknown option '" + args[i] + "'", "see xcap --help");
+            arg.unknown("option ");
         }
     }
     if (o.interface.empty()) {
@@ -270,101 +309,59 @@ cli_command parse_replay(const std::vector<std::string>& args) {
     cmd.what = cli_command::run_replay;
     replay_options& o = cmd.replay;
     int pacing_options = 0;
-    for (size_t i = 0; i < args.size(); ++i) {
-        std::string a = args[i];
-        std::string value;
-        bool attached = false;
-        if (a.rfind("--", 0) == 0 && a.find('=') != std::string::npos) {
-            value = a.substr(a.find('=') + 1);
-            a = a.substr(0, a.find('='));
-            attached = true;
-        } else if (a.size() > 2 && a[0] == '-' && a[1] != '-') {
-            value = a.substr(2);
-            a = a.substr(0, 2);
-            attached = true;
-        }
-        auto next = [&]() -> std::string {
-            if (attached) {
-                return value;
-            }
-            if (i + 1 >= args.size()) {
-                throw usage_error(failure_kind::usage, a + " needs a value", "see xcap replay --help");
-            }
-            return args[++i];
-        };
-        auto no_value = [&] {
-            if (attached) {
-                bad(a, value, "takes no value");
-            }
-        };
+    arg_walker arg(args, "see xcap replay --help");
+    while (arg.next()) {
+        const std::string& a = arg.name();
         if (a == "-h" || a == "--help") {
             cmd.what = cli_command::replay_help;
             return cmd;
         } else if (a == "-i" || a == "--interface") {
-            o.interface = next();
+            o.interface = arg.value();
         } else if (a == "-r" || a == "--read") {
-            o.input = next();
+            o.input = arg.value();
         } else if (a == "--queues") {
-            o.queues = uint32_t(parse_uint(a, next(), 1, XCAP_MAX_QUEUES));
+            o.queues = uint32_t(parse_uint(a, arg.value(), 1, XCAP_MAX_QUEUES));
         } else if (a == "--multiplier") {
             o.pace.mode = pace_mode::original;
-            o.pace.multiplier = parse_positive(a, next(), 1e6);
+            o.pace.multiplier = parse_positive(a, arg.value(), 1e6);
             ++pacing_options;
         } else if (a == "--pps") {
             o.pace.mode = pace_mode::pps;
-            o.pace.pps = parse_positive(a, next(), 1e9);
+            o.pace.pps = parse_positive(a, arg.value(), 1e9);
             ++pacing_options;
         } else if (a == "--mbps") {
             o.pace.mode = pace_mode::mbps;
-            o.pace.mbps = parse_positive(a, next(), 1e7);
+            o.pace.mbps = parse_positive(a, arg.value(), 1e7);
             ++pacing_options;
         } else if (a == "--topspeed" || a == "-t") {
-            no_value();
+            arg.flag();
             o.pace.mode = pace_mode::topspeed;
             ++pacing_options;
         } else if (a == "--loop") {
-            o.loops = parse_uint(a, next(), 0, UINT64_MAX);
+            o.loops = parse_uint(a, arg.value(), 0, UINT64_MAX);
         } else if (a == "--loop-delay") {
-            o.pace.loop_delay_ns = int64_t(parse_seconds(a, next()) * 1e9);
+            o.pace.loop_delay_ns = int64_t(parse_seconds(a, arg.value()) * 1e9);
         } else if (a == "--limit") {
-            o.limit = parse_uint(a, next(), 1, UINT64_MAX);
+            o.limit = parse_uint(a, arg.value(), 1, UINT64_MAX);
         } else if (a == "--duration") {
-            o.duration_s = parse_seconds(a, next());
+            o.duration_s = parse_seconds(a, arg.value());
         } else if (a == "--preload") {
-            o.preload_bytes = int64_t(parse_uint(a, next(), 0, 1u << 20)) << 20;
+            o.preload_bytes = int64_t(parse_uint(a, arg.value(), 0, 1u << 20)) << 20;
         } else if (a == "--xdp-mode") {
-            std::string m = next();
-            if (m == "native") {
-                o.attach = xdp_mode::native;
-            } else if (m == "generic") {
-                o.attach = xdp_mode::generic;
-            } else if (m == "auto") {
-                o.attach = xdp_mode::automatic;
-            } else {
-                bad(a, m, "must be auto, native or generic");
-            }
+            o.attach = parse_xdp_mode(a, arg.value());
         } else if (a == "--bind") {
-            std::string m = next();
-            if (m == "auto") {
-                o.bind = bind_mode::automatic;
-            } else if (m == "zerocopy") {
-                o.bind = bind_mode::zerocopy;
-            } else if (m == "copy") {
-                o.bind = bind_mode::copy;
-            } else {
-                bad(a, m, "must be auto, zerocopy or copy");
-            }
+            o.bind = parse_bind_mode(a, arg.value());
         } else if (a == "--force") {
-            no_value();
+            arg.flag();
             o.force = true;
         } else if (a == "-q" || a == "--quiet") {
-            no_value();
+            arg.flag();
             o.quiet = true;
         } else if (a == "-v" || a == "--verbose") {
-            no_value();
+            arg.flag();
             o.verbose = true;
         } else {
-            throw usage_error(failure_kind::usage, "unknown replay option '" + args[i] + "'", "see xcap replay --help");
+            arg.unknown("replay option ");
         }
     }
     if (o.interface.empty()) {

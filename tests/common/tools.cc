@@ -1,8 +1,11 @@
 #include "tools.h"
 
+#include <dirent.h>
+#include <pcap/pcap.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace xcap::test {
@@ -31,6 +34,47 @@ std::string shell_quote(const std::string& word) {
         q += c == '\'' ? std::string("'\\''") : std::string(1, c);
     }
     return q + "'";
+}
+
+std::vector<std::string> capture_files(const std::string& dir) {
+    std::vector<std::string> files;
+    DIR* d = opendir(dir.c_str());
+    if (!d) {
+        return files;
+    }
+    while (dirent* e = readdir(d)) {
+        std::string n = e->d_name;
+        if (n.find(".pcap") != std::string::npos) {
+            files.push_back(n);
+        }
+    }
+    closedir(d);
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+std::vector<file_packet> read_capture(const std::string& path, std::string* error) {
+    std::vector<file_packet> out;
+    char err[PCAP_ERRBUF_SIZE] = {};
+    pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+    if (!p) {
+        if (error) {
+            *error = err;
+        }
+        return out;
+    }
+    pcap_pkthdr* h;
+    const u_char* d;
+    int rc;
+    while ((rc = pcap_next_ex(p, &h, &d)) == 1) {
+        out.push_back({uint64_t(h->ts.tv_sec) * 1'000'000'000 + uint64_t(h->ts.tv_usec), h->caplen, h->len,
+                       std::vector<uint8_t>(d, d + h->caplen)});
+    }
+    if (rc != PCAP_ERROR_BREAK && error) {
+        *error = pcap_geterr(p);
+    }
+    pcap_close(p);
+    return out;
 }
 
 temp_dir::temp_dir() {

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace xcap::test {
 
@@ -13,6 +15,22 @@ struct command_result {
 command_result run_command(const std::string& cmd);
 bool have_tool(const std::string& name);
 std::string shell_quote(const std::string& word);
+
+// The capture files (*.pcap, *.pcapng) in `dir`, sorted; empty when `dir`
+// does not exist.
+std::vector<std::string> capture_files(const std::string& dir);
+
+// A packet as libpcap read it from a file, nanosecond timestamps.
+struct file_packet {
+    uint64_t ts_ns = 0;
+    uint32_t caplen = 0;
+    uint32_t len = 0;  // on the wire
+    std::vector<uint8_t> data;
+};
+
+// Every packet of a pcap or pcapng file through libpcap; `error` gets
+// libpcap's message if it could not read it all.
+std::vector<file_packet> read_capture(const std::string& path, std::string* error = nullptr);
 
 // A temporary directory removed (with its contents) on destruction.
 class temp_dir {

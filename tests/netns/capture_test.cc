@@ -21,32 +21,13 @@ using namespace xcap::test;
 
 namespace {
 
-struct captured {
-    uint64_t ts_ns;
-    uint32_t caplen;
-    uint32_t len;
-    std::vector<uint8_t> data;
-};
+using captured = file_packet;
 
 // Reads a pcap file with libpcap (nanosecond precision). Fails the test on error.
 std::vector<captured> read_pcap(const std::string& path) {
-    std::vector<captured> out;
-    char err[PCAP_ERRBUF_SIZE];
-    pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
-    EXPECT_NE(p, nullptr) << path << ": " << err;
-    if (!p) {
-        return out;
-    }
-    EXPECT_EQ(pcap_datalink(p), DLT_EN10MB);
-    pcap_pkthdr* h;
-    const u_char* d;
-    int rc;
-    while ((rc = pcap_next_ex(p, &h, &d)) == 1) {
-        out.push_back({uint64_t(h->ts.tv_sec) * 1'000'000'000 + uint64_t(h->ts.tv_usec), h->caplen, h->len,
-                       std::vector<uint8_t>(d, d + h->caplen)});
-    }
-    EXPECT_EQ(rc, PCAP_ERROR_BREAK) << path << ": " << pcap_geterr(p);
-    pcap_close(p);
+    std::string error;
+    auto out = read_capture(path, &error);
+    EXPECT_EQ(error, "") << path;
     return out;
 }
 

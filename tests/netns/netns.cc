@@ -14,30 +14,6 @@
 
 namespace xcap::test {
 
-shell_result sh(const std::string& cmd) {
-    shell_result r;
-    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-    if (!p) {
-        return r;
-    }
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) {
-        r.output.append(buf, n);
-    }
-    int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
-}
-
-std::string quote(const std::string& word) {
-    std::string q = "'";
-    for (char c : word) {
-        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    }
-    return q + "'";
-}
-
 child::child(const std::vector<std::string>& argv, const std::string& stdout_path, const std::string& stderr_path,
              int stdin_fd, int stdout_fd) {
     _pid = fork();

@@ -5,19 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "tools.h"
+
 namespace xcap::test {
 
-// Result of a shell command.
-struct shell_result {
-    int status = -1;  // exit code, or -1 when it did not exit normally
-    std::string output;
-};
-
-// Runs `cmd` through /bin/sh, capturing stdout and stderr together.
-shell_result sh(const std::string& cmd);
-
-// Quotes one word for /bin/sh.
-std::string quote(const std::string& word);
+// Shell commands, as tools.h runs them (stdout and stderr together).
+using shell_result = command_result;
+inline shell_result sh(const std::string& cmd) { return run_command(cmd); }
+inline std::string quote(const std::string& word) { return shell_quote(word); }
 
 // A child process with its stdout and stderr in files (or given fds).
 // The destructor SIGKILLs and reaps it if it is still running, so a failing

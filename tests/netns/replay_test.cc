@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <dirent.h>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -41,20 +40,12 @@ void write_pcap(const std::string& path, const std::vector<frame>& frames, uint3
 }
 
 std::vector<frame> read_frames(const std::string& path) {
+    std::string error;
     std::vector<frame> out;
-    char err[PCAP_ERRBUF_SIZE];
-    pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
-    EXPECT_NE(p, nullptr) << err;
-    if (!p) {
-        return out;
+    for (auto& p : read_capture(path, &error)) {
+        out.push_back({p.ts_ns, p.len, std::move(p.data)});
     }
-    pcap_pkthdr* h;
-    const u_char* d;
-    while (pcap_next_ex(p, &h, &d) == 1) {
-        out.push_back({uint64_t(h->ts.tv_sec) * 1'000'000'000 + uint64_t(h->ts.tv_usec), h->len,
-                       std::vector<uint8_t>(d, d + h->caplen)});
-    }
-    pcap_close(p);
+    EXPECT_EQ(error, "") << path;
     return out;
 }
 
@@ -197,19 +188,10 @@ TEST_F(Replay, RoundTripStreamed) {
 // captured in one file: every frame the link can carry, byte for byte, in order.
 TEST_F(Replay, RoundTripOfTheSharedCaptures) {
     const std::string root = XCAP_TESTDATA_DIR "/tcpdump-tests";
-    DIR* d = opendir(root.c_str());
-    if (!d) {
+    const auto files = capture_files(root);
+    if (files.empty()) {
         GTEST_SKIP() << root << " is absent (../shared is not beside the project)";
     }
-    std::vector<std::string> files;
-    while (dirent* e = readdir(d)) {
-        std::string n = e->d_name;
-        if (n.find(".pcap") != std::string::npos) {
-            files.push_back(n);
-        }
-    }
-    closedir(d);
-    std::sort(files.begin(), files.end());
     child c = capture(path("all.pcap"), {"-B", "262144"});
     std::vector<frame> want;
     uint64_t skipped = 0, sent = 0;

@@ -1,7 +1,6 @@
 // Files xcap writes are accepted by capinfos, tshark and tcpdump, with the
 // pcapng fields read back by value; and the real captures in
 // ../shared/testdata are read exactly as tcpdump reads them.
-#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -155,23 +154,13 @@ INSTANTIATE_TEST_SUITE_P(Files, InteropPcapng,
 // same packets.
 TEST(SharedTestdata, ReadExactlyAsTcpdumpReadsThem) {
     const std::string root = XCAP_TESTDATA_DIR "/tcpdump-tests";
-    DIR* d = opendir(root.c_str());
-    if (!d) {
+    const auto files = capture_files(root);
+    if (files.empty()) {
         GTEST_SKIP() << root << " is absent (../shared is not beside the project)";
     }
     if (!have_tool("tcpdump")) {
-        closedir(d);
         GTEST_SKIP() << "tcpdump is not installed";
     }
-    std::vector<std::string> files;
-    while (dirent* e = readdir(d)) {
-        std::string n = e->d_name;
-        if (n.find(".pcap") != std::string::npos) {
-            files.push_back(n);
-        }
-    }
-    closedir(d);
-    std::sort(files.begin(), files.end());
     ASSERT_GE(files.size(), 200u);
     temp_dir dir;
     size_t packets = 0, failing = 0;
