@@ -49,5 +49,5 @@ xpid=
 cat "$out/xcap.log"
 
 echo "== tcpdump -n -e -r capture.pcap (first 12 packets)"
-tcpdump -n -e -r "$out/capture.pcap" 2>/dev/null | head -12
+tcpdump -n -e -r "$out/capture.pcap" -c 12 2>/dev/null
 echo "== $(tcpdump -r "$out/capture.pcap" 2>/dev/null | wc -l) packets in the file"
