@@ -65,7 +65,12 @@ savefile_set::savefile_set(savefile_config cfg, section_description section,
     open(int64_t(_start_ns / 1'000'000'000));
 }
 
-savefile_set::~savefile_set() { close(); }
+savefile_set::~savefile_set() {
+    // The statistics source reads objects its owner declared later, which are
+    // gone by now on an error path; the normal path has called close() already.
+    _stats = {};
+    close();
+}
 
 void savefile_set::open(int64_t when_s) {
     _name = _cfg.path == "-" ? "-" : rotation_name(_cfg, _index_in_period, when_s);
