@@ -88,8 +88,10 @@ public:
     }
 
     bool flush() { return _out ? _out->flush() : !failed(); }
-    // Finishes the last file (statistics block, flush, close, -z hook) and
-    // waits for the -z commands. Idempotent; the destructor calls it.
+    // Finishes the last file (statistics blocks, flush, close, -z hook) and
+    // waits for the -z commands. Idempotent. The destructor closes too, but
+    // without statistics blocks (the source may be gone by then): call
+    // close() to end a file completely.
     void close();
 
     bool failed() const { return error() != 0; }

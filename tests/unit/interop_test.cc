@@ -37,6 +37,7 @@ void write_sample(const savefile_config& cfg) {
         m.xdp_verdict = 4;
         files.write(t0 + uint64_t(i) * 1'000'000, p.data(), uint32_t(p.size()), m);
     }
+    files.close();
 }
 
 class Interop : public ::testing::TestWithParam<std::tuple<file_format, bool>> {
