@@ -37,12 +37,6 @@ volatile sig_atomic_t g_interrupted = 0;
 
 void on_signal(int) { g_interrupted = 1; }
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
 
 std::string fmt(const char* f, auto... args) {
     char b[1024];
@@ -71,7 +65,7 @@ struct machine_ticks {
 
 // utime + stime of a process, all its threads, in seconds.
 double process_cpu_s(pid_t pid) {
-    std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
     size_t close = stat.rfind(')');
     if (close == std::string::npos) {
         return 0;
@@ -240,7 +234,7 @@ private:
             usleep(1'000'000);
         }
         if (!c.running()) {
-            std::string e = slurp(err);
+            std::string e = read_text(err);
             std::replace(e.begin(), e.end(), '\n', ' ');
             p.error = "exited at start: " + e;
             if (tool == "xdpdump") {
@@ -261,7 +255,7 @@ private:
         child g(_net.in_sender(gen), _tmp + "/gen.out", _tmp + "/gen.err");
         g.wait(120);
         std::smatch m;
-        std::string gout = slurp(_tmp + "/gen.out");
+        std::string gout = read_text(_tmp + "/gen.out");
         if (std::regex_search(gout, m, std::regex("\\(([0-9.]+) Mpps\\)"))) {
             p.offered_mpps = std::stod(m[1]);
         }
@@ -337,7 +331,7 @@ private:
         }
         child c(_net.in_sender(argv), _tmp + "/r.out", _tmp + "/r.err");
         int rc = c.wait(300);
-        std::string out = slurp(_tmp + "/r.out") + slurp(_tmp + "/r.err");
+        std::string out = read_text(_tmp + "/r.out") + read_text(_tmp + "/r.err");
         p.delivered = rx_packets() - rx0;
         std::smatch m;
         if (tool == "tcpreplay") {
@@ -370,7 +364,7 @@ private:
                 _tmp + "/p.out", _tmp + "/p.err");
         c.wait(120);
         detach();
-        std::string out = slurp(_tmp + "/p.err");
+        std::string out = read_text(_tmp + "/p.err");
         std::smatch m;
         if (std::regex_search(out, m, std::regex("p50 ([0-9.]+ (?:µs|ms)), p99 ([0-9.]+ (?:µs|ms)), max ([0-9.]+ (?:µs|ms))"))) {
             _pacing = fmt("%" PRIu64 " packets at 100 kpps: send-time error p50 %s, p99 %s, max %s", n, m[1].str().c_str(),

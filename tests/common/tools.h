@@ -14,6 +14,8 @@ struct command_result {
 // Runs a shell command, capturing its output.
 command_result run_command(const std::string& cmd);
 bool have_tool(const std::string& name);
+// A whole file as text ("" when it cannot be read).
+std::string read_text(const std::string& path);
 std::string shell_quote(const std::string& word);
 
 // The capture files (*.pcap, *.pcapng) in `dir`, sorted; empty when `dir`

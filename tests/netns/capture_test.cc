@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "frames.h"
-#include "netns.h"
+#include "netns_test.h"
 
 using namespace xcap::test;
 
@@ -31,12 +31,6 @@ std::vector<captured> read_pcap(const std::string& path) {
     return out;
 }
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
 
 size_t count_lines(const std::string& s) {
     size_t n = 0;
@@ -78,24 +72,8 @@ uint64_t rx_packets(const veth_pair& net) {
     return std::stoull(last);
 }
 
-class Capture : public ::testing::Test {
+class Capture : public netns_test {
 protected:
-    void SetUp() override {
-        if (auto why = netns_unavailable_reason(); !why.empty()) {
-            GTEST_SKIP() << why;
-        }
-        net = std::make_unique<veth_pair>(2);
-        ASSERT_TRUE(net->ok()) << net->error();
-        char tmpl[] = "/tmp/xcap-test-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir = tmpl;
-    }
-    void TearDown() override {
-        if (!dir.empty()) {
-            sh("rm -rf " + quote(dir));
-        }
-    }
-
     std::vector<std::string> xcap(std::vector<std::string> args) {
         args.insert(args.begin(), {XCAP_BIN, "-i", net->receiver_if()});
         return net->in_receiver(args);
@@ -104,7 +82,7 @@ protected:
     // Starts xcap and waits until its program is attached.
     child start_xcap(std::vector<std::string> args, const std::string& name = "xcap") {
         child c(xcap(args), path(name + ".out"), path(name + ".err"));
-        EXPECT_TRUE(net->wait_receiver_xdp(true, 10)) << "xcap did not attach: " << slurp(path(name + ".err"));
+        EXPECT_TRUE(net->wait_receiver_xdp(true, 10)) << "xcap did not attach: " << read_text(path(name + ".err"));
         return c;
     }
 
@@ -113,11 +91,10 @@ protected:
         std::vector<std::string> argv = {MIXGEN_BIN, "-i", net->sender_if(), "-n", std::to_string(n)};
         argv.insert(argv.end(), extra.begin(), extra.end());
         child g(net->in_sender(argv), path("gen.out"), path("gen.err"));
-        EXPECT_EQ(g.wait(60), 0) << slurp(path("gen.err"));
-        return slurp(path("gen.out"));
+        EXPECT_EQ(g.wait(60), 0) << read_text(path("gen.err"));
+        return read_text(path("gen.out"));
     }
 
-    std::string path(const std::string& name) const { return dir + "/" + name; }
 
     // Every record is a frame that was sent, byte for byte, none twice; per
     // sender thread (= queue) in increasing sequence order.
@@ -148,8 +125,6 @@ protected:
         }
     }
 
-    std::unique_ptr<veth_pair> net;
-    std::string dir;
 };
 
 }  // namespace
@@ -166,12 +141,12 @@ TEST_F(Capture, EveryFrameByteIdenticalInOrderPerQueue) {
     ASSERT_EQ(per_thread[0] + per_thread[1], n);
     usleep(200'000);
     x.signal(SIGINT);
-    ASSERT_EQ(x.wait(20), 0) << slurp(path("xcap.err"));
+    ASSERT_EQ(x.wait(20), 0) << read_text(path("xcap.err"));
     const uint64_t t1 = wall_ns();
     EXPECT_FALSE(net->receiver_has_xdp()) << "xcap left its program attached";
 
     auto recs = read_pcap(path("a.pcap"));
-    ASSERT_EQ(recs.size(), n) << slurp(path("xcap.err"));
+    ASSERT_EQ(recs.size(), n) << read_text(path("xcap.err"));
     expect_sent_frames(recs, 2);
     for (const auto& r : recs) {
         ASSERT_GE(r.ts_ns, t0) << "timestamps are wall-clock arrival times";
@@ -182,7 +157,7 @@ TEST_F(Capture, EveryFrameByteIdenticalInOrderPerQueue) {
     }
     // Counted on both sides: the sender, the receiving interface, xcap per queue.
     EXPECT_EQ(rx_packets(*net) - rx_before, n);
-    std::string err = slurp(path("xcap.err"));
+    std::string err = read_text(path("xcap.err"));
     EXPECT_EQ(summary_number(err, "queue 0: ([0-9]+) received"), per_thread[0]);
     EXPECT_EQ(summary_number(err, "queue 1: ([0-9]+) received"), per_thread[1]);
     EXPECT_EQ(summary_number(err, "([0-9]+) packets captured"), n);
@@ -196,8 +171,8 @@ TEST_F(Capture, GenericModeOnOneQueue) {
     std::string gen = send(400, {"--threads", "2"});
     usleep(200'000);
     x.signal(SIGINT);
-    ASSERT_EQ(x.wait(20), 0) << slurp(path("xcap.err"));
-    std::string err = slurp(path("xcap.err"));
+    ASSERT_EQ(x.wait(20), 0) << read_text(path("xcap.err"));
+    std::string err = read_text(path("xcap.err"));
     EXPECT_NE(err.find("queue 1: generic XDP, copy mode"), std::string::npos) << err;
     EXPECT_EQ(err.find("queue 0:"), std::string::npos) << "only queue 1 was asked for";
     auto recs = read_pcap(path("g.pcap"));
@@ -219,13 +194,13 @@ TEST_F(Capture, StdoutIntoTcpdump) {
     child t({"tcpdump", "-r", "-", "-w", path("b.pcap")}, path("tcpdump.out"), path("tcpdump.err"), p[0]);
     close(p[0]);
     close(p[1]);
-    ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << slurp(path("xcap.err"));
+    ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("xcap.err"));
     const uint64_t n = 2000;
     send(n);
     usleep(200'000);
     x.signal(SIGINT);
-    ASSERT_EQ(x.wait(20), 0) << slurp(path("xcap.err"));
-    ASSERT_EQ(t.wait(20), 0) << slurp(path("tcpdump.err"));
+    ASSERT_EQ(x.wait(20), 0) << read_text(path("xcap.err"));
+    ASSERT_EQ(t.wait(20), 0) << read_text(path("tcpdump.err"));
     auto recs = read_pcap(path("b.pcap"));
     ASSERT_EQ(recs.size(), n);
     expect_sent_frames(recs, 2);
@@ -243,15 +218,15 @@ TEST_F(Capture, StdoutIsFlushedAndAClosedReaderEndsTheCapture) {
     child t({"tcpdump", "-r", "-", "-c", "5", "-w", path("five.pcap")}, path("tcpdump.out"), path("tcpdump.err"), p[0]);
     close(p[0]);
     close(p[1]);
-    ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << slurp(path("xcap.err"));
+    ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("xcap.err"));
     send(5, {"--threads", "1"});
     // tcpdump can only stop after 5 packets if xcap flushed them without being stopped.
-    ASSERT_EQ(t.wait(10), 0) << slurp(path("tcpdump.err"));
+    ASSERT_EQ(t.wait(10), 0) << read_text(path("tcpdump.err"));
     EXPECT_TRUE(x.running());
     EXPECT_EQ(read_pcap(path("five.pcap")).size(), 5u);
     send(50, {"--threads", "1", "--start", "100"});  // xcap now writes into a closed pipe
-    ASSERT_EQ(x.wait(10), 0) << slurp(path("xcap.err"));
-    EXPECT_NE(slurp(path("xcap.err")).find("reader of standard output went away"), std::string::npos);
+    ASSERT_EQ(x.wait(10), 0) << read_text(path("xcap.err"));
+    EXPECT_NE(read_text(path("xcap.err")).find("reader of standard output went away"), std::string::npos);
     EXPECT_FALSE(net->receiver_has_xdp());
 }
 
@@ -259,7 +234,7 @@ TEST_F(Capture, StdoutIsFlushedAndAClosedReaderEndsTheCapture) {
 TEST_F(Capture, CountAndSnaplen) {
     child x = start_xcap({"-w", path("c.pcap"), "-c", "100", "-s", "100"});
     send(300, {"--threads", "1"});
-    ASSERT_EQ(x.wait(20), 0) << slurp(path("xcap.err"));
+    ASSERT_EQ(x.wait(20), 0) << read_text(path("xcap.err"));
     auto recs = read_pcap(path("c.pcap"));
     ASSERT_EQ(recs.size(), 100u);
     size_t cut = 0;
@@ -271,7 +246,7 @@ TEST_F(Capture, CountAndSnaplen) {
         ASSERT_TRUE(std::equal(recs[i].data.begin(), recs[i].data.end(), expect.begin())) << i;
         cut += recs[i].caplen < recs[i].len;
     }
-    std::string err = slurp(path("xcap.err"));
+    std::string err = read_text(path("xcap.err"));
     EXPECT_EQ(summary_number(err, "([0-9]+) cut to the snaplen"), cut);
     EXPECT_FALSE(net->receiver_has_xdp());
 }
@@ -283,10 +258,10 @@ TEST_F(Capture, SigintMidStreamLosesNothing) {
     child g(net->in_sender(argv), path("gen.out"), path("gen.err"));
     usleep(700'000);
     x.signal(SIGINT);
-    ASSERT_EQ(x.wait(20), 0) << slurp(path("xcap.err"));
+    ASSERT_EQ(x.wait(20), 0) << read_text(path("xcap.err"));
     EXPECT_FALSE(net->receiver_has_xdp());
     ASSERT_EQ(g.wait(10), 0);
-    std::string err = slurp(path("xcap.err"));
+    std::string err = read_text(path("xcap.err"));
     uint64_t received = summary_number(err, "([0-9]+) packets received by xcap");
     uint64_t captured = summary_number(err, "([0-9]+) packets captured");
     EXPECT_EQ(summary_number(err, "([0-9]+) packets? dropped"), 0u);
@@ -322,8 +297,8 @@ TEST_F(Capture, Kill9LeavesNoProgram) {
 TEST_F(Capture, DurationStatsAndSigterm) {
     child d = start_xcap({"-w", path("dur.pcap"), "--duration", "1.5", "--stats", "0.25"}, "dur");
     send(200, {"--threads", "1"});
-    ASSERT_EQ(d.wait(10), 0) << slurp(path("dur.err"));
-    std::string err = slurp(path("dur.err"));
+    ASSERT_EQ(d.wait(10), 0) << read_text(path("dur.err"));
+    std::string err = read_text(path("dur.err"));
     std::regex line("xcap: [0-9.]+ Mpps, [0-9.]+ Mbps, [0-9]+ captured; dropped 0 \\(ring_full 0, fill_empty 0");
     size_t lines = std::distance(std::sregex_iterator(err.begin(), err.end(), line), std::sregex_iterator());
     EXPECT_GE(lines, 3u) << err;
@@ -333,7 +308,7 @@ TEST_F(Capture, DurationStatsAndSigterm) {
     send(100, {"--threads", "1"});
     usleep(200'000);
     t.signal(SIGTERM);
-    ASSERT_EQ(t.wait(10), 0) << slurp(path("term.err"));
+    ASSERT_EQ(t.wait(10), 0) << read_text(path("term.err"));
     EXPECT_EQ(read_pcap(path("term.pcap")).size(), 100u);
     EXPECT_FALSE(net->receiver_has_xdp());
 }
@@ -342,7 +317,7 @@ TEST_F(Capture, DurationStatsAndSigterm) {
 TEST_F(Capture, MicrosecondFiles) {
     child x = start_xcap({"-w", path("micro.pcap"), "--micro", "-c", "50"});
     send(50, {"--threads", "1"});
-    ASSERT_EQ(x.wait(10), 0) << slurp(path("xcap.err"));
+    ASSERT_EQ(x.wait(10), 0) << read_text(path("xcap.err"));
     std::ifstream f(path("micro.pcap"), std::ios::binary);
     uint32_t magic = 0;
     f.read(reinterpret_cast<char*>(&magic), 4);
@@ -366,7 +341,7 @@ TEST_F(Capture, PcapngCarriesQueueIdAndVerdictAndRotates) {
     send(600, {"--threads", "2"});
     usleep(200'000);
     x.signal(SIGINT);
-    ASSERT_EQ(x.wait(20), 0) << slurp(path("xcap.err"));
+    ASSERT_EQ(x.wait(20), 0) << read_text(path("xcap.err"));
     std::vector<std::string> names = {path("q.pcapng")};
     for (int k = 1; sh("test -e " + quote(path("q.pcapng" + std::to_string(k)))).status == 0; ++k) {
         names.push_back(path("q.pcapng" + std::to_string(k)));
@@ -418,7 +393,7 @@ TEST_F(Capture, DropCountsInPcapngAddUpToTheSummary) {
     fcntl(p[1], F_SETPIPE_SZ, 4096);
     child x(xcap({"-w", "-", "--format", "pcapng", "-B", "1024", "--queues", "0"}), "", path("xcap.err"), -1, p[1]);
     close(p[1]);
-    ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << slurp(path("xcap.err"));
+    ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("xcap.err"));
     // Nobody reads yet: the writer blocks, the 256 frames run out, the kernel drops.
     send(3000, {"--threads", "1"});
     child reader({"sh", "-c", "cat > " + quote(path("drops.pcapng"))}, path("cat.out"), path("cat.err"), p[0]);
@@ -427,9 +402,9 @@ TEST_F(Capture, DropCountsInPcapngAddUpToTheSummary) {
     send(50, {"--threads", "1", "--start", "10000"});  // these carry the drop count
     usleep(300'000);
     x.signal(SIGINT);
-    ASSERT_EQ(x.wait(20), 0) << slurp(path("xcap.err"));
+    ASSERT_EQ(x.wait(20), 0) << read_text(path("xcap.err"));
     ASSERT_EQ(reader.wait(10), 0);
-    std::string err = slurp(path("xcap.err"));
+    std::string err = read_text(path("xcap.err"));
     uint64_t dropped = summary_number(err, "queue 0: [0-9]+ received, ([0-9]+) dropped");
     ASSERT_GT(dropped, 0u) << "the test needs drops to happen: " << err;
     auto t = sh("tshark -r " + quote(path("drops.pcapng")) + " -T fields -e frame.drop_count 2>/dev/null");
@@ -452,7 +427,7 @@ protected:
     int run(std::vector<std::string> argv, std::string& err) {
         child c(argv, path("bad.out"), path("bad.err"));
         int rc = c.wait(20);
-        err = slurp(path("bad.err"));
+        err = read_text(path("bad.err"));
         EXPECT_FALSE(net->receiver_has_xdp()) << "left an XDP program behind";
         return rc;
     }
@@ -515,7 +490,7 @@ TEST_F(BadInput, ForeignProgramIsRefusedThenReplacedWithForce) {
     ASSERT_TRUE(net->receiver_has_xdp());
     child c(xcap({"-w", path("x.pcap")}), path("bad.out"), path("bad.err"));
     EXPECT_EQ(c.wait(20), 6);
-    std::string err = slurp(path("bad.err"));
+    std::string err = read_text(path("bad.err"));
     expect_one_line(err, "already has XDP program 'not_xcap_pass'");
     EXPECT_NE(err.find("--force"), std::string::npos) << err;
     EXPECT_TRUE(net->receiver_has_xdp()) << "the other program must stay";
@@ -523,13 +498,13 @@ TEST_F(BadInput, ForeignProgramIsRefusedThenReplacedWithForce) {
     child f(xcap({"-w", path("forced.pcap"), "-c", "10", "--force"}), path("f.out"), path("f.err"));
     bool ready = false;
     for (int i = 0; i < 200 && !ready && f.running(); ++i) {  // until xcap's own program is attached
-        ready = slurp(path("f.err")).find("queue 0:") != std::string::npos;
+        ready = read_text(path("f.err")).find("queue 0:") != std::string::npos;
         usleep(50'000);
     }
-    ASSERT_TRUE(ready) << "xcap --force did not get going: " << slurp(path("f.err"));
+    ASSERT_TRUE(ready) << "xcap --force did not get going: " << read_text(path("f.err"));
     send(10, {"--threads", "1"});
-    ASSERT_EQ(f.wait(20), 0) << slurp(path("f.err"));
-    EXPECT_NE(slurp(path("f.err")).find("removing XDP program 'not_xcap_pass'"), std::string::npos);
+    ASSERT_EQ(f.wait(20), 0) << read_text(path("f.err"));
+    EXPECT_NE(read_text(path("f.err")).find("removing XDP program 'not_xcap_pass'"), std::string::npos);
     EXPECT_EQ(read_pcap(path("forced.pcap")).size(), 10u);
     EXPECT_FALSE(net->receiver_has_xdp()) << "after --force and exit, nothing is left";
 }

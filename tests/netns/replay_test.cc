@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "frames.h"
-#include "netns.h"
+#include "netns_test.h"
 
 using namespace xcap::test;
 
@@ -49,12 +49,6 @@ std::vector<frame> read_frames(const std::string& path) {
     return out;
 }
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
 
 uint64_t number(const std::string& text, const std::string& pattern) {
     std::smatch m;
@@ -71,38 +65,21 @@ bool sendable(const frame& f) {
     return n >= 14 && n <= (vlan ? 1518u : 1514u);
 }
 
-class Replay : public ::testing::Test {
+class Replay : public netns_test {
 protected:
-    void SetUp() override {
-        if (auto why = netns_unavailable_reason(); !why.empty()) {
-            GTEST_SKIP() << why;
-        }
-        net = std::make_unique<veth_pair>(2);
-        ASSERT_TRUE(net->ok()) << net->error();
-        char tmpl[] = "/tmp/xcap-replay-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir = tmpl;
-    }
-    void TearDown() override {
-        if (!dir.empty()) {
-            sh("rm -rf " + quote(dir));
-        }
-    }
-    std::string path(const std::string& n) const { return dir + "/" + n; }
-
     // Starts a capture at the receiving end.
     child capture(const std::string& out, std::vector<std::string> extra = {}) {
         std::vector<std::string> argv = {XCAP_BIN, "-i", net->receiver_if(), "-w", out};
         argv.insert(argv.end(), extra.begin(), extra.end());
         child c(net->in_receiver(argv), path("cap.out"), path("cap.err"));
-        EXPECT_TRUE(net->wait_receiver_xdp(true, 10)) << slurp(path("cap.err"));
+        EXPECT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("cap.err"));
         return c;
     }
     // Stops a capture and returns what it wrote.
     std::vector<frame> stop(child& c, const std::string& out) {
         usleep(200'000);
         c.signal(SIGINT);
-        EXPECT_EQ(c.wait(20), 0) << slurp(path("cap.err"));
+        EXPECT_EQ(c.wait(20), 0) << read_text(path("cap.err"));
         return read_frames(out);
     }
     // Runs xcap replay from the sending end; returns its exit code, stderr in `err`.
@@ -111,12 +88,10 @@ protected:
         argv.insert(argv.end(), args.begin(), args.end());
         child r(net->in_sender(argv), path("replay.out"), path("replay.err"));
         int rc = r.wait(timeout);
-        err = slurp(path("replay.err"));
+        err = read_text(path("replay.err"));
         return rc;
     }
 
-    std::unique_ptr<veth_pair> net;
-    std::string dir;
 };
 
 std::vector<frame> mixed(uint32_t n, uint64_t gap_ns) {
@@ -218,7 +193,7 @@ TEST_F(Replay, RoundTripOfTheSharedCaptures) {
     }
     auto got = stop(c, path("all.pcap"));
     EXPECT_EQ(sent, want.size());
-    ASSERT_EQ(got.size(), want.size()) << slurp(path("cap.err"));
+    ASSERT_EQ(got.size(), want.size()) << read_text(path("cap.err"));
     for (size_t i = 0; i < want.size(); ++i) {
         ASSERT_EQ(got[i].data, want[i].data) << "packet " << i;
     }
@@ -332,7 +307,7 @@ TEST_F(Replay, TwoQueuesKeepPerFlowOrder) {
         }
         last[flow] = *seq;
     }
-    std::string cap = slurp(path("cap.err"));
+    std::string cap = read_text(path("cap.err"));
     EXPECT_GT(number(cap, "queue 0: ([0-9]+) received"), 0u) << cap;
     EXPECT_GT(number(cap, "queue 1: ([0-9]+) received"), 0u) << cap << "\nreplay:\n" << err;
     EXPECT_NE(err.find("TX queue 1:"), std::string::npos) << err;
@@ -351,11 +326,11 @@ TEST_F(Replay, XdpModeAttachesOnlyWhileSending) {
         seen = sh("ip -n " + net->sender_ns() + " link show " + net->sender_if()).output.find(" xdp") != std::string::npos;
         usleep(10'000);
     }
-    EXPECT_EQ(r.wait(20), 0) << slurp(path("r.err"));
+    EXPECT_EQ(r.wait(20), 0) << read_text(path("r.err"));
     EXPECT_TRUE(seen) << "the program is attached while sending";
     EXPECT_EQ(sh("ip -n " + net->sender_ns() + " link show " + net->sender_if()).output.find(" xdp"), std::string::npos)
         << "and gone after";
-    EXPECT_NE(slurp(path("r.err")).find("native XDP program attached"), std::string::npos);
+    EXPECT_NE(read_text(path("r.err")).find("native XDP program attached"), std::string::npos);
 
     ASSERT_EQ(sh("ip -n " + net->sender_ns() + " link set dev " + net->sender_if() + " xdpgeneric obj " +
                  XDP_PASS_OBJ + " sec xdp").status, 0);
