@@ -372,3 +372,58 @@ TEST_F(Replay, BadInput) {
     child n(net->in_sender(argv), path("n.out"), path("n.err"));
     EXPECT_EQ(n.wait(10), 3);
 }
+
+// The schedule is absolute: a sender stopped for 300 ms in mid-run catches up
+// and ends when the schedule says, not 300 ms late.
+TEST_F(Replay, ScheduleSurvivesAStall) {
+    std::vector<frame> frames;
+    for (uint32_t i = 0; i < 5000; ++i) {
+        auto f = build_small_frame(i);
+        frames.push_back({uint64_t(i), 60, f});
+    }
+    write_pcap(path("in.pcap"), frames);
+    child c = capture(path("out.pcap"));
+    std::vector<std::string> argv = {XCAP_BIN, "replay", "-i", net->sender_if(), "-r", path("in.pcap"), "--pps", "5000"};
+    child r(net->in_sender(argv), path("r.out"), path("r.err"));
+    usleep(300'000);
+    r.signal(SIGSTOP);
+    usleep(300'000);
+    r.signal(SIGCONT);
+    ASSERT_EQ(r.wait(20), 0) << read_text(path("r.err"));
+    auto got = stop(c, path("out.pcap"));
+    ASSERT_EQ(got.size(), 5000u);
+    double span = double(got.back().ts_ns - got.front().ts_ns) / 1e9;
+    EXPECT_NEAR(span, 1.0, 0.05) << "5000 packets at 5000 pps take 1 s, stall or not";
+    // The stall shows as one gap of about 300 ms, then a catch-up burst.
+    uint64_t longest = 0;
+    for (size_t i = 1; i < got.size(); ++i) {
+        longest = std::max(longest, got[i].ts_ns - got[i - 1].ts_ns);
+    }
+    EXPECT_GT(longest, 200'000'000u);
+    EXPECT_NE(read_text(path("r.err")).find("max "), std::string::npos);
+}
+
+// On a terminal, a progress line updates in place (carriage returns, the
+// percentage, the rate, the ETA); off a terminal there is none.
+TEST_F(Replay, ProgressLineOnATerminalOnly) {
+    if (sh("command -v script").status != 0) {
+        GTEST_SKIP() << "script (util-linux) is not installed";
+    }
+    std::vector<frame> frames;
+    for (uint32_t i = 0; i < 3000; ++i) {
+        auto f = build_small_frame(i);
+        frames.push_back({uint64_t(i), 60, f});
+    }
+    write_pcap(path("in.pcap"), frames);
+    std::string cmd = "ip netns exec " + net->sender_ns() + " " + XCAP_BIN + " replay -i " + net->sender_if() + " -r " +
+                      quote(path("in.pcap")) + " --pps 2000";
+    // script gives the command a pseudo-terminal and copies what it shows.
+    auto tty = sh("script -qfec " + quote(cmd) + " /dev/null");
+    ASSERT_EQ(tty.status, 0) << tty.output;
+    EXPECT_NE(tty.output.find('\r'), std::string::npos);
+    EXPECT_NE(tty.output.find("% of " + path("in.pcap")), std::string::npos) << tty.output;
+    EXPECT_NE(tty.output.find("ETA"), std::string::npos) << tty.output;
+    std::string err;
+    ASSERT_EQ(replay({"-r", path("in.pcap"), "--pps", "20000"}, err), 0);
+    EXPECT_EQ(err.find("ETA"), std::string::npos) << "no progress line off a terminal: " << err;
+}
