@@ -191,12 +191,6 @@ private:
         return fmt("machine: %s, %ld cores, Linux %s", cpu.c_str(), sysconf(_SC_NPROCESSORS_ONLN), u.release);
     }
 
-    uint64_t rx_packets() {
-        auto r = sh("ip netns exec " + _net.receiver_ns() + " cat /sys/class/net/" + _net.receiver_if() +
-                    "/statistics/rx_packets");
-        return r.status == 0 ? std::stoull(r.output) : 0;
-    }
-
     void attach(const std::string& obj) {
         sh("ip -n " + _net.receiver_ns() + " link set dev " + _net.receiver_if() + " xdpdrv obj " + obj + " sec xdp");
     }
@@ -244,7 +238,7 @@ private:
             detach();
             return p;
         }
-        const uint64_t rx0 = rx_packets();
+        const uint64_t rx0 = _net.receiver_rx_packets();
         const double cpu0 = process_cpu_s(c.pid());
         const auto m0 = machine_ticks::read();
         std::vector<std::string> gen = {FLOOD_BIN, "-i", _net.sender_if(), "-n", std::to_string(n), "--size",
@@ -260,7 +254,7 @@ private:
             p.offered_mpps = std::stod(m[1]);
         }
         usleep(500'000);  // let the tool drain
-        const uint64_t rx1 = rx_packets();
+        const uint64_t rx1 = _net.receiver_rx_packets();
         const double cpu1 = process_cpu_s(c.pid());
         const auto m1 = machine_ticks::read();
         c.signal(SIGINT);
@@ -320,7 +314,7 @@ private:
         p.size = size;
         std::string file = make_file(size, n);
         attach(XDP_DROP_OBJ);
-        const uint64_t rx0 = rx_packets();
+        const uint64_t rx0 = _net.receiver_rx_packets();
         std::vector<std::string> argv = {"taskset", "-c", "1"};
         if (tool == "tcpreplay") {
             argv.insert(argv.end(), {"tcpreplay", "--topspeed", "-K", "-i", _net.sender_if(), file});
@@ -332,7 +326,7 @@ private:
         child c(_net.in_sender(argv), _tmp + "/r.out", _tmp + "/r.err");
         int rc = c.wait(300);
         std::string out = read_text(_tmp + "/r.out") + read_text(_tmp + "/r.err");
-        p.delivered = rx_packets() - rx0;
+        p.delivered = _net.receiver_rx_packets() - rx0;
         std::smatch m;
         if (tool == "tcpreplay") {
             if (std::regex_search(out, m, std::regex("Actual: ([0-9]+) packets"))) {

@@ -11,8 +11,10 @@ namespace xcap {
 //
 // Moves descriptors from the socket's RX ring to the channel's handoff ring
 // in batches and puts returned frames back on the fill ring. It never
-// touches packet bytes, never blocks on I/O and never allocates. When idle it
-// spins for a while, then sleeps in poll() on the socket and `wake_fd`.
+// touches packet bytes, never blocks on I/O and never allocates. Once the RX
+// ring is drained it sleeps 100 µs (interrupt moderation); after a run of
+// empty intervals it blocks in poll() on the socket and `wake_fd`, but only
+// while every frame is back on the fill ring.
 //
 // When `stop` becomes true (the XDP program is already detached), it drains
 // the RX ring until it stays empty for a short grace period, sets

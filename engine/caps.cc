@@ -20,6 +20,15 @@ const std::vector<capability_need>& capture_capabilities() {
     return needs;
 }
 
+const capability_need& capability(int bit) {
+    for (const auto& need : capture_capabilities()) {
+        if (need.bit == bit) {
+            return need;
+        }
+    }
+    return capture_capabilities().front();
+}
+
 std::vector<capability_need> missing_capabilities(uint64_t effective,
                                                   const std::vector<capability_need>& needs) {
     std::vector<capability_need> missing;

@@ -18,6 +18,9 @@ struct capability_need {
 // CAP_IPC_LOCK (pin the UMEM beyond RLIMIT_MEMLOCK).
 const std::vector<capability_need>& capture_capabilities();
 
+// The entry of capture_capabilities() for capability `bit`.
+const capability_need& capability(int bit);
+
 // The needs in `needs` that the effective set `effective` (a bit mask, as in
 // /proc/self/status CapEff) lacks. Pure, for tests.
 std::vector<capability_need> missing_capabilities(uint64_t effective,

@@ -1,5 +1,6 @@
 #include "replay.h"
 
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
@@ -120,10 +121,11 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
 
     device_info dev = probe_device(opts.interface);
     require_up(dev);
-    std::vector<capability_need> needs = {capture_capabilities()[2], capture_capabilities()[3]};  // NET_RAW, IPC_LOCK
+    // Sending needs the socket and its pinned buffers; a program only with --xdp-mode.
+    std::vector<capability_need> needs = {capability(CAP_NET_RAW), capability(CAP_IPC_LOCK)};
     if (opts.attach) {
-        needs.push_back(capture_capabilities()[0]);
-        needs.push_back(capture_capabilities()[1]);
+        needs.push_back(capability(CAP_NET_ADMIN));
+        needs.push_back(capability(CAP_BPF));
     }
     require_capabilities(needs);
     if (opts.queues > dev.tx_queues) {

@@ -56,22 +56,6 @@ std::map<unsigned, uint64_t> sent_per_thread(const std::string& out) {
     return m;
 }
 
-uint64_t summary_number(const std::string& err, const std::string& pattern) {
-    std::smatch m;
-    if (std::regex_search(err, m, std::regex(pattern))) {
-        return std::stoull(m[1]);
-    }
-    ADD_FAILURE() << "no /" << pattern << "/ in xcap's stderr:\n" << err;
-    return 0;
-}
-
-uint64_t rx_packets(const veth_pair& net) {
-    auto r = sh("cat /proc/net/dev | grep -w " + net.receiver_if() + ": ; ip netns exec " + net.receiver_ns() +
-                " cat /sys/class/net/" + net.receiver_if() + "/statistics/rx_packets");
-    std::string last = r.output.substr(r.output.find_last_of('\n', r.output.size() - 2) + 1);
-    return std::stoull(last);
-}
-
 class Capture : public netns_test {
 protected:
     std::vector<std::string> xcap(std::vector<std::string> args) {
@@ -132,7 +116,7 @@ protected:
 // (a) Every frame sent is in the file, byte-identical, none extra, in order per queue.
 TEST_F(Capture, EveryFrameByteIdenticalInOrderPerQueue) {
     const uint64_t n = 3000;
-    const uint64_t rx_before = rx_packets(*net);
+    const uint64_t rx_before = net->receiver_rx_packets();
     const uint64_t t0 = wall_ns();
     child x = start_xcap({"-w", path("a.pcap")});
     std::string gen = send(n, {"--threads", "2"});
@@ -156,12 +140,12 @@ TEST_F(Capture, EveryFrameByteIdenticalInOrderPerQueue) {
         ASSERT_LE(recs[i - 1].ts_ns, recs[i].ts_ns) << "queues are merged in time order";
     }
     // Counted on both sides: the sender, the receiving interface, xcap per queue.
-    EXPECT_EQ(rx_packets(*net) - rx_before, n);
+    EXPECT_EQ(net->receiver_rx_packets() - rx_before, n);
     std::string err = read_text(path("xcap.err"));
-    EXPECT_EQ(summary_number(err, "queue 0: ([0-9]+) received"), per_thread[0]);
-    EXPECT_EQ(summary_number(err, "queue 1: ([0-9]+) received"), per_thread[1]);
-    EXPECT_EQ(summary_number(err, "([0-9]+) packets captured"), n);
-    EXPECT_EQ(summary_number(err, "([0-9]+) packets? dropped"), 0u);
+    EXPECT_EQ(number_in(err, "queue 0: ([0-9]+) received"), per_thread[0]);
+    EXPECT_EQ(number_in(err, "queue 1: ([0-9]+) received"), per_thread[1]);
+    EXPECT_EQ(number_in(err, "([0-9]+) packets captured"), n);
+    EXPECT_EQ(number_in(err, "([0-9]+) packets? dropped"), 0u);
     EXPECT_NE(err.find("queue 0: native XDP, copy mode"), std::string::npos) << err;
 }
 
@@ -178,7 +162,7 @@ TEST_F(Capture, GenericModeOnOneQueue) {
     auto recs = read_pcap(path("g.pcap"));
     // Generic XDP sees the queue the stack recorded; whatever reached queue 1
     // is captured intact, and the rest passed to the stack, counted.
-    uint64_t passed = summary_number(err, "([0-9]+) passed \\(no socket");
+    uint64_t passed = number_in(err, "([0-9]+) passed \\(no socket");
     EXPECT_EQ(recs.size() + passed, 400u) << err;
     expect_sent_frames(recs, 2);
 }
@@ -247,7 +231,7 @@ TEST_F(Capture, CountAndSnaplen) {
         cut += recs[i].caplen < recs[i].len;
     }
     std::string err = read_text(path("xcap.err"));
-    EXPECT_EQ(summary_number(err, "([0-9]+) cut to the snaplen"), cut);
+    EXPECT_EQ(number_in(err, "([0-9]+) cut to the snaplen"), cut);
     EXPECT_FALSE(net->receiver_has_xdp());
 }
 
@@ -262,9 +246,9 @@ TEST_F(Capture, SigintMidStreamLosesNothing) {
     EXPECT_FALSE(net->receiver_has_xdp());
     ASSERT_EQ(g.wait(10), 0);
     std::string err = read_text(path("xcap.err"));
-    uint64_t received = summary_number(err, "([0-9]+) packets received by xcap");
-    uint64_t captured = summary_number(err, "([0-9]+) packets captured");
-    EXPECT_EQ(summary_number(err, "([0-9]+) packets? dropped"), 0u);
+    uint64_t received = number_in(err, "([0-9]+) packets received by xcap");
+    uint64_t captured = number_in(err, "([0-9]+) packets captured");
+    EXPECT_EQ(number_in(err, "([0-9]+) packets? dropped"), 0u);
     auto recs = read_pcap(path("d.pcap"));
     EXPECT_EQ(recs.size(), captured);
     EXPECT_EQ(captured, received) << "delivered by the sockets but not written";
@@ -405,7 +389,7 @@ TEST_F(Capture, DropCountsInPcapngAddUpToTheSummary) {
     ASSERT_EQ(x.wait(20), 0) << read_text(path("xcap.err"));
     ASSERT_EQ(reader.wait(10), 0);
     std::string err = read_text(path("xcap.err"));
-    uint64_t dropped = summary_number(err, "queue 0: [0-9]+ received, ([0-9]+) dropped");
+    uint64_t dropped = number_in(err, "queue 0: [0-9]+ received, ([0-9]+) dropped");
     ASSERT_GT(dropped, 0u) << "the test needs drops to happen: " << err;
     auto t = sh("tshark -r " + quote(path("drops.pcapng")) + " -T fields -e frame.drop_count 2>/dev/null");
     ASSERT_EQ(t.status, 0) << t.output;
@@ -417,7 +401,7 @@ TEST_F(Capture, DropCountsInPcapngAddUpToTheSummary) {
         }
     }
     EXPECT_EQ(sum, dropped) << err;
-    EXPECT_EQ(read_pcap(path("drops.pcapng")).size(), summary_number(err, "([0-9]+) packets captured"));
+    EXPECT_EQ(read_pcap(path("drops.pcapng")).size(), number_in(err, "([0-9]+) packets captured"));
 }
 
 // (f) Bad input: one clear line, a documented exit code, nothing left attached.

@@ -145,6 +145,11 @@ std::vector<std::string> veth_pair::in_sender(std::vector<std::string> argv) con
     return argv;
 }
 
+uint64_t veth_pair::receiver_rx_packets() const {
+    auto r = sh("ip netns exec " + _ns_b + " cat /sys/class/net/" + _if_b + "/statistics/rx_packets");
+    return r.status == 0 ? std::stoull(r.output) : 0;
+}
+
 bool veth_pair::receiver_has_xdp(unsigned* prog_id) const {
     auto r = sh("ip -d -n " + _ns_b + " link show dev " + _if_b);
     std::smatch m;

@@ -62,6 +62,9 @@ public:
     std::vector<std::string> in_receiver(std::vector<std::string> argv) const;
     std::vector<std::string> in_sender(std::vector<std::string> argv) const;
 
+    // The receiving interface's rx_packets counter.
+    uint64_t receiver_rx_packets() const;
+
     // Whether an XDP program is attached to the receiving interface, and its id.
     bool receiver_has_xdp(unsigned* prog_id = nullptr) const;
     // Polls until receiver_has_xdp() equals `want` or `timeout_s` passes.

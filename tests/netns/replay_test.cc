@@ -50,15 +50,6 @@ std::vector<frame> read_frames(const std::string& path) {
 }
 
 
-uint64_t number(const std::string& text, const std::string& pattern) {
-    std::smatch m;
-    if (std::regex_search(text, m, std::regex(pattern))) {
-        return std::stoull(m[1]);
-    }
-    ADD_FAILURE() << "no /" << pattern << "/ in:\n" << text;
-    return 0;
-}
-
 bool sendable(const frame& f) {
     size_t n = f.data.size();
     bool vlan = n >= 14 && f.data[12] == 0x81 && f.data[13] == 0x00;
@@ -134,10 +125,10 @@ TEST_F(Replay, RoundTripOfAGeneratedFile) {
         ASSERT_EQ(got[i].data, want[i].data) << "packet " << i;
         ASSERT_EQ(got[i].len, want[i].data.size()) << "sent as captured";
     }
-    EXPECT_EQ(number(err, "sent ([0-9]+) packets"), 1002u);
-    EXPECT_EQ(number(err, "skipped ([0-9]+) larger"), 1u);
-    EXPECT_EQ(number(err, "and ([0-9]+) shorter than an Ethernet header"), 1u);
-    EXPECT_EQ(number(err, "sent ([0-9]+) as captured though shorter"), 1u);
+    EXPECT_EQ(number_in(err, "sent ([0-9]+) packets"), 1002u);
+    EXPECT_EQ(number_in(err, "skipped ([0-9]+) larger"), 1u);
+    EXPECT_EQ(number_in(err, "and ([0-9]+) shorter than an Ethernet header"), 1u);
+    EXPECT_EQ(number_in(err, "sent ([0-9]+) as captured though shorter"), 1u);
     EXPECT_NE(err.find("skipping 1 packet larger than " + net->sender_if() + " takes (MTU 1500: 1514 bytes, 1518 "
                        "with a VLAN tag); the first is packet 101 (2000 bytes)"),
               std::string::npos)
@@ -189,7 +180,7 @@ TEST_F(Replay, RoundTripOfTheSharedCaptures) {
                 ++skipped;
             }
         }
-        sent += number(err, "sent ([0-9]+) packets");
+        sent += number_in(err, "sent ([0-9]+) packets");
     }
     auto got = stop(c, path("all.pcap"));
     EXPECT_EQ(sent, want.size());
@@ -272,7 +263,7 @@ TEST_F(Replay, LimitAndDuration) {
     ASSERT_EQ(replay({"-r", path("in.pcap"), "--limit", "150", "--loop", "0", "--topspeed"}, err), 0) << err;
     auto got = stop(c, path("lim.pcap"));
     EXPECT_EQ(got.size(), 150u);
-    EXPECT_EQ(number(err, "sent ([0-9]+) packets"), 150u);
+    EXPECT_EQ(number_in(err, "sent ([0-9]+) packets"), 150u);
 
     child d = capture(path("dur.pcap"));
     ASSERT_EQ(replay({"-r", path("in.pcap"), "--duration", "0.5", "--loop", "0", "--pps", "1000"}, err), 0) << err;
@@ -308,8 +299,8 @@ TEST_F(Replay, TwoQueuesKeepPerFlowOrder) {
         last[flow] = *seq;
     }
     std::string cap = read_text(path("cap.err"));
-    EXPECT_GT(number(cap, "queue 0: ([0-9]+) received"), 0u) << cap;
-    EXPECT_GT(number(cap, "queue 1: ([0-9]+) received"), 0u) << cap << "\nreplay:\n" << err;
+    EXPECT_GT(number_in(cap, "queue 0: ([0-9]+) received"), 0u) << cap;
+    EXPECT_GT(number_in(cap, "queue 1: ([0-9]+) received"), 0u) << cap << "\nreplay:\n" << err;
     EXPECT_NE(err.find("TX queue 1:"), std::string::npos) << err;
 }
 
