@@ -25,8 +25,8 @@
 
 #include "frames.h"
 #include "netns.h"
-#include "reader.h"
-#include "savefile.h"
+#include "pcap/reader.h"
+#include "pcap/savefile.h"
 
 using namespace xcap;
 using namespace xcap::test;

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "channel.h"
+#include "capture/channel.h"
 
 using namespace xcap;
 

@@ -10,9 +10,9 @@
 #include <memory>
 #include <vector>
 
-#include "output.h"
-#include "pcap_writer.h"
-#include "pcapng_writer.h"
+#include "pcap/output.h"
+#include "pcap/pcap_writer.h"
+#include "pcap/pcapng_writer.h"
 
 using namespace xcap;
 

@@ -1,4 +1,4 @@
-#include "capture.h"
+#include "capture/capture.h"
 
 #include <bpf/bpf.h>
 #include <signal.h>
@@ -13,15 +13,15 @@
 #include <memory>
 #include <thread>
 
-#include "caps.h"
-#include "channel.h"
-#include "clock.h"
-#include "cpu.h"
-#include "device.h"
-#include "error.h"
-#include "savefile.h"
-#include "rx_worker.h"
-#include "writer.h"
+#include "engine/caps.h"
+#include "capture/channel.h"
+#include "engine/clock.h"
+#include "engine/cpu.h"
+#include "engine/device.h"
+#include "engine/error.h"
+#include "pcap/savefile.h"
+#include "capture/rx_worker.h"
+#include "capture/writer.h"
 
 namespace xcap {
 namespace {

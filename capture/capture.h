@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "savefile.h"
-#include "xcap_abi.h"
-#include "xdp_program.h"
-#include "xsk.h"
+#include "pcap/savefile.h"
+#include "bpf/xcap_abi.h"
+#include "engine/xdp_program.h"
+#include "engine/xsk.h"
 
 namespace xcap {
 

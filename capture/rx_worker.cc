@@ -1,4 +1,4 @@
-#include "rx_worker.h"
+#include "capture/rx_worker.h"
 
 #include <poll.h>
 #include <sys/socket.h>

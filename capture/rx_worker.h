@@ -2,8 +2,8 @@
 
 #include <atomic>
 
-#include "channel.h"
-#include "xsk.h"
+#include "capture/channel.h"
+#include "engine/xsk.h"
 
 namespace xcap {
 

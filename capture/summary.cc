@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <string>
 
-#include "capture.h"
+#include "capture/capture.h"
 
 namespace xcap {
 namespace {

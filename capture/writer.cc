@@ -1,11 +1,11 @@
-#include "writer.h"
+#include "capture/writer.h"
 
 #include <time.h>
 
 #include <algorithm>
 
-#include "clock.h"
-#include "xcap_abi.h"
+#include "engine/clock.h"
+#include "bpf/xcap_abi.h"
 
 namespace xcap {
 namespace {

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "channel.h"
-#include "savefile.h"
+#include "capture/channel.h"
+#include "pcap/savefile.h"
 
 namespace xcap {
 

@@ -4,9 +4,9 @@
 #include <cstring>
 #include <iostream>
 
-#include "error.h"
-#include "options.h"
-#include "reader.h"
+#include "engine/error.h"
+#include "cli/options.h"
+#include "pcap/reader.h"
 
 namespace {
 

@@ -1,12 +1,12 @@
-#include "options.h"
+#include "cli/options.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 
-#include "error.h"
-#include "pcap_writer.h"
+#include "engine/error.h"
+#include "pcap/pcap_writer.h"
 
 namespace xcap {
 namespace {

@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
-#include "capture.h"
-#include "replay.h"
-#include "error.h"
+#include "capture/capture.h"
+#include "replay/replay.h"
+#include "engine/error.h"
 
 namespace xcap {
 

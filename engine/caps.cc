@@ -1,4 +1,4 @@
-#include "caps.h"
+#include "engine/caps.h"
 
 #include <linux/capability.h>
 #include <sys/syscall.h>
@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "error.h"
+#include "engine/error.h"
 
 namespace xcap {
 

@@ -1,4 +1,4 @@
-#include "cpu.h"
+#include "engine/cpu.h"
 
 #include <pthread.h>
 #include <sched.h>

@@ -1,4 +1,4 @@
-#include "device.h"
+#include "engine/device.h"
 
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "error.h"
+#include "engine/error.h"
 
 namespace xcap {
 namespace {

@@ -1,4 +1,4 @@
-#include "xdp_program.h"
+#include "engine/xdp_program.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "error.h"
+#include "engine/error.h"
 #include "xcap_rx.skel.h"
 
 namespace xcap {

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "xcap_abi.h"
+#include "bpf/xcap_abi.h"
 
 struct xcap_rx_bpf;
 struct bpf_link;

@@ -1,4 +1,4 @@
-#include "xsk.h"
+#include "engine/xsk.h"
 
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "error.h"
+#include "engine/error.h"
 
 namespace xcap {
 

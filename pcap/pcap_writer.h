@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "output.h"
+#include "pcap/output.h"
 
 namespace xcap {
 

@@ -1,4 +1,4 @@
-#include "pcapng_writer.h"
+#include "pcap/pcapng_writer.h"
 
 namespace xcap {
 

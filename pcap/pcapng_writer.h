@@ -4,8 +4,8 @@
 #include <cstring>
 #include <vector>
 
-#include "output.h"
-#include "packet.h"
+#include "pcap/output.h"
+#include "pcap/packet.h"
 
 namespace xcap {
 

@@ -1,4 +1,4 @@
-#include "reader.h"
+#include "pcap/reader.h"
 
 #include <pcap/pcap.h>
 

@@ -1,4 +1,4 @@
-#include "savefile.h"
+#include "pcap/savefile.h"
 
 #include <spawn.h>
 #include <sys/wait.h>

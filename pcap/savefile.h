@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "output.h"
-#include "packet.h"
-#include "pcap_writer.h"
-#include "pcapng_writer.h"
+#include "pcap/output.h"
+#include "pcap/packet.h"
+#include "pcap/pcap_writer.h"
+#include "pcap/pcapng_writer.h"
 
 namespace xcap {
 

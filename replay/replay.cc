@@ -1,4 +1,4 @@
-#include "replay.h"
+#include "replay/replay.h"
 
 #include <linux/capability.h>
 #include <signal.h>
@@ -12,13 +12,13 @@
 #include <memory>
 #include <thread>
 
-#include "caps.h"
-#include "clock.h"
-#include "cpu.h"
-#include "device.h"
-#include "error.h"
-#include "reader.h"
-#include "tx_worker.h"
+#include "engine/caps.h"
+#include "engine/clock.h"
+#include "engine/cpu.h"
+#include "engine/device.h"
+#include "engine/error.h"
+#include "pcap/reader.h"
+#include "replay/tx_worker.h"
 
 namespace xcap {
 namespace {

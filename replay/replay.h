@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "schedule.h"
-#include "xdp_program.h"
-#include "xsk.h"
+#include "replay/schedule.h"
+#include "engine/xdp_program.h"
+#include "engine/xsk.h"
 
 namespace xcap {
 

@@ -1,4 +1,4 @@
-#include "schedule.h"
+#include "replay/schedule.h"
 
 #include <cstring>
 

@@ -1,4 +1,4 @@
-#include "tx_worker.h"
+#include "replay/tx_worker.h"
 
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "clock.h"
+#include "engine/clock.h"
 
 namespace xcap {
 namespace {

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "schedule.h"
-#include "xsk.h"
+#include "replay/schedule.h"
+#include "engine/xsk.h"
 
 namespace xcap {
 

@@ -2,7 +2,7 @@
 // any input must give packets whose bytes are really there, or a read_error.
 #include <cstdio>
 
-#include "reader.h"
+#include "pcap/reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) {

@@ -1,10 +1,10 @@
 #include <gtest/gtest.h>
 #include <linux/capability.h>
 
-#include "capture.h"
-#include "caps.h"
-#include "clock.h"
-#include "cpu.h"
+#include "capture/capture.h"
+#include "engine/caps.h"
+#include "engine/clock.h"
+#include "engine/cpu.h"
 
 using namespace xcap;
 

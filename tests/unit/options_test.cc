@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "error.h"
-#include "options.h"
+#include "engine/error.h"
+#include "cli/options.h"
 
 using namespace xcap;
 

@@ -6,8 +6,8 @@
 #include <system_error>
 #include <vector>
 
-#include "output.h"
-#include "pcap_writer.h"
+#include "pcap/output.h"
+#include "pcap/pcap_writer.h"
 
 using namespace xcap;
 

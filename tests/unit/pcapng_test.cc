@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "output.h"
-#include "pcapng_writer.h"
-#include "reader.h"
-#include "savefile.h"
+#include "pcap/output.h"
+#include "pcap/pcapng_writer.h"
+#include "pcap/reader.h"
+#include "pcap/savefile.h"
 
 using namespace xcap;
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "reader.h"
+#include "pcap/reader.h"
 #include "tools.h"
 
 using namespace xcap;

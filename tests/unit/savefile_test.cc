@@ -6,8 +6,8 @@
 #include <fstream>
 #include <set>
 
-#include "reader.h"
-#include "savefile.h"
+#include "pcap/reader.h"
+#include "pcap/savefile.h"
 #include "tools.h"
 
 using namespace xcap;

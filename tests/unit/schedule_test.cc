@@ -4,7 +4,7 @@
 #include <random>
 
 #include "frames.h"
-#include "schedule.h"
+#include "replay/schedule.h"
 
 using namespace xcap;
 

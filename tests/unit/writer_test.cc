@@ -6,12 +6,12 @@
 #include <memory>
 #include <vector>
 
-#include "channel.h"
-#include "clock.h"
-#include "pcap_writer.h"
-#include "savefile.h"
-#include "writer.h"
-#include "xcap_abi.h"
+#include "capture/channel.h"
+#include "engine/clock.h"
+#include "pcap/pcap_writer.h"
+#include "pcap/savefile.h"
+#include "capture/writer.h"
+#include "bpf/xcap_abi.h"
 
 using namespace xcap;
 
