@@ -13,13 +13,26 @@
  * user space instead, and counted. */
 #define XCAP_META_MAGIC 0x50414358u
 
-/* Written by xcap_rx into the XDP metadata area, immediately before the
- * packet's first byte. Its size must be a multiple of 4 and at most 32
- * (the kernel's limit on metadata). */
+/* Written into the XDP metadata area, immediately before the packet's first
+ * byte, by xcap_rx or, when a filter runs first, by the filter's entry
+ * program (which then tail-calls xcap_rx; xcap_rx keeps metadata it finds).
+ * Its size must be a multiple of 4 and at most 32 (the kernel's limit). */
 struct xcap_meta {
 	__u64 rx_ts_ns; /* bpf_ktime_get_ns() when XDP saw the packet (CLOCK_MONOTONIC) */
 	__u32 rx_queue;
 	__u32 magic;    /* XCAP_META_MAGIC */
+	__u32 cap;      /* bytes to keep at most (a filter's `ret k`); 0 = no cap */
+	__u32 reserved;
+};
+
+/* Per queue, the packets xcap_rx has redirected to the queue's socket. One
+ * cache line each, in an mmapable array (BPF_F_MMAPABLE), so the writer reads
+ * them without a syscall. xcap_rx counts a packet before it reads the clock
+ * for its stamp: a packet not yet counted when the writer reads `issued` is
+ * stamped later than that read (see capture/writer.h, the merge). */
+struct xcap_queue_seq {
+	__u64 issued;
+	__u64 pad[7];
 };
 
 /* Per-CPU counters of xcap_rx, one struct per CPU in an array of one. */

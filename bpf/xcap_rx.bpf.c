@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* The capture program: stamp the arrival time into the metadata area and
- * redirect the packet to the AF_XDP socket bound to its RX queue; pass it to
- * the stack when no socket is bound there. */
+/* The capture program: redirect the packet to the AF_XDP socket bound to its
+ * RX queue (pass it to the stack when no socket is bound there), count it
+ * for its queue, and stamp the arrival time into the metadata area. A filter
+ * entry program (filter/) may run first and tail-call this one; it leaves
+ * metadata with its `cap` set, which is kept. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "xcap_abi.h"
@@ -14,6 +16,14 @@ struct {
 } xcap_xsks SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XCAP_MAX_QUEUES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xcap_queue_seq);
+} xcap_seq SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
@@ -23,32 +33,46 @@ struct {
 SEC("xdp")
 int xcap_rx(struct xdp_md *ctx)
 {
-	/* Read the clock first: everything below is part of the capture cost,
-	 * not of the packet's arrival. */
-	__u64 now = bpf_ktime_get_ns();
 	__u32 queue = ctx->rx_queue_index;
 	__u32 zero = 0;
 	struct xcap_rx_counters *ctr = bpf_map_lookup_elem(&xcap_counters, &zero);
 
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xcap_meta)) == 0) {
-		struct xcap_meta *meta = (void *)(long)ctx->data_meta;
-		void *data = (void *)(long)ctx->data;
-
-		if ((void *)(meta + 1) <= data) {
-			meta->rx_ts_ns = now;
-			meta->rx_queue = queue;
-			meta->magic = XCAP_META_MAGIC;
-		}
-	}
-
 	/* The low bits of flags are the action when the queue has no socket. */
 	long action = bpf_redirect_map(&xcap_xsks, queue, XDP_PASS);
+	if (action != XDP_REDIRECT) {
+		if (ctr) {
+			ctr->seen++;
+			ctr->passed_no_socket++;
+		}
+		return action;
+	}
+	/* Count first, then read the clock: the writer's merge relies on every
+	 * packet counted after it read `issued` being stamped after that read. */
+	struct xcap_queue_seq *seq = bpf_map_lookup_elem(&xcap_seq, &queue);
+	if (seq)
+		__sync_fetch_and_add(&seq->issued, 1);
+	__u64 now = bpf_ktime_get_ns();
+
+	struct xcap_meta *meta = (void *)(long)ctx->data_meta;
+	void *data = (void *)(long)ctx->data;
+	__u32 cap = 0;
+	if ((void *)(meta + 1) <= data && meta->magic == XCAP_META_MAGIC)
+		cap = meta->cap;  /* left by a filter entry program */
+	else if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xcap_meta)) != 0)
+		goto count;
+	meta = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if ((void *)(meta + 1) <= data) {
+		meta->rx_ts_ns = now;
+		meta->rx_queue = queue;
+		meta->magic = XCAP_META_MAGIC;
+		meta->cap = cap;
+		meta->reserved = 0;
+	}
+count:
 	if (ctr) {
 		ctr->seen++;
-		if (action == XDP_REDIRECT)
-			ctr->redirected++;
-		else
-			ctr->passed_no_socket++;
+		ctr->redirected++;
 	}
 	return action;
 }
