@@ -187,8 +187,9 @@ capture_result run_capture(const capture_options& opts, const std::function<void
         if (bpf_map_update_elem(program.xsks_map_fd(), &q, &fd, 0) != 0) {
             throw setup_error(failure_kind::runtime, errno, "cannot register the socket of queue " + std::to_string(q));
         }
-        channels.emplace_back(std::make_unique<queue_channel>(q, x->area(), x->frame_mask(), cfg.frame_count,
-                                                             x->rx().producer, x->rx().consumer));
+        channels.emplace_back(std::make_unique<queue_channel>(
+            q, x->area(), x->frame_mask(), cfg.frame_count,
+            kernel_view{x->rx().producer, x->rx().consumer, program.issued_counter(q)}));
     }
     if (foreign) {
         info(dev.name + ": removing XDP program '" + foreign->name + "' (--force)");
@@ -215,12 +216,15 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     wcfg.count_limit = opts.count;
     wcfg.realtime_offset_ns = measure_clock_offset().realtime_minus_monotonic_ns;
     wcfg.flush_when_idle = files.is_stdout();
+    wcfg.merge_backlog_frames = std::max<size_t>(cfg.frame_count / 4, 64);
     std::vector<queue_channel*> chans;
     for (auto& c : channels) {
         chans.push_back(c.get());
     }
     capture_writer writer(chans, files, wcfg);
 
+    // The last statistics each socket gave: a failed read keeps them.
+    std::vector<xdp_statistics> last_xsk(xsks.size());
     auto collect = [&] {
         capture_totals t;
         for (size_t i = 0; i < xsks.size(); ++i) {
@@ -229,7 +233,10 @@ capture_result run_capture(const capture_options& opts, const std::function<void
             qt.zero_copy = xsks[i]->zero_copy();
             qt.received = channels[i]->received.load(std::memory_order_relaxed);
             qt.handoff_full = channels[i]->handoff_full.load(std::memory_order_relaxed);
-            qt.xsk = xsks[i]->statistics();
+            if (auto st = xsks[i]->statistics()) {
+                last_xsk[i] = *st;
+            }
+            qt.xsk = last_xsk[i];
             t.received += qt.received;
             t.received_bytes += channels[i]->received_bytes.load(std::memory_order_relaxed);
             t.handoff_full += qt.handoff_full;

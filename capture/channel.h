@@ -15,6 +15,15 @@ struct rx_desc {
     uint32_t drops_before;  // packets this queue dropped since its previous packet (saturating)
 };
 
+// What the writer may read of the kernel's side of one queue: the RX ring's
+// indices and the XDP program's count of packets it redirected there
+// (xcap_queue_seq.issued). Read-only here; all null in tests that model none.
+struct kernel_view {
+    const uint32_t* rx_producer = nullptr;
+    const uint32_t* rx_consumer = nullptr;
+    const uint64_t* issued = nullptr;
+};
+
 // Everything one queue's RX worker and the writer share.
 //
 // handoff: worker → writer, descriptors of received packets.
@@ -26,14 +35,8 @@ struct rx_desc {
 // for statistics only.
 struct queue_channel {
     queue_channel(uint32_t queue_id, const uint8_t* umem_area, uint64_t frame_mask_, size_t frames,
-                  const uint32_t* rx_producer_ = nullptr, const uint32_t* rx_consumer_ = nullptr)
-        : handoff(frames),
-          returns(frames),
-          queue(queue_id),
-          area(umem_area),
-          frame_mask(frame_mask_),
-          rx_producer(rx_producer_),
-          rx_consumer(rx_consumer_) {}
+                  kernel_view kernel_ = {})
+        : handoff(frames), returns(frames), queue(queue_id), area(umem_area), frame_mask(frame_mask_), kernel(kernel_) {}
 
     // True when the socket's RX ring holds nothing the worker has not taken.
     // The worker pushes descriptors to `handoff` before it releases them from
@@ -41,24 +44,32 @@ struct queue_channel {
     // every packet the kernel had published is with the writer. Without ring
     // pointers (tests) the ring counts as empty.
     bool rx_ring_empty() const {
-        if (!rx_producer) {
+        if (!kernel.rx_producer) {
             return true;
         }
-        return __atomic_load_n(rx_producer, __ATOMIC_ACQUIRE) == __atomic_load_n(rx_consumer, __ATOMIC_ACQUIRE);
+        return __atomic_load_n(kernel.rx_producer, __ATOMIC_ACQUIRE) ==
+               __atomic_load_n(kernel.rx_consumer, __ATOMIC_ACQUIRE);
     }
+
+    // Packets the XDP program has redirected to this queue so far; 0 without
+    // a program (tests).
+    uint64_t issued() const { return kernel.issued ? __atomic_load_n(kernel.issued, __ATOMIC_ACQUIRE) : 0; }
 
     boost::lockfree::spsc_queue<rx_desc> handoff;
     boost::lockfree::spsc_queue<uint64_t> returns;
     const uint32_t queue;
     const uint8_t* const area;
     const uint64_t frame_mask;
-    const uint32_t* const rx_producer;  // the kernel RX ring's indices, read-only here
-    const uint32_t* const rx_consumer;
+    const kernel_view kernel;
 
     // Written by the worker.
     alignas(64) std::atomic<uint64_t> received{0};
     std::atomic<uint64_t> received_bytes{0};
     std::atomic<uint64_t> handoff_full{0};
+    // Packets the XDP program redirected here that will never reach the
+    // handoff ring: the socket's drops as last sampled, plus handoff_full.
+    // Written by the worker; the writer's merge reads it (see writer.h).
+    std::atomic<uint64_t> lost{0};
     std::atomic<bool> worker_done{false};
 };
 

@@ -62,15 +62,25 @@ void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& s
     uint32_t empty_intervals = 0;
     // Drops are attributed to the next packet the queue delivers, so pcapng
     // can say how many packets went missing before it (epb_dropcount).
-    uint64_t drops_seen = xsk_drops(xsk.statistics(), xsk.zero_copy());
+    // The socket's drops also tell the writer's merge that packets the XDP
+    // program counted will never arrive (queue_channel::lost).
+    uint64_t drops_seen = 0;
     uint64_t drops_pending = 0;
     uint32_t batches = 0;
     bool sample = false;
     auto sample_drops = [&] {
-        uint64_t now = xsk_drops(xsk.statistics(), xsk.zero_copy());
-        drops_pending += now - drops_seen;
-        drops_seen = now;
+        // A failed read keeps the previous one (the counters only grow).
+        if (auto st = xsk.statistics()) {
+            uint64_t now = xsk_drops(*st, xsk.zero_copy());
+            if (now > drops_seen) {
+                drops_pending += now - drops_seen;
+                drops_seen = now;
+            }
+        }
+        ch.lost.store(drops_seen + ch.handoff_full.load(std::memory_order_relaxed), std::memory_order_release);
     };
+    sample_drops();
+    drops_pending = 0;  // before the first packet: nothing to attribute them to
     int empty_rounds = 0;
 
     for (;;) {
@@ -93,7 +103,10 @@ void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& s
                 cpu_relax();
                 continue;
             }
-            sample = true;
+            if (!sample) {
+                sample_drops();  // going idle: let the writer's merge see every drop
+                sample = true;
+            }
             // poll() wakes on RX only, so it is safe only when every frame is
             // back on the fill ring. While the writer still holds frames (a
             // stalled pipe, say), an empty fill ring drops every packet, the
@@ -147,6 +160,7 @@ void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& s
             }
             ch.handoff_full.store(ch.handoff_full.load(std::memory_order_relaxed) + (n - pushed),
                                   std::memory_order_relaxed);
+            ch.lost.store(ch.lost.load(std::memory_order_relaxed) + (n - pushed), std::memory_order_release);
             drops_pending += n - pushed;
         }
         ch.received.store(ch.received.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);

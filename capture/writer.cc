@@ -20,6 +20,7 @@ capture_writer::capture_writer(std::vector<queue_channel*> channels, savefile_se
     : _channels(std::move(channels)),
       _stages(_channels.size()),
       _quiet_until(_channels.size(), 0),
+      _taken(_channels.size(), 0),
       _files(files),
       _cfg(cfg) {}
 
@@ -28,6 +29,7 @@ bool capture_writer::refill(size_t q) {
     queue_channel& ch = *_channels[q];
     s.head = 0;
     s.count = ch.handoff.pop(s.desc, stage_size);
+    _taken[q] += s.count;
     // The kernel wrote these frames on another core: start every cache miss
     // now (metadata line and first packet line), so they overlap instead of
     // being paid one after another below and in emit().
@@ -84,6 +86,13 @@ void capture_writer::emit(size_t q) {
     ++s.head;
 }
 
+bool capture_writer::crowded(size_t q) const {
+    // Frames of q that wait in its handoff ring are off its fill ring: past
+    // this share the socket would soon start dropping.
+    const queue_channel& ch = *_channels[q];
+    return ch.handoff.read_available() >= _cfg.merge_backlog_frames;
+}
+
 void capture_writer::give_back(size_t q) {
     stage& s = _stages[q];
     if (s.nreturned) {
@@ -102,11 +111,9 @@ size_t capture_writer::cycle(bool draining) {
         }
     }
     const uint64_t now = uint64_t(monotonic_ns());
-    const uint64_t guard = uint64_t(_cfg.merge_guard_ns);
     const uint64_t window = uint64_t(_cfg.merge_window_ns);
-    // Per idle queue, the time up to which it is known to have nothing more:
-    // found with an empty RX ring and an empty handoff ring, less the guard
-    // for packets the kernel has stamped but not yet published.
+    // Per idle queue, a time up to which it is known to have nothing more
+    // (see the merge in writer.h).
     std::fill(_quiet_until.begin(), _quiet_until.end(), 0);
     for (;;) {
         size_t best = nq;
@@ -129,15 +136,24 @@ size_t capture_writer::cycle(bool draining) {
                 if (q == best || !_stages[q].empty() || ts <= _quiet_until[q]) {
                     continue;
                 }
-                const bool ring_empty = _channels[q]->rx_ring_empty();  // before the handoff, see queue_channel
+                queue_channel& ch = *_channels[q];
+                // In this order: the clock, the program's count, the RX ring,
+                // then the handoff ring (refill). A packet the program counts
+                // after `issued` was read is stamped after `t`; one counted
+                // before it is in the ring, the handoff ring, with us, or lost.
+                const uint64_t t = uint64_t(monotonic_ns());
+                const uint64_t issued = ch.issued();
+                const bool ring_empty = ch.rx_ring_empty();
                 if (refill(q)) {
                     taken += _stages[q].count;
                     restart = true;  // q has a head now; compare again
-                } else if (ring_empty && now >= guard) {
-                    _quiet_until[q] = now - guard;
-                    blocked = ts > _quiet_until[q] && ts + window > now;
+                } else if (ring_empty && _taken[q] + ch.lost.load(std::memory_order_acquire) >= issued) {
+                    _quiet_until[q] = t;
+                    blocked = ts > t && ts + window > now;
                 } else {
-                    blocked = ts + window > now;  // q's worker is behind: wait, but boundedly
+                    // Stamped but not yet published, or q's worker is behind,
+                    // or a drop not yet sampled: wait, but boundedly.
+                    blocked = ts + window > now && !crowded(best);
                 }
             }
             if (restart) {

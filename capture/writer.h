@@ -12,8 +12,8 @@ namespace xcap {
 struct writer_config {
     uint64_t count_limit = 0;          // stop writing after this many packets; 0 = no limit
     int64_t realtime_offset_ns = 0;    // added to the monotonic XDP stamps
-    int64_t merge_guard_ns = 200'000;   // kernel stamp-to-publish allowance for an idle queue
-    int64_t merge_window_ns = 4'000'000; // longest wait for a queue whose worker is behind
+    int64_t merge_window_ns = 1'000'000'000; // longest wait for a queue with a packet in flight
+    size_t merge_backlog_frames = 4096;  // ... and no longer than the head's queue has this many waiting
     bool flush_when_idle = false;      // for pipes: flush each time the rings run empty
 };
 
@@ -34,12 +34,18 @@ struct writer_counters {
 //
 // Merge: the packet with the smallest timestamp among the queues' heads is
 // written next. When another queue has nothing pending, the head is written
-// once that queue is known to be quiet up to the head's time: its RX ring and
-// its handoff ring were both empty at least merge_guard_ns after the head was
-// stamped. If that queue's worker is behind (packets sit in its RX ring), the
-// head waits at most merge_window_ns. So across queues the file is in time
-// order except where a worker fell more than merge_window_ns behind; within
-// one queue, order is always kept.
+// once that queue is known to have nothing older: the XDP program counts
+// every packet it redirects to a queue (`issued`) before it reads the clock
+// for the packet's stamp, so if at time t the writer reads `issued`, then
+// finds the queue's RX ring and handoff ring empty, and has taken (or knows
+// lost) as many packets as were issued, every packet still to come from that
+// queue is stamped after t. Otherwise a packet is in flight (stamped, not yet
+// on the ring), the queue's worker is behind, or a drop is not yet sampled,
+// and the head waits: at most merge_window_ns, and only while fewer than
+// merge_backlog_frames of the head's queue wait in its handoff ring (memory,
+// not time, is what a wait costs: those frames are off the fill ring). So
+// across queues the file is in time order except where a queue's worker
+// fell that far behind; within one queue, order is always kept.
 //
 // run() returns when every worker is done and every ring is empty, when
 // count_limit packets are written, when the files are done (-W with -G) or
@@ -76,12 +82,14 @@ private:
     };
 
     bool refill(size_t q);
+    bool crowded(size_t q) const;
     void emit(size_t q);
     void give_back(size_t q);
 
     std::vector<queue_channel*> _channels;
     std::vector<stage> _stages;
     std::vector<uint64_t> _quiet_until;
+    std::vector<uint64_t> _taken;  // descriptors popped per queue, all time
     savefile_set& _files;
     writer_config _cfg;
     writer_counters _ctr;

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <xdp/libxdp.h>
 
@@ -153,10 +154,24 @@ rx_program::rx_program() {
         throw setup_error(kind, -err, "the kernel refused to load the capture BPF program",
                           "xcap needs XDP and AF_XDP support (Linux 5.10 or later) and CAP_BPF");
     }
+    const size_t page = size_t(sysconf(_SC_PAGESIZE));
+    _seq_size = (sizeof(xcap_queue_seq) * XCAP_MAX_QUEUES + page - 1) / page * page;
+    void* m = mmap(nullptr, _seq_size, PROT_READ, MAP_SHARED, bpf_map__fd(_skel->maps.xcap_seq), 0);
+    if (m == MAP_FAILED) {
+        int e = errno;
+        xcap_rx_bpf__destroy(_skel);
+        _skel = nullptr;
+        throw setup_error(failure_kind::unsupported, e, "cannot map the capture program's queue counters",
+                          "xcap needs mmapable BPF arrays (Linux 5.5 or later)");
+    }
+    _seq = static_cast<const xcap_queue_seq*>(m);
 }
 
 rx_program::~rx_program() {
     detach();
+    if (_seq) {
+        munmap(const_cast<xcap_queue_seq*>(_seq), _seq_size);
+    }
     if (_skel) {
         xcap_rx_bpf__destroy(_skel);
     }

@@ -63,8 +63,17 @@ public:
     // Sum of the per-CPU counters.
     xcap_rx_counters counters() const;
 
+    // The program's count of packets redirected to `queue`, mapped into this
+    // process (read with an acquire load; see capture/writer.h). Valid while
+    // this object lives.
+    const uint64_t* issued_counter(uint32_t queue) const {
+        return reinterpret_cast<const uint64_t*>(&_seq[queue].issued);
+    }
+
 private:
     xcap_rx_bpf* _skel = nullptr;
+    const xcap_queue_seq* _seq = nullptr;
+    size_t _seq_size = 0;
     int _link_fd = -1;
     xdp_mode _mode = xdp_mode::automatic;
 };

@@ -129,10 +129,13 @@ xsk_queue::~xsk_queue() {
 
 int xsk_queue::fd() const { return xsk_socket__fd(_xsk); }
 
-xdp_statistics xsk_queue::statistics() const {
+std::optional<xdp_statistics> xsk_queue::statistics() const {
     xdp_statistics st{};
     socklen_t len = sizeof(st);
-    getsockopt(fd(), SOL_XDP, XDP_STATISTICS, &st, &len);
+    if (getsockopt(fd(), SOL_XDP, XDP_STATISTICS, &st, &len) != 0) {
+        return std::nullopt;
+    }
+    // Kernels before 5.9 fill only the first three fields; the rest stay 0.
     return st;
 }
 

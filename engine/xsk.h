@@ -4,6 +4,7 @@
 #include <xdp/xsk.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace xcap {
@@ -62,8 +63,10 @@ public:
     uint8_t* area() const { return _area; }
     uint64_t frame_mask() const { return ~uint64_t(_cfg.frame_size - 1); }
 
-    // The six XDP_STATISTICS counters of the socket.
-    xdp_statistics statistics() const;
+    // The six XDP_STATISTICS counters of the socket, or nullopt when the
+    // kernel refuses to say (the caller keeps its previous reading: counters
+    // only grow, and zeros would make differences wrap).
+    std::optional<xdp_statistics> statistics() const;
 
 private:
     void create(const std::string& ifname, uint16_t bind_flags);

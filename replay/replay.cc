@@ -408,7 +408,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
         qt.queue = q;
         qt.zero_copy = xsks[q]->zero_copy();
         qt.sent = states[q]->completed.load();
-        qt.xsk = xsks[q]->statistics();
+        qt.xsk = xsks[q]->statistics().value_or(xdp_statistics{});
         t.sent += qt.sent;
         t.sent_bytes += states[q]->submitted_bytes.load();
         t.errors.merge(states[q]->errors);

@@ -27,16 +27,31 @@ struct fake_queue {
     std::unique_ptr<queue_channel> ch;
     uint32_t next_frame = 0;
 
-    // The kernel RX ring's indices, as the writer sees them.
+    // The kernel RX ring's indices and the XDP program's count of packets
+    // redirected here, as the writer sees them.
     uint32_t rx_prod = 0;
     uint32_t rx_cons = 0;
+    uint64_t issued = 0;
+    uint64_t in_flight = 0;  // counted by the program, not yet published
 
     explicit fake_queue(uint32_t q)
-        : ch(std::make_unique<queue_channel>(q, area.data(), ~uint64_t(frame_size - 1), frames, &rx_prod,
-                                             &rx_cons)) {}
+        : ch(std::make_unique<queue_channel>(q, area.data(), ~uint64_t(frame_size - 1), frames,
+                                             kernel_view{&rx_prod, &rx_cons, &issued})) {}
+
+    // The program has counted (and stamped) a packet that is not on the RX
+    // ring yet: the next deliver() publishes it.
+    void stamp_in_flight() {
+        ++issued;
+        ++in_flight;
+    }
 
     // A packet of `len` bytes, all `fill`, stamped `ts` (or unstamped).
     void deliver(uint64_t ts, uint8_t fill, uint32_t len, bool stamped = true) {
+        if (in_flight) {
+            --in_flight;
+        } else {
+            ++issued;
+        }
         uint64_t addr = uint64_t(next_frame++ % frames) * frame_size + headroom;
         auto* meta = reinterpret_cast<xcap_meta*>(area.data() + addr - sizeof(xcap_meta));
         meta->rx_ts_ns = ts;
@@ -141,36 +156,62 @@ TEST(Writer, MergesQueuesByTimestamp) {
     }
 }
 
-TEST(Writer, HoldsRecentPacketsWhileAnotherQueueIsIdle) {
+TEST(Writer, HoldsPacketsWhileAnotherQueueHasOneInFlight) {
     fake_queue a(0), b(1);
     const uint64_t now = uint64_t(monotonic_ns());
-    a.deliver(now, 'a', 60);  // just arrived: queue b might still deliver an older one
+    b.stamp_in_flight();  // b's program counted a packet it has not published yet
+    a.deliver(now, 'a', 60);
     writer_config cfg;
-    cfg.merge_guard_ns = 10'000'000'000;  // 10 s, so the test cannot race the clock
-    cfg.merge_window_ns = 10'000'000'000;
+    cfg.merge_window_ns = 10'000'000'000;  // 10 s, so the test cannot race the clock
     harness h({&a, &b}, cfg);
     h.writer->cycle(false);
     EXPECT_EQ(h.writer->counters().written.load(), 0u);
     b.deliver(now - 5, 'b', 60);  // the older packet from b shows up
     h.writer->cycle(false);
-    // b's packet is older than a's and goes first; a's then waits again,
-    // since b is idle once more.
-    EXPECT_EQ(h.writer->counters().written.load(), 1u);
-    h.writer->cycle(true);  // draining lifts the wait
+    // b's packet is older than a's and goes first; then b has delivered all
+    // it was issued, so a's follows.
+    EXPECT_EQ(h.writer->counters().written.load(), 2u);
     auto r = h.records();
     ASSERT_EQ(r.size(), 2u);
     EXPECT_EQ(r[0].first, 'b');
     EXPECT_EQ(r[1].first, 'a');
 }
 
-TEST(Writer, QuietQueueReleasesOthersAfterTheGuard) {
+TEST(Writer, DrainingLiftsTheWaitForAPacketInFlight) {
     fake_queue a(0), b(1);
+    b.stamp_in_flight();
     a.deliver(uint64_t(monotonic_ns()), 'a', 60);
     writer_config cfg;
-    cfg.merge_guard_ns = 0;
     cfg.merge_window_ns = 10'000'000'000;
     harness h({&a, &b}, cfg);
-    h.writer->cycle(false);  // b: RX ring and handoff empty, so nothing older can come
+    h.writer->cycle(false);
+    EXPECT_EQ(h.writer->counters().written.load(), 0u);
+    h.writer->cycle(true);
+    EXPECT_EQ(h.writer->counters().written.load(), 1u);
+}
+
+TEST(Writer, QuietQueueReleasesOthersAtOnce) {
+    fake_queue a(0), b(1);
+    b.deliver(1, 'b', 60);  // b had traffic, all of it delivered
+    a.deliver(uint64_t(monotonic_ns()), 'a', 60);
+    writer_config cfg;
+    cfg.merge_window_ns = 10'000'000'000;
+    harness h({&a, &b}, cfg);
+    h.writer->cycle(false);  // b: issued == taken, RX ring and handoff empty
+    EXPECT_EQ(h.writer->counters().written.load(), 2u);
+}
+
+TEST(Writer, PacketsTheSocketDroppedDoNotHoldOthers) {
+    fake_queue a(0), b(1);
+    b.stamp_in_flight();
+    b.stamp_in_flight();
+    b.in_flight = 0;
+    b.ch->lost = 2;  // the worker sampled two socket drops: they never come
+    a.deliver(uint64_t(monotonic_ns()), 'a', 60);
+    writer_config cfg;
+    cfg.merge_window_ns = 10'000'000'000;
+    harness h({&a, &b}, cfg);
+    h.writer->cycle(false);
     EXPECT_EQ(h.writer->counters().written.load(), 1u);
 }
 
@@ -180,7 +221,6 @@ TEST(Writer, BusyRingHoldsOthersUntilItsWorkerCatchesUp) {
     b.rx_prod = 7;  // b's worker has not taken 2 packets off its RX ring yet
     b.rx_cons = 5;
     writer_config cfg;
-    cfg.merge_guard_ns = 0;
     cfg.merge_window_ns = 10'000'000'000;
     harness h({&a, &b}, cfg);
     h.writer->cycle(false);
@@ -194,12 +234,36 @@ TEST(Writer, WaitForABusyQueueIsBoundedByTheWindow) {
     fake_queue a(0), b(1);
     a.deliver(uint64_t(monotonic_ns()) - 2'000'000, 'a', 60);  // 2 ms old
     b.rx_prod = 1;
+    b.stamp_in_flight();
     writer_config cfg;
-    cfg.merge_guard_ns = 0;
     cfg.merge_window_ns = 1'000'000;  // 1 ms
     harness h({&a, &b}, cfg);
     h.writer->cycle(false);
     EXPECT_EQ(h.writer->counters().written.load(), 1u);
+}
+
+TEST(Writer, WaitEndsWhenTheHeadsQueueBacksUp) {
+    fake_queue a(0), b(1);
+    b.stamp_in_flight();
+    const uint64_t now = uint64_t(monotonic_ns());
+    writer_config cfg;
+    cfg.merge_window_ns = 10'000'000'000;
+    cfg.merge_backlog_frames = 8;
+    harness h({&a, &b}, cfg);
+    for (int i = 0; i < 7; ++i) {
+        a.deliver(now + uint64_t(i), 'a', 60);
+    }
+    h.writer->cycle(false);
+    EXPECT_EQ(h.writer->counters().written.load(), 0u) << "b has a packet in flight";
+    h.writer->cycle(false);
+    a.deliver(now + 100, 'a', 60);  // one waits in the handoff ring (7 in the writer's stage): fewer than 8
+    h.writer->cycle(false);
+    EXPECT_EQ(h.writer->counters().written.load(), 0u);
+    for (int i = 0; i < 8; ++i) {
+        a.deliver(now + 200 + uint64_t(i), 'a', 60);
+    }
+    h.writer->cycle(false);
+    EXPECT_GT(h.writer->counters().written.load(), 0u) << "a backed up: its frames must go back";
 }
 
 TEST(Writer, CountLimitStopsWritingButStillReturnsFrames) {
