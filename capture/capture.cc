@@ -18,7 +18,7 @@
 #include "engine/clock.h"
 #include "engine/cpu.h"
 #include "engine/device.h"
-#include "engine/error.h"
+#include "common/error.h"
 #include "pcap/savefile.h"
 #include "capture/rx_worker.h"
 #include "capture/writer.h"
@@ -35,7 +35,7 @@ std::vector<uint32_t> choose_queues(const capture_options& opts, const device_in
     }
     for (uint32_t q : queues) {
         if (q >= dev.rx_queues) {
-            throw usage_error(failure_kind::usage,
+            throw failure(failure_kind::usage,
                               "--queues: " + dev.name + " has no queue " + std::to_string(q) + " (it has " +
                                   std::to_string(dev.rx_queues) + " RX queue" + (dev.rx_queues == 1 ? "" : "s") +
                                   ", 0-" + std::to_string(dev.rx_queues - 1) + ")",
@@ -156,7 +156,7 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     std::vector<uint32_t> queues = choose_queues(opts, dev);
     std::optional<attached_program> foreign = query_attached(dev.ifindex);
     if (foreign && !opts.force) {
-        throw setup_error(failure_kind::xdp_busy, EBUSY,
+        throw failure(failure_kind::xdp_busy, EBUSY,
                           dev.name + " already has XDP program '" + foreign->name + "' (id " +
                               std::to_string(foreign->id) + ", " + foreign->mode + " mode)",
                           "xcap will not replace it: remove it (`ip link set dev " + dev.name +
@@ -185,7 +185,7 @@ capture_result run_capture(const capture_options& opts, const std::function<void
         auto& x = xsks.emplace_back(std::make_unique<xsk_queue>(dev.name, q, cfg, opts.bind));
         int fd = x->fd();
         if (bpf_map_update_elem(program.xsks_map_fd(), &q, &fd, 0) != 0) {
-            throw setup_error(failure_kind::runtime, errno, "cannot register the socket of queue " + std::to_string(q));
+            throw failure(failure_kind::runtime, errno, "cannot register the socket of queue " + std::to_string(q));
         }
         channels.emplace_back(std::make_unique<queue_channel>(
             q, x->area(), x->frame_mask(), cfg.frame_count,

@@ -82,8 +82,8 @@ struct capture_result {
     int output_errno = 0;
 };
 
-// Runs one capture from setup to teardown. Setup failures throw setup_error
-// (or std::system_error for the output), with nothing left attached.
+// Runs one capture from setup to teardown. Setup failures throw failure
+// (every kind, the output included), with nothing left attached.
 // `info` receives the informational lines (queue setup, --stats).
 capture_result run_capture(const capture_options& opts, const std::function<void(const std::string&)>& info);
 

@@ -5,14 +5,14 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "engine/error.h"
+#include "common/error.h"
 #include "pcap/pcap_writer.h"
 
 namespace xcap {
 namespace {
 
 [[noreturn]] void bad(const std::string& option, const std::string& value, const std::string& why) {
-    throw usage_error(failure_kind::usage, option + " " + value + ": " + why, "see xcap --help");
+    throw failure(failure_kind::usage, option + " " + value + ": " + why, "see xcap --help");
 }
 
 uint64_t parse_uint(const std::string& option, const std::string& value, uint64_t min, uint64_t max) {
@@ -89,7 +89,7 @@ public:
             return _value;
         }
         if (_i + 1 >= _args.size()) {
-            throw usage_error(failure_kind::usage, _name + " needs a value", _help);
+            throw failure(failure_kind::usage, _name + " needs a value", _help);
         }
         return _args[++_i];
     }
@@ -100,7 +100,7 @@ public:
         }
     }
     [[noreturn]] void unknown(const char* what) const {
-        throw usage_error(failure_kind::usage, std::string("unknown ") + what + "'" + _args[_i] + "'", _help);
+        throw failure(failure_kind::usage, std::string("unknown ") + what + "'" + _args[_i] + "'", _help);
     }
 
 private:
@@ -149,6 +149,7 @@ int exit_code_for(failure_kind kind) {
         case failure_kind::output: return exit_output;
         case failure_kind::xdp_busy: return exit_xdp_busy;
         case failure_kind::unsupported: return exit_unsupported;
+        case failure_kind::input: return exit_input;
     }
     return exit_runtime;
 }
@@ -273,19 +274,19 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
         }
     }
     if (o.interface.empty()) {
-        throw usage_error(failure_kind::usage, "no interface given", "name one with -i, e.g. xcap -i eth0 -w out.pcap");
+        throw failure(failure_kind::usage, "no interface given", "name one with -i, e.g. xcap -i eth0 -w out.pcap");
     }
     if (!have_output) {
-        throw usage_error(failure_kind::usage, "no output given",
+        throw failure(failure_kind::usage, "no output given",
                           "name a file with -w FILE, or write to standard output with -w -");
     }
     bool rotating = o.rotate_bytes || o.rotate_seconds;
     if (o.output_path == "-" && (rotating || o.max_files || !o.post_rotate.empty())) {
-        throw usage_error(failure_kind::usage, "-C, -G, -W and -z need a file, not standard output",
+        throw failure(failure_kind::usage, "-C, -G, -W and -z need a file, not standard output",
                           "name a file with -w");
     }
     if (o.max_files && !rotating) {
-        throw usage_error(failure_kind::usage, "-W needs -C or -G", "see xcap --help");
+        throw failure(failure_kind::usage, "-W needs -C or -G", "see xcap --help");
     }
     return cmd;
 }
@@ -365,13 +366,13 @@ cli_command parse_replay(const std::vector<std::string>& args) {
         }
     }
     if (o.interface.empty()) {
-        throw usage_error(failure_kind::usage, "no interface given", "name one with -i, e.g. xcap replay -i eth0 -r in.pcap");
+        throw failure(failure_kind::usage, "no interface given", "name one with -i, e.g. xcap replay -i eth0 -r in.pcap");
     }
     if (o.input.empty()) {
-        throw usage_error(failure_kind::usage, "no capture to replay", "name one with -r FILE");
+        throw failure(failure_kind::usage, "no capture to replay", "name one with -r FILE");
     }
     if (pacing_options > 1) {
-        throw usage_error(failure_kind::usage, "choose one of --multiplier, --pps, --mbps and --topspeed",
+        throw failure(failure_kind::usage, "choose one of --multiplier, --pps, --mbps and --topspeed",
                           "see xcap replay --help");
     }
     return cmd;

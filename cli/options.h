@@ -5,7 +5,7 @@
 
 #include "capture/capture.h"
 #include "replay/replay.h"
-#include "engine/error.h"
+#include "common/error.h"
 
 namespace xcap {
 
@@ -30,10 +30,10 @@ struct cli_command {
     replay_options replay;
 };
 
-// Parses argv. Throws usage_error with a message naming the option and value.
+// Parses argv. Throws failure with a message naming the option and value.
 cli_command parse_command_line(const std::vector<std::string>& args);
 
-// "0,2-3" → {0, 2, 3}. Throws usage_error.
+// "0,2-3" → {0, 2, 3}. Throws failure.
 std::vector<uint32_t> parse_queue_list(const std::string& text);
 
 const char* help_text();

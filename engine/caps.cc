@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "engine/error.h"
+#include "common/error.h"
 
 namespace xcap {
 
@@ -71,7 +71,7 @@ void require_capabilities(const std::vector<capability_need>& needs) {
         }
         caps += (caps.empty() ? "" : ",") + lower;
     }
-    throw setup_error(failure_kind::permission, EPERM,
+    throw failure(failure_kind::permission, EPERM,
                       std::string(geteuid() == 0 ? "root without " : "not root; missing ") + names,
                       "run as root, or grant them: setcap " + caps + "+ep $(command -v xcap)");
 }

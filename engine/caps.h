@@ -29,7 +29,7 @@ std::vector<capability_need> missing_capabilities(uint64_t effective,
 // The calling thread's effective capability set.
 uint64_t effective_capabilities();
 
-// Throws setup_error(permission) naming every missing capability.
+// Throws failure(permission) naming every missing capability.
 void require_capabilities(const std::vector<capability_need>& needs);
 
 }  // namespace xcap

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "engine/error.h"
+#include "common/error.h"
 
 namespace xcap {
 namespace {
@@ -48,12 +48,12 @@ device_info probe_device(const std::string& name) {
     device_info dev;
     dev.name = name;
     if (name.empty() || name.size() >= IFNAMSIZ) {
-        throw usage_error(failure_kind::interface, "'" + name + "' is not a valid interface name",
+        throw failure(failure_kind::interface, "'" + name + "' is not a valid interface name",
                           "list interfaces with `ip link`");
     }
     dev.ifindex = if_nametoindex(name.c_str());
     if (dev.ifindex == 0) {
-        throw setup_error(failure_kind::interface, errno, "no interface '" + name + "'",
+        throw failure(failure_kind::interface, errno, "no interface '" + name + "'",
                           "list interfaces with `ip link` (in this network namespace)");
     }
 
@@ -99,7 +99,7 @@ device_info probe_device(const std::string& name) {
 
 void require_up(const device_info& dev) {
     if (!dev.up) {
-        throw setup_error(failure_kind::interface, ENETDOWN, "interface " + dev.name + " is down",
+        throw failure(failure_kind::interface, ENETDOWN, "interface " + dev.name + " is down",
                           "bring it up with `ip link set " + dev.name + " up`");
     }
 }

@@ -21,11 +21,11 @@ struct device_info {
     uint32_t tx_queues = 1;
 };
 
-// Reads the interface's facts. Throws setup_error(interface) when it does not
+// Reads the interface's facts. Throws failure(interface) when it does not
 // exist, with a hint naming `ip link`.
 device_info probe_device(const std::string& name);
 
-// Throws setup_error(interface) when the interface is not administratively up.
+// Throws failure(interface) when the interface is not administratively up.
 void require_up(const device_info& dev);
 
 }  // namespace xcap

@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "engine/error.h"
+#include "common/error.h"
 #include "xcap_rx.skel.h"
 
 namespace xcap {
@@ -118,7 +118,7 @@ void remove_attached(unsigned ifindex, const std::string& ifname) {
         return;
     }
     if (current->through_link) {
-        throw setup_error(failure_kind::xdp_busy, EBUSY,
+        throw failure(failure_kind::xdp_busy, EBUSY,
                           "cannot remove XDP program '" + current->name + "' from " + ifname,
                           "it is held by a bpf_link of another process; stop that process");
     }
@@ -136,7 +136,7 @@ void remove_attached(unsigned ifindex, const std::string& ifname) {
         bpf_xdp_detach(int(ifindex), XDP_FLAGS_DRV_MODE, nullptr);
     }
     if (query_attached(ifindex)) {
-        throw setup_error(failure_kind::xdp_busy, EBUSY,
+        throw failure(failure_kind::xdp_busy, EBUSY,
                           "cannot remove XDP program '" + current->name + "' from " + ifname,
                           "remove it by hand with `ip link set dev " + ifname + " xdp off`");
     }
@@ -145,13 +145,13 @@ void remove_attached(unsigned ifindex, const std::string& ifname) {
 rx_program::rx_program() {
     _skel = xcap_rx_bpf__open();
     if (!_skel) {
-        throw setup_error(failure_kind::runtime, errno, "cannot open the capture BPF program");
+        throw failure(failure_kind::runtime, errno, "cannot open the capture BPF program");
     }
     if (int err = xcap_rx_bpf__load(_skel)) {
         xcap_rx_bpf__destroy(_skel);
         _skel = nullptr;
         auto kind = (err == -EPERM || err == -EACCES) ? failure_kind::permission : failure_kind::unsupported;
-        throw setup_error(kind, -err, "the kernel refused to load the capture BPF program",
+        throw failure(kind, -err, "the kernel refused to load the capture BPF program",
                           "xcap needs XDP and AF_XDP support (Linux 5.10 or later) and CAP_BPF");
     }
     const size_t page = size_t(sysconf(_SC_PAGESIZE));
@@ -161,7 +161,7 @@ rx_program::rx_program() {
         int e = errno;
         xcap_rx_bpf__destroy(_skel);
         _skel = nullptr;
-        throw setup_error(failure_kind::unsupported, e, "cannot map the capture program's queue counters",
+        throw failure(failure_kind::unsupported, e, "cannot map the capture program's queue counters",
                           "xcap needs mmapable BPF arrays (Linux 5.5 or later)");
     }
     _seq = static_cast<const xcap_queue_seq*>(m);
@@ -214,11 +214,11 @@ void rx_program::attach(unsigned ifindex, const std::string& ifname, xdp_mode mo
         auto cur = query_attached(ifindex);
         std::string what = cur ? "'" + cur->name + "' (id " + std::to_string(cur->id) + ", " + cur->mode + ")"
                                : "another program";
-        throw setup_error(failure_kind::xdp_busy, err, ifname + " already has XDP program " + what,
+        throw failure(failure_kind::xdp_busy, err, ifname + " already has XDP program " + what,
                           "remove it, or pass --force to replace it");
     }
     std::string asked = mode == xdp_mode::automatic ? "native or generic" : to_string(mode);
-    throw setup_error(failure_kind::unsupported, err, "cannot attach XDP in " + asked + " mode to " + ifname,
+    throw failure(failure_kind::unsupported, err, "cannot attach XDP in " + asked + " mode to " + ifname,
                       mode == xdp_mode::native ? "the driver may lack native XDP; try --xdp-mode generic"
                                                : "check that the kernel supports XDP on this interface");
 }

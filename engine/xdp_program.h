@@ -32,7 +32,7 @@ std::optional<attached_program> query_attached(unsigned ifindex);
 
 // Removes whatever XDP program is attached to the interface (for --force).
 // Uses libxdp so that a libxdp dispatcher is taken down with its pins.
-// Throws setup_error(xdp_busy) when it cannot (e.g. another process's bpf_link).
+// Throws failure(xdp_busy) when it cannot (e.g. another process's bpf_link).
 void remove_attached(unsigned ifindex, const std::string& ifname);
 
 // The capture program (bpf/xcap_rx.bpf.c): owns the loaded skeleton and, while
@@ -42,7 +42,7 @@ void remove_attached(unsigned ifindex, const std::string& ifname);
 // called from any thread while attached.
 class rx_program {
 public:
-    rx_program();  // opens and loads; throws setup_error
+    rx_program();  // opens and loads; throws failure
     ~rx_program();
     rx_program(const rx_program&) = delete;
     rx_program& operator=(const rx_program&) = delete;
@@ -51,7 +51,7 @@ public:
     uint32_t id() const;
 
     // Attaches to the interface: native first when `mode` is automatic, then
-    // generic. Throws setup_error (xdp_busy when something else is attached,
+    // generic. Throws failure (xdp_busy when something else is attached,
     // unsupported when the requested mode is refused).
     void attach(unsigned ifindex, const std::string& ifname, xdp_mode mode);
     // Removes the attachment; idempotent.

@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "engine/error.h"
+#include "common/error.h"
 
 namespace xcap {
 
@@ -24,7 +24,7 @@ xsk_queue::xsk_queue(const std::string& ifname, uint32_t queue, const xsk_config
     _area_size = size_t(cfg.frame_size) * cfg.frame_count;
     void* p = mmap(nullptr, _area_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (p == MAP_FAILED) {
-        throw setup_error(failure_kind::runtime, errno,
+        throw failure(failure_kind::runtime, errno,
                           "cannot map " + std::to_string(_area_size >> 20) + " MiB of packet buffers",
                           "lower the buffer size with -B");
     }
@@ -37,9 +37,9 @@ xsk_queue::xsk_queue(const std::string& ifname, uint32_t queue, const xsk_config
         } else {
             try {
                 create(ifname, XDP_ZEROCOPY);
-            } catch (const setup_error& e) {
+            } catch (const failure& e) {
                 if (mode == bind_mode::zerocopy) {
-                    throw setup_error(failure_kind::unsupported, e.code().value(),
+                    throw failure(failure_kind::unsupported, e.code(),
                                       "zero-copy AF_XDP refused on " + where,
                                       "the driver cannot do zero-copy here; use --bind copy or --bind auto");
                 }
@@ -74,7 +74,7 @@ void xsk_queue::create(const std::string& ifname, uint16_t bind_flags) {
     if (int err = xsk_umem__create(&_umem, _area, _area_size, &_fill, &_comp, &ucfg)) {
         _umem = nullptr;
         auto kind = err == -EPERM ? failure_kind::permission : failure_kind::runtime;
-        throw setup_error(kind, -err, "cannot register packet buffers (UMEM) for " + ifname,
+        throw failure(kind, -err, "cannot register packet buffers (UMEM) for " + ifname,
                           err == -ENOMEM || err == -EPERM ? "lower the buffer size with -B, or grant CAP_IPC_LOCK" : "");
     }
     xsk_socket_config scfg{};
@@ -99,7 +99,7 @@ void xsk_queue::create(const std::string& ifname, uint16_t bind_flags) {
         _xsk = nullptr;
         xsk_umem__delete(_umem);
         _umem = nullptr;
-        throw setup_error(failure_kind::unsupported, -err,
+        throw failure(failure_kind::unsupported, -err,
                           "cannot bind an AF_XDP socket to " + ifname + " queue " + std::to_string(_queue),
                           "check the queue exists and no other AF_XDP socket is bound to it");
     }

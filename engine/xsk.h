@@ -45,7 +45,7 @@ class xsk_queue {
 public:
     // Creates the UMEM, binds a socket to (ifname, queue) and puts every frame
     // on the fill ring. `automatic` tries zero-copy first, then copy mode.
-    // Throws setup_error.
+    // Throws failure.
     xsk_queue(const std::string& ifname, uint32_t queue, const xsk_config& cfg, bind_mode mode);
     ~xsk_queue();
     xsk_queue(const xsk_queue&) = delete;

@@ -4,7 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <system_error>
+
+#include "common/error.h"
 
 namespace xcap {
 
@@ -16,7 +17,8 @@ output::output(const std::string& path, size_t buffer_size)
     } else {
         _fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (_fd < 0) {
-            throw std::system_error(errno, std::generic_category(), "cannot write " + path);
+            throw failure(failure_kind::output, errno, "cannot write " + path,
+                          "choose a writable path, or -w - for standard output");
         }
         _owns_fd = true;
     }

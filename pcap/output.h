@@ -19,7 +19,7 @@ public:
     static constexpr size_t default_buffer = 1 << 20;
 
     // Opens `path` ("-" for stdout) for writing, truncating it. Throws
-    // std::system_error naming the path when it cannot be opened.
+    // xcap::failure (kind output) naming the path when it cannot be opened.
     explicit output(const std::string& path, size_t buffer_size = default_buffer);
     // Wraps an open fd (not closed on destruction); for tests and benchmarks.
     output(int fd, std::string name, size_t buffer_size = default_buffer);

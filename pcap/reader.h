@@ -5,15 +5,20 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/error.h"
+
 struct pcap;
 
 namespace xcap {
 
 // A capture file that cannot be read; what() is one line naming the file,
 // the packet number and byte offset where that is known, and what is wrong.
-class read_error : public std::runtime_error {
+// A failure of kind `input` (exit 8).
+class read_error : public failure {
 public:
-    using std::runtime_error::runtime_error;
+    explicit read_error(std::string message)
+        : failure(failure_kind::input, std::move(message),
+                  "replay needs a readable pcap or pcapng capture of Ethernet frames") {}
 };
 
 struct read_packet {

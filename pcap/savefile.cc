@@ -5,7 +5,8 @@
 #include <time.h>
 
 #include <cerrno>
-#include <system_error>
+
+#include "common/error.h"
 
 extern char** environ;
 
@@ -141,9 +142,9 @@ bool savefile_set::rotate(uint64_t ts_ns) {
     finish_file();
     try {
         open(int64_t(ts_ns / 1'000'000'000));
-    } catch (const std::system_error& e) {
+    } catch (const failure& e) {
         // Keep a failed output in place so writes are counted, not lost silently.
-        _failed_errno = e.code().value();
+        _failed_errno = e.code();
         _out = std::make_unique<output>(-1, _name, 64);
         _pcap = std::make_unique<pcap_writer>(*_out, max_snaplen, _cfg.nanosecond);
     }

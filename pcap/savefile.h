@@ -47,7 +47,7 @@ class savefile_set {
 public:
     using statistics_source = std::function<std::vector<interface_statistics>()>;
 
-    // Opens the first file. Throws std::system_error naming the file.
+    // Opens the first file. Throws xcap::failure (kind output) naming the file.
     savefile_set(savefile_config cfg, section_description section, std::vector<interface_description> ifaces,
                  statistics_source stats = {});
     ~savefile_set();

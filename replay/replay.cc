@@ -16,7 +16,7 @@
 #include "engine/clock.h"
 #include "engine/cpu.h"
 #include "engine/device.h"
-#include "engine/error.h"
+#include "common/error.h"
 #include "pcap/reader.h"
 #include "replay/tx_worker.h"
 
@@ -129,7 +129,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
     }
     require_capabilities(needs);
     if (opts.queues > dev.tx_queues) {
-        throw usage_error(failure_kind::usage,
+        throw failure(failure_kind::usage,
                           "--queues " + std::to_string(opts.queues) + ": " + dev.name + " has " +
                               std::to_string(dev.tx_queues) + " TX queue" + (dev.tx_queues == 1 ? "" : "s"),
                           "choose at most that many");
@@ -138,7 +138,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
     if (opts.attach) {
         foreign = query_attached(dev.ifindex);
         if (foreign && !opts.force) {
-            throw setup_error(failure_kind::xdp_busy, EBUSY,
+            throw failure(failure_kind::xdp_busy, EBUSY,
                               dev.name + " already has XDP program '" + foreign->name + "' (id " +
                                   std::to_string(foreign->id) + ", " + foreign->mode + " mode)",
                               "leave out --xdp-mode, remove it, or pass --force");

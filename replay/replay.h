@@ -61,8 +61,8 @@ struct replay_result {
     bool interrupted = false;
 };
 
-// Sends a capture out of an interface. Setup failures throw setup_error,
-// usage_error or read_error (the input), with nothing left attached.
+// Sends a capture out of an interface. Setup failures throw failure,
+// (read_error, kind input, for the file), with nothing left attached.
 // `info` receives the informational lines; `progress` the in-place line.
 replay_result run_replay(const replay_options& opts, const std::function<void(const std::string&)>& info,
                          const std::function<void(const std::string&)>& progress);

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "engine/error.h"
+#include "common/error.h"
 #include "cli/options.h"
 
 using namespace xcap;
@@ -13,7 +13,7 @@ void expect_usage_error(std::vector<std::string> args, const std::string& needle
     try {
         parse(args);
         FAIL() << "no error for " << ::testing::PrintToString(args);
-    } catch (const usage_error& e) {
+    } catch (const failure& e) {
         EXPECT_EQ(e.kind(), failure_kind::usage);
         EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
@@ -95,12 +95,12 @@ TEST(Options, BufferSizeRoundsDownToPowerOfTwoFrames) {
 TEST(QueueList, NumbersAndRanges) {
     EXPECT_EQ(parse_queue_list("0"), (std::vector<uint32_t>{0}));
     EXPECT_EQ(parse_queue_list("0,2-4,7"), (std::vector<uint32_t>{0, 2, 3, 4, 7}));
-    EXPECT_THROW(parse_queue_list(""), usage_error);
-    EXPECT_THROW(parse_queue_list("1,"), usage_error);
-    EXPECT_THROW(parse_queue_list("3-1"), usage_error);
-    EXPECT_THROW(parse_queue_list("1,1"), usage_error);
-    EXPECT_THROW(parse_queue_list("256"), usage_error);
-    EXPECT_THROW(parse_queue_list("a"), usage_error);
+    EXPECT_THROW(parse_queue_list(""), failure);
+    EXPECT_THROW(parse_queue_list("1,"), failure);
+    EXPECT_THROW(parse_queue_list("3-1"), failure);
+    EXPECT_THROW(parse_queue_list("1,1"), failure);
+    EXPECT_THROW(parse_queue_list("256"), failure);
+    EXPECT_THROW(parse_queue_list("a"), failure);
 }
 
 TEST(ExitCodes, EachFailureKindHasItsOwnCode) {

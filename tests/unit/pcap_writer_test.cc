@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <system_error>
+#include "common/error.h"
 #include <vector>
 
 #include "pcap/output.h"
@@ -131,8 +131,8 @@ TEST(Output, UnwritablePathThrowsNamingIt) {
     try {
         output out("/nonexistent-dir/x.pcap");
         FAIL() << "opened an unwritable path";
-    } catch (const std::system_error& e) {
+    } catch (const xcap::failure& e) {
         EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/x.pcap"), std::string::npos) << e.what();
-        EXPECT_EQ(e.code().value(), ENOENT);
+        EXPECT_EQ(e.code(), ENOENT);
     }
 }

@@ -215,7 +215,7 @@ TEST_P(Rotation, UnwritableFirstFileThrowsNamingIt) {
     try {
         savefile_set s(c, {}, {interface_description{}});
         FAIL() << "opened an unwritable path";
-    } catch (const std::system_error& e) {
+    } catch (const failure& e) {
         EXPECT_NE(std::string(e.what()).find(c.path), std::string::npos) << e.what();
     }
 }
