@@ -18,8 +18,10 @@
 #include "engine/clock.h"
 #include "engine/cpu.h"
 #include "engine/device.h"
+#include "engine/signals.h"
 #include "common/error.h"
 #include "pcap/savefile.h"
+#include "capture/rx_program.h"
 #include "capture/rx_worker.h"
 #include "capture/writer.h"
 
@@ -154,14 +156,7 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     require_up(dev);
     require_capabilities(capture_capabilities());
     std::vector<uint32_t> queues = choose_queues(opts, dev);
-    std::optional<attached_program> foreign = query_attached(dev.ifindex);
-    if (foreign && !opts.force) {
-        throw failure(failure_kind::xdp_busy, EBUSY,
-                          dev.name + " already has XDP program '" + foreign->name + "' (id " +
-                              std::to_string(foreign->id) + ", " + foreign->mode + " mode)",
-                          "xcap will not replace it: remove it (`ip link set dev " + dev.name +
-                              " xdp off`) or pass --force");
-    }
+    xdp_takeover takeover(dev, opts.force);
 
     // The output is opened before anything is attached, so an unwritable
     // path fails with nothing to undo.
@@ -191,26 +186,15 @@ capture_result run_capture(const capture_options& opts, const std::function<void
             q, x->area(), x->frame_mask(), cfg.frame_count,
             kernel_view{x->rx().producer, x->rx().consumer, program.issued_counter(q)}));
     }
-    if (foreign) {
-        info(dev.name + ": removing XDP program '" + foreign->name + "' (--force)");
-        remove_attached(dev.ifindex, dev.name);
-    }
-    program.attach(dev.ifindex, dev.name, opts.mode);
+    takeover.apply(info);
+    program.attach(dev, opts.mode);
     for (const auto& x : xsks) {
         info(dev.name + " queue " + std::to_string(x->queue()) + ": " + to_string(program.mode()) + " XDP, " +
              (x->zero_copy() ? "zero-copy" : "copy") + " mode");
     }
 
-    // Signals are taken synchronously by this thread only; the capture
-    // threads inherit the blocked mask.
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    // They stay blocked after the capture: a second Ctrl-C during the drain
-    // must not kill the process before the summary.
-    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-    signal(SIGPIPE, SIG_IGN);
+    // Taken by this thread only; the capture threads inherit the mask.
+    stop_signals signals;
 
     writer_config wcfg;
     wcfg.count_limit = opts.count;
@@ -265,26 +249,20 @@ capture_result run_capture(const capture_options& opts, const std::function<void
         threads.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         std::vector<int> cpus = allowed_cpus();
         for (size_t i = 0; i < xsks.size(); ++i) {
-            int cpu = cpus[i % cpus.size()];
-            threads.workers.emplace_back([&, i, cpu] {
-                name_current_thread("xcap-rx" + std::to_string(xsks[i]->queue()));
-                pin_current_thread(cpu);
-                run_rx_worker(*xsks[i], *channels[i], threads.stop, threads.wake_fd);
-            });
+            threads.workers.push_back(start_thread("xcap-rx" + std::to_string(xsks[i]->queue()),
+                                                   cpus[i % cpus.size()], [&, i] {
+                                                       run_rx_worker(*xsks[i], *channels[i], threads.stop,
+                                                                     threads.wake_fd);
+                                                   }));
         }
-        threads.writer = std::thread([&] {
-            name_current_thread("xcap-writer");
-            writer.run();
-        });
+        threads.writer = start_thread("xcap-writer", -1, [&] { writer.run(); });
 
         capture_totals prev = collect();
         int64_t last_stats = start;
         const int64_t deadline = opts.duration_s > 0 ? start + int64_t(opts.duration_s * 1e9) : 0;
         const int64_t stats_every = int64_t(opts.stats_interval_s * 1e9);
         for (;;) {
-            timespec tick{0, 50'000'000};
-            int sig = sigtimedwait(&sigs, nullptr, &tick);
-            if (sig == SIGINT || sig == SIGTERM) {
+            if (signals.wait(50'000'000)) {
                 result.end = capture_end::signal;
                 break;
             }

@@ -10,7 +10,7 @@
 
 #include "pcap/savefile.h"
 #include "bpf/xcap_abi.h"
-#include "engine/xdp_program.h"
+#include "engine/xdp_attach.h"
 #include "engine/xsk.h"
 
 namespace xcap {

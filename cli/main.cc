@@ -49,6 +49,9 @@ int replay_main(replay_options opts) {
         return exit_ok;
     }
     print_lines(format_replay_summary(r.totals, opts.interface));
+    if (r.input_error) {
+        return fail(exit_code_for(r.input_error->kind()), r.input_error->what(), r.input_error->hint());
+    }
     return exit_ok;
 }
 

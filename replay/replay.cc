@@ -1,7 +1,6 @@
 #include "replay/replay.h"
 
 #include <linux/capability.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -9,15 +8,19 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <thread>
 
+#include "common/error.h"
 #include "engine/caps.h"
 #include "engine/clock.h"
 #include "engine/cpu.h"
 #include "engine/device.h"
-#include "common/error.h"
+#include "engine/signals.h"
+#include "engine/xsk.h"
 #include "pcap/reader.h"
+#include "replay/pass_program.h"
 #include "replay/tx_worker.h"
 
 namespace xcap {
@@ -82,6 +85,30 @@ struct classifier {
     }
 };
 
+// Reads the file's packets in order, up to `limit` (the packets a first pass
+// found readable), calling fn(packet, number). A read_error ends the pass and
+// is kept in `error` (the first one only): the packets before it are what the
+// file holds, and they are still sent.
+template <class F>
+uint64_t read_pass(const std::string& path, uint64_t limit, const stop_event* stop, std::exception_ptr& error,
+                   F&& fn) {
+    uint64_t n = 0;
+    try {
+        capture_reader r(path);
+        read_packet p;
+        while (n < limit && !(stop && stop->requested()) && r.next(p)) {
+            if (!fn(p, ++n)) {
+                break;
+            }
+        }
+    } catch (const read_error&) {
+        if (!error) {
+            error = std::current_exception();
+        }
+    }
+    return n;
+}
+
 int64_t default_preload() {
     struct sysinfo si{};
     int64_t ram = sysinfo(&si) == 0 ? int64_t(si.totalram) * si.mem_unit : 0;
@@ -100,26 +127,159 @@ std::string human_ns(uint64_t ns) {
     return b;
 }
 
-}  // namespace
+// Whether the capture is loaded into the sockets' buffers before sending,
+// and how many UMEM frames each queue needs for it. One pass over the file,
+// which also counts and classifies its packets.
+struct preload_plan {
+    bool preload = false;
+    uint64_t readable = UINT64_MAX;   // packets before a read error, if any
+    std::vector<uint32_t> frames;     // per queue
+};
 
-replay_result run_replay(const replay_options& opts, const std::function<void(const std::string&)>& info,
-                         const std::function<void(const std::string&)>& progress) {
-    route_library_logs(opts.verbose);
-    replay_result result;
-    replay_totals& t = result.totals;
-    t.paced = opts.pace.mode != pace_mode::topspeed;
-
-    // The input first: a missing or broken file fails before anything else.
-    // A file with nothing in it at all counts as an empty capture.
-    if (struct stat st0{}; opts.input != "-" && stat(opts.input.c_str(), &st0) == 0 && S_ISREG(st0.st_mode) &&
-                           st0.st_size == 0) {
-        result.empty = true;
-        return result;
+preload_plan plan_preload(const replay_options& opts, const classifier& proto, std::exception_ptr& read_failure) {
+    preload_plan plan;
+    const int64_t budget = opts.preload_bytes < 0 ? default_preload() : opts.preload_bytes;
+    struct stat st{};
+    if (!(budget > 0 && opts.input != "-" && stat(opts.input.c_str(), &st) == 0 && st.st_size <= budget)) {
+        return plan;
     }
-    auto first = std::make_unique<capture_reader>(opts.input);
-    first->require_ethernet();
+    classifier classify = proto;
+    std::vector<packer> packing(opts.queues, packer{proto.frame_size});
+    plan.readable = read_pass(opts.input, UINT64_MAX, nullptr, read_failure, [&](const read_packet& p, uint64_t n) {
+        if (uint32_t bytes = classify(p, n)) {
+            packing[flow_queue(p.data, p.caplen, opts.queues)].place(bytes);
+        }
+        return true;
+    });
+    uint64_t frames = 0;
+    for (uint32_t q = 0; q < opts.queues; ++q) {
+        // The TX and completion rings get as many slots as the UMEM has
+        // chunks: at least 4096, so packing does not starve the rings.
+        plan.frames.push_back(std::max(next_pow2(packing[q].chunks()), 4096u));
+        frames += plan.frames.back();
+    }
+    plan.preload = int64_t(frames * proto.frame_size) <= budget;
+    return plan;
+}
 
-    device_info dev = probe_device(opts.interface);
+// Copies the file's packets into the queues' UMEMs and lists them with their
+// due times. Returns the schedule's loop period.
+int64_t load_tables(const replay_options& opts, const classifier& proto, uint64_t readable,
+                    std::vector<std::unique_ptr<xsk_queue>>& xsks, std::vector<std::vector<tx_item>>& tables) {
+    replay_totals scratch;  // the counts were taken by the planning pass
+    classifier classify{proto.max_frame, proto.frame_size, scratch};
+    schedule_builder sched(opts.pace);
+    std::vector<packer> place(opts.queues, packer{proto.frame_size});
+    std::exception_ptr ignored;  // the planning pass kept it
+    read_pass(opts.input, readable, nullptr, ignored, [&](const read_packet& p, uint64_t n) {
+        if (uint32_t bytes = classify(p, n)) {
+            uint32_t q = flow_queue(p.data, p.caplen, opts.queues);
+            uint64_t addr = place[q].place(bytes);
+            std::memcpy(xsks[q]->area() + addr, p.data, bytes);
+            tables[q].push_back(tx_item{addr, bytes, 0, sched.next(p.ts_ns, bytes)});
+        }
+        return true;
+    });
+    return sched.loop_period_ns();
+}
+
+// The streaming path: a reader thread reads the file once per loop into
+// frames the TX workers hand back, and feeds them in order. Whatever it
+// throws is kept for the main thread, which reports it after the summary.
+class stream_reader {
+public:
+    stream_reader(const replay_options& opts, const classifier& proto, replay_totals& totals,
+                  std::vector<std::unique_ptr<xsk_queue>>& xsks, tx_shared& shared)
+        : _opts(opts), _proto(proto), _totals(totals), _xsks(xsks), _shared(shared) {
+        for (uint32_t q = 0; q < opts.queues; ++q) {
+            _feeds.emplace_back(std::make_unique<boost::lockfree::spsc_queue<tx_item>>(stream_frames));
+            _free.emplace_back(std::make_unique<boost::lockfree::spsc_queue<uint64_t>>(stream_frames));
+            for (uint64_t f = 0; f < stream_frames; ++f) {
+                _free[q]->push(f * proto.frame_size);
+            }
+        }
+    }
+    ~stream_reader() { join(); }
+
+    void connect(tx_queue_state& s, uint32_t q) {
+        s.feed = _feeds[q].get();
+        s.free_frames = _free[q].get();
+        s.feed_done = &_done;
+    }
+
+    void start() { _thread = start_thread("xcap-reader", -1, [this] { run(); }); }
+    void join() {
+        if (_thread.joinable()) {
+            _thread.join();
+        }
+    }
+    // The read_error that ended the first pass, or an unexpected exception.
+    std::exception_ptr error() const { return _error; }
+
+private:
+    void run() {
+        try {
+            read_loops();
+        } catch (...) {
+            _error = std::current_exception();
+            _shared.stop_all();
+        }
+        _done.store(true, std::memory_order_release);
+    }
+
+    void read_loops() {
+        int64_t period = 0;
+        uint64_t readable = UINT64_MAX;
+        for (uint64_t loop = 0; (_opts.loops == 0 || loop < _opts.loops) && !_shared.stopping(); ++loop) {
+            replay_totals local;
+            classifier classify{_proto.max_frame, _proto.frame_size, local};
+            schedule_builder sched(_opts.pace);
+            uint64_t n = read_pass(_opts.input, readable, &_shared.stop, _error, [&](const read_packet& p, uint64_t i) {
+                uint32_t bytes = classify(p, i);
+                if (!bytes) {
+                    return true;
+                }
+                uint32_t q = flow_queue(p.data, p.caplen, _opts.queues);
+                int64_t due = due_in_loop(sched.next(p.ts_ns, bytes), loop, period);
+                uint64_t addr = 0;
+                while (!_free[q]->pop(addr)) {
+                    if (!_shared.stop.sleep_for(20'000)) {
+                        return false;
+                    }
+                }
+                std::memcpy(_xsks[q]->area() + addr, p.data, bytes);
+                _feeds[q]->push(tx_item{addr, bytes, 0, due});  // as many slots as frames
+                return true;
+            });
+            if (loop == 0) {
+                readable = n;  // later passes stop where this one did
+                _totals.file_packets = n;
+                _totals.skipped_too_big = local.skipped_too_big;
+                _totals.skipped_too_short = local.skipped_too_short;
+                _totals.truncated = local.truncated;
+                _totals.first_too_big = local.first_too_big;
+                _totals.first_too_big_len = local.first_too_big_len;
+            }
+            period = sched.loop_period_ns();  // every pass schedules the same
+            if (n == 0) {
+                break;
+            }
+        }
+    }
+
+    const replay_options& _opts;
+    const classifier _proto;
+    replay_totals& _totals;
+    std::vector<std::unique_ptr<xsk_queue>>& _xsks;
+    tx_shared& _shared;
+    std::vector<std::unique_ptr<boost::lockfree::spsc_queue<tx_item>>> _feeds;
+    std::vector<std::unique_ptr<boost::lockfree::spsc_queue<uint64_t>>> _free;
+    std::atomic<bool> _done{false};
+    std::exception_ptr _error;
+    std::thread _thread;
+};
+
+void check_setup(const replay_options& opts, const device_info& dev) {
     require_up(dev);
     // Sending needs the socket and its pinned buffers; a program only with --xdp-mode.
     std::vector<capability_need> needs = {capability(CAP_NET_RAW), capability(CAP_IPC_LOCK)};
@@ -130,218 +290,17 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
     require_capabilities(needs);
     if (opts.queues > dev.tx_queues) {
         throw failure(failure_kind::usage,
-                          "--queues " + std::to_string(opts.queues) + ": " + dev.name + " has " +
-                              std::to_string(dev.tx_queues) + " TX queue" + (dev.tx_queues == 1 ? "" : "s"),
-                          "choose at most that many");
+                      "--queues " + std::to_string(opts.queues) + ": " + dev.name + " has " +
+                          std::to_string(dev.tx_queues) + " TX queue" + (dev.tx_queues == 1 ? "" : "s"),
+                      "choose at most that many");
     }
-    std::optional<attached_program> foreign;
-    if (opts.attach) {
-        foreign = query_attached(dev.ifindex);
-        if (foreign && !opts.force) {
-            throw failure(failure_kind::xdp_busy, EBUSY,
-                              dev.name + " already has XDP program '" + foreign->name + "' (id " +
-                                  std::to_string(foreign->id) + ", " + foreign->mode + " mode)",
-                              "leave out --xdp-mode, remove it, or pass --force");
-        }
-    }
+}
 
-    t.max_frame = dev.mtu + 14;
-    const uint32_t frame_size = dev.mtu + 18 <= 2048 ? 2048 : 4096;
-    classifier classify{t.max_frame, frame_size, t};
-
-    // Preload when every packet fits in the budget, one frame each.
-    const int64_t budget = opts.preload_bytes < 0 ? default_preload() : opts.preload_bytes;
-    struct stat st{};
-    bool preload = budget > 0 && opts.input != "-" && stat(opts.input.c_str(), &st) == 0 && st.st_size <= budget;
-    std::vector<packer> packing(opts.queues, packer{frame_size});
-    std::vector<uint32_t> chunks(opts.queues, 0);
-    uint64_t file_packets = 0;
-    if (preload) {
-        read_packet p;
-        while (first->next(p)) {
-            ++file_packets;
-            if (uint32_t bytes = classify(p, file_packets)) {
-                packing[flow_queue(p.data, p.caplen, opts.queues)].place(bytes);
-            }
-        }
-        uint64_t frames = 0;
-        for (uint32_t q = 0; q < opts.queues; ++q) {
-            // The TX and completion rings get as many slots as the UMEM has
-            // chunks: at least 4096, so packing does not starve the rings.
-            chunks[q] = std::max(next_pow2(packing[q].chunks()), 4096u);
-            frames += chunks[q];
-        }
-        preload = int64_t(frames * frame_size) <= budget;
-        t.file_packets = file_packets;
-        if (file_packets == 0) {
-            result.empty = true;
-            return result;
-        }
-    }
-    t.preloaded = preload;
-
-    // Sockets, one UMEM each.
-    std::unique_ptr<rx_program> program;
-    if (opts.attach) {
-        program = std::make_unique<rx_program>();  // its XSKMAP stays empty: it passes everything
-    }
-    std::vector<std::unique_ptr<xsk_queue>> xsks;
-    for (uint32_t q = 0; q < opts.queues; ++q) {
-        xsk_config cfg;
-        cfg.direction = xsk_direction::tx;
-        cfg.frame_size = frame_size;
-        cfg.frame_count = preload ? chunks[q] : stream_frames;
-        xsks.emplace_back(std::make_unique<xsk_queue>(dev.name, q, cfg, opts.bind));
-    }
-    if (program) {
-        if (foreign) {
-            info(dev.name + ": removing XDP program '" + foreign->name + "' (--force)");
-            remove_attached(dev.ifindex, dev.name);
-        }
-        program->attach(dev.ifindex, dev.name, *opts.attach);
-    }
-    for (const auto& x : xsks) {
-        info(dev.name + " TX queue " + std::to_string(x->queue()) + ": " + (x->zero_copy() ? "zero-copy" : "copy") +
-             " mode" + (program ? std::string(", ") + to_string(program->mode()) + " XDP program attached" : ""));
-    }
-
-    // Tables (preload) or the reader's rings (stream).
-    std::vector<std::vector<tx_item>> tables(opts.queues);
-    std::vector<std::unique_ptr<boost::lockfree::spsc_queue<tx_item>>> feeds;
-    std::vector<std::unique_ptr<boost::lockfree::spsc_queue<uint64_t>>> free_frames;
-    std::atomic<bool> feed_done{false};
-    tx_shared shared;
-    shared.loops = opts.loops;
-    shared.budget = opts.limit ? int64_t(opts.limit) : -1;
-    if (preload) {
-        replay_totals scratch;  // the counts were taken in the first pass
-        classifier again{t.max_frame, frame_size, scratch};
-        capture_reader r(opts.input);
-        schedule_builder sched(opts.pace);
-        std::vector<packer> place(opts.queues, packer{frame_size});
-        read_packet p;
-        uint64_t n = 0;
-        while (r.next(p)) {
-            uint32_t bytes = again(p, ++n);
-            if (!bytes) {
-                continue;
-            }
-            uint32_t q = flow_queue(p.data, p.caplen, opts.queues);
-            uint64_t addr = place[q].place(bytes);
-            std::memcpy(xsks[q]->area() + addr, p.data, bytes);
-            tables[q].push_back(tx_item{addr, bytes, 0, sched.next(p.ts_ns, bytes)});
-        }
-        shared.loop_period_ns = sched.loop_period_ns();
-        if (sched.packets() == 0) {
-            info("all " + std::to_string(file_packets) + " packets of " + opts.input + " are skipped; nothing to send");
-        }
-    } else {
-        for (uint32_t q = 0; q < opts.queues; ++q) {
-            feeds.emplace_back(std::make_unique<boost::lockfree::spsc_queue<tx_item>>(stream_frames));
-            free_frames.emplace_back(std::make_unique<boost::lockfree::spsc_queue<uint64_t>>(stream_frames));
-            for (uint64_t f = 0; f < stream_frames; ++f) {
-                free_frames[q]->push(f * frame_size);
-            }
-        }
-    }
-    if (t.skipped_too_big && preload) {
-        info("skipping " + std::to_string(t.skipped_too_big) + " packet" + (t.skipped_too_big == 1 ? "" : "s") +
-             " larger than " + dev.name + " takes (MTU " + std::to_string(dev.mtu) + ": " +
-             std::to_string(t.max_frame) + " bytes, " + std::to_string(t.max_frame + 4) +
-             " with a VLAN tag); the first is packet " + std::to_string(t.first_too_big) + " (" +
-             std::to_string(t.first_too_big_len) + " bytes)");
-    }
-
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-
-    std::vector<std::unique_ptr<tx_queue_state>> states;
-    for (uint32_t q = 0; q < opts.queues; ++q) {
-        auto s = std::make_unique<tx_queue_state>();
-        s->xsk = xsks[q].get();
-        if (preload) {
-            s->table = &tables[q];
-        } else {
-            s->feed = feeds[q].get();
-            s->free_frames = free_frames[q].get();
-            s->feed_done = &feed_done;
-        }
-        states.push_back(std::move(s));
-    }
-
-    shared.start_ns = monotonic_ns() + 1'000'000;  // 1 ms for the threads to start
-    std::vector<std::thread> threads;
-    std::thread reader;
-    if (!preload) {
-        first.reset();
-        reader = std::thread([&] {
-            name_current_thread("xcap-reader");
-            replay_totals local;
-            int64_t period = 0;
-            for (uint64_t loop = 0; (opts.loops == 0 || loop < opts.loops) && !shared.stop; ++loop) {
-                classifier c{t.max_frame, frame_size, local};
-                capture_reader r(opts.input);
-                schedule_builder sched(opts.pace);
-                read_packet p;
-                uint64_t n = 0;
-                while (!shared.stop && r.next(p)) {
-                    uint32_t bytes = c(p, ++n);
-                    if (!bytes) {
-                        continue;
-                    }
-                    uint32_t q = flow_queue(p.data, p.caplen, opts.queues);
-                    int64_t due = sched.next(p.ts_ns, bytes) + int64_t(loop) * period;
-                    uint64_t addr = 0;
-                    while (!free_frames[q]->pop(addr)) {
-                        if (shared.stop) {
-                            break;
-                        }
-                        timespec nap{0, 20'000};
-                        nanosleep(&nap, nullptr);
-                    }
-                    if (shared.stop) {
-                        break;
-                    }
-                    std::memcpy(xsks[q]->area() + addr, p.data, bytes);
-                    feeds[q]->push(tx_item{addr, bytes, 0, due});  // as many slots as frames
-                }
-                if (loop == 0) {
-                    t.file_packets = n;
-                    t.skipped_too_big = local.skipped_too_big;
-                    t.skipped_too_short = local.skipped_too_short;
-                    t.truncated = local.truncated;
-                    t.first_too_big = local.first_too_big;
-                    t.first_too_big_len = local.first_too_big_len;
-                }
-                period = sched.loop_period_ns();  // every pass schedules the same
-                if (n == 0) {
-                    break;
-                }
-            }
-            feed_done.store(true, std::memory_order_release);
-        });
-    }
-    std::vector<int> cpus = allowed_cpus();
-    for (uint32_t q = 0; q < opts.queues; ++q) {
-        threads.emplace_back([&, q] {
-            name_current_thread("xcap-tx" + std::to_string(q));
-            pin_current_thread(cpus[(cpus.size() - 1 - q % cpus.size())]);
-            run_tx_worker(*states[q], shared);
-        });
-    }
-
-    // The main thread: signals, --duration, the progress line.
+// The main thread while the workers send: signals, --duration, the progress line.
+void supervise(const replay_options& opts, tx_shared& shared, const stop_signals& signals,
+               const std::vector<std::unique_ptr<tx_queue_state>>& states, uint64_t planned, replay_result& result,
+               const std::function<void(const std::string&)>& progress) {
     const int64_t deadline = opts.duration_s > 0 ? shared.start_ns + int64_t(opts.duration_s * 1e9) : 0;
-    const uint64_t planned = preload ? [&] {
-        uint64_t n = 0;
-        for (const auto& tb : tables) {
-            n += tb.size();
-        }
-        return n;
-    }() : 0;
     int64_t last_progress = 0;
     uint64_t last_sent = 0;
     for (;;) {
@@ -352,15 +311,17 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
         if (all_done) {
             break;
         }
-        timespec tick{0, 50'000'000};
-        int sig = sigtimedwait(&sigs, nullptr, &tick);
-        if (sig == SIGINT || sig == SIGTERM) {
+        int64_t tick = 50'000'000;
+        if (deadline) {
+            tick = std::clamp<int64_t>(deadline - monotonic_ns(), 0, tick);
+        }
+        if (signals.wait(tick)) {
             result.interrupted = true;
-            shared.stop = true;
+            shared.stop_all();
         }
         const int64_t now = monotonic_ns();
         if (deadline && now >= deadline) {
-            shared.stop = true;
+            shared.stop_all();  // a hard deadline: every wait ends now
         }
         if (opts.progress && now - last_progress >= 500'000'000) {
             uint64_t sent = 0;
@@ -383,12 +344,127 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
             last_sent = sent;
         }
     }
-    shared.stop = true;
+}
+
+}  // namespace
+
+replay_result run_replay(const replay_options& opts, const std::function<void(const std::string&)>& info,
+                         const std::function<void(const std::string&)>& progress) {
+    route_library_logs(opts.verbose);
+    replay_result result;
+    replay_totals& t = result.totals;
+    t.paced = opts.pace.mode != pace_mode::topspeed;
+
+    // The input first: a missing or broken file fails before anything else.
+    if (struct stat st0{}; opts.input != "-" && stat(opts.input.c_str(), &st0) == 0 && S_ISREG(st0.st_mode) &&
+                           st0.st_size == 0) {
+        throw read_error(opts.input + ": the file is empty (0 bytes), not a pcap or pcapng capture");
+    }
+    capture_reader(opts.input).require_ethernet();
+
+    device_info dev = probe_device(opts.interface);
+    check_setup(opts, dev);
+    std::optional<xdp_takeover> takeover;
+    if (opts.attach) {
+        takeover.emplace(dev, opts.force, "leave out --xdp-mode, remove it, or pass --force");
+    }
+
+    t.max_frame = dev.mtu + 14;
+    const uint32_t frame_size = dev.mtu + 18 <= 2048 ? 2048 : 4096;
+    const classifier proto{t.max_frame, frame_size, t};
+    std::exception_ptr read_failure;
+    preload_plan plan = plan_preload(opts, proto, read_failure);
+    t.preloaded = plan.preload;
+    if (plan.preload) {
+        t.file_packets = plan.readable;
+        if (plan.readable == 0) {
+            if (read_failure) {
+                std::rethrow_exception(read_failure);  // not one whole packet: nothing to send
+            }
+            result.empty = true;
+            return result;
+        }
+    }
+
+    // Sockets, one UMEM each; the program only with --xdp-mode.
+    std::unique_ptr<pass_program> program;
+    if (opts.attach) {
+        program = std::make_unique<pass_program>();
+    }
+    std::vector<std::unique_ptr<xsk_queue>> xsks;
+    for (uint32_t q = 0; q < opts.queues; ++q) {
+        xsk_config cfg;
+        cfg.direction = xsk_direction::tx;
+        cfg.frame_size = frame_size;
+        cfg.frame_count = plan.preload ? plan.frames[q] : stream_frames;
+        xsks.emplace_back(std::make_unique<xsk_queue>(dev.name, q, cfg, opts.bind));
+    }
+    if (program) {
+        takeover->apply(info);
+        program->attach(dev, *opts.attach);
+    }
+    for (const auto& x : xsks) {
+        info(dev.name + " TX queue " + std::to_string(x->queue()) + ": " + (x->zero_copy() ? "zero-copy" : "copy") +
+             " mode" + (program ? std::string(", ") + to_string(program->mode()) + " XDP program attached" : ""));
+    }
+
+    tx_shared shared;
+    shared.loops = opts.loops;
+    shared.budget = opts.limit ? int64_t(opts.limit) : -1;
+    std::vector<std::vector<tx_item>> tables(opts.queues);
+    std::unique_ptr<stream_reader> reader;
+    uint64_t planned = 0;
+    if (plan.preload) {
+        shared.loop_period_ns = load_tables(opts, proto, plan.readable, xsks, tables);
+        for (const auto& tb : tables) {
+            planned += tb.size();
+        }
+        if (planned == 0) {
+            info("all " + std::to_string(plan.readable) + " packets of " + opts.input +
+                 " are skipped; nothing to send");
+        }
+        if (t.skipped_too_big) {
+            info("skipping " + std::to_string(t.skipped_too_big) + " packet" + (t.skipped_too_big == 1 ? "" : "s") +
+                 " larger than " + dev.name + " takes (MTU " + std::to_string(dev.mtu) + ": " +
+                 std::to_string(t.max_frame) + " bytes, " + std::to_string(t.max_frame + 4) +
+                 " with a VLAN tag); the first is packet " + std::to_string(t.first_too_big) + " (" +
+                 std::to_string(t.first_too_big_len) + " bytes)");
+        }
+    } else {
+        reader = std::make_unique<stream_reader>(opts, proto, t, xsks, shared);
+    }
+
+    stop_signals signals;
+    std::vector<std::unique_ptr<tx_queue_state>> states;
+    for (uint32_t q = 0; q < opts.queues; ++q) {
+        auto s = std::make_unique<tx_queue_state>();
+        s->xsk = xsks[q].get();
+        if (reader) {
+            reader->connect(*s, q);
+        } else {
+            s->table = &tables[q];
+        }
+        states.push_back(std::move(s));
+    }
+
+    shared.start_ns = monotonic_ns() + 1'000'000;  // 1 ms for the threads to start
+    if (reader) {
+        reader->start();
+    }
+    std::vector<std::thread> threads;
+    std::vector<int> cpus = allowed_cpus();
+    for (uint32_t q = 0; q < opts.queues; ++q) {
+        threads.push_back(start_thread("xcap-tx" + std::to_string(q), cpus[cpus.size() - 1 - q % cpus.size()],
+                                       [&, q] { run_tx_worker(*states[q], shared); }));
+    }
+    supervise(opts, shared, signals, states, planned, result, progress);
+    shared.stop_all();
     for (auto& th : threads) {
         th.join();
     }
-    if (reader.joinable()) {
-        reader.join();
+    if (reader) {
+        reader->join();
+        read_failure = reader->error();
     }
     if (opts.progress) {
         progress("");
@@ -396,6 +472,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
     if (program) {
         program->detach();
     }
+
     // The achieved rate is over the sending itself: from the schedule's start
     // to the last packet handed to the kernel.
     int64_t last = 0;
@@ -414,7 +491,14 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
         t.errors.merge(states[q]->errors);
         t.queues.push_back(qt);
     }
-    if (t.file_packets == 0) {
+    if (read_failure) {
+        try {
+            std::rethrow_exception(read_failure);
+        } catch (const failure& e) {
+            result.input_error = e;
+        }
+        // Anything else is not the input's fault: it propagates.
+    } else if (t.file_packets == 0) {
         result.empty = true;
     }
     return result;

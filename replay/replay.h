@@ -9,7 +9,8 @@
 #include <vector>
 
 #include "replay/schedule.h"
-#include "engine/xdp_program.h"
+#include "common/error.h"
+#include "engine/xdp_attach.h"
 #include "engine/xsk.h"
 
 namespace xcap {
@@ -59,6 +60,9 @@ struct replay_result {
     replay_totals totals;
     bool empty = false;              // the file holds no packets
     bool interrupted = false;
+    // The input failed part-way (a truncated or corrupt capture): every whole
+    // packet before the failure was sent; reported after the summary, exit 8.
+    std::optional<failure> input_error;
 };
 
 // Sends a capture out of an interface. Setup failures throw failure,

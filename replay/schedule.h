@@ -34,14 +34,14 @@ public:
                     _first_ts = ts_ns;
                 }
                 // Timestamps that run backwards are sent at once, never early.
-                due = ts_ns > _first_ts ? int64_t(double(ts_ns - _first_ts) / _p.multiplier) : 0;
+                due = ts_ns > _first_ts ? to_ns(double(ts_ns - _first_ts) / _p.multiplier) : 0;
                 due = std::max(due, _last_due);
                 break;
             case pace_mode::pps:
-                due = int64_t(double(_count) * 1e9 / _p.pps);
+                due = to_ns(double(_count) * 1e9 / _p.pps);
                 break;
             case pace_mode::mbps:
-                due = int64_t(double(_bits) * 1e3 / _p.mbps);
+                due = to_ns(double(_bits) * 1e3 / _p.mbps);
                 break;
             case pace_mode::topspeed:
                 due = 0;
@@ -59,22 +59,40 @@ public:
         int64_t span = 0;
         switch (_p.mode) {
             case pace_mode::original: span = _last_due; break;
-            case pace_mode::pps: span = int64_t(double(_count) * 1e9 / _p.pps); break;
-            case pace_mode::mbps: span = int64_t(double(_bits) * 1e3 / _p.mbps); break;
+            case pace_mode::pps: span = to_ns(double(_count) * 1e9 / _p.pps); break;
+            case pace_mode::mbps: span = to_ns(double(_bits) * 1e3 / _p.mbps); break;
             case pace_mode::topspeed: span = 0; break;
         }
-        return span + _p.loop_delay_ns;
+        return std::min(span + _p.loop_delay_ns, max_offset_ns);
     }
 
     uint64_t packets() const { return _count; }
 
+    // Offsets are capped here (about 31 years): far enough to be "never",
+    // near enough that adding loops cannot overflow int64.
+    static constexpr int64_t max_offset_ns = 1'000'000'000'000'000'000;
+
 private:
+    static int64_t to_ns(double v) { return v >= double(max_offset_ns) ? max_offset_ns : int64_t(v); }
+
     pacing _p;
     uint64_t _first_ts = 0;
     uint64_t _count = 0;
     uint64_t _bits = 0;
     int64_t _last_due = 0;
 };
+
+// When a packet due at `first_loop_due` in the first loop is due in loop
+// `loop`: saturating, so a long --loop-delay times many loops means "never",
+// not a wrapped, negative (at once) time.
+inline int64_t due_in_loop(int64_t first_loop_due, uint64_t loop, int64_t period) {
+    int64_t add = 0;
+    int64_t due = 0;
+    if (__builtin_mul_overflow(int64_t(loop), period, &add) || __builtin_add_overflow(first_loop_due, add, &due)) {
+        return schedule_builder::max_offset_ns;
+    }
+    return std::min(due, schedule_builder::max_offset_ns);
+}
 
 // Send-time error (actual − due) in nanoseconds: a log-linear histogram with
 // 16 sub-buckets per power of two (relative error under 6.25%), fixed size,

@@ -6,7 +6,9 @@
 
 #include <cerrno>
 
+#include "common/counter.h"
 #include "engine/clock.h"
+#include "engine/cpu.h"
 
 namespace xcap {
 namespace {
@@ -23,15 +25,6 @@ constexpr int tx_skb_budget = 128;
 // latency of a sleep (tens of µs in a VM) must not become send-time error.
 constexpr int64_t spin_window_ns = 150'000;
 
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
-inline void bump(std::atomic<uint64_t>& c, uint64_t n) {
-    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
 
 class tx_loop {
 public:
@@ -46,7 +39,7 @@ public:
         bool feed_finished = false;
         for (;;) {
             reclaim();
-            if (_s.stop.load(std::memory_order_relaxed)) {
+            if (_s.stopping()) {
                 break;
             }
             // Fill `pending` from the source, in order. Once the source is
@@ -63,7 +56,7 @@ public:
                         }
                     }
                     it = (*_q.table)[next++];
-                    it.due_ns += int64_t(loop) * _s.loop_period_ns;
+                    it.due_ns = due_in_loop(it.due_ns, loop, _s.loop_period_ns);
                 } else if (!_q.feed->pop(it)) {
                     // Done only if the reader had finished before this empty pop.
                     source_done = feed_finished && _q.feed->read_available() == 0;
@@ -123,7 +116,7 @@ private:
             int64_t take = std::min<int64_t>(b, int64_t(k));
             if (_s.budget.compare_exchange_weak(b, b - take, std::memory_order_relaxed)) {
                 if (take == 0) {
-                    _s.stop.store(true, std::memory_order_relaxed);
+                    _s.stop_all();
                 }
                 return size_t(take);
             }
@@ -202,15 +195,13 @@ private:
             nap(left - spin_window_ns / 2);
             return;
         }
-        while (monotonic_ns() - _s.start_ns < due) {
+        while (monotonic_ns() - _s.start_ns < due && !_s.stopping()) {
             cpu_relax();
         }
     }
 
-    static void nap(int64_t ns) {
-        timespec ts{time_t(ns / 1'000'000'000), long(ns % 1'000'000'000)};
-        nanosleep(&ts, nullptr);
-    }
+    // Sleeps, unless a stop is requested (then returns at once).
+    void nap(int64_t ns) const { _s.stop.sleep_for(ns); }
 
     // Lets the kernel finish what was submitted (bounded: 2 s).
     void finish() {
@@ -219,7 +210,8 @@ private:
             kick();
             reclaim();
             if (_completed < _submitted) {
-                nap(50'000);
+                timespec ts{0, 50'000};  // not nap(): a stop is what brought us here
+                nanosleep(&ts, nullptr);
             }
         }
     }

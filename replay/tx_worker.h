@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/stop_event.h"
 #include "replay/schedule.h"
 #include "engine/xsk.h"
 
@@ -25,8 +26,11 @@ struct tx_shared {
     int64_t start_ns = 0;                 // CLOCK_MONOTONIC of the schedule's zero
     int64_t loop_period_ns = 0;           // preloaded tables: offset between loops
     uint64_t loops = 1;                   // preloaded tables: 0 = until stopped
-    std::atomic<bool> stop{false};
+    stop_event stop;                      // every wait of every thread ends when it is requested
     std::atomic<int64_t> budget{-1};      // packets left under --limit; -1 = no limit
+
+    void stop_all() { stop.request(); }
+    bool stopping() const { return stop.requested(); }
 };
 
 // One TX queue's worker state. Exactly one of `table` (preloaded) and `feed`
@@ -50,7 +54,7 @@ struct tx_queue_state {
 // The TX loop: takes the packets that are due, up to a batch, puts them on
 // the TX ring, kicks the kernel, records each packet's send-time error, and
 // reclaims completions. It waits for the next due packet by sleeping until
-// shortly before it, then spinning. A worker that has fallen behind sends
+// shortly before it (a sleep that a stop request ends at once), then spinning. A worker that has fallen behind sends
 // what is due in batches of at most `batch` packets, each a single kick, so
 // it catches up at the batch rate instead of in one unbounded burst.
 void run_tx_worker(tx_queue_state& q, tx_shared& shared);

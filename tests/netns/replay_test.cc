@@ -330,7 +330,8 @@ TEST_F(Replay, XdpModeAttachesOnlyWhileSending) {
     EXPECT_NE(err.find("already has XDP program 'not_xcap_pass'"), std::string::npos) << err;
 }
 
-// Bad input: one line, its exit code; an empty capture is not an error.
+// Bad input: one line, its exit code; a capture with no packets is not an
+// error, an empty file is (as in tcpreplay).
 TEST_F(Replay, BadInput) {
     std::string err;
     EXPECT_EQ(replay({"-r", path("missing.pcap")}, err), 8);
@@ -350,8 +351,9 @@ TEST_F(Replay, BadInput) {
     EXPECT_EQ(replay({"-r", path("empty.pcap")}, err), 0);
     EXPECT_NE(err.find("holds no packets; nothing was sent"), std::string::npos) << err;
     std::ofstream(path("zero.pcap")).close();
-    EXPECT_EQ(replay({"-r", path("zero.pcap")}, err), 0);
-    EXPECT_NE(err.find("holds no packets"), std::string::npos) << err;
+    EXPECT_EQ(replay({"-r", path("zero.pcap")}, err), 8);
+    EXPECT_NE(err.find(path("zero.pcap") + ": the file is empty (0 bytes)"), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
     EXPECT_EQ(stop(c, path("none.pcap")).size(), 0u) << "nothing was sent";
 
     auto frames = mixed(10, 1000);
@@ -417,4 +419,62 @@ TEST_F(Replay, ProgressLineOnATerminalOnly) {
     std::string err;
     ASSERT_EQ(replay({"-r", path("in.pcap"), "--pps", "20000"}, err), 0);
     EXPECT_EQ(err.find("ETA"), std::string::npos) << "no progress line off a terminal: " << err;
+}
+
+// A capture cut off in the middle of a packet: every whole packet goes out,
+// preloaded or streamed, then one line names the file, the packet and the
+// byte offset, and the exit status is 8.
+TEST_F(Replay, TruncatedCaptureSendsEveryWholePacketThenFails) {
+    std::vector<frame> frames;
+    for (uint32_t i = 0; i < 300; ++i) {
+        auto f = build_small_frame(i);
+        frames.push_back({uint64_t(i) * 1000, uint32_t(f.size()), f});
+    }
+    write_pcap(path("whole.pcap"), frames);
+    // Cut inside packet 201: 24-byte header, then 200 whole records.
+    const size_t record = 16 + frames[0].data.size();
+    const size_t cut = 24 + 200 * record + 20;
+    ASSERT_EQ(truncate(path("whole.pcap").c_str(), off_t(cut)), 0);
+    for (const char* preload : {"64", "0"}) {
+        SCOPED_TRACE(std::string("--preload ") + preload);
+        child c = capture(path("out.pcap"));
+        std::string err;
+        EXPECT_EQ(replay({"-r", path("whole.pcap"), "--preload", preload, "--topspeed"}, err), 8) << err;
+        EXPECT_NE(err.find("sent 200 packets"), std::string::npos) << err;
+        EXPECT_NE(err.find(path("whole.pcap") + ": packet 201 at byte " + std::to_string(24 + 200 * record)),
+                  std::string::npos)
+            << err;
+        EXPECT_EQ(err.find("terminate"), std::string::npos) << err;
+        auto got = stop(c, path("out.pcap"));
+        ASSERT_EQ(got.size(), 200u);
+        for (size_t i = 0; i < got.size(); ++i) {
+            EXPECT_EQ(got[i].data, frames[i].data) << "packet " << i;
+        }
+    }
+}
+
+// Every wait ends on SIGINT, SIGTERM or at --duration: a 2-minute gap in the
+// capture, a 60 s --loop-delay, an absurd --multiplier.
+TEST_F(Replay, LongWaitsEndOnSignalsAndDuration) {
+    auto f0 = build_small_frame(0);
+    auto f1 = build_small_frame(1);
+    write_pcap(path("gap.pcap"), {{0, uint32_t(f0.size()), f0}, {120'000'000'000ull, uint32_t(f1.size()), f1}});
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        SCOPED_TRACE(strsignal(sig));
+        std::vector<std::string> argv = {XCAP_BIN, "replay", "-i", net->sender_if(), "-r", path("gap.pcap")};
+        child r(net->in_sender(argv), path("r.out"), path("r.err"));
+        usleep(500'000);  // the first packet is out; the second is due in 2 minutes
+        ASSERT_TRUE(r.running()) << read_text(path("r.err"));
+        r.signal(sig);
+        EXPECT_EQ(r.wait(2), 0) << "still waiting out the gap: " << read_text(path("r.err"));
+        EXPECT_NE(read_text(path("r.err")).find("sent 1 packets"), std::string::npos) << read_text(path("r.err"));
+    }
+    std::string err;
+    EXPECT_EQ(replay({"-r", path("gap.pcap"), "--loop", "2", "--loop-delay", "60", "--topspeed", "--duration", "1"},
+                     err, 5),
+              0)
+        << err;
+    EXPECT_NE(err.find("sent 2 packets"), std::string::npos) << err;
+    EXPECT_EQ(replay({"-r", path("gap.pcap"), "--multiplier", "1e-9", "--duration", "1"}, err, 5), 0) << err;
+    EXPECT_NE(err.find("sent 1 packets"), std::string::npos) << err;
 }

@@ -118,3 +118,13 @@ TEST(FlowQueue, TwoQueuesSplitFlowsThatDifferOnlyInPorts) {
     EXPECT_GT(per_queue[0], 8);
     EXPECT_GT(per_queue[1], 8);
 }
+
+TEST(Schedule, HugeOffsetsSaturateInsteadOfWrapping) {
+    pacing p;
+    p.multiplier = 1e-9;  // a 2-minute gap becomes 1.2e20 ns: beyond int64
+    schedule_builder s(p);
+    EXPECT_EQ(s.next(0, 60), 0);
+    EXPECT_EQ(s.next(120'000'000'000ull, 60), schedule_builder::max_offset_ns);
+    EXPECT_EQ(due_in_loop(5, 3, schedule_builder::max_offset_ns), schedule_builder::max_offset_ns);
+    EXPECT_EQ(due_in_loop(5, 3, 10), 35);
+}
