@@ -1,6 +1,7 @@
 #include "capture/capture.h"
 
 #include <bpf/bpf.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/utsname.h>
@@ -18,6 +19,7 @@
 #include "engine/clock.h"
 #include "engine/cpu.h"
 #include "engine/device.h"
+#include "engine/link_monitor.h"
 #include "engine/signals.h"
 #include "common/error.h"
 #include "pcap/savefile.h"
@@ -110,17 +112,12 @@ void add(xdp_statistics& a, const xdp_statistics& b) {
 
 // Stops and joins the capture threads on every path out of run_capture.
 struct thread_group {
-    std::atomic<bool> stop{false};
-    int wake_fd = -1;
+    stop_event stop;
     std::vector<std::thread> workers;
     std::thread writer;
 
     void stop_workers() {
-        stop.store(true, std::memory_order_release);
-        uint64_t one = 1;
-        if (wake_fd >= 0) {
-            [[maybe_unused]] ssize_t n = write(wake_fd, &one, sizeof(one));
-        }
+        stop.request();
         for (auto& t : workers) {
             if (t.joinable()) {
                 t.join();
@@ -132,11 +129,66 @@ struct thread_group {
         if (writer.joinable()) {
             writer.join();
         }
-        if (wake_fd >= 0) {
-            close(wake_fd);
-        }
     }
 };
+
+// The main thread while the capture runs: it sleeps in poll() until a stop
+// signal, the writer finishing, a link event, the next --stats line or the
+// --duration deadline, so an idle capture costs no wake-ups here either.
+capture_end supervise(const capture_options& opts, const device_info& dev, const stop_signals& signals,
+                      link_monitor& monitor, const capture_writer& writer, const savefile_set& files,
+                      const std::function<capture_totals()>& collect,
+                      const std::function<void(const std::string&)>& info, int64_t start) {
+    capture_totals prev = collect();
+    int64_t last_stats = start;
+    const int64_t deadline = opts.duration_s > 0 ? start + int64_t(opts.duration_s * 1e9) : 0;
+    const int64_t stats_every = int64_t(opts.stats_interval_s * 1e9);
+    bool was_up = true;
+    for (;;) {
+        int64_t now = monotonic_ns();
+        int64_t wait_ns = -1;
+        if (deadline) {
+            wait_ns = std::max<int64_t>(deadline - now, 0);
+        }
+        if (stats_every > 0) {
+            int64_t to_stats = std::max<int64_t>(last_stats + stats_every - now, 0);
+            wait_ns = wait_ns < 0 ? to_stats : std::min(wait_ns, to_stats);
+        }
+        pollfd fds[3] = {{signals.fd(), POLLIN, 0}, {writer.finished_event().fd(), POLLIN, 0}, {monitor.fd(), POLLIN, 0}};
+        // Rounded up to whole milliseconds: never wake before the deadline.
+        poll(fds, 3, wait_ns < 0 ? -1 : int((wait_ns + 999'999) / 1'000'000));
+        if (signals.take()) {
+            return capture_end::signal;
+        }
+        if (writer.finished()) {
+            if (writer.limit_reached()) {
+                return capture_end::count;
+            }
+            if (writer.files_done()) {
+                return capture_end::files_done;
+            }
+            return files.error() == EPIPE ? capture_end::output_closed : capture_end::output_failed;
+        }
+        const link_monitor::state& link = monitor.update();
+        if (link.gone) {
+            return capture_end::interface_gone;
+        }
+        if (link.up != was_up) {
+            info(dev.name + (link.up ? " is up again" : " went down; xcap keeps capturing when it comes back up"));
+            was_up = link.up;
+        }
+        now = monotonic_ns();
+        if (deadline && now >= deadline) {
+            return capture_end::duration;
+        }
+        if (stats_every > 0 && now - last_stats >= stats_every) {
+            capture_totals cur = collect();
+            info(format_stats_line(prev, cur, double(now - last_stats) / 1e9));
+            prev = cur;
+            last_stats = now;
+        }
+    }
+}
 
 }  // namespace
 
@@ -174,6 +226,7 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     rx_program program;
     std::vector<std::unique_ptr<xsk_queue>> xsks;
     std::vector<std::unique_ptr<queue_channel>> channels;
+    doorbell bell;  // the workers wake the writer through it
     xsk_config cfg;
     cfg.frame_count = opts.frames_per_queue;
     for (uint32_t q : queues) {
@@ -184,7 +237,7 @@ capture_result run_capture(const capture_options& opts, const std::function<void
         }
         channels.emplace_back(std::make_unique<queue_channel>(
             q, x->area(), x->frame_mask(), cfg.frame_count,
-            kernel_view{x->rx().producer, x->rx().consumer, program.issued_counter(q)}));
+            kernel_view{x->rx().producer, x->rx().consumer, program.issued_counter(q)}, &bell));
     }
     takeover.apply(info);
     program.attach(dev, opts.mode);
@@ -195,6 +248,7 @@ capture_result run_capture(const capture_options& opts, const std::function<void
 
     // Taken by this thread only; the capture threads inherit the mask.
     stop_signals signals;
+    link_monitor monitor(dev.ifindex);
 
     writer_config wcfg;
     wcfg.count_limit = opts.count;
@@ -209,7 +263,7 @@ capture_result run_capture(const capture_options& opts, const std::function<void
 
     // The last statistics each socket gave: a failed read keeps them.
     std::vector<xdp_statistics> last_xsk(xsks.size());
-    auto collect = [&] {
+    std::function<capture_totals()> collect = [&] {
         capture_totals t;
         for (size_t i = 0; i < xsks.size(); ++i) {
             queue_totals qt;
@@ -246,48 +300,16 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     capture_result result;
     {
         thread_group threads;
-        threads.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         std::vector<int> cpus = allowed_cpus();
         for (size_t i = 0; i < xsks.size(); ++i) {
             threads.workers.push_back(start_thread("xcap-rx" + std::to_string(xsks[i]->queue()),
                                                    cpus[i % cpus.size()], [&, i] {
-                                                       run_rx_worker(*xsks[i], *channels[i], threads.stop,
-                                                                     threads.wake_fd);
+                                                       run_rx_worker(*xsks[i], *channels[i], threads.stop);
                                                    }));
         }
         threads.writer = start_thread("xcap-writer", -1, [&] { writer.run(); });
 
-        capture_totals prev = collect();
-        int64_t last_stats = start;
-        const int64_t deadline = opts.duration_s > 0 ? start + int64_t(opts.duration_s * 1e9) : 0;
-        const int64_t stats_every = int64_t(opts.stats_interval_s * 1e9);
-        for (;;) {
-            if (signals.wait(50'000'000)) {
-                result.end = capture_end::signal;
-                break;
-            }
-            if (writer.finished()) {
-                if (writer.limit_reached()) {
-                    result.end = capture_end::count;
-                } else if (writer.files_done()) {
-                    result.end = capture_end::files_done;
-                } else {
-                    result.end = files.error() == EPIPE ? capture_end::output_closed : capture_end::output_failed;
-                }
-                break;
-            }
-            int64_t now = monotonic_ns();
-            if (deadline && now >= deadline) {
-                result.end = capture_end::duration;
-                break;
-            }
-            if (stats_every > 0 && now - last_stats >= stats_every) {
-                capture_totals cur = collect();
-                info(format_stats_line(prev, cur, double(now - last_stats) / 1e9));
-                prev = cur;
-                last_stats = now;
-            }
-        }
+        result.end = supervise(opts, dev, signals, monitor, writer, files, collect, info, start);
 
         // Stop receiving first, then drain: the workers empty their RX rings,
         // the writer empties the handoff rings and flushes.

@@ -74,7 +74,7 @@ std::string format_summary(const capture_totals& t, const std::string& output_na
 std::string format_stats_line(const capture_totals& prev, const capture_totals& now, double interval_s);
 
 // What ended the capture.
-enum class capture_end { signal, count, duration, files_done, output_closed, output_failed };
+enum class capture_end { signal, count, duration, files_done, output_closed, output_failed, interface_gone };
 
 struct capture_result {
     capture_totals totals;

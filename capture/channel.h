@@ -1,8 +1,13 @@
 #pragma once
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <boost/lockfree/spsc_queue.hpp>
 #include <cstdint>
+
+#include "common/fd.h"
 
 namespace xcap {
 
@@ -13,6 +18,28 @@ struct rx_desc {
     uint64_t addr;
     uint32_t len;
     uint32_t drops_before;  // packets this queue dropped since its previous packet (saturating)
+};
+
+// Wakes the writer when it sleeps for want of packets, so an idle capture
+// costs no wake-ups. The writer sets `asleep` (seq_cst), looks at every
+// handoff ring once more, then blocks on the eventfd; a worker that pushed
+// reads `asleep` (seq_cst) after its push and rings. Either the writer sees
+// the push or the worker sees the flag: no packet waits for a timeout.
+struct doorbell {
+    std::atomic<bool> asleep{false};
+    unique_fd efd;
+
+    doorbell() : efd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+    void ring() {
+        asleep.store(false, std::memory_order_relaxed);
+        uint64_t one = 1;
+        [[maybe_unused]] ssize_t n = write(efd.get(), &one, sizeof(one));
+    }
+    void ring_if_asleep() {
+        if (asleep.load(std::memory_order_seq_cst)) {
+            ring();
+        }
+    }
 };
 
 // What the writer may read of the kernel's side of one queue: the RX ring's
@@ -34,9 +61,15 @@ struct kernel_view {
 // Counters are written by one thread with relaxed stores and read by others
 // for statistics only.
 struct queue_channel {
-    queue_channel(uint32_t queue_id, const uint8_t* umem_area, uint64_t frame_mask_, size_t frames,
-                  kernel_view kernel_ = {})
-        : handoff(frames), returns(frames), queue(queue_id), area(umem_area), frame_mask(frame_mask_), kernel(kernel_) {}
+    queue_channel(uint32_t queue_id, uint8_t* umem_area, uint64_t frame_mask_, size_t frames,
+                  kernel_view kernel_ = {}, doorbell* writer_bell_ = nullptr)
+        : handoff(frames),
+          returns(frames),
+          queue(queue_id),
+          area(umem_area),
+          frame_mask(frame_mask_),
+          kernel(kernel_),
+          writer_bell(writer_bell_) {}
 
     // True when the socket's RX ring holds nothing the worker has not taken.
     // The worker pushes descriptors to `handoff` before it releases them from
@@ -58,9 +91,10 @@ struct queue_channel {
     boost::lockfree::spsc_queue<rx_desc> handoff;
     boost::lockfree::spsc_queue<uint64_t> returns;
     const uint32_t queue;
-    const uint8_t* const area;
+    uint8_t* const area;  // the writer reads packets here and clears their metadata's magic
     const uint64_t frame_mask;
     const kernel_view kernel;
+    doorbell* const writer_bell;  // null in tests that drive the writer by hand
 
     // Written by the worker.
     alignas(64) std::atomic<uint64_t> received{0};

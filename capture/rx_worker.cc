@@ -4,6 +4,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/counter.h"
+#include "engine/cpu.h"
+
 namespace xcap {
 namespace {
 
@@ -22,12 +25,6 @@ constexpr int drain_empty_rounds = 3;
 // Busy batches between two readings of the socket's drop counters (one
 // getsockopt each); the counters are also read after every sleep.
 constexpr uint32_t batches_per_drop_sample = 64;
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
 
 // Returned frames back onto the fill ring. The fill ring has a slot for every
 // frame, so the reservation cannot fail.
@@ -55,7 +52,7 @@ void refill(xsk_queue& xsk, queue_channel& ch) {
 
 }  // namespace
 
-void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& stop, int wake_fd) {
+void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const stop_event& stop) {
     xsk_ring_cons& rx = xsk.rx();
     rx_desc descs[batch];
     uint32_t idle = 0;
@@ -88,7 +85,7 @@ void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& s
         uint32_t idx = 0;
         uint32_t n = xsk_ring_cons__peek(&rx, batch, &idx);
         if (n == 0) {
-            if (stop.load(std::memory_order_acquire)) {
+            if (stop.requested()) {
                 // Detached: nothing new is redirected here, but a packet may
                 // still be between the XDP program and the ring. Look again a
                 // few times before declaring the queue drained.
@@ -120,7 +117,7 @@ void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& s
                 timespec nap{0, 1'000'000};
                 nanosleep(&nap, nullptr);
             } else {
-                pollfd fds[2] = {{xsk.fd(), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+                pollfd fds[2] = {{xsk.fd(), POLLIN, 0}, {stop.fd(), POLLIN, 0}};
                 poll(fds, 2, 1000);
             }
             idle = 0;
@@ -147,6 +144,9 @@ void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& s
         // handoff empty" as "nothing in flight" (see queue_channel).
         size_t pushed = ch.handoff.push(descs, n);
         xsk_ring_cons__release(&rx, n);
+        if (ch.writer_bell) {
+            ch.writer_bell->ring_if_asleep();
+        }
         if (pushed < n) {
             // Not reachable while the rings are as large as the UMEM; if it
             // ever is, the frames go straight back and the loss is counted.
@@ -158,16 +158,17 @@ void run_rx_worker(xsk_queue& xsk, queue_channel& ch, const std::atomic<bool>& s
                 }
                 xsk_ring_prod__submit(&xsk.fill(), k);
             }
-            ch.handoff_full.store(ch.handoff_full.load(std::memory_order_relaxed) + (n - pushed),
-                                  std::memory_order_relaxed);
+            bump(ch.handoff_full, n - pushed);
             ch.lost.store(ch.lost.load(std::memory_order_relaxed) + (n - pushed), std::memory_order_release);
             drops_pending += n - pushed;
         }
-        ch.received.store(ch.received.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-        ch.received_bytes.store(ch.received_bytes.load(std::memory_order_relaxed) + bytes,
-                                std::memory_order_relaxed);
+        bump(ch.received, n);
+        bump(ch.received_bytes, bytes);
     }
     ch.worker_done.store(true, std::memory_order_release);
+    if (ch.writer_bell) {
+        ch.writer_bell->ring();
+    }
 }
 
 }  // namespace xcap

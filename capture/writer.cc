@@ -1,23 +1,20 @@
 #include "capture/writer.h"
 
+#include <poll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 
+#include "common/counter.h"
 #include "engine/clock.h"
 #include "bpf/xcap_abi.h"
 
 namespace xcap {
-namespace {
-
-inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
-    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
-
-}  // namespace
 
 capture_writer::capture_writer(std::vector<queue_channel*> channels, savefile_set& files, const writer_config& cfg)
-    : _channels(std::move(channels)),
+    : _bell(channels.empty() ? nullptr : channels.front()->writer_bell),
+      _channels(std::move(channels)),
       _stages(_channels.size()),
       _quiet_until(_channels.size(), 0),
       _taken(_channels.size(), 0),
@@ -41,8 +38,7 @@ bool capture_writer::refill(size_t q) {
     for (size_t i = 0; i < s.count; ++i) {
         // The XDP program left its stamp just before the packet. Clearing the
         // magic keeps a stale stamp from being trusted when the frame is reused.
-        auto* meta = const_cast<xcap_meta*>(
-            reinterpret_cast<const xcap_meta*>(ch.area + s.desc[i].addr - sizeof(xcap_meta)));
+        auto* meta = reinterpret_cast<xcap_meta*>(ch.area + s.desc[i].addr - sizeof(xcap_meta));
         if (meta->magic == XCAP_META_MAGIC) {
             s.ts[i] = meta->rx_ts_ns;
             meta->magic = 0;
@@ -177,8 +173,23 @@ size_t capture_writer::cycle(bool draining) {
     return taken;
 }
 
+void capture_writer::block_until_rung(bool all_done) {
+    _bell->asleep.store(true, std::memory_order_seq_cst);
+    bool empty = !all_done;
+    for (auto* ch : _channels) {
+        empty = empty && ch->handoff.read_available() == 0 && !ch->worker_done.load(std::memory_order_acquire);
+    }
+    if (empty) {
+        // The timeout is a safety net only: every push after `asleep` rings.
+        pollfd p{_bell->efd.get(), POLLIN, 0};
+        poll(&p, 1, 1000);
+    }
+    uint64_t n;
+    [[maybe_unused]] ssize_t r = read(_bell->efd.get(), &n, sizeof(n));
+    _bell->asleep.store(false, std::memory_order_relaxed);
+}
+
 void capture_writer::run() {
-    long sleep_ns = 0;
     unsigned idle_rounds = 0;
     for (;;) {
         bool all_done = true;
@@ -196,7 +207,9 @@ void capture_writer::run() {
         if (_limit_reached || _files_done || _files.failed()) {
             // Keep returning frames until the workers stop, but tell the
             // main thread now.
-            _finished.store(true, std::memory_order_release);
+            if (!_finished.requested()) {
+                _finished.request();
+            }
         }
         if (taken > 0) {
             idle_rounds = 0;
@@ -205,14 +218,19 @@ void capture_writer::run() {
         if (_cfg.flush_when_idle) {
             _files.flush();
         }
-        // Idle: the same moderation as the workers (100 µs), then 1 ms once
-        // nothing has come for a while. The UMEM absorbs what arrives meanwhile.
-        sleep_ns = ++idle_rounds > 20 ? 1'000'000L : 100'000L;
-        timespec ts{0, sleep_ns};
-        nanosleep(&ts, nullptr);
+        // Idle: the same moderation as the workers (100 µs) for a while; then,
+        // with nothing held anywhere, block until a worker rings. While a head
+        // waits for another queue (pending), keep to short naps: the wait has
+        // a deadline of its own.
+        if (++idle_rounds <= idle_rounds_before_block || pending || !_bell) {
+            timespec ts{0, 100'000};
+            nanosleep(&ts, nullptr);
+            continue;
+        }
+        block_until_rung(all_done);
     }
     _files.flush();
-    _finished.store(true, std::memory_order_release);
+    _finished.request();
 }
 
 }  // namespace xcap

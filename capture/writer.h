@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "capture/channel.h"
+#include "engine/stop_event.h"
 #include "pcap/savefile.h"
 
 namespace xcap {
@@ -58,7 +59,9 @@ public:
     void run();
 
     const writer_counters& counters() const { return _ctr; }
-    bool finished() const { return _finished.load(std::memory_order_acquire); }
+    bool finished() const { return _finished.requested(); }
+    // Readable once finished(): for the main thread's poll() set.
+    const stop_event& finished_event() const { return _finished; }
     bool limit_reached() const { return _limit_reached; }
     // -W with -G finished its last file.
     bool files_done() const { return _files_done; }
@@ -81,11 +84,15 @@ private:
         bool empty() const { return head == count; }
     };
 
+    static constexpr unsigned idle_rounds_before_block = 20;  // of 100 µs
+
     bool refill(size_t q);
+    void block_until_rung(bool all_done);
     bool crowded(size_t q) const;
     void emit(size_t q);
     void give_back(size_t q);
 
+    doorbell* _bell;  // shared by every channel; null in tests that drive cycle() by hand
     std::vector<queue_channel*> _channels;
     std::vector<stage> _stages;
     std::vector<uint64_t> _quiet_until;
@@ -96,7 +103,7 @@ private:
     uint64_t _packet_id = 0;
     bool _limit_reached = false;
     bool _files_done = false;
-    std::atomic<bool> _finished{false};
+    stop_event _finished;
 };
 
 }  // namespace xcap

@@ -62,6 +62,10 @@ int capture_main(const capture_options& opts) {
     if (r.end == capture_end::output_closed) {
         info("the reader of standard output went away; stopped");
     }
+    if (r.end == capture_end::interface_gone) {
+        return fail(exit_interface, "interface " + opts.interface + " disappeared while capturing",
+                    "every packet it delivered before is in the output");
+    }
     if (r.end == capture_end::output_failed) {
         return fail(exit_runtime,
                     "writing " + (opts.output_path == "-" ? std::string("standard output") : opts.output_path) +

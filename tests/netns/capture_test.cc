@@ -508,3 +508,57 @@ TEST_F(BadInput, ZeroCopyOnVethIsRefusedClearly) {
     EXPECT_EQ(run(xcap({"-w", path("x.pcap"), "--bind", "zerocopy"}), err), 7);
     expect_one_line(err, "zero-copy AF_XDP refused on " + net->receiver_if() + " queue 0");
 }
+
+// A closed terminal or ssh session (SIGHUP) ends a capture the way SIGINT
+// does: status 0, the summary, and every packet delivered is in the file.
+TEST_F(Capture, SighupEndsTheCaptureAndKeepsItsPackets) {
+    child x = start_xcap({"-w", path("h.pcap")});
+    send(2000, {"--threads", "1"});
+    usleep(200'000);
+    x.signal(SIGHUP);
+    ASSERT_EQ(x.wait(20), 0) << read_text(path("xcap.err"));
+    std::string err = read_text(path("xcap.err"));
+    EXPECT_EQ(number_in(err, "([0-9]+) packets captured"), 2000u);
+    EXPECT_EQ(read_pcap(path("h.pcap")).size(), 2000u);
+    EXPECT_FALSE(net->receiver_has_xdp());
+}
+
+// `ip link del` of the capture interface ends the capture at once: the
+// packets it delivered are in the file, then one line and exit status 3.
+TEST_F(Capture, VanishedInterfaceEndsTheCapture) {
+    child x = start_xcap({"-w", path("v.pcap")});
+    send(500, {"--threads", "1"});
+    usleep(200'000);
+    ASSERT_EQ(sh("ip -n " + net->receiver_ns() + " link del " + net->receiver_if()).status, 0);
+    ASSERT_EQ(x.wait(5), 3) << "still running after its interface was deleted: " << read_text(path("xcap.err"));
+    std::string err = read_text(path("xcap.err"));
+    EXPECT_NE(err.find("interface " + net->receiver_if() + " disappeared while capturing"), std::string::npos) << err;
+    EXPECT_NE(err.find("500 packets captured"), std::string::npos) << err;
+    EXPECT_EQ(read_pcap(path("v.pcap")).size(), 500u);
+}
+
+// An idle capture sleeps: its threads together wake a few times a second at
+// most (the safety-net timeouts), not the ~900 times of timed naps.
+TEST_F(Capture, IdleCaptureDoesNotSpinOrNap) {
+    child x = start_xcap({"-w", path("i.pcap")});
+    send(10, {"--threads", "1"});
+    usleep(500'000);  // past the short naps that follow traffic
+    auto switches = [&] {
+        uint64_t total = 0;
+        std::string dir = "/proc/" + std::to_string(x.pid()) + "/task";
+        std::istringstream tids(sh("ls " + dir).output);
+        for (std::string tid; tids >> tid;) {
+            std::string status = read_text(dir + "/" + tid + "/status");
+            total += number_in(status, "voluntary_ctxt_switches:\\s+([0-9]+)");
+            total += number_in(status, "nonvoluntary_ctxt_switches:\\s+([0-9]+)");
+        }
+        return total;
+    };
+    uint64_t before = switches();
+    usleep(2'000'000);
+    uint64_t after = switches();
+    EXPECT_LE(after - before, 20u) << "context switches of an idle capture in 2 s";
+    x.signal(SIGINT);
+    ASSERT_EQ(x.wait(10), 0) << read_text(path("xcap.err"));
+    EXPECT_EQ(read_pcap(path("i.pcap")).size(), 10u);
+}
