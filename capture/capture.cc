@@ -88,6 +88,7 @@ interface_description describe_interface(const device_info& dev, const std::vect
         }
     }
     d.speed_bps = dev.speed_mbps > 0 ? uint64_t(dev.speed_mbps) * 1'000'000 : 0;
+    d.linktype = linktype_for(dev.arphrd);
     d.snaplen = snaplen;
     return d;
 }
@@ -208,6 +209,11 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     require_up(dev);
     require_capabilities(capture_capabilities());
     std::vector<uint32_t> queues = choose_queues(opts, dev);
+    if (linktype_for(dev.arphrd) == 0) {
+        throw failure(failure_kind::unsupported, dev.name + " has link type ARPHRD " + std::to_string(dev.arphrd) +
+                                                     ", which xcap cannot label in a capture file",
+                      "xcap captures Ethernet, loopback and IP-only (tun, ipip, gre, wireguard) interfaces");
+    }
     xdp_takeover takeover(dev, opts.force);
 
     // The output is opened before anything is attached, so an unwritable

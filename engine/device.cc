@@ -1,6 +1,7 @@
 #include "engine/device.h"
 
 #include <linux/ethtool.h>
+#include <net/if_arp.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -89,12 +90,36 @@ device_info probe_device(const std::string& name) {
         dev.bus = info.bus_info;
     }
 
+    std::ifstream type("/sys/class/net/" + name + "/type");
+    unsigned arphrd = 0;
+    if (type >> arphrd) {
+        dev.arphrd = uint16_t(arphrd);
+    }
+
     std::ifstream speed("/sys/class/net/" + name + "/speed");
     int64_t mbps = -1;
     if (speed >> mbps && mbps > 0) {
         dev.speed_mbps = mbps;
     }
     return dev;
+}
+
+uint32_t linktype_for(uint16_t arphrd) {
+    switch (arphrd) {
+        case ARPHRD_ETHER:
+        case ARPHRD_LOOPBACK:
+            return 1;  // LINKTYPE_ETHERNET
+        case ARPHRD_NONE:     // tun, wireguard
+        case ARPHRD_RAWIP:
+        case ARPHRD_TUNNEL:   // ipip
+        case ARPHRD_TUNNEL6:  // ip6ip6
+        case ARPHRD_SIT:
+        case ARPHRD_IPGRE:
+        case 823:             // ARPHRD_IP6GRE (not in glibc's net/if_arp.h)
+            return 101;  // LINKTYPE_RAW: the frame starts at the IP header
+        default:
+            return 0;
+    }
 }
 
 void require_up(const device_info& dev) {

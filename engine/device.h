@@ -19,7 +19,15 @@ struct device_info {
     int64_t speed_mbps = -1;    // -1 when unknown
     uint32_t mtu = 1500;
     uint32_t tx_queues = 1;
+    uint16_t arphrd = 1;        // ARPHRD_* from /sys/class/net/NAME/type (1: Ethernet)
 };
+
+// The pcap link type of the frames XDP sees on an interface of hardware type
+// `arphrd`: Ethernet for Ethernet and loopback (Ethernet-framed on Linux),
+// LINKTYPE_RAW (101) for L3 devices (tun, ipip, gre, sit, wireguard, ...),
+// whose frames start at the IP header; 0 when xcap does not know how to
+// label them.
+uint32_t linktype_for(uint16_t arphrd);
 
 // Reads the interface's facts. Throws failure(interface) when it does not
 // exist, with a hint naming `ip link`.

@@ -562,3 +562,31 @@ TEST_F(Capture, IdleCaptureDoesNotSpinOrNap) {
     ASSERT_EQ(x.wait(10), 0) << read_text(path("xcap.err"));
     EXPECT_EQ(read_pcap(path("i.pcap")).size(), 10u);
 }
+
+// An IP-only interface (tun here; ipip, gre and wireguard alike) hands XDP
+// frames that start at the IP header: the file says LINKTYPE_RAW, so readers
+// decode them, instead of mislabelling them as Ethernet.
+TEST_F(Capture, IpOnlyInterfaceIsWrittenAsRawIp) {
+    const std::string ns = net->receiver_ns();
+    ASSERT_EQ(sh("ip -n " + ns + " tuntap add dev xtun0 mode tun && ip -n " + ns + " link set xtun0 up").status, 0);
+    child x(net->in_receiver({XCAP_BIN, "-i", "xtun0", "-w", path("t.pcap")}), path("t.out"), path("t.err"));
+    bool attached = false;
+    for (int i = 0; i < 100 && !attached; ++i) {
+        attached = sh("ip -n " + ns + " link show xtun0").output.find("xdp") != std::string::npos;
+        usleep(50'000);
+    }
+    ASSERT_TRUE(attached) << read_text(path("t.err"));
+    ASSERT_EQ(sh("ip netns exec " + ns + " python3 " + TUN_INJECT_PY + " xtun0 20").status, 0);
+    usleep(200'000);
+    x.signal(SIGINT);
+    ASSERT_EQ(x.wait(10), 0) << read_text(path("t.err"));
+    auto recs = read_pcap(path("t.pcap"));
+    ASSERT_EQ(recs.size(), 20u);
+    for (const auto& r : recs) {
+        ASSERT_GE(r.data.size(), 20u);
+        EXPECT_EQ(r.data[0], 0x45) << "an IPv4 header, not an Ethernet one";
+    }
+    auto dump = sh("tcpdump -nr " + path("t.pcap") + " 2>&1");
+    EXPECT_NE(dump.output.find("link-type RAW"), std::string::npos) << dump.output;
+    EXPECT_NE(dump.output.find("198.18.5.2.40000 > 198.18.5.1.9: UDP"), std::string::npos) << dump.output;
+}
