@@ -15,7 +15,6 @@
 #include <thread>
 
 #include "engine/caps.h"
-#include "capture/channel.h"
 #include "engine/clock.h"
 #include "engine/cpu.h"
 #include "engine/device.h"
@@ -24,7 +23,7 @@
 #include "common/error.h"
 #include "pcap/savefile.h"
 #include "capture/rx_program.h"
-#include "capture/rx_worker.h"
+#include "capture/xsk_source.h"
 #include "capture/writer.h"
 
 namespace xcap {
@@ -111,26 +110,18 @@ void add(xdp_statistics& a, const xdp_statistics& b) {
     a.tx_ring_empty_descs += b.tx_ring_empty_descs;
 }
 
-// Stops and joins the capture threads on every path out of run_capture.
-struct thread_group {
+// Stops and joins the capture thread on every path out of run_capture.
+struct capture_thread {
     stop_event stop;
-    std::vector<std::thread> workers;
-    std::thread writer;
+    std::thread thread;
 
-    void stop_workers() {
+    void stop_and_join() {
         stop.request();
-        for (auto& t : workers) {
-            if (t.joinable()) {
-                t.join();
-            }
+        if (thread.joinable()) {
+            thread.join();
         }
     }
-    ~thread_group() {
-        stop_workers();
-        if (writer.joinable()) {
-            writer.join();
-        }
-    }
+    ~capture_thread() { stop_and_join(); }
 };
 
 // The main thread while the capture runs: it sleeps in poll() until a stop
@@ -231,8 +222,7 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     // Destruction order is the reverse: threads, then sockets, then program.
     rx_program program;
     std::vector<std::unique_ptr<xsk_queue>> xsks;
-    std::vector<std::unique_ptr<queue_channel>> channels;
-    doorbell bell;  // the workers wake the writer through it
+    std::vector<std::unique_ptr<xsk_source>> sources;
     xsk_config cfg;
     cfg.frame_count = opts.frames_per_queue;
     for (uint32_t q : queues) {
@@ -241,9 +231,7 @@ capture_result run_capture(const capture_options& opts, const std::function<void
         if (bpf_map_update_elem(program.xsks_map_fd(), &q, &fd, 0) != 0) {
             throw failure(failure_kind::runtime, errno, "cannot register the socket of queue " + std::to_string(q));
         }
-        channels.emplace_back(std::make_unique<queue_channel>(
-            q, x->area(), x->frame_mask(), cfg.frame_count,
-            kernel_view{x->rx().producer, x->rx().consumer, program.issued_counter(q)}, &bell));
+        sources.emplace_back(std::make_unique<xsk_source>(*x, program.issued_counter(q)));
     }
     takeover.apply(info);
     program.attach(dev, opts.mode);
@@ -260,12 +248,12 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     wcfg.count_limit = opts.count;
     wcfg.realtime_offset_ns = measure_clock_offset().realtime_minus_monotonic_ns;
     wcfg.flush_when_idle = files.is_stdout();
-    wcfg.merge_backlog_frames = std::max<size_t>(cfg.frame_count / 4, 64);
-    std::vector<queue_channel*> chans;
-    for (auto& c : channels) {
-        chans.push_back(c.get());
+    wcfg.merge_backlog = std::max<size_t>(cfg.frame_count / 4, 64);
+    std::vector<packet_source*> srcs;
+    for (auto& s : sources) {
+        srcs.push_back(s.get());
     }
-    capture_writer writer(chans, files, wcfg);
+    capture_writer writer(srcs, files, wcfg);
 
     // The last statistics each socket gave: a failed read keeps them.
     std::vector<xdp_statistics> last_xsk(xsks.size());
@@ -275,14 +263,13 @@ capture_result run_capture(const capture_options& opts, const std::function<void
             queue_totals qt;
             qt.queue = xsks[i]->queue();
             qt.zero_copy = xsks[i]->zero_copy();
-            qt.received = channels[i]->received.load(std::memory_order_relaxed);
-            qt.handoff_full = channels[i]->handoff_full.load(std::memory_order_relaxed);
+            qt.received = sources[i]->counters().received.load(std::memory_order_relaxed);
             if (auto st = xsks[i]->statistics()) {
                 last_xsk[i] = *st;
             }
             qt.xsk = last_xsk[i];
             t.received += qt.received;
-            t.received_bytes += channels[i]->received_bytes.load(std::memory_order_relaxed);
+            t.received_bytes += sources[i]->counters().received_bytes.load(std::memory_order_relaxed);
             t.handoff_full += qt.handoff_full;
             add(t.xsk, qt.xsk);
             t.queues.push_back(qt);
@@ -305,23 +292,15 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     const int64_t start = monotonic_ns();
     capture_result result;
     {
-        thread_group threads;
-        std::vector<int> cpus = allowed_cpus();
-        for (size_t i = 0; i < xsks.size(); ++i) {
-            threads.workers.push_back(start_thread("xcap-rx" + std::to_string(xsks[i]->queue()),
-                                                   cpus[i % cpus.size()], [&, i] {
-                                                       run_rx_worker(*xsks[i], *channels[i], threads.stop);
-                                                   }));
-        }
-        threads.writer = start_thread("xcap-writer", -1, [&] { writer.run(); });
+        capture_thread ct;
+        ct.thread = start_thread("xcap-capture", -1, [&] { writer.run(ct.stop); });
 
         result.end = supervise(opts, dev, signals, monitor, writer, files, collect, info, start);
 
-        // Stop receiving first, then drain: the workers empty their RX rings,
-        // the writer empties the handoff rings and flushes.
+        // Stop receiving first, then drain: the capture thread empties the
+        // RX rings and flushes.
         program.detach();
-        threads.stop_workers();
-        threads.writer.join();
+        ct.stop_and_join();
     }
     result.totals = collect();
     result.totals.seconds = double(monotonic_ns() - start) / 1e9;

@@ -1,105 +1,112 @@
 #include "capture/writer.h"
 
+#include <linux/bpf.h>
 #include <poll.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 
 #include "common/counter.h"
 #include "engine/clock.h"
-#include "bpf/xcap_abi.h"
 
 namespace xcap {
+namespace {
 
-capture_writer::capture_writer(std::vector<queue_channel*> channels, savefile_set& files, const writer_config& cfg)
-    : _bell(channels.empty() ? nullptr : channels.front()->writer_bell),
-      _channels(std::move(channels)),
-      _stages(_channels.size()),
-      _quiet_until(_channels.size(), 0),
-      _taken(_channels.size(), 0),
+// Adaptive moderation (see writer.h): the nap is sized so about
+// gather_target packets wait when it ends, a quarter of the default ring.
+// Fixed 100 µs naps made context switches a third of the CPU at 1 Mpps.
+constexpr int64_t min_nap_ns = 50'000;
+constexpr int64_t max_nap_ns = 2'000'000;
+constexpr uint64_t gather_target = 2048;
+constexpr uint32_t empty_naps_before_poll = 20;
+// Busy cycles between two readings of the sources' drop counters (one
+// syscall each); they are also read whenever the capture goes idle.
+constexpr uint32_t cycles_per_drop_sample = 64;
+// After a stop, how long every source must stay empty: a packet may still be
+// between the XDP program and its ring when the program is detached.
+constexpr int drain_empty_rounds = 3;
+
+void nap(int64_t ns) {
+    timespec ts{0, long(ns)};
+    nanosleep(&ts, nullptr);
+}
+
+}  // namespace
+
+capture_writer::capture_writer(std::vector<packet_source*> sources, savefile_set& files, const writer_config& cfg)
+    : _sources(std::move(sources)),
+      _stages(_sources.size()),
+      _quiet_until(_sources.size(), 0),
       _files(files),
       _cfg(cfg) {}
 
 bool capture_writer::refill(size_t q) {
     stage& s = _stages[q];
-    queue_channel& ch = *_channels[q];
     s.head = 0;
-    s.count = ch.handoff.pop(s.desc, stage_size);
-    _taken[q] += s.count;
-    // The kernel wrote these frames on another core: start every cache miss
-    // now (metadata line and first packet line), so they overlap instead of
-    // being paid one after another below and in emit().
-    for (size_t i = 0; i < s.count; ++i) {
-        const uint8_t* pkt = ch.area + s.desc[i].addr;
-        __builtin_prefetch(pkt - sizeof(xcap_meta), 1);
-        __builtin_prefetch(pkt, 0);
-    }
-    for (size_t i = 0; i < s.count; ++i) {
-        // The XDP program left its stamp just before the packet. Clearing the
-        // magic keeps a stale stamp from being trusted when the frame is reused.
-        auto* meta = reinterpret_cast<xcap_meta*>(ch.area + s.desc[i].addr - sizeof(xcap_meta));
-        if (meta->magic == XCAP_META_MAGIC) {
-            s.ts[i] = meta->rx_ts_ns;
-            meta->magic = 0;
-        } else {
-            s.ts[i] = uint64_t(monotonic_ns());
-            bump(_ctr.meta_missing);
-        }
-    }
+    s.released = 0;
+    s.count = _sources[q]->peek(s.rec, stage_size);
     return s.count > 0;
 }
 
 void capture_writer::emit(size_t q) {
     stage& s = _stages[q];
-    queue_channel& ch = *_channels[q];
-    const rx_desc& d = s.desc[s.head];
+    const record_ref& r = s.rec[s.head++];
+    if (!r.stamped) {
+        bump(_ctr.meta_missing);
+    }
     if (_limit_reached || _files_done) {
         bump(_ctr.over_limit);
-    } else if (_files.failed()) {
-        bump(_ctr.write_errors);
-    } else {
-        packet_meta meta;
-        meta.queue = ch.queue;
-        meta.packet_id = _packet_id;
-        meta.dropcount = d.drops_before;
-        meta.xdp_verdict = 4;  // XDP_REDIRECT: what xcap_rx did with it
-        auto r = _files.write(s.ts[s.head] + uint64_t(_cfg.realtime_offset_ns), ch.area + d.addr, d.len, meta);
-        if (r == savefile_set::result::files_done) {
-            _files_done = true;
-            bump(_ctr.over_limit);
-        } else {
-            ++_packet_id;
-            bump(_ctr.snaplen_cut, r == savefile_set::result::cut);
-            bump(_ctr.written);
-            bump(_ctr.written_bytes, d.len);
-            if (_cfg.count_limit && _ctr.written.load(std::memory_order_relaxed) >= _cfg.count_limit) {
-                _limit_reached = true;
-            }
-        }
+        return;
     }
-    s.returned[s.nreturned++] = d.addr & ch.frame_mask;
-    ++s.head;
-}
-
-bool capture_writer::crowded(size_t q) const {
-    // Frames of q that wait in its handoff ring are off its fill ring: past
-    // this share the socket would soon start dropping.
-    const queue_channel& ch = *_channels[q];
-    return ch.handoff.read_available() >= _cfg.merge_backlog_frames;
+    if (_files.failed()) {
+        bump(_ctr.write_errors);
+        return;
+    }
+    packet_meta meta;
+    meta.queue = _sources[q]->queue();
+    meta.packet_id = _packet_id;
+    meta.dropcount = r.drops_before;
+    meta.xdp_verdict = XDP_REDIRECT;  // what xcap_rx did with it
+    auto res = _files.write(r.ts_ns + uint64_t(_cfg.realtime_offset_ns), r.data, r.len, meta);
+    if (res == savefile_set::result::files_done) {
+        _files_done = true;
+        bump(_ctr.over_limit);
+        return;
+    }
+    ++_packet_id;
+    bump(_ctr.snaplen_cut, res == savefile_set::result::cut);
+    bump(_ctr.written);
+    bump(_ctr.written_bytes, r.len);
+    if (_cfg.count_limit && _ctr.written.load(std::memory_order_relaxed) >= _cfg.count_limit) {
+        _limit_reached = true;
+    }
 }
 
 void capture_writer::give_back(size_t q) {
     stage& s = _stages[q];
-    if (s.nreturned) {
-        // The return ring holds every frame of the queue, so this cannot fail.
-        _channels[q]->returns.push(s.returned, s.nreturned);
-        s.nreturned = 0;
+    if (s.head > s.released) {
+        _sources[q]->release(s.rec + s.released, s.head - s.released);
+        s.released = s.head;
     }
 }
 
+bool capture_writer::crowded(size_t q) const {
+    // Records of q that wait on its ring are off its fill ring: past this
+    // share the socket would soon start dropping.
+    return _sources[q]->backlog() >= _cfg.merge_backlog;
+}
+
+bool capture_writer::pending() const {
+    for (const auto& s : _stages) {
+        if (!s.empty()) {
+            return true;
+        }
+    }
+    return false;
+}
+
 size_t capture_writer::cycle(bool draining) {
-    const size_t nq = _channels.size();
+    const size_t nq = _sources.size();
     size_t taken = 0;
     for (size_t q = 0; q < nq; ++q) {
         if (_stages[q].empty() && refill(q)) {
@@ -108,14 +115,13 @@ size_t capture_writer::cycle(bool draining) {
     }
     const uint64_t now = uint64_t(monotonic_ns());
     const uint64_t window = uint64_t(_cfg.merge_window_ns);
-    // Per idle queue, a time up to which it is known to have nothing more
-    // (see the merge in writer.h).
+    // Per idle source, a time up to which it is known to have nothing more.
     std::fill(_quiet_until.begin(), _quiet_until.end(), 0);
     for (;;) {
         size_t best = nq;
         for (size_t q = 0; q < nq; ++q) {
             if (!_stages[q].empty() &&
-                (best == nq || _stages[q].ts[_stages[q].head] < _stages[best].ts[_stages[best].head])) {
+                (best == nq || _stages[q].rec[_stages[q].head].ts_ns < _stages[best].rec[_stages[best].head].ts_ns)) {
                 best = q;
             }
         }
@@ -123,33 +129,31 @@ size_t capture_writer::cycle(bool draining) {
             break;
         }
         stage& b = _stages[best];
-        const uint64_t ts = b.ts[b.head];
+        const uint64_t ts = b.rec[b.head].ts_ns;
         if (nq > 1 && !draining) {
-            // Another queue with nothing pending may yet deliver an older packet.
+            // Another source with nothing pending may yet deliver an older record.
             bool blocked = false;
             bool restart = false;
             for (size_t q = 0; q < nq && !blocked && !restart; ++q) {
                 if (q == best || !_stages[q].empty() || ts <= _quiet_until[q]) {
                     continue;
                 }
-                queue_channel& ch = *_channels[q];
-                // In this order: the clock, the program's count, the RX ring,
-                // then the handoff ring (refill). A packet the program counts
-                // after `issued` was read is stamped after `t`; one counted
-                // before it is in the ring, the handoff ring, with us, or lost.
-                const uint64_t t = uint64_t(monotonic_ns());
-                const uint64_t issued = ch.issued();
-                const bool ring_empty = ch.rx_ring_empty();
-                if (refill(q)) {
-                    taken += _stages[q].count;
-                    restart = true;  // q has a head now; compare again
-                } else if (ring_empty && _taken[q] + ch.lost.load(std::memory_order_acquire) >= issued) {
-                    _quiet_until[q] = t;
-                    blocked = ts > t && ts + window > now;
-                } else {
-                    // Stamped but not yet published, or q's worker is behind,
-                    // or a drop not yet sampled: wait, but boundedly.
-                    blocked = ts + window > now && !crowded(best);
+                give_back(q);  // an empty stage may still hold released-but-unreturned records
+                const uint64_t t = uint64_t(monotonic_ns());  // before quiet(): see packet_source
+                switch (_sources[q]->quiet()) {
+                    case packet_source::quiet_state::available:
+                        if (refill(q)) {
+                            taken += _stages[q].count;
+                            restart = true;  // q has a head now; compare again
+                        }
+                        break;
+                    case packet_source::quiet_state::quiet:
+                        _quiet_until[q] = t;
+                        blocked = ts > t && ts + window > now;
+                        break;
+                    case packet_source::quiet_state::in_flight:
+                        blocked = ts + window > now && !crowded(best);
+                        break;
                 }
             }
             if (restart) {
@@ -173,61 +177,73 @@ size_t capture_writer::cycle(bool draining) {
     return taken;
 }
 
-void capture_writer::block_until_rung(bool all_done) {
-    _bell->asleep.store(true, std::memory_order_seq_cst);
-    bool empty = !all_done;
-    for (auto* ch : _channels) {
-        empty = empty && ch->handoff.read_available() == 0 && !ch->worker_done.load(std::memory_order_acquire);
-    }
-    if (empty) {
-        // The timeout is a safety net only: every push after `asleep` rings.
-        pollfd p{_bell->efd.get(), POLLIN, 0};
-        poll(&p, 1, 1000);
-    }
-    uint64_t n;
-    [[maybe_unused]] ssize_t r = read(_bell->efd.get(), &n, sizeof(n));
-    _bell->asleep.store(false, std::memory_order_relaxed);
-}
-
-void capture_writer::run() {
-    unsigned idle_rounds = 0;
+void capture_writer::run(const stop_event& stop) {
+    int64_t nap_ns = min_nap_ns;
+    uint64_t gathered = 0;    // records taken since the last nap began
+    uint32_t empty_naps = 0;
+    uint32_t cycles = 0;
+    int drained_rounds = 0;
     for (;;) {
-        bool all_done = true;
-        for (auto* ch : _channels) {
-            all_done = all_done && ch->worker_done.load(std::memory_order_acquire);
-        }
-        size_t taken = cycle(all_done);
-        bool pending = false;
-        for (const auto& s : _stages) {
-            pending = pending || !s.empty();
-        }
-        if (all_done && taken == 0 && !pending) {
-            break;
-        }
+        const bool stopping = stop.requested();
+        const size_t taken = cycle(stopping);
         if (_limit_reached || _files_done || _files.failed()) {
-            // Keep returning frames until the workers stop, but tell the
-            // main thread now.
+            // Keep giving records back until the stop, but tell the main
+            // thread now.
             if (!_finished.requested()) {
                 _finished.request();
             }
         }
         if (taken > 0) {
-            idle_rounds = 0;
+            gathered += taken;
+            empty_naps = 0;
+            drained_rounds = 0;
+            if (++cycles % cycles_per_drop_sample == 0) {
+                for (auto* s : _sources) {
+                    s->sample_drops();
+                }
+            }
+            continue;
+        }
+        if (pending()) {
+            nap(min_nap_ns);  // a head waits for another source's packet in flight
             continue;
         }
         if (_cfg.flush_when_idle) {
             _files.flush();
         }
-        // Idle: the same moderation as the workers (100 µs) for a while; then,
-        // with nothing held anywhere, block until a worker rings. While a head
-        // waits for another queue (pending), keep to short naps: the wait has
-        // a deadline of its own.
-        if (++idle_rounds <= idle_rounds_before_block || pending || !_bell) {
-            timespec ts{0, 100'000};
-            nanosleep(&ts, nullptr);
+        if (stopping) {
+            // Detached: nothing new is redirected, but a packet may still be
+            // between the XDP program and its ring. Look again a few times.
+            if (++drained_rounds >= drain_empty_rounds) {
+                break;
+            }
+            nap(1'000'000);
             continue;
         }
-        block_until_rung(all_done);
+        for (auto* s : _sources) {
+            s->sample_drops();  // going idle: attribute drops, and let quiet() see them
+        }
+        if (++empty_naps <= empty_naps_before_poll) {
+            // Aim the next nap at gather_target records, from what the last
+            // one gathered (a proportional step, clamped).
+            nap_ns = gathered > 0 ? std::clamp<int64_t>(int64_t(double(nap_ns) * double(gather_target) /
+                                                                double(gathered)),
+                                                         min_nap_ns, max_nap_ns)
+                                  : max_nap_ns;
+            gathered = 0;
+            nap(nap_ns);
+            continue;
+        }
+        // Idle for a while: block until a source has records, or the stop.
+        std::vector<pollfd> fds;
+        for (auto* s : _sources) {
+            if (s->wait_fd() >= 0) {
+                fds.push_back({s->wait_fd(), POLLIN, 0});
+            }
+        }
+        fds.push_back({stop.fd(), POLLIN, 0});
+        poll(fds.data(), fds.size(), -1);
+        nap_ns = min_nap_ns;
     }
     _files.flush();
     _finished.request();

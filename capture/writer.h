@@ -2,20 +2,21 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
-#include "capture/channel.h"
+#include "capture/source.h"
 #include "engine/stop_event.h"
 #include "pcap/savefile.h"
 
 namespace xcap {
 
 struct writer_config {
-    uint64_t count_limit = 0;          // stop writing after this many packets; 0 = no limit
-    int64_t realtime_offset_ns = 0;    // added to the monotonic XDP stamps
-    int64_t merge_window_ns = 1'000'000'000; // longest wait for a queue with a packet in flight
-    size_t merge_backlog_frames = 4096;  // ... and no longer than the head's queue has this many waiting
-    bool flush_when_idle = false;      // for pipes: flush each time the rings run empty
+    uint64_t count_limit = 0;                // stop writing after this many packets; 0 = no limit
+    int64_t realtime_offset_ns = 0;          // added to the monotonic XDP stamps
+    int64_t merge_window_ns = 1'000'000'000; // longest wait for a source with a packet in flight
+    size_t merge_backlog = 4096;             // ... and no longer than the head's source has this many waiting
+    bool flush_when_idle = false;            // for pipes: flush each time the sources run dry
 };
 
 // Counters of the writer thread: written with relaxed stores by the writer,
@@ -29,34 +30,40 @@ struct writer_counters {
     std::atomic<uint64_t> meta_missing{0};    // no XDP timestamp: stamped in user space
 };
 
-// The writer: pops descriptors from every queue's channel, merges the queues
-// in timestamp order and writes each packet through a pcap_writer, then hands
-// the frames back to their workers.
+// The capture loop: one thread that takes records from every source, merges
+// them in timestamp order, writes each through the savefile_set, and gives
+// them back to their source at once (for AF_XDP: straight onto the fill
+// ring). Run to completion: no thread hands packets to another, so there is
+// no per-packet synchronisation and no wake-up but the writer's own.
 //
-// Merge: the packet with the smallest timestamp among the queues' heads is
-// written next. When another queue has nothing pending, the head is written
-// once that queue is known to have nothing older: the XDP program counts
-// every packet it redirects to a queue (`issued`) before it reads the clock
-// for the packet's stamp, so if at time t the writer reads `issued`, then
-// finds the queue's RX ring and handoff ring empty, and has taken (or knows
-// lost) as many packets as were issued, every packet still to come from that
-// queue is stamped after t. Otherwise a packet is in flight (stamped, not yet
-// on the ring), the queue's worker is behind, or a drop is not yet sampled,
-// and the head waits: at most merge_window_ns, and only while fewer than
-// merge_backlog_frames of the head's queue wait in its handoff ring (memory,
-// not time, is what a wait costs: those frames are off the fill ring). So
-// across queues the file is in time order except where a queue's worker
-// fell that far behind; within one queue, order is always kept.
+// Merge: the record with the smallest timestamp among the sources' heads is
+// written next. When another source has nothing pending, the head is written
+// once that source is known to have nothing older (packet_source::quiet:
+// for AF_XDP, every packet the XDP program counted for the queue before the
+// writer read its clock has been peeked or is known lost). Otherwise a packet
+// is in flight (stamped, not yet on the ring) and the head waits: at most
+// merge_window_ns, and only while fewer than merge_backlog records of the
+// head's source wait on its ring (memory, not time, is what a wait costs:
+// those frames are off the fill ring). So across sources the file is in time
+// order except where a packet took that long from its stamp to its ring;
+// within one source, order is always kept.
 //
-// run() returns when every worker is done and every ring is empty, when
-// count_limit packets are written, when the files are done (-W with -G) or
-// when the output fails; `finished` is set in all these cases. Packets that
-// arrive after that are counted (over_limit or write_errors), not written.
+// Idle: while packets flow, after draining every source the writer naps so
+// that about `gather_target` packets gather (adaptive interrupt moderation:
+// 50 µs to 2 ms); after a run of empty naps it blocks in poll() on the
+// sources and the stop event, so an idle capture costs nothing.
+//
+// run() returns when a stop was requested and every source stayed drained
+// for a grace period, when the output fails, when -c is reached or the files
+// are done (-W with -G) and a stop was requested. finished() turns true as
+// soon as any of the last three happens; records that arrive after that are
+// counted (over_limit or write_errors), not written.
 class capture_writer {
 public:
-    capture_writer(std::vector<queue_channel*> channels, savefile_set& files, const writer_config& cfg);
+    capture_writer(std::vector<packet_source*> sources, savefile_set& files, const writer_config& cfg);
 
-    void run();
+    // The capture thread's loop; `stop` asks it to drain and return.
+    void run(const stop_event& stop);
 
     const writer_counters& counters() const { return _ctr; }
     bool finished() const { return _finished.requested(); }
@@ -66,37 +73,31 @@ public:
     // -W with -G finished its last file.
     bool files_done() const { return _files_done; }
 
-    // One pass over the channels: pop, merge, write, return frames. `draining`
-    // lifts the merge window. Returns how many packets were taken off the rings.
-    // Exposed for tests, which drive it without a thread.
+    // One pass over the sources: peek, merge, write, release. `draining`
+    // lifts the merge wait. Returns how many records were peeked. Exposed for
+    // tests, which drive it without a thread.
     size_t cycle(bool draining);
 
 private:
     static constexpr size_t stage_size = 256;
 
     struct stage {
-        rx_desc desc[stage_size];
-        uint64_t ts[stage_size];
-        size_t head = 0;
-        size_t count = 0;
-        uint64_t returned[stage_size];
-        size_t nreturned = 0;
+        record_ref rec[stage_size];
+        size_t released = 0;  // given back to the source
+        size_t head = 0;      // next to write
+        size_t count = 0;     // peeked
         bool empty() const { return head == count; }
     };
 
-    static constexpr unsigned idle_rounds_before_block = 20;  // of 100 µs
-
     bool refill(size_t q);
-    void block_until_rung(bool all_done);
-    bool crowded(size_t q) const;
     void emit(size_t q);
     void give_back(size_t q);
+    bool crowded(size_t q) const;
+    bool pending() const;
 
-    doorbell* _bell;  // shared by every channel; null in tests that drive cycle() by hand
-    std::vector<queue_channel*> _channels;
+    std::vector<packet_source*> _sources;
     std::vector<stage> _stages;
     std::vector<uint64_t> _quiet_until;
-    std::vector<uint64_t> _taken;  // descriptors popped per queue, all time
     savefile_set& _files;
     writer_config _cfg;
     writer_counters _ctr;

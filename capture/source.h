@@ -1,0 +1,69 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace xcap {
+
+// One packet as a source hands it to the writer: read in place (in a UMEM,
+// later in a BPF ring buffer), valid until the source is told it is done.
+struct record_ref {
+    const uint8_t* data;
+    uint64_t ts_ns;         // CLOCK_MONOTONIC, as bpf_ktime_get_ns() stamped it
+    uint64_t cookie;        // the source's own handle (a UMEM frame address)
+    uint32_t len;           // bytes present at `data` (the frame as XDP saw it)
+    uint32_t cap;           // at most this many to keep (a filter's `ret k`); 0 = no cap
+    uint32_t drops_before;  // packets this source lost since its previous record (saturating)
+    uint32_t stamped;       // 0 when the program left no stamp (stamped in user space)
+};
+
+// Counters a source keeps: written by the capture thread with relaxed
+// stores, read by anyone for statistics.
+struct source_counters {
+    std::atomic<uint64_t> received{0};
+    std::atomic<uint64_t> received_bytes{0};
+};
+
+// Where the writer takes packets from. The writer owns every source and
+// drives it from one thread; peek/release come in batches, never per packet
+// (one virtual call per batch).
+//
+// Order: a source yields its records in the order it received them, and the
+// writer releases them in that order.
+class packet_source {
+public:
+    virtual ~packet_source() = default;
+
+    // Up to `max` records not yet peeked, oldest first.
+    virtual size_t peek(record_ref* out, size_t max) = 0;
+    // Done with these records (the oldest peeked and not yet released, in
+    // order): their memory goes back to the kernel.
+    virtual void release(const record_ref* records, size_t n) = 0;
+
+    // Whether a record stamped before the caller's clock reading `t` can
+    // still come, asked when peek() found nothing; the caller reads the clock
+    // first, then asks.
+    enum class quiet_state {
+        quiet,      // nothing stamped before `t` is still to come
+        in_flight,  // a record is on its way (stamped, not yet published)
+        available,  // records arrived since the last peek: peek again
+    };
+    virtual quiet_state quiet() = 0;
+    // Records published by the kernel and not yet peeked: what waits.
+    virtual size_t backlog() const = 0;
+
+    // Readable when records may be there, for poll() when idle; -1 if none.
+    virtual int wait_fd() const = 0;
+    // Looks at the kernel's drop counters now (a syscall): done when the
+    // capture goes idle and every so many batches.
+    virtual void sample_drops() = 0;
+
+    virtual uint32_t queue() const = 0;
+    const source_counters& counters() const { return _counters; }
+
+protected:
+    source_counters _counters;
+};
+
+}  // namespace xcap

@@ -1,0 +1,147 @@
+#include "capture/xsk_source.h"
+
+#include <sys/socket.h>
+
+#include "bpf/xcap_abi.h"
+#include "common/counter.h"
+#include "engine/clock.h"
+
+namespace xcap {
+
+xsk_source::xsk_source(xsk_queue& xsk, const uint64_t* issued)
+    : _xsk(&xsk),
+      _rx(xsk.rx()),
+      _fill(xsk.fill()),
+      _area(xsk.area()),
+      _frame_mask(xsk.frame_mask()),
+      _queue(xsk.queue()),
+      _issued(issued) {
+    sample_drops();
+    _drops_pending = 0;  // before the first packet: nothing to attribute them to
+}
+
+xsk_source::xsk_source(const rings& r, const uint64_t* issued)
+    : _xsk(nullptr),
+      _rx(*r.rx),
+      _fill(*r.fill),
+      _area(r.area),
+      _frame_mask(r.frame_mask),
+      _queue(r.queue),
+      _issued(issued),
+      _plain_drops(r.drops) {}
+
+size_t xsk_source::peek(record_ref* out, size_t max) {
+    xsk_ring_cons& rx = _rx;
+    uint32_t idx = 0;
+    const uint32_t n = xsk_ring_cons__peek(&rx, uint32_t(max), &idx);
+    if (n == 0) {
+        return 0;
+    }
+    uint8_t* const area = _area;
+    // The kernel wrote these frames on another core: start every cache miss
+    // now (metadata line and first packet line), so they overlap instead of
+    // being paid one after another.
+    for (uint32_t i = 0; i < n; ++i) {
+        const uint8_t* pkt = area + xsk_ring_cons__rx_desc(&rx, idx + i)->addr;
+        __builtin_prefetch(pkt - sizeof(xcap_meta), 1);
+        __builtin_prefetch(pkt, 0);
+    }
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        const xdp_desc* d = xsk_ring_cons__rx_desc(&rx, idx + i);
+        uint8_t* pkt = area + d->addr;
+        auto* meta = reinterpret_cast<xcap_meta*>(pkt - sizeof(xcap_meta));
+        record_ref& r = out[i];
+        r.data = pkt;
+        r.len = d->len;
+        r.cookie = d->addr;
+        r.drops_before = 0;
+        if (meta->magic == XCAP_META_MAGIC) {
+            r.ts_ns = meta->rx_ts_ns;
+            r.cap = meta->cap;
+            r.stamped = 1;
+            meta->magic = 0;  // a stale stamp must not be trusted when the frame is reused
+        } else {
+            r.ts_ns = uint64_t(monotonic_ns());
+            r.cap = 0;
+            r.stamped = 0;
+        }
+        bytes += d->len;
+    }
+    if (_drops_pending) {
+        out[0].drops_before = _drops_pending > UINT32_MAX ? UINT32_MAX : uint32_t(_drops_pending);
+        _drops_pending = 0;
+    }
+    _peeked += n;
+    bump(_counters.received, n);
+    bump(_counters.received_bytes, bytes);
+    return n;
+}
+
+void xsk_source::release(const record_ref* records, size_t n) {
+    if (n == 0) {
+        return;
+    }
+    // The fill ring has a slot for every frame and a frame is in exactly one
+    // place, so this reservation cannot fail.
+    xsk_ring_prod& fill = _fill;
+    const uint64_t mask = _frame_mask;
+    uint32_t idx = 0;
+    xsk_ring_prod__reserve(&fill, uint32_t(n), &idx);
+    for (size_t i = 0; i < n; ++i) {
+        *xsk_ring_prod__fill_addr(&fill, idx + uint32_t(i)) = records[i].cookie & mask;
+    }
+    xsk_ring_prod__submit(&fill, uint32_t(n));
+    xsk_ring_cons__release(&_rx, uint32_t(n));
+    if (_xsk && xsk_ring_prod__needs_wakeup(&fill)) {
+        // Zero-copy drivers want a kick to look at the fill ring again.
+        recvfrom(_xsk->fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
+    }
+}
+
+packet_source::quiet_state xsk_source::quiet() {
+    // In this order: the program's count, then the ring (see the class comment).
+    const uint64_t issued = _issued ? __atomic_load_n(_issued, __ATOMIC_ACQUIRE) : 0;
+    if (backlog() > 0) {
+        return quiet_state::available;
+    }
+    if (_peeked + _drops_seen >= issued) {
+        return quiet_state::quiet;
+    }
+    // A packet counted but not on the ring: in flight, or dropped by the
+    // socket since the last sample. Look at the drops again, not more often
+    // than every 100 µs (a syscall), so a drop never holds the merge long.
+    const int64_t now = monotonic_ns();
+    if (now - _last_sample_ns >= 100'000) {
+        sample_drops();
+        if (_peeked + _drops_seen >= issued) {
+            return quiet_state::quiet;
+        }
+    }
+    return quiet_state::in_flight;
+}
+
+size_t xsk_source::backlog() const {
+    return __atomic_load_n(_rx.producer, __ATOMIC_ACQUIRE) - _rx.cached_cons;
+}
+
+void xsk_source::sample_drops() {
+    _last_sample_ns = monotonic_ns();
+    if (!_xsk) {
+        if (_plain_drops && *_plain_drops > _drops_seen) {
+            _drops_pending += *_plain_drops - _drops_seen;
+            _drops_seen = *_plain_drops;
+        }
+        return;
+    }
+    if (auto st = _xsk->statistics()) {
+        _stats = *st;
+        uint64_t now = xsk_drops(*st, _xsk->zero_copy());
+        if (now > _drops_seen) {
+            _drops_pending += now - _drops_seen;
+            _drops_seen = now;
+        }
+    }
+}
+
+}  // namespace xcap

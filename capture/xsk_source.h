@@ -1,0 +1,66 @@
+#pragma once
+
+#include <linux/if_xdp.h>
+
+#include <cstdint>
+
+#include "capture/source.h"
+#include "engine/xsk.h"
+
+namespace xcap {
+
+// One RX queue's AF_XDP socket as a packet source: records are read in
+// place in the UMEM, and a released frame goes straight back on the fill
+// ring, so a frame is never held longer than the writer holds its packet.
+//
+// Quiet rule: the XDP program counts each packet it redirects here
+// (`issued`) before it stamps it. If, after the caller read the clock, the
+// RX ring has nothing unpeeked and every issued packet was peeked or is known
+// lost (the socket's drops, as last sampled), then every packet still to come
+// is stamped after that clock reading.
+//
+// Threading: one thread (the writer) calls everything except counters().
+class xsk_source final : public packet_source {
+public:
+    // `issued` is the program's per-queue counter (null: no program, tests).
+    xsk_source(xsk_queue& xsk, const uint64_t* issued);
+
+    // Rings in plain memory, no socket (tests and benchmarks play the kernel).
+    struct rings {
+        xsk_ring_cons* rx;
+        xsk_ring_prod* fill;
+        uint8_t* area;
+        uint64_t frame_mask;
+        uint32_t queue;
+        const uint64_t* drops = nullptr;  // the "socket's" drop count
+    };
+    xsk_source(const rings& r, const uint64_t* issued);
+
+    size_t peek(record_ref* out, size_t max) override;
+    void release(const record_ref* records, size_t n) override;
+    quiet_state quiet() override;
+    size_t backlog() const override;
+    int wait_fd() const override { return _xsk ? _xsk->fd() : -1; }
+    void sample_drops() override;
+    uint32_t queue() const override { return _queue; }
+
+    // The socket's statistics as last read (a failed read keeps the previous).
+    const xdp_statistics& last_statistics() const { return _stats; }
+
+private:
+    xsk_queue* _xsk;  // null over plain rings
+    xsk_ring_cons& _rx;
+    xsk_ring_prod& _fill;
+    uint8_t* const _area;
+    const uint64_t _frame_mask;
+    const uint32_t _queue;
+    const uint64_t* _issued;
+    const uint64_t* _plain_drops = nullptr;
+    uint64_t _peeked = 0;         // descriptors peeked, all time
+    uint64_t _drops_seen = 0;     // socket drops as last sampled
+    uint64_t _drops_pending = 0;  // not yet attributed to a record
+    int64_t _last_sample_ns = 0;
+    xdp_statistics _stats{};
+};
+
+}  // namespace xcap
