@@ -201,6 +201,8 @@ chmod 755 "$tmp/initramfs/init"
 # our variables (locale, CI, gtest's and xcap's own), then the words as given.
 {
     echo 'export HOME=/root TERM=dumb'
+    # busybox's modprobe, insmod, lsmod and modinfo, for a host without kmod.
+    echo 'export PATH="$PATH:/run/xcap-vm/bin"'
     for name in PATH LANG LC_ALL TZ CI $(compgen -e | grep -E '^(GTEST_|XCAP_)' | grep -v '^XCAP_VM_' || true); do
         [ -n "${!name+set}" ] && printf 'export %s=%q\n' "$name" "${!name}"
     done
