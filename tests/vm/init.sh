@@ -97,16 +97,18 @@ stage1() {
     fi
 
     # modprobe looks in /lib/modules/$(uname -r), which the host's read-only
-    # tree does not have. A small root of its own has it, bound to the unpacked
-    # kernel package's modules: wrappers run busybox's modprobe and modinfo
-    # there, and the kernel's own module requests (tc's qdiscs and
-    # classifiers, ...) go through the same wrapper. busybox itself stays
-    # reachable after switch_root (PID 1 needs it for poweroff). Its applets
-    # go last in PATH: the host's own tools win wherever they exist.
+    # tree does not have. A small root of its own has it: the unpacked kernel
+    # package's modules, from their own 9p share (the cache may be anywhere,
+    # even under the host's /tmp, which the guest's tmpfs hides). Wrappers run
+    # busybox's modprobe and modinfo there, and the kernel's own module
+    # requests (tc's qdiscs and classifiers, ...) go through the same wrapper.
+    # busybox itself stays reachable after switch_root (PID 1 needs it for
+    # poweroff). Its applets go last in PATH: the host's own tools win
+    # wherever they exist.
     x=/newroot/run/xcap-vm
     mkdir -p "$x/modroot/bin" "$x/modroot/proc" "$x/modroot/sys" "$x/modroot/lib/modules/$kver"
-    mount --bind "/newroot$XCAP_VM_MODULES_DIR" "$x/modroot/lib/modules/$kver" ||
-        die "cannot bind the modules of $kver"
+    mount -t 9p -o "$opts,ro,cache=loose" xcapmods "$x/modroot/lib/modules/$kver" ||
+        die "cannot mount the modules of $kver over 9p"
     mount -t proc proc "$x/modroot/proc"
     mount -t sysfs sysfs "$x/modroot/sys"
     cp /init "$x/init"
@@ -156,7 +158,8 @@ stage2() {
     bb=/run/xcap-vm/busybox
     # The boot is over: run.sh measures the boot time from this mark (and,
     # with KVM, whether the guest came up at all).
-    $bb cut -d' ' -f1 /proc/uptime >$io/booted
+    $bb cut -d' ' -f1 /proc/uptime >$io/booted.tmp
+    $bb mv $io/booted.tmp $io/booted
     /bin/bash $io/cmd.sh </dev/null >>$io/stdout 2>>$io/stderr
     status=$?
     echo "$status" >$io/status.tmp
