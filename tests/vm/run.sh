@@ -328,7 +328,8 @@ done
 if [ "$timed_out" = 1 ]; then
     stop_qemu
 else
-    wait "$qemu_pid" 2>/dev/null || true
+    qemu_status=0
+    { wait "$qemu_pid" || qemu_status=$?; } 2>/dev/null
     qemu_pid=""
 fi
 # Let the followers print what was left, then stop them.
@@ -344,6 +345,11 @@ if [ "$timed_out" = 1 ]; then
     exit 124
 fi
 if [ ! -e "$tmp/io/status" ]; then
+    # qemu failing before the guest printed anything is this machine unable
+    # to run qemu at all (no memory, a broken install): a skip, with why.
+    if [ "$qemu_status" != 0 ] && ! [ -s "$tmp/console.log" ]; then
+        skip "qemu cannot run here (exit $qemu_status): $(grep -m1 -v '^$' "$tmp/qemu.log" || true)"
+    fi
     log "the guest ended before the command finished. qemu said:"
     tail -n 5 "$tmp/qemu.log" >&2
     log "console's end:"
