@@ -1,13 +1,26 @@
 #include "pcap/output.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 #include "common/error.h"
 
+#include "pcap/pcap_writer.h"
+#include "pcap/pcapng_writer.h"
+
 namespace xcap {
+namespace {
+
+uint32_t get32(const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+}  // namespace
 
 output::output(const std::string& path, size_t buffer_size)
     : _name(path == "-" ? "standard output" : path), _size(buffer_size) {
@@ -22,11 +35,21 @@ output::output(const std::string& path, size_t buffer_size)
         }
         _owns_fd = true;
     }
+    // A reader may be waiting on anything but a regular file, and standard
+    // output is a stream even when redirected to a file: both get flushed
+    // when the writer goes idle. Only a file opened here (so at offset 0,
+    // not shared) is ever truncated.
+    struct stat st{};
+    const bool regular = fstat(_fd, &st) == 0 && S_ISREG(st.st_mode);
+    _is_stream = _is_stdout || !regular;
+    _is_regular = regular && _owns_fd;
     _buf = std::make_unique<uint8_t[]>(_size);
 }
 
 output::output(int fd, std::string name, size_t buffer_size)
     : _name(std::move(name)), _fd(fd), _size(buffer_size) {
+    struct stat st{};
+    _is_stream = fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
     _buf = std::make_unique<uint8_t[]>(_size);
 }
 
@@ -47,22 +70,86 @@ void output::make_room(size_t n) {
     }
 }
 
+void output::set_failed(int err) {
+    if (_errno == 0) {
+        _errno = err;
+    }
+}
+
 bool output::flush() {
+    if (_errno != 0) {
+        drop_buffer(0);
+        return false;
+    }
     size_t off = 0;
-    while (off < _used && _errno == 0) {
+    while (off < _used) {
         ssize_t n = write(_fd, _buf.get() + off, _used - off);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
             _errno = errno;
-            break;
+            drop_buffer(off);
+            return false;
         }
         off += size_t(n);
-        _written += uint64_t(n);
     }
+    _written += _used;
+    _flushed += _used;
     _used = 0;
-    return _errno == 0;
+    return true;
+}
+
+// The failure path, and the only place that looks at records: the buffer
+// starts on an item boundary (see the class comment), so walking its
+// records from the front finds where the last whole one ends within the
+// `reached` bytes that got out, and counts the packets after it.
+void output::drop_buffer(size_t reached) {
+    size_t whole = _framing == record_framing::none ? reached : 0;
+    size_t pos = 0;
+    while (_framing != record_framing::none && pos < _used) {
+        const uint8_t* p = _buf.get() + pos;
+        const size_t left = _used - pos;
+        size_t len = 0;
+        bool packet = false;
+        uint32_t wire = 0;
+        if (_flushed + pos < _records_from) {
+            len = size_t(_records_from - (_flushed + pos));  // the file headers, appended as one item
+        } else if (_framing == record_framing::pcap) {
+            if (left < sizeof(pcap_record_header)) {
+                break;
+            }
+            len = sizeof(pcap_record_header) + get32(p + offsetof(pcap_record_header, caplen));
+            packet = true;
+            wire = get32(p + offsetof(pcap_record_header, len));
+        } else {
+            if (left < 12) {
+                break;
+            }
+            len = get32(p + 4);
+            packet = get32(p) == pcapng::epb_type;
+            wire = packet && left >= 28 ? get32(p + 24) : 0;
+        }
+        if (len == 0 || len > left) {
+            break;  // not written by our writers; count nothing rather than guess
+        }
+        if (pos + len <= reached) {
+            whole = pos + len;
+        } else if (packet) {
+            ++_packets_lost;
+            _wire_bytes_lost += wire;
+        }
+        pos += len;
+    }
+    if (whole < reached && _is_regular) {
+        // Best effort: should this fail too, the file ends in a partial
+        // record, as it would have without the walk.
+        while (ftruncate(_fd, off_t(_written + whole)) != 0 && errno == EINTR) {
+        }
+    }
+    _written += whole;
+    _flushed += _used;
+    _used = 0;
 }
 
 }  // namespace xcap

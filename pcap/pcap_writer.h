@@ -42,6 +42,7 @@ public:
         : _out(out), _snaplen(snaplen), _nano(nanosecond) {
         pcap_file_header_v2 h{nanosecond ? pcap_magic_nano : pcap_magic_micro, 2, 4, 0, 0, snaplen, linktype};
         _out.append(&h, sizeof(h));
+        _out.begin_records(record_framing::pcap);
     }
 
     // One packet: `len` bytes on the wire, of which min(len, snaplen) are

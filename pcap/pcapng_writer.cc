@@ -35,8 +35,10 @@ pcapng_writer::pcapng_writer(output& out, const section_description& section,
     shb.option(pcapng::shb_hardware, section.hardware);
     shb.option(pcapng::shb_os, section.os);
     shb.option(pcapng::shb_userappl, section.application);
-    const auto& s = shb.finish();
-    _out.append(s.data(), s.size());
+    // The SHB and IDBs go into the output as one item, so that no flush
+    // splits them and a failed write never leaves a section without its
+    // interfaces.
+    std::vector<uint8_t> headers = shb.finish();
 
     for (const auto& i : ifaces) {
         pcapng_block idb(pcapng::idb_type);
@@ -56,9 +58,11 @@ pcapng_writer::pcapng_writer(output& out, const section_description& section,
             idb.option(pcapng::if_filter, f);
         }
         const auto& b = idb.finish();
-        _out.append(b.data(), b.size());
+        headers.insert(headers.end(), b.begin(), b.end());
         _snaplens.push_back(i.snaplen);
     }
+    _out.append(headers.data(), headers.size());
+    _out.begin_records(record_framing::pcapng);
 }
 
 void pcapng_writer::write_statistics(uint32_t interface, const interface_statistics& st) {

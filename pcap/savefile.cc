@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "common/error.h"
 
@@ -76,20 +77,37 @@ savefile_set::~savefile_set() {
 void savefile_set::open(int64_t when_s) {
     _name = _cfg.path == "-" ? "-" : rotation_name(_cfg, _index_in_period, when_s);
     _out = std::make_unique<output>(_name, _cfg.buffer_size);  // throws, naming the file
+    _placeholder = false;
+    start_writer();
+    ++_files_opened;
+    _is_stream = _out->is_stream();
+    _flush_each_batch = _cfg.packet_buffered || _is_stream;
+}
+
+void savefile_set::start_writer() {
     _pcap.reset();
     _pcapng.reset();
+    _packets_in_file = 0;
     if (_cfg.format == file_format::pcap) {
         _pcap = std::make_unique<pcap_writer>(*_out, _ifaces.empty() ? max_snaplen : _ifaces[0].snaplen,
                                               _cfg.nanosecond, _ifaces.empty() ? linktype_ethernet : _ifaces[0].linktype);
     } else {
         _pcapng = std::make_unique<pcapng_writer>(*_out, _section, _ifaces, _cfg.nanosecond);
     }
-    ++_files_opened;
-    _packets_in_file = 0;
+}
+
+// After a failure the set keeps an output that writes nothing, with a writer
+// of the right format, so that what the capture still hands over is counted
+// lost by the same walk as the rest, and the hot path needs no check.
+void savefile_set::keep_failed_output(int err) {
+    _out = std::make_unique<output>(-1, _name, 4096);
+    _placeholder = true;
+    start_writer();
+    _out->set_failed(err);
 }
 
 void savefile_set::finish_file() {
-    if (_pcapng && _stats) {
+    if (_pcapng && _stats && !_out->failed()) {
         auto st = _stats();
         for (size_t i = 0; i < st.size() && i < _ifaces.size(); ++i) {
             st[i].start_ns = st[i].start_ns ? st[i].start_ns : _start_ns;
@@ -97,35 +115,42 @@ void savefile_set::finish_file() {
             _pcapng->write_statistics(uint32_t(i), st[i]);
         }
     }
-    bool ok = _out->flush();
-    if (!ok && !_failed_errno) {
+    if (!_out->flush() && !_failed_errno) {
         _failed_errno = _out->error();
+        _failed_file = _out->name();
     }
-    std::string finished = _name;
-    bool is_stdout = _out->is_stdout();
+    _accepted_closed += _packets_in_file;
+    _packets_in_file = 0;
+    _lost_closed += _out->packets_lost();
+    _wire_lost_closed += _out->wire_bytes_lost();
+    const std::string finished = _name;
+    // A file that failed was cut back to whole records, so it is as finished
+    // as any other and gets its -z command too.
+    const bool is_file = !_out->is_stdout() && !_placeholder;
     _pcap.reset();
     _pcapng.reset();
     _out.reset();  // closes the file
-    if (ok && !is_stdout && !_cfg.post_rotate.empty()) {
+    if (is_file && !_cfg.post_rotate.empty()) {
         // sh -c '<cmd> "$1"' sh <file>: the command may carry its own arguments.
         std::string script = _cfg.post_rotate + " \"$1\"";
         const char* argv[] = {"sh", "-c", script.c_str(), "sh", finished.c_str(), nullptr};
         pid_t pid;
-        if (posix_spawnp(&pid, "sh", nullptr, nullptr, const_cast<char* const*>(argv), environ) == 0) {
-            _hooks.push_back(pid);
-        }
-    }
-    // Reap hooks that have finished, without waiting.
-    for (size_t i = 0; i < _hooks.size();) {
-        if (waitpid(_hooks[i], nullptr, WNOHANG) == _hooks[i]) {
-            _hooks.erase(_hooks.begin() + long(i));
+        int err = posix_spawnp(&pid, "sh", nullptr, nullptr, const_cast<char* const*>(argv), environ);
+        if (err == 0) {
+            _hooks.push_back({finished, pid});
         } else {
-            ++i;
+            report({finished, 0, err});
         }
     }
+    reap_finished_hooks();
 }
 
 bool savefile_set::rotate(uint64_t ts_ns) {
+    if (failed()) {
+        // No file after a failure: the packet goes to the failed output and
+        // is counted lost.
+        return true;
+    }
     const bool by_time = _cfg.rotate_seconds && ts_ns >= _next_rotation_ns;
     if (by_time) {
         // Next boundary after this packet; periods with no packets make no files.
@@ -140,27 +165,117 @@ bool savefile_set::rotate(uint64_t ts_ns) {
         ++_index_in_period;
     }
     finish_file();
+    if (_failed_errno) {
+        keep_failed_output(_failed_errno);  // the last flush of that file failed
+        return true;
+    }
     try {
         open(int64_t(ts_ns / 1'000'000'000));
     } catch (const failure& e) {
-        // Keep a failed output in place so writes are counted, not lost silently.
         _failed_errno = e.code();
-        _out = std::make_unique<output>(-1, _name, 64);
-        _pcap = std::make_unique<pcap_writer>(*_out, max_snaplen, _cfg.nanosecond);
+        _failed_file = _name;
+        keep_failed_output(_failed_errno);
     }
     return true;
 }
 
-void savefile_set::close() {
-    if (_closed) {
-        return;
+void savefile_set::report(post_rotate_failure f) {
+    _hook_failures.push_back(std::move(f));
+    if (_cfg.post_rotate_report) {
+        _cfg.post_rotate_report(_hook_failures.back());
     }
-    _closed = true;
-    finish_file();
-    for (pid_t pid : _hooks) {
-        waitpid(pid, nullptr, 0);
+}
+
+void savefile_set::reaped(const post_rotate_pending& h, int status) {
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        report({h.file, status, 0});
     }
-    _hooks.clear();
+}
+
+void savefile_set::reap_finished_hooks() {
+    for (size_t i = 0; i < _hooks.size();) {
+        int status = 0;
+        pid_t r = waitpid(_hooks[i].pid, &status, WNOHANG);
+        if (r == 0 || (r < 0 && errno == EINTR)) {
+            ++i;
+            continue;
+        }
+        if (r == _hooks[i].pid) {
+            reaped(_hooks[i], status);
+        }
+        // r < 0 otherwise: not our child any more (SIGCHLD ignored?), nothing to report.
+        _hooks.erase(_hooks.begin() + long(i));
+    }
+}
+
+bool savefile_set::close(const std::atomic<bool>* abandon) {
+    if (!abandon) {
+        return close_polling(nullptr);
+    }
+    const std::function<bool()> poll = [abandon] { return abandon->load(std::memory_order_relaxed); };
+    return close_polling(&poll);
+}
+
+bool savefile_set::close(const std::function<bool()>& abandon) { return close_polling(abandon ? &abandon : nullptr); }
+
+bool savefile_set::close_polling(const std::function<bool()>* abandon) {
+    if (!_closed) {
+        _closed = true;
+        finish_file();
+    }
+    if (!abandon) {
+        for (const auto& h : _hooks) {
+            int status = 0;
+            pid_t r;
+            while ((r = waitpid(h.pid, &status, 0)) < 0 && errno == EINTR) {
+            }
+            if (r == h.pid) {
+                reaped(h, status);
+            }
+        }
+        _hooks.clear();
+        return _hooks_abandoned.empty();
+    }
+    // Polling rather than blocking, so that the caller's condition (a second
+    // Ctrl-C) is seen within 10 ms while a command hangs.
+    for (;;) {
+        reap_finished_hooks();
+        if (_hooks.empty()) {
+            return _hooks_abandoned.empty();
+        }
+        if ((*abandon)()) {
+            _hooks_abandoned.insert(_hooks_abandoned.end(), _hooks.begin(), _hooks.end());
+            _hooks.clear();
+            return false;
+        }
+        timespec tick{0, 10'000'000};
+        nanosleep(&tick, nullptr);
+    }
+}
+
+output_failure savefile_set::output_error() const {
+    if (_failed_errno) {
+        return {_failed_errno, _failed_file};
+    }
+    if (_out && _out->failed()) {
+        return {_out->error(), _out->name()};
+    }
+    return {};
+}
+
+std::string post_rotate_failure::message() const {
+    const std::string head = "-z command for " + file;
+    if (spawn_errno) {
+        return head + " could not be started: " + std::strerror(spawn_errno);
+    }
+    if (WIFEXITED(wait_status)) {
+        return head + " exited with status " + std::to_string(WEXITSTATUS(wait_status));
+    }
+    if (WIFSIGNALED(wait_status)) {
+        return head + " was killed by signal " + std::to_string(WTERMSIG(wait_status)) + " (" +
+               strsignal(WTERMSIG(wait_status)) + ")";
+    }
+    return head + " ended with wait status " + std::to_string(wait_status);
 }
 
 }  // namespace xcap

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,6 +18,29 @@ namespace xcap {
 
 enum class file_format { pcap, pcapng };
 
+// A -z command that did not end well, for one line on stderr.
+struct post_rotate_failure {
+    std::string file;
+    int wait_status = 0;   // as waitpid() reports it, when the command ran
+    int spawn_errno = 0;   // non-zero when the command could not be started
+    // "-z command for FILE exited with status N" (or "was killed by signal
+    // N", or "could not be started: REASON").
+    std::string message() const;
+};
+
+// A -z command close() stopped waiting for; it may still be running.
+struct post_rotate_pending {
+    std::string file;
+    pid_t pid = 0;
+};
+
+// The first failure of the output, for one line on stderr: errno and the
+// file it happened on ("standard output" for "-").
+struct output_failure {
+    int error = 0;
+    std::string file;
+};
+
 // "x.pcapng" → pcapng; anything else → pcap.
 file_format format_for_path(const std::string& path);
 
@@ -28,7 +52,12 @@ struct savefile_config {
     uint32_t rotate_seconds = 0;   // -G: start a new file every this many seconds (strftime names)
     uint32_t max_files = 0;        // -W: with -C alone a ring of this many files; with -G stop after this many
     std::string post_rotate;       // -z: run `sh -c '<cmd> "$1"' sh <file>` on each finished file
+    bool packet_buffered = false;  // -U: end_batch() flushes regular files too
     size_t buffer_size = output::default_buffer;
+    // Told about each -z command that failed, as soon as it is reaped (on
+    // rotation, or in close()), on the thread that owns the savefile_set.
+    // Optional: post_rotate_failures() keeps them all anyway.
+    std::function<void(const post_rotate_failure&)> post_rotate_report;
 };
 
 // The name of file number `index` (0-based) of a rotation, as tcpdump names
@@ -41,8 +70,17 @@ std::string rotation_name(const savefile_config& cfg, uint64_t index, int64_t wh
 // complete on its own (its own headers, whole packets only, and for pcapng an
 // Interface Statistics Block per interface at its end).
 //
-// Threading: one thread (the writer) owns it. The statistics source is
-// called on that thread when a file is closed.
+// Faults: the first failed write (or a rotated file that cannot be opened)
+// fails the set for good: nothing more is written and no further file is
+// opened. The file that failed is cut back to its last whole record (pcap
+// record, or pcapng block after an intact SHB and IDBs), so it still reads
+// to the end. Every packet write() accepted is then either in a file,
+// counted by packets_in_files(), or lost, counted by packets_lost(); their
+// sum is the number of packets accepted. The counting costs nothing per
+// packet: the failed buffer is walked once.
+//
+// Threading: one thread (the writer) owns it. The statistics source and
+// post_rotate_report are called on that thread.
 class savefile_set {
 public:
     using statistics_source = std::function<std::vector<interface_statistics>()>;
@@ -88,23 +126,66 @@ public:
     }
 
     bool flush() { return _out ? _out->flush() : !failed(); }
+    // The writer calls this after each batch of packets: flushes when the
+    // output is a stream (someone reads it live) or -U asked for it, so at
+    // most one write() per batch; otherwise the buffer fills first. Returns
+    // false once the output has failed.
+    bool end_batch() { return _flush_each_batch ? flush() : !failed(); }
+
     // Finishes the last file (statistics blocks, flush, close, -z hook) and
     // waits for the -z commands. Idempotent. The destructor closes too, but
     // without statistics blocks (the source may be gone by then): call
     // close() to end a file completely.
-    void close();
+    //
+    // With `abandon`, the wait polls every 10 ms and stops as soon as
+    // `abandon` is true (e.g. a second Ctrl-C); the commands not waited for
+    // are left running and listed by post_rotate_abandoned(). Returns true
+    // when every -z command was waited for.
+    bool close(const std::atomic<bool>* abandon = nullptr);
+    // The same with a predicate polled every 10 ms on the calling thread,
+    // e.g. a sigtimedwait() with a zero timeout for a blocked SIGINT.
+    bool close(const std::function<bool()>& abandon);
 
     bool failed() const { return error() != 0; }
     // errno of the first failure of any file so far, or 0.
     int error() const { return _failed_errno ? _failed_errno : _out ? _out->error() : 0; }
+    // The first failure with the file it happened on; {0, ""} when none.
+    output_failure output_error() const;
     bool is_stdout() const { return _cfg.path == "-"; }
+    // Standard output or a non-regular file (FIFO, socket, character
+    // device): the writer flushes it whenever it goes idle.
+    bool is_stream() const { return _is_stream; }
     const std::string& current_name() const { return _name; }
     uint64_t files_opened() const { return _files_opened; }
+
+    // Packets write() accepted (returned written or cut) and not lost.
+    // Exact after close() (or a flush()): the packet records the files hold
+    // (with a -W ring, also those in files the ring later overwrote). Before
+    // that, buffered packets count as in the files until a flush fails.
+    uint64_t packets_in_files() const { return packets_accepted() - packets_lost(); }
+    // Packets write() accepted that are in no file: after the first failure,
+    // those that did not reach the file whole, and every one accepted since.
+    // Exact after close() (or a flush()).
+    uint64_t packets_lost() const { return _lost_closed + (_out ? _out->packets_lost() : 0); }
+    // Their lengths on the wire, summed.
+    uint64_t wire_bytes_lost() const { return _wire_lost_closed + (_out ? _out->wire_bytes_lost() : 0); }
+    uint64_t packets_accepted() const { return _accepted_closed + _packets_in_file; }
+
+    // -z commands that exited non-zero, were killed, or could not start.
+    const std::vector<post_rotate_failure>& post_rotate_failures() const { return _hook_failures; }
+    // -z commands close() stopped waiting for.
+    const std::vector<post_rotate_pending>& post_rotate_abandoned() const { return _hooks_abandoned; }
 
 private:
     void open(int64_t when_s);
     void finish_file();
     bool rotate(uint64_t ts_ns);
+    void start_writer();
+    void keep_failed_output(int err);
+    void report(post_rotate_failure f);
+    void reaped(const post_rotate_pending& h, int status);
+    void reap_finished_hooks();
+    bool close_polling(const std::function<bool()>* abandon);
 
     savefile_config _cfg;
     section_description _section;
@@ -120,10 +201,19 @@ private:
     uint64_t _next_rotation_ns = 0;
     uint64_t _start_ns = 0;
     uint64_t _trailer_bytes = 0;    // the ISBs a pcapng file ends with
-    int _failed_errno = 0;
+    uint64_t _accepted_closed = 0;  // packets accepted by files already finished
+    uint64_t _lost_closed = 0;      // ... of which lost
+    uint64_t _wire_lost_closed = 0;
+    int _failed_errno = 0;          // a failure of a file already finished, or of an open
+    std::string _failed_file;
     bool _closed = false;
     bool _done = false;             // -W with -G: the last file is finished
-    std::vector<pid_t> _hooks;
+    bool _placeholder = false;      // _out is the failed stand-in, not a file
+    bool _is_stream = false;
+    bool _flush_each_batch = false;
+    std::vector<post_rotate_pending> _hooks;
+    std::vector<post_rotate_failure> _hook_failures;
+    std::vector<post_rotate_pending> _hooks_abandoned;
 };
 
 }  // namespace xcap
