@@ -217,6 +217,8 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     fcfg.rotate_seconds = opts.rotate_seconds;
     fcfg.max_files = opts.max_files;
     fcfg.post_rotate = opts.post_rotate;
+    fcfg.packet_buffered = opts.packet_buffered;
+    fcfg.post_rotate_report = [&](const post_rotate_failure& f) { info(f.message()); };
     savefile_set files(fcfg, describe_section(), {describe_interface(dev, queues, opts.snaplen)});
 
     // Destruction order is the reverse: threads, then sockets, then program.
@@ -247,7 +249,7 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     writer_config wcfg;
     wcfg.count_limit = opts.count;
     wcfg.realtime_offset_ns = measure_clock_offset().realtime_minus_monotonic_ns;
-    wcfg.flush_when_idle = files.is_stdout();
+    wcfg.flush_when_idle = files.is_stream();
     wcfg.merge_backlog = std::max<size_t>(cfg.frame_count / 4, 64);
     std::vector<packet_source*> srcs;
     for (auto& s : sources) {
@@ -306,8 +308,19 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     result.totals.seconds = double(monotonic_ns() - start) / 1e9;
     // The last file gets its statistics block, and -z runs on it.
     files.set_statistics_source([&] { return interface_counts(result.totals); });
-    files.close();
-    result.output_errno = files.error();
+    // A second Ctrl-C (or SIGTERM, SIGHUP) ends the wait for -z commands;
+    // they go on running, and are named.
+    files.close([&] { return signals.take() != 0; });
+    for (const auto& p : files.post_rotate_abandoned()) {
+        info("stopped waiting for the -z command on " + p.file + " (pid " + std::to_string(p.pid) +
+             "); it goes on running");
+    }
+    // Exact now: what the files hold is captured; what a failed write lost
+    // after the writer had counted it is a write error.
+    result.totals.written = files.packets_in_files();
+    result.totals.write_errors += files.packets_lost();
+    result.totals.written_bytes -= std::min(result.totals.written_bytes, files.wire_bytes_lost());
+    result.output_error = files.output_error();
     return result;
 }
 

@@ -23,6 +23,7 @@ struct capture_options {
     uint32_t rotate_seconds = 0;       // -G
     uint32_t max_files = 0;            // -W
     std::string post_rotate;           // -z
+    bool packet_buffered = false;      // -U: flush after every batch, to files too
     uint64_t count = 0;                // -c; 0 = unlimited
     uint32_t snaplen = 262144;         // -s
     bool nanosecond = true;            // false with --micro
@@ -79,7 +80,7 @@ enum class capture_end { signal, count, duration, files_done, output_closed, out
 struct capture_result {
     capture_totals totals;
     capture_end end = capture_end::signal;
-    int output_errno = 0;
+    output_failure output_error;  // the first failed write or open, with its file
 };
 
 // Runs one capture from setup to teardown. Setup failures throw failure

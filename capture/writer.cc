@@ -194,6 +194,7 @@ void capture_writer::run(const stop_event& stop) {
             }
         }
         if (taken > 0) {
+            _files.end_batch();  // a flush for streams and -U, else nothing
             gathered += taken;
             empty_naps = 0;
             drained_rounds = 0;

@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -66,11 +67,11 @@ int capture_main(const capture_options& opts) {
         return fail(exit_interface, "interface " + opts.interface + " disappeared while capturing",
                     "every packet it delivered before is in the output");
     }
-    if (r.end == capture_end::output_failed) {
-        return fail(exit_runtime,
-                    "writing " + (opts.output_path == "-" ? std::string("standard output") : opts.output_path) +
-                        " failed: " + std::strerror(r.output_errno),
-                    "the file holds every packet counted as captured; free space or choose another output");
+    // EPIPE is the reader of a pipe going away: the normal end of `-w - | head`.
+    if (r.end == capture_end::output_failed || (r.output_error.error && r.output_error.error != EPIPE)) {
+        return fail(exit_runtime, "writing " + r.output_error.file + " failed: " + std::strerror(r.output_error.error),
+                    "the file ends on a whole packet and holds every packet counted as captured; free space or "
+                    "choose another output");
     }
     return exit_ok;
 }

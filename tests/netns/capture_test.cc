@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -589,4 +591,53 @@ TEST_F(Capture, IpOnlyInterfaceIsWrittenAsRawIp) {
     auto dump = sh("tcpdump -nr " + path("t.pcap") + " 2>&1");
     EXPECT_NE(dump.output.find("link-type RAW"), std::string::npos) << dump.output;
     EXPECT_NE(dump.output.find("198.18.5.2.40000 > 198.18.5.1.9: UDP"), std::string::npos) << dump.output;
+}
+
+// A full disk: the capture stops at the first failed write with one line and
+// status 1; the file ends on a whole record and holds exactly what the
+// summary counts as captured; everything after is a write error.
+TEST_F(Capture, FullDiskStopsWithWholeRecordsAndExactCounts) {
+    const std::string dir = path("small");
+    ASSERT_EQ(sh("mkdir -p " + dir).status, 0);
+    // A private mount namespace holds the 256 KiB tmpfs, so nothing leaks out;
+    // the shell copies the file out of it when xcap has ended.
+    std::string script = "mount -t tmpfs -o size=256k tmpfs " + dir + " && (ip netns exec " + net->receiver_ns() +
+                         " " + XCAP_BIN + " -i " + net->receiver_if() + " -w " + dir + "/f.pcap); st=$?; cp " + dir +
+                         "/f.pcap " + path("f.pcap") + "; exit $st";
+    child x({"unshare", "-m", "sh", "-c", script}, path("xcap.out"), path("xcap.err"));
+    ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("xcap.err"));
+    send(5000, {"--threads", "1"});
+    ASSERT_EQ(x.wait(20), 1) << read_text(path("xcap.err"));
+    std::string err = read_text(path("xcap.err"));
+    EXPECT_NE(err.find("writing " + dir + "/f.pcap failed: No space left on device"), std::string::npos) << err;
+    auto dump = sh("tcpdump -r " + path("f.pcap") + " 2>&1 >/dev/null");
+    EXPECT_EQ(dump.status, 0) << "tcpdump reads the file to its end: " << dump.output;
+    uint64_t captured = number_in(err, "([0-9]+) packets captured");
+    EXPECT_EQ(read_pcap(path("f.pcap")).size(), captured);
+    EXPECT_GT(captured, 100u);
+    EXPECT_LT(captured, 5000u);
+    EXPECT_GT(number_in(err, "write_errors ([0-9]+)"), 0u);
+    EXPECT_FALSE(net->receiver_has_xdp());
+}
+
+// A FIFO as the output is flushed like standard output: a reader sees the
+// packets while xcap runs, not when it exits.
+TEST_F(Capture, FifoOutputIsFlushedWhileCapturing) {
+    ASSERT_EQ(mkfifo(path("ff").c_str(), 0600), 0);
+    child reader({"tcpdump", "-l", "-n", "-r", path("ff")}, path("td.out"), path("td.err"));
+    child x = start_xcap({"-w", path("ff")});
+    send(20, {"--threads", "1"});
+    std::string seen;
+    for (int i = 0; i < 100; ++i) {
+        seen = read_text(path("td.out"));
+        if (std::count(seen.begin(), seen.end(), '\n') >= 20) {
+            break;
+        }
+        usleep(50'000);
+    }
+    EXPECT_GE(std::count(seen.begin(), seen.end(), '\n'), 20) << "packets reached the FIFO's reader while xcap ran";
+    EXPECT_TRUE(x.running());
+    x.signal(SIGINT);
+    EXPECT_EQ(x.wait(10), 0) << read_text(path("xcap.err"));
+    EXPECT_EQ(reader.wait(10), 0);
 }
