@@ -84,10 +84,16 @@ double parse_seconds(const std::string& option, const std::string& value) {
     return v;
 }
 
-double parse_positive(const std::string& option, const std::string& value, double max, const std::string&) {
+double parse_positive(const std::string& option, const std::string& value, double max, const std::string& unit) {
     double v = 0;
-    if (!to_double(value, v) || errno == ERANGE || !std::isfinite(v) || v <= 0 || v > max) {
-        usage_error(option, "'" + value + "'", "must be a number above 0");
+    if (!to_double(value, v)) {
+        usage_error(option, "'" + value + "'", "not a number");
+    }
+    // Out of range, "inf" and overflow included: say what the range is, so
+    // that "--mbps 1e12" is not told it is not above 0.
+    if (errno == ERANGE || !(v > 0 && v <= max)) {
+        std::string bound = std::to_string(uint64_t(max));
+        usage_error(option, value, "must be above 0 and at most " + bound + (unit.empty() ? "" : " " + unit));
     }
     return v;
 }
