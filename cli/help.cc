@@ -148,7 +148,8 @@ OPTIONS
         Store at most SNAPLEN bytes of each packet (1-262144; 0 means 262144,
         the default). The original length is kept in each record.
     -q, --quiet
-        Do not print the per-queue setup lines.
+        Do not print the setup lines (attaching, per-queue binding). The
+        --stats lines and the summary still print.
     --duration SECONDS
         Stop after SECONDS (fractions allowed).
     --stats SECONDS
