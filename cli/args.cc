@@ -6,9 +6,8 @@
 
 namespace xcap {
 
-void usage_error(const std::string& option, const std::string& value, const std::string& why,
-                 const std::string& help) {
-    throw failure(failure_kind::usage, option + " " + value + ": " + why, help);
+void usage_error(const std::string& option, const std::string& value, const std::string& why) {
+    throw failure(failure_kind::usage, option + " " + value + ": " + why, "see xcap --help");
 }
 
 bool arg_walker::next() {

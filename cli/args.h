@@ -11,13 +11,12 @@
 #include "engine/xsk.h"
 
 // The pieces every subcommand's parser is built from: the argument walker,
-// the value parsers and the choice tables. Plain functions and one small
-// value type; nothing here is shared between threads.
+// the value parsers and the choice tables. Used while parsing, on one thread;
+// the parsers throw failure(usage) naming the option and the value.
 namespace xcap {
 
-// Throws failure(usage): "OPTION VALUE: WHY", hinting at `help` ("see xcap --help").
-[[noreturn]] void usage_error(const std::string& option, const std::string& value, const std::string& why,
-                              const std::string& help = "see xcap --help");
+// Throws failure(usage) "OPTION VALUE: WHY", with the hint "see xcap --help".
+[[noreturn]] void usage_error(const std::string& option, const std::string& value, const std::string& why);
 
 // Walks argv with getopt_long's spellings: "-i eth0", "-ieth0",
 // "--interface eth0" and "--interface=eth0". Borrows `args`, which must

@@ -21,11 +21,11 @@ uint32_t frames_for_kib(uint64_t kib) {
 }
 
 // What no single option can check: what is required, and what goes together.
-void check_capture(const capture_options& o, bool have_output) {
+void check_capture(const capture_options& o) {
     if (o.interface.empty()) {
         throw failure(failure_kind::usage, "no interface given", "name one with -i, e.g. xcap -i eth0 -w out.pcap");
     }
-    if (!have_output) {
+    if (o.output_path.empty()) {
         throw failure(failure_kind::usage, "no output given",
                       "name a file with -w FILE, or write to standard output with -w -");
     }
@@ -78,8 +78,6 @@ std::vector<uint32_t> parse_queue_list(const std::string& text) {
 cli_command parse_capture_command(const std::vector<std::string>& args) {
     cli_command cmd;
     capture_options& o = cmd.capture;
-    // -w is required, and the empty path is refused, so "given" needs its own flag.
-    bool have_output = false;
     arg_walker arg(args, "see xcap --help");
     while (arg.next()) {
         const std::string& a = arg.name();
@@ -93,7 +91,6 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
             o.interface = arg.value();
         } else if (arg.is("-w", "--write")) {
             o.output_path = arg.value();
-            have_output = true;
             if (o.output_path.empty()) {
                 usage_error(a, "''", "needs a file name, or - for standard output");
             }
@@ -143,7 +140,7 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
             arg.unknown("option ");
         }
     }
-    check_capture(o, have_output);
+    check_capture(o);
     return cmd;
 }
 
