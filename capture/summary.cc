@@ -17,6 +17,20 @@ std::string plural(uint64_t n, const char* word) {
     return fmt("%" PRIu64 " %s%s", n, word, n == 1 ? "" : "s");
 }
 
+// A rate in the unit its magnitude needs ("850 pps", "12.3 kpps",
+// "1.234 Mpps"), so a slow link does not read "0.000 Mpps". The thresholds
+// sit where rounding would print 1000 of the smaller unit. From mega up the
+// form is the one the line always had: scripts may parse it.
+std::string rate(double per_s, const char* unit, int mega_decimals) {
+    if (per_s < 999.5) {
+        return fmt("%.0f %s", per_s, unit);
+    }
+    if (per_s < 999'950) {
+        return fmt("%.1f k%s", per_s / 1e3, unit);
+    }
+    return fmt("%.*f M%s", mega_decimals, per_s / 1e6, unit);
+}
+
 }  // namespace
 
 std::string format_summary(const capture_totals& t, const std::string& output_name) {
@@ -62,10 +76,10 @@ std::string format_stats_line(const capture_totals& prev, const capture_totals& 
         interval_s = 1;
     }
     double pps = double(now.received - prev.received) / interval_s;
-    double mbps = double(now.received_bytes - prev.received_bytes) * 8 / interval_s / 1e6;
-    return fmt("%.3f Mpps, %.1f Mbps, %" PRIu64 " captured; dropped %" PRIu64
+    double bps = double(now.received_bytes - prev.received_bytes) * 8 / interval_s;
+    return fmt("%s, %s, %" PRIu64 " captured; dropped %" PRIu64
                " (ring_full %llu, fill_empty %llu, rx_dropped %llu, handoff_full %" PRIu64 ", write_errors %" PRIu64 ")",
-               pps / 1e6, mbps, now.written, now.dropped(), (unsigned long long)now.xsk.rx_ring_full,
+               rate(pps, "pps", 3).c_str(), rate(bps, "bps", 1).c_str(), now.written, now.dropped(), (unsigned long long)now.xsk.rx_ring_full,
                (unsigned long long)now.xsk.rx_fill_ring_empty_descs, (unsigned long long)now.xsk.rx_dropped,
                now.handoff_full, now.write_errors);
 }

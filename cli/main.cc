@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cli/console.h"
 #include "cli/options.h"
 #include "common/error.h"
 
@@ -20,23 +21,6 @@ int fail(int code, const std::string& message, const std::string& hint) {
     return code;
 }
 
-void print_lines(const std::string& text) {
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t nl = text.find('\n', pos);
-        std::fprintf(stderr, "xcap: %s\n", text.substr(pos, nl - pos).c_str());
-        pos = nl == std::string::npos ? text.size() : nl + 1;
-    }
-}
-
-auto info_printer(bool quiet) {
-    return [quiet](const std::string& line) {
-        if (!quiet) {
-            std::fprintf(stderr, "xcap: %s\n", line.c_str());
-        }
-    };
-}
-
 int replay_main(replay_options opts) {
     opts.progress = !opts.quiet && isatty(STDERR_FILENO);
     auto progress = [](const std::string& line) {
@@ -44,12 +28,13 @@ int replay_main(replay_options opts) {
         std::fprintf(stderr, "\r%s\033[K", line.empty() ? "" : ("xcap: " + line).c_str());
         std::fflush(stderr);
     };
-    replay_result r = run_replay(opts, info_printer(opts.quiet), progress);
+    console out(opts.quiet);
+    replay_result r = run_replay(opts, out.printer(line_kind::setup), progress);
     if (r.empty) {
         std::fprintf(stderr, "xcap: %s holds no packets; nothing was sent\n", opts.input.c_str());
         return exit_ok;
     }
-    print_lines(format_replay_summary(r.totals, opts.interface));
+    out.print_all(format_replay_summary(r.totals, opts.interface));
     if (r.input_error) {
         return fail(exit_code_for(r.input_error->kind()), r.input_error->what(), r.input_error->hint());
     }
@@ -57,11 +42,14 @@ int replay_main(replay_options opts) {
 }
 
 int capture_main(const capture_options& opts) {
-    auto info = info_printer(opts.quiet);
-    capture_result r = run_capture(opts, info);
-    print_lines(format_summary(r.totals, opts.output_path == "-" ? "standard output" : opts.output_path));
+    console out(opts.quiet);
+    // run_capture prints its --stats lines through the setup callback, so -q
+    // still loses them; they go to out.printer(line_kind::stats) once
+    // run_capture takes a callback of their own.
+    capture_result r = run_capture(opts, out.printer(line_kind::setup));
+    out.print_all(format_summary(r.totals, opts.output_path == "-" ? "standard output" : opts.output_path));
     if (r.end == capture_end::output_closed) {
-        info("the reader of standard output went away; stopped");
+        out.print(line_kind::setup, "the reader of standard output went away; stopped");
     }
     if (r.end == capture_end::interface_gone) {
         return fail(exit_interface, "interface " + opts.interface + " disappeared while capturing",

@@ -130,3 +130,32 @@ TEST(Options, RotationAsTcpdumpSpellsIt) {
     expect_usage_error({"-i", "e", "-w", "x", "-G", "0"}, "-G 0");
     expect_usage_error({"-i", "e", "-w", "x", "--format", "erf"}, "pcap or pcapng");
 }
+
+TEST(ReplayOptions, PacingAsTcpreplaySpellsIt) {
+    auto c = parse({"replay", "-i", "e", "-r", "in.pcap", "--mbps=250.5"});
+    EXPECT_EQ(c.what, cli_command::run_replay);
+    EXPECT_EQ(c.replay.pace.mode, pace_mode::mbps);
+    EXPECT_DOUBLE_EQ(c.replay.pace.mbps, 250.5);
+    EXPECT_EQ(parse({"replay", "-i", "e", "-r", "f", "--pps", "1e9"}).replay.pace.mode, pace_mode::pps);
+    EXPECT_DOUBLE_EQ(parse({"replay", "-i", "e", "-r", "f", "--multiplier", "0.5"}).replay.pace.multiplier, 0.5);
+    EXPECT_EQ(parse({"replay", "-i", "e", "-r", "f", "-t"}).replay.pace.mode, pace_mode::topspeed);
+    EXPECT_EQ(parse({"replay", "--help"}).what, cli_command::replay_help);
+    expect_usage_error({"replay", "-i", "e", "-r", "f", "--pps", "5", "--topspeed"}, "choose one of");
+    expect_usage_error({"replay", "-r", "f"}, "no interface");
+    expect_usage_error({"replay", "-i", "e"}, "no capture to replay");
+}
+
+// A number out of range is told the range, not that it is not above 0.
+TEST(ReplayOptions, RateOutOfRangeNamesTheRange) {
+    expect_usage_error({"replay", "-i", "e", "-r", "f", "--mbps", "1e12"},
+                       "--mbps 1e12: must be above 0 and at most 10000000 Mbps");
+    expect_usage_error({"replay", "-i", "e", "-r", "f", "--mbps", "0"}, "must be above 0 and at most 10000000 Mbps");
+    expect_usage_error({"replay", "-i", "e", "-r", "f", "--pps", "2e9"},
+                       "--pps 2e9: must be above 0 and at most 1000000000 packets per second");
+    expect_usage_error({"replay", "-i", "e", "-r", "f", "--pps", "-1"}, "at most 1000000000 packets per second");
+    expect_usage_error({"replay", "-i", "e", "-r", "f", "--multiplier", "1e7"},
+                       "--multiplier 1e7: must be above 0 and at most 1000000");
+    expect_usage_error({"replay", "-i", "e", "-r", "f", "--multiplier", "inf"}, "at most 1000000");
+    expect_usage_error({"replay", "-i", "e", "-r", "f", "--mbps", "fast"}, "--mbps 'fast': not a number");
+    expect_usage_error({"replay", "-i", "e", "-r", "f", "--pps", "nan"}, "not a number");
+}

@@ -1,0 +1,147 @@
+#include <algorithm>
+
+#include "bpf/xcap_abi.h"
+#include "cli/args.h"
+#include "cli/subcommands.h"
+#include "pcap/pcap_writer.h"
+
+namespace xcap {
+namespace {
+
+constexpr choice<file_format> file_formats[] = {{"pcap", file_format::pcap}, {"pcapng", file_format::pcapng}};
+
+// tcpdump's -B counts KiB per queue; the UMEM wants a power of two of 4 KiB
+// frames, so round down rather than allocate more than was asked for.
+uint32_t frames_for_kib(uint64_t kib) {
+    uint32_t frames = 1;
+    while (uint64_t(frames) * 2 * 4 <= kib) {
+        frames *= 2;
+    }
+    return frames;
+}
+
+// What no single option can check: what is required, and what goes together.
+void check_capture(const capture_options& o) {
+    if (o.interface.empty()) {
+        throw failure(failure_kind::usage, "no interface given", "name one with -i, e.g. xcap -i eth0 -w out.pcap");
+    }
+    if (o.output_path.empty()) {
+        throw failure(failure_kind::usage, "no output given",
+                      "name a file with -w FILE, or write to standard output with -w -");
+    }
+    bool rotating = o.rotate_bytes || o.rotate_seconds;
+    if (o.output_path == "-" && (rotating || o.max_files || !o.post_rotate.empty())) {
+        throw failure(failure_kind::usage, "-C, -G, -W and -z need a file, not standard output",
+                      "name a file with -w");
+    }
+    if (o.max_files && !rotating) {
+        throw failure(failure_kind::usage, "-W needs -C or -G", "see xcap --help");
+    }
+}
+
+}  // namespace
+
+std::vector<uint32_t> parse_queue_list(const std::string& text) {
+    std::vector<uint32_t> queues;
+    size_t pos = 0;
+    if (text.empty()) {
+        usage_error("--queues", "''", "empty list");
+    }
+    while (pos <= text.size()) {
+        size_t comma = text.find(',', pos);
+        std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        size_t dash = item.find('-');
+        uint32_t lo, hi;
+        if (dash == std::string::npos) {
+            lo = hi = uint32_t(parse_uint("--queues", item, 0, XCAP_MAX_QUEUES - 1));
+        } else {
+            lo = uint32_t(parse_uint("--queues", item.substr(0, dash), 0, XCAP_MAX_QUEUES - 1));
+            hi = uint32_t(parse_uint("--queues", item.substr(dash + 1), 0, XCAP_MAX_QUEUES - 1));
+            if (hi < lo) {
+                usage_error("--queues", item, "range runs backwards");
+            }
+        }
+        for (uint32_t q = lo; q <= hi; ++q) {
+            if (std::find(queues.begin(), queues.end(), q) != queues.end()) {
+                usage_error("--queues", text, "queue " + std::to_string(q) + " named twice");
+            }
+            queues.push_back(q);
+        }
+        if (comma == std::string::npos) {
+            break;
+        }
+        pos = comma + 1;
+    }
+    return queues;
+}
+
+cli_command parse_capture_command(const std::vector<std::string>& args) {
+    cli_command cmd;
+    capture_options& o = cmd.capture;
+    arg_walker arg(args, "see xcap --help");
+    while (arg.next()) {
+        const std::string& a = arg.name();
+        if (arg.is("-h", "--help")) {
+            cmd.what = cli_command::help;
+            return cmd;
+        } else if (arg.is("--version")) {
+            cmd.what = cli_command::version;
+            return cmd;
+        } else if (arg.is("-i", "--interface")) {
+            o.interface = arg.value();
+        } else if (arg.is("-w", "--write")) {
+            o.output_path = arg.value();
+            if (o.output_path.empty()) {
+                usage_error(a, "''", "needs a file name, or - for standard output");
+            }
+        } else if (arg.is("-c", "--count")) {
+            o.count = parse_uint(a, arg.value(), 1, UINT64_MAX);
+        } else if (arg.is("-s", "--snapshot-length")) {
+            uint64_t s = parse_uint(a, arg.value(), 0, max_snaplen);
+            o.snaplen = s == 0 ? max_snaplen : uint32_t(s);
+        } else if (arg.is("-B", "--buffer-size")) {
+            o.frames_per_queue = frames_for_kib(parse_uint(a, arg.value(), 1024, 4u << 20));
+        } else if (arg.is("-q", "--quiet")) {
+            arg.flag();
+            o.quiet = true;
+        } else if (arg.is("-v", "--verbose")) {
+            arg.flag();
+            o.verbose = true;
+        } else if (arg.is("--duration")) {
+            o.duration_s = parse_seconds(a, arg.value());
+        } else if (arg.is("--stats")) {
+            o.stats_interval_s = parse_seconds(a, arg.value());
+        } else if (arg.is("--queues")) {
+            o.queues = parse_queue_list(arg.value());
+        } else if (arg.is("--xdp-mode")) {
+            o.mode = parse_choice(a, arg.value(), xdp_modes);
+        } else if (arg.is("--bind")) {
+            o.bind = parse_choice(a, arg.value(), bind_modes);
+        } else if (arg.is("-C")) {
+            o.rotate_bytes = parse_file_size(a, arg.value());
+        } else if (arg.is("-G")) {
+            o.rotate_seconds = uint32_t(parse_uint(a, arg.value(), 1, 31'536'000));
+        } else if (arg.is("-W")) {
+            o.max_files = uint32_t(parse_uint(a, arg.value(), 1, 1'000'000));
+        } else if (arg.is("-z")) {
+            o.post_rotate = arg.value();
+            if (o.post_rotate.empty()) {
+                usage_error(a, "''", "needs a command");
+            }
+        } else if (arg.is("--format")) {
+            o.format = parse_choice(a, arg.value(), file_formats);
+        } else if (arg.is("--force")) {
+            arg.flag();
+            o.force = true;
+        } else if (arg.is("--micro")) {
+            arg.flag();
+            o.nanosecond = false;
+        } else {
+            arg.unknown("option ");
+        }
+    }
+    check_capture(o);
+    return cmd;
+}
+
+}  // namespace xcap

@@ -1,0 +1,204 @@
+#include "cli/options.h"
+
+namespace xcap {
+
+const char* replay_help_text() {
+    return R"(NAME
+    xcap replay - send a capture out of an interface through AF_XDP
+
+SYNOPSIS
+    xcap replay -i INTERFACE -r FILE [--multiplier X | --pps N | --mbps N | --topspeed]
+         [--loop N] [--loop-delay SECONDS] [--limit PACKETS] [--duration SECONDS]
+         [--queues N] [--preload MB] [--bind auto|zerocopy|copy]
+         [--xdp-mode auto|native|generic] [--force] [-q] [-v]
+
+DESCRIPTION
+    Sends every Ethernet frame of FILE (pcap or pcapng) out of INTERFACE,
+    through AF_XDP TX sockets: zero-copy where the driver can, copy mode
+    otherwise. By default with the capture's own timing, on one TX queue, in
+    file order.
+
+    The schedule is absolute: packet i is due at the start plus its own
+    offset, so a late packet never delays the ones after it, and a sender
+    that falls behind catches up in batches of at most 64 packets.
+
+    The capture is loaded into the sockets' buffers first when it fits in the
+    --preload budget, and streamed from the file otherwise; memory stays
+    bounded either way.
+
+    Frames larger than the interface takes (MTU + 14 bytes, + 4 with a VLAN
+    tag) are skipped and counted, with one warning line; so are frames
+    shorter than an Ethernet header. Frames captured with a snaplen (shorter
+    in the file than on the wire) are sent as captured, and counted.
+
+    At the end: packets and bytes sent, the achieved rate, and the send-time
+    error against the schedule (p50, p99, max). On a terminal, a progress
+    line updates in place.
+
+OPTIONS
+    -i, --interface INTERFACE
+    -r, --read FILE
+    --multiplier X
+        Original timing with every gap divided by X (2 = twice as fast).
+    --pps N
+        N packets per second, evenly spaced.
+    --mbps N
+        N megabits per second of frame bytes.
+    --topspeed, -t
+        As fast as the interface takes them.
+    --loop N
+        Send the capture N times (0 = until stopped); default 1.
+    --loop-delay SECONDS
+        Pause between loops.
+    --limit PACKETS
+        Stop after sending PACKETS packets.
+    --duration SECONDS
+        Stop after SECONDS.
+    --queues N
+        Send on TX queues 0..N-1, one thread each; every packet of a flow
+        (addresses, protocol, ports) leaves by the same queue, so per-flow
+        order holds. Default 1: file order exactly.
+    --preload MB
+        Load the capture into memory first when it needs at most MB (default:
+        a quarter of RAM, at most 1024); 0 streams it from the file.
+    --bind auto|zerocopy|copy
+        As for capture: zero-copy first by default.
+    --xdp-mode auto|native|generic
+        Attach a pass-through XDP program in this mode while sending, for
+        drivers that only run zero-copy AF_XDP with one attached. Without it
+        xcap replay attaches nothing. Refuses another program unless --force.
+    -q, --quiet
+        No setup lines and no progress line.
+    -v, --verbose
+        Show libbpf's and libxdp's own messages.
+
+EXIT STATUS
+    0 sent (also when interrupted, and for an empty capture); 2 bad option;
+    3 no such interface or interface down; 4 missing privileges; 6 another
+    XDP program attached (with --xdp-mode); 7 kernel or driver refused;
+    8 the input is missing, unreadable, not a capture, or not Ethernet.
+
+EXAMPLES
+    xcap replay -i eth0 -r capture.pcap
+    xcap replay -i eth0 -r capture.pcap --topspeed --loop 10
+    xcap replay -i eth0 -r capture.pcapng --pps 100000 --queues 2
+)";
+}
+
+const char* help_text() {
+    return R"(NAME
+    xcap - capture packets at line rate with AF_XDP
+
+SYNOPSIS
+    xcap replay ...   (see xcap replay --help)
+    xcap -i INTERFACE -w FILE [-c COUNT] [-s SNAPLEN] [-q] [--duration SECONDS]
+         [--stats SECONDS] [--queues LIST] [--xdp-mode auto|native|generic]
+         [--bind auto|zerocopy|copy] [--force] [--micro] [-B KIB] [-v]
+         [--format pcap|pcapng] [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND]
+
+DESCRIPTION
+    xcap attaches a small XDP program to INTERFACE that stamps every packet
+    with its arrival time and redirects it to an AF_XDP socket bound to its
+    RX queue. One pinned thread per queue drains its socket; a writer thread
+    merges the queues in time order and writes a pcap file with nanosecond
+    timestamps, which tcpdump, tshark and Wireshark read.
+
+    Packets redirected to xcap do not reach the kernel's network stack while
+    xcap runs: xcap is meant for capture ports, mirrors and test beds.
+
+    The XDP program is attached through a bpf_link, so the kernel removes it
+    when xcap exits for any reason, even SIGKILL.
+
+    On SIGINT or SIGTERM xcap stops receiving, writes out every packet the
+    sockets had delivered, detaches and prints a summary on standard error:
+    packets captured and packets dropped, by reason (the six XDP_STATISTICS
+    counters of the sockets, hand-off ring full, write errors).
+
+OPTIONS
+    -i, --interface INTERFACE
+        Capture on INTERFACE (all of its RX queues unless --queues).
+    -w, --write FILE
+        Write the capture to FILE; '-' writes to standard output and flushes
+        whenever the rings run empty, so `xcap -i eth0 -w - | tcpdump -r -`
+        shows packets as they arrive.
+    --format pcap|pcapng
+        The file format. By default a name ending in .pcapng gets pcapng and
+        anything else classic pcap. pcapng records, per packet, the RX queue
+        (epb_queue), a packet id (epb_packetid), the packets the queue dropped
+        just before it (epb_dropcount) and the XDP action (epb_verdict), and
+        ends each file with the interface's received and dropped counts.
+    -C SIZE
+        Before writing a packet that would make the file larger than SIZE,
+        close it and start the next one: FILE, FILE1, FILE2, ... SIZE is in
+        millions of bytes, or KiB, MiB, GiB with a k, m or g suffix. No file
+        exceeds SIZE (unless one packet alone does).
+    -G SECONDS
+        Start a new file every SECONDS, named by putting FILE through
+        strftime(3) (e.g. -w 'cap-%H%M%S.pcap'); without a % pattern each new
+        file replaces the last. Periods without packets make no file.
+    -W FILES
+        With -C: keep a ring of FILES files (FILE0, FILE1, ...), overwriting
+        the oldest. With -G: stop (exit 0) after FILES files.
+    -z COMMAND
+        Run `COMMAND FILE` (through sh) on every finished file, the last one
+        included, e.g. -z gzip. xcap waits for them before it exits.
+    -c, --count COUNT
+        Stop after writing COUNT packets.
+    -s, --snapshot-length SNAPLEN
+        Store at most SNAPLEN bytes of each packet (1-262144; 0 means 262144,
+        the default). The original length is kept in each record.
+    -q, --quiet
+        Do not print the setup lines (attaching, per-queue binding). The
+        --stats lines and the summary still print.
+    --duration SECONDS
+        Stop after SECONDS (fractions allowed).
+    --stats SECONDS
+        Print a line on standard error every SECONDS: packet and bit rate,
+        packets captured, drops by reason.
+    --queues LIST
+        Capture only these RX queues: a comma-separated list of numbers and
+        ranges, e.g. 0,2-3.
+    --xdp-mode auto|native|generic
+        Where the XDP program runs: native (in the driver) or generic (after
+        the driver builds an skb). auto, the default, tries native first.
+    --bind auto|zerocopy|copy
+        How the sockets bind: zero-copy (the driver DMAs into xcap's buffers;
+        i40e, ice, mlx5 and others) or copy. auto, the default, tries
+        zero-copy first. zerocopy fails where the driver cannot do it.
+    --force
+        Replace an XDP program that is already attached to INTERFACE. Without
+        it, xcap refuses and names the program.
+    --micro
+        Write microsecond timestamps (magic a1b2c3d4) instead of nanosecond
+        ones (a1b23c4d), for old readers.
+    -B, --buffer-size KIB
+        Packet buffer per queue in KiB (1024-4194304, default 65536), rounded
+        down to a power of two of 4 KiB frames. A larger buffer rides out
+        longer stalls of the writer.
+    -v, --verbose
+        Show libbpf's and libxdp's own messages.
+    -h, --help
+        Show this text.
+    --version
+        Show the version.
+
+EXIT STATUS
+    0  the capture ended normally (signal, -c, --duration, or the reader of
+       standard output went away)
+    1  the capture failed while running (e.g. the output could not be written)
+    2  bad option or value
+    3  no such interface, or the interface is down
+    4  not root, or a capability is missing (CAP_NET_ADMIN, CAP_BPF,
+       CAP_NET_RAW, CAP_IPC_LOCK)
+    5  the output cannot be written
+    6  another XDP program is attached to the interface (see --force)
+    7  the kernel or driver refused (zero-copy, the XDP mode, the program)
+
+EXAMPLES
+    xcap -i eth0 -w capture.pcap
+    xcap -i eth0 -w - | tcpdump -n -r -
+    xcap -i eth0 -c 1000000 -s 128 --stats 1 -w headers.pcap
+)";
+}
+
+}  // namespace xcap
