@@ -96,7 +96,7 @@ interface_description describe_interface(const device_info& dev, const std::vect
 // by xcap or dropped by the kernel on the way), and all drops.
 std::vector<interface_statistics> interface_counts(const capture_totals& t) {
     interface_statistics st;
-    st.received = t.received + t.dropped() - t.handoff_full - t.write_errors;
+    st.received = t.received + t.dropped() - t.write_errors;
     st.dropped = t.dropped();
     return {st};
 }
@@ -129,8 +129,7 @@ struct capture_thread {
 // --duration deadline, so an idle capture costs no wake-ups here either.
 capture_end supervise(const capture_options& opts, const device_info& dev, const stop_signals& signals,
                       link_monitor& monitor, const capture_writer& writer, const savefile_set& files,
-                      const std::function<capture_totals()>& collect,
-                      const std::function<void(const std::string&)>& info, int64_t start) {
+                      const std::function<capture_totals()>& collect, const capture_log& log, int64_t start) {
     capture_totals prev = collect();
     int64_t last_stats = start;
     const int64_t deadline = opts.duration_s > 0 ? start + int64_t(opts.duration_s * 1e9) : 0;
@@ -166,7 +165,7 @@ capture_end supervise(const capture_options& opts, const device_info& dev, const
             return capture_end::interface_gone;
         }
         if (link.up != was_up) {
-            info(dev.name + (link.up ? " is up again" : " went down; xcap keeps capturing when it comes back up"));
+            log.warn(dev.name + (link.up ? " is up again" : " went down; xcap keeps capturing when it comes back up"));
             was_up = link.up;
         }
         now = monotonic_ns();
@@ -175,7 +174,7 @@ capture_end supervise(const capture_options& opts, const device_info& dev, const
         }
         if (stats_every > 0 && now - last_stats >= stats_every) {
             capture_totals cur = collect();
-            info(format_stats_line(prev, cur, double(now - last_stats) / 1e9));
+            log.stats(format_stats_line(prev, cur, double(now - last_stats) / 1e9));
             prev = cur;
             last_stats = now;
         }
@@ -192,7 +191,8 @@ uint64_t capture_totals::dropped() const {
     return n;
 }
 
-capture_result run_capture(const capture_options& opts, const std::function<void(const std::string&)>& info) {
+capture_result run_capture(const capture_options& opts, const capture_log& log) {
+    const auto& info = log.info;
     route_library_logs(opts.verbose);
 
     // Everything that can be checked without side effects comes first.
@@ -218,7 +218,7 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     fcfg.max_files = opts.max_files;
     fcfg.post_rotate = opts.post_rotate;
     fcfg.packet_buffered = opts.packet_buffered;
-    fcfg.post_rotate_report = [&](const post_rotate_failure& f) { info(f.message()); };
+    fcfg.post_rotate_report = [&](const post_rotate_failure& f) { log.warn(f.message()); };
     savefile_set files(fcfg, describe_section(), {describe_interface(dev, queues, opts.snaplen)});
 
     // Destruction order is the reverse: threads, then sockets, then program.
@@ -272,7 +272,6 @@ capture_result run_capture(const capture_options& opts, const std::function<void
             qt.xsk = last_xsk[i];
             t.received += qt.received;
             t.received_bytes += sources[i]->counters().received_bytes.load(std::memory_order_relaxed);
-            t.handoff_full += qt.handoff_full;
             add(t.xsk, qt.xsk);
             t.queues.push_back(qt);
         }
@@ -297,7 +296,7 @@ capture_result run_capture(const capture_options& opts, const std::function<void
         capture_thread ct;
         ct.thread = start_thread("xcap-capture", -1, [&] { writer.run(ct.stop); });
 
-        result.end = supervise(opts, dev, signals, monitor, writer, files, collect, info, start);
+        result.end = supervise(opts, dev, signals, monitor, writer, files, collect, log, start);
 
         // Stop receiving first, then drain: the capture thread empties the
         // RX rings and flushes.
@@ -312,7 +311,7 @@ capture_result run_capture(const capture_options& opts, const std::function<void
     // they go on running, and are named.
     files.close([&] { return signals.take() != 0; });
     for (const auto& p : files.post_rotate_abandoned()) {
-        info("stopped waiting for the -z command on " + p.file + " (pid " + std::to_string(p.pid) +
+        log.warn("stopped waiting for the -z command on " + p.file + " (pid " + std::to_string(p.pid) +
              "); it goes on running");
     }
     // Exact now: what the files hold is captured; what a failed write lost

@@ -42,11 +42,10 @@ struct queue_totals {
     uint32_t queue = 0;
     bool zero_copy = false;
     uint64_t received = 0;
-    uint64_t handoff_full = 0;
     xdp_statistics xsk{};
 
     // Packets this queue dropped, each counted once (see xsk_drops).
-    uint64_t dropped() const { return xsk_drops(xsk, zero_copy) + handoff_full; }
+    uint64_t dropped() const { return xsk_drops(xsk, zero_copy); }
 };
 
 // Everything counted during one capture, for the summary and --stats.
@@ -57,7 +56,6 @@ struct capture_totals {
     uint64_t written = 0;
     uint64_t written_bytes = 0;
     uint64_t snaplen_cut = 0;
-    uint64_t handoff_full = 0;
     uint64_t write_errors = 0;
     uint64_t over_limit = 0;
     uint64_t meta_missing = 0;
@@ -86,6 +84,14 @@ struct capture_result {
 // Runs one capture from setup to teardown. Setup failures throw failure
 // (every kind, the output included), with nothing left attached.
 // `info` receives the informational lines (queue setup, --stats).
-capture_result run_capture(const capture_options& opts, const std::function<void(const std::string&)>& info);
+// Where run_capture's lines go: `info` the setup lines (-q drops them),
+// `stats` the --stats lines, `warn` what went wrong while the capture goes on.
+struct capture_log {
+    std::function<void(const std::string&)> info;
+    std::function<void(const std::string&)> stats;
+    std::function<void(const std::string&)> warn;
+};
+
+capture_result run_capture(const capture_options& opts, const capture_log& log);
 
 }  // namespace xcap

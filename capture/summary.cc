@@ -46,11 +46,11 @@ std::string format_summary(const capture_totals& t, const std::string& output_na
     s += "\n";
     s += plural(t.dropped(), "packet") + " dropped:";
     s += fmt(" rx_dropped %llu, rx_invalid_descs %llu, rx_ring_full %llu, rx_fill_ring_empty_descs %llu,"
-             " tx_invalid_descs %llu, tx_ring_empty_descs %llu, handoff_ring_full %" PRIu64 ", write_errors %" PRIu64 "\n",
+             " tx_invalid_descs %llu, tx_ring_empty_descs %llu, write_errors %" PRIu64 "\n",
              (unsigned long long)t.xsk.rx_dropped, (unsigned long long)t.xsk.rx_invalid_descs,
              (unsigned long long)t.xsk.rx_ring_full, (unsigned long long)t.xsk.rx_fill_ring_empty_descs,
              (unsigned long long)t.xsk.tx_invalid_descs, (unsigned long long)t.xsk.tx_ring_empty_descs,
-             t.handoff_full, t.write_errors);
+             t.write_errors);
     bool overlap = false;
     for (const auto& q : t.queues) {
         overlap = overlap || (!q.zero_copy && q.xsk.rx_fill_ring_empty_descs > 0);
@@ -78,10 +78,10 @@ std::string format_stats_line(const capture_totals& prev, const capture_totals& 
     double pps = double(now.received - prev.received) / interval_s;
     double bps = double(now.received_bytes - prev.received_bytes) * 8 / interval_s;
     return fmt("%s, %s, %" PRIu64 " captured; dropped %" PRIu64
-               " (ring_full %llu, fill_empty %llu, rx_dropped %llu, handoff_full %" PRIu64 ", write_errors %" PRIu64 ")",
+               " (ring_full %llu, fill_empty %llu, rx_dropped %llu, write_errors %" PRIu64 ")",
                rate(pps, "pps", 3).c_str(), rate(bps, "bps", 1).c_str(), now.written, now.dropped(), (unsigned long long)now.xsk.rx_ring_full,
                (unsigned long long)now.xsk.rx_fill_ring_empty_descs, (unsigned long long)now.xsk.rx_dropped,
-               now.handoff_full, now.write_errors);
+               now.write_errors);
 }
 
 }  // namespace xcap

@@ -101,6 +101,9 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
             o.snaplen = s == 0 ? max_snaplen : uint32_t(s);
         } else if (arg.is("-B", "--buffer-size")) {
             o.frames_per_queue = frames_for_kib(parse_uint(a, arg.value(), 1024, 4u << 20));
+        } else if (arg.is("-U", "--packet-buffered")) {
+            arg.flag();
+            o.packet_buffered = true;
         } else if (arg.is("-q", "--quiet")) {
             arg.flag();
             o.quiet = true;

@@ -6,6 +6,7 @@ bool shown(line_kind kind, bool quiet) {
     switch (kind) {
         case line_kind::setup: return !quiet;
         case line_kind::stats: return true;
+        case line_kind::warning: return true;
     }
     return true;
 }

@@ -10,6 +10,7 @@ namespace xcap {
 enum class line_kind {
     setup,  // attaching, per-queue binding, how the capture ended: -q drops these
     stats,  // the --stats line: asked for by name, so -q does not drop it
+    warning,  // something went wrong but the run goes on (a -z command failed): never dropped
 };
 
 // Whether a line of `kind` is printed. -q quiets the setup lines only, in

@@ -94,14 +94,15 @@ SYNOPSIS
     xcap -i INTERFACE -w FILE [-c COUNT] [-s SNAPLEN] [-q] [--duration SECONDS]
          [--stats SECONDS] [--queues LIST] [--xdp-mode auto|native|generic]
          [--bind auto|zerocopy|copy] [--force] [--micro] [-B KIB] [-v]
-         [--format pcap|pcapng] [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND]
+         [--format pcap|pcapng] [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND] [-U]
 
 DESCRIPTION
     xcap attaches a small XDP program to INTERFACE that stamps every packet
     with its arrival time and redirects it to an AF_XDP socket bound to its
-    RX queue. One pinned thread per queue drains its socket; a writer thread
-    merges the queues in time order and writes a pcap file with nanosecond
-    timestamps, which tcpdump, tshark and Wireshark read.
+    RX queue. One capture thread reads every queue's packets in place,
+    merges the queues in time order, writes a pcap file with nanosecond
+    timestamps, which tcpdump, tshark and Wireshark read, and gives each
+    packet's buffer straight back to the kernel.
 
     Packets redirected to xcap do not reach the kernel's network stack while
     xcap runs: xcap is meant for capture ports, mirrors and test beds.
@@ -109,18 +110,28 @@ DESCRIPTION
     The XDP program is attached through a bpf_link, so the kernel removes it
     when xcap exits for any reason, even SIGKILL.
 
-    On SIGINT or SIGTERM xcap stops receiving, writes out every packet the
-    sockets had delivered, detaches and prints a summary on standard error:
-    packets captured and packets dropped, by reason (the six XDP_STATISTICS
-    counters of the sockets, hand-off ring full, write errors).
+    On SIGINT, SIGTERM or SIGHUP xcap stops receiving, writes out every
+    packet the sockets had delivered, detaches and prints a summary on
+    standard error: packets captured and packets dropped, by reason (the six
+    XDP_STATISTICS counters of the sockets, write errors). If the interface
+    disappears, xcap writes out what it had and exits 3. If a write fails
+    (a full disk), xcap stops at once: the file is cut back to its last whole
+    packet and holds exactly the packets counted as captured (exit 1).
+
+    Interfaces that carry IP without an Ethernet header (tun, ipip, gre,
+    wireguard) are written with link type RAW.
 
 OPTIONS
     -i, --interface INTERFACE
         Capture on INTERFACE (all of its RX queues unless --queues).
     -w, --write FILE
-        Write the capture to FILE; '-' writes to standard output and flushes
-        whenever the rings run empty, so `xcap -i eth0 -w - | tcpdump -r -`
-        shows packets as they arrive.
+        Write the capture to FILE; '-' writes to standard output. Standard
+        output, FIFOs and other non-regular files are flushed after every
+        batch and whenever the rings run empty, so `xcap -i eth0 -w - |
+        tcpdump -r -` shows packets as they arrive.
+    -U, --packet-buffered
+        Flush regular files after every batch too, so a slow capture is not
+        invisible in its file for minutes, and a crash loses at most a batch.
     --format pcap|pcapng
         The file format. By default a name ending in .pcapng gets pcapng and
         anything else classic pcap. pcapng records, per packet, the RX queue
@@ -141,7 +152,9 @@ OPTIONS
         the oldest. With -G: stop (exit 0) after FILES files.
     -z COMMAND
         Run `COMMAND FILE` (through sh) on every finished file, the last one
-        included, e.g. -z gzip. xcap waits for them before it exits.
+        included, e.g. -z gzip. A command that fails is reported with its
+        file and exit status. xcap waits for them before it exits; a second
+        Ctrl-C ends the wait (the commands go on, and are named).
     -c, --count COUNT
         Stop after writing COUNT packets.
     -s, --snapshot-length SNAPLEN
@@ -187,12 +200,14 @@ EXIT STATUS
        standard output went away)
     1  the capture failed while running (e.g. the output could not be written)
     2  bad option or value
-    3  no such interface, or the interface is down
+    3  no such interface, or the interface is down (at start), or it
+       disappeared while capturing
     4  not root, or a capability is missing (CAP_NET_ADMIN, CAP_BPF,
        CAP_NET_RAW, CAP_IPC_LOCK)
     5  the output cannot be written
     6  another XDP program is attached to the interface (see --force)
-    7  the kernel or driver refused (zero-copy, the XDP mode, the program)
+    7  the kernel or driver refused (zero-copy, the XDP mode, the program,
+       a link type xcap cannot label)
 
 EXAMPLES
     xcap -i eth0 -w capture.pcap

@@ -43,10 +43,8 @@ int replay_main(replay_options opts) {
 
 int capture_main(const capture_options& opts) {
     console out(opts.quiet);
-    // run_capture prints its --stats lines through the setup callback, so -q
-    // still loses them; they go to out.printer(line_kind::stats) once
-    // run_capture takes a callback of their own.
-    capture_result r = run_capture(opts, out.printer(line_kind::setup));
+    capture_result r = run_capture(
+        opts, {out.printer(line_kind::setup), out.printer(line_kind::stats), out.printer(line_kind::warning)});
     out.print_all(format_summary(r.totals, opts.output_path == "-" ? "standard output" : opts.output_path));
     if (r.end == capture_end::output_closed) {
         out.print(line_kind::setup, "the reader of standard output went away; stopped");

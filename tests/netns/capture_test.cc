@@ -285,7 +285,7 @@ TEST_F(Capture, DurationStatsAndSigterm) {
     send(200, {"--threads", "1"});
     ASSERT_EQ(d.wait(10), 0) << read_text(path("dur.err"));
     std::string err = read_text(path("dur.err"));
-    std::regex line("xcap: [0-9.]+ Mpps, [0-9.]+ Mbps, [0-9]+ captured; dropped 0 \\(ring_full 0, fill_empty 0");
+    std::regex line("xcap: [0-9.]+ [kM]?pps, [0-9.]+ [kM]?bps, [0-9]+ captured; dropped 0 \\(ring_full 0, fill_empty 0");
     size_t lines = std::distance(std::sregex_iterator(err.begin(), err.end(), line), std::sregex_iterator());
     EXPECT_GE(lines, 3u) << err;
     EXPECT_EQ(read_pcap(path("dur.pcap")).size(), 200u);
@@ -640,4 +640,25 @@ TEST_F(Capture, FifoOutputIsFlushedWhileCapturing) {
     x.signal(SIGINT);
     EXPECT_EQ(x.wait(10), 0) << read_text(path("xcap.err"));
     EXPECT_EQ(reader.wait(10), 0);
+}
+
+// -q quiets the setup lines only: --stats lines were asked for and print.
+// -U puts each batch in the file at once: a slow capture is visible in its
+// file while xcap runs, not only at exit.
+TEST_F(Capture, QuietKeepsStatsAndPacketBufferedFilesGrowLive) {
+    child x = start_xcap({"-q", "--stats", "0.2", "-U", "-w", path("u.pcap")});
+    send(5, {"--threads", "1"});
+    size_t live = 0;
+    for (int i = 0; i < 40 && live < 5; ++i) {
+        usleep(50'000);
+        std::string error;
+        live = read_capture(path("u.pcap"), &error).size();
+    }
+    EXPECT_EQ(live, 5u) << "with -U the packets are in the file while xcap runs";
+    usleep(300'000);
+    x.signal(SIGINT);
+    ASSERT_EQ(x.wait(10), 0) << read_text(path("xcap.err"));
+    std::string err = read_text(path("xcap.err"));
+    EXPECT_EQ(err.find("XDP, copy mode"), std::string::npos) << "-q hides the setup lines: " << err;
+    EXPECT_NE(err.find(" captured; dropped 0"), std::string::npos) << "-q keeps --stats: " << err;
 }

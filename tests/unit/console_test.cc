@@ -49,4 +49,5 @@ TEST(Console, WithoutQuietEverythingPrints) {
     EXPECT_EQ(out.text(), "xcap: queue 0: copy mode\nxcap: 850 pps\n");
     EXPECT_TRUE(shown(line_kind::stats, true));
     EXPECT_FALSE(shown(line_kind::setup, true));
+    EXPECT_TRUE(shown(line_kind::warning, true)) << "a failed -z command is reported under -q too";
 }
