@@ -21,6 +21,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# CI builds treat warnings as errors (XCAP_WERROR=ON in .ci/run).
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXCAP_WERROR="${XCAP_WERROR:-OFF}" >/dev/null
 cmake --build build
 echo "setup: built build/cli/xcap"

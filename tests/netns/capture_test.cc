@@ -662,3 +662,37 @@ TEST_F(Capture, QuietKeepsStatsAndPacketBufferedFilesGrowLive) {
     EXPECT_EQ(err.find("XDP, copy mode"), std::string::npos) << "-q hides the setup lines: " << err;
     EXPECT_NE(err.find(" captured; dropped 0"), std::string::npos) << "-q keeps --stats: " << err;
 }
+
+// A second xcap on the same interface meets the first one's bpf_link, which
+// `ip link set dev X xdp off` cannot remove: the refusal names the process
+// that holds it, and --force does not pretend it can take it over.
+TEST_F(BadInput, AnotherXcapIsNamedByItsProcess) {
+    child first(xcap({"-w", path("first.pcap")}), path("first.out"), path("first.err"));
+    ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("first.err"));
+    // Not run(): it checks that nothing is attached afterwards, and the first is.
+    auto second = [&](std::vector<std::string> args) {
+        child c(xcap(std::move(args)), path("second.out"), path("second.err"));
+        EXPECT_EQ(c.wait(20), 6);
+        return read_text(path("second.err"));
+    };
+    std::string err = second({"-w", path("second.pcap")});
+    expect_one_line(err, "held by xcap pid " + std::to_string(first.pid()));
+    expect_one_line(err, "stop process " + std::to_string(first.pid()));
+    EXPECT_EQ(err.find("xdp off"), std::string::npos) << "advice that cannot work: " << err;
+    err = second({"-w", path("second.pcap"), "--force"});
+    expect_one_line(err, "which --force cannot remove");
+    EXPECT_TRUE(first.running()) << "the first capture is untouched";
+    first.signal(SIGINT);
+    EXPECT_EQ(first.wait(10), 0) << read_text(path("first.err"));
+}
+
+// Native XDP refused for the MTU says so, not "the driver may lack native XDP".
+TEST_F(BadInput, NativeModeRefusedForTheMtuSaysMtu) {
+    // veth refuses native XDP (without multi-buffer) by its peer's MTU.
+    ASSERT_EQ(sh("ip -n " + net->receiver_ns() + " link set dev " + net->receiver_if() + " mtu 9000").status, 0);
+    ASSERT_EQ(sh("ip -n " + net->sender_ns() + " link set dev " + net->sender_if() + " mtu 9000").status, 0);
+    std::string err;
+    EXPECT_EQ(run(xcap({"-w", path("x.pcap"), "--xdp-mode", "native"}), err), 7);
+    expect_one_line(err, "its MTU 9000 is too large for native XDP");
+    EXPECT_EQ(err.find("driver may lack"), std::string::npos) << err;
+}
