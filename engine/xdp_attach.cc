@@ -51,9 +51,11 @@ std::string program_name(uint32_t id) {
     return info.name[0] ? info.name : "(unnamed)";
 }
 
-// The XDP bpf_link that points at `ifindex`, or 0: such an attachment cannot
-// be replaced or removed through netlink.
-uint32_t xdp_link_id(unsigned ifindex) {
+// The XDP bpf_link that attaches program `prog_id` to `ifindex`, or 0: such
+// an attachment cannot be replaced or removed through netlink. Links are
+// listed system-wide and an ifindex is only unique within its network
+// namespace, so the program must match too (each attachment here has its own).
+uint32_t xdp_link_id(unsigned ifindex, uint32_t prog_id) {
     uint32_t id = 0;
     while (bpf_link_get_next_id(id, &id) == 0) {
         unique_fd fd(bpf_link_get_fd_by_id(id));
@@ -63,7 +65,7 @@ uint32_t xdp_link_id(unsigned ifindex) {
         bpf_link_info info{};
         uint32_t len = sizeof(info);
         if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 && info.type == BPF_LINK_TYPE_XDP &&
-            info.xdp.ifindex == ifindex) {
+            info.xdp.ifindex == ifindex && info.prog_id == prog_id) {
             return id;
         }
     }
@@ -187,7 +189,7 @@ std::optional<attached_program> query_attached(unsigned ifindex) {
         p.id = q.prog_id;
     }
     p.name = program_name(p.id);
-    p.link_id = xdp_link_id(ifindex);
+    p.link_id = xdp_link_id(ifindex, p.id);
     if (p.link_id) {
         p.holders = link_holders(p.link_id);
     }

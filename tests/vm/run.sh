@@ -20,7 +20,7 @@
 #   XCAP_VM_MEM         guest memory, qemu syntax (3G)
 #   XCAP_VM_KERNEL_PKG  the kernel package (the newest linux-image-6.1.0-N-amd64)
 #   XCAP_VM_CACHE       where kernels are kept (build/vm-cache in the project)
-#   XCAP_VM_PRELOAD     modules loaded before the command ("veth")
+#   XCAP_VM_PRELOAD     modules loaded before the command ("veth tun")
 #   XCAP_VM_VERBOSE     1: the guest console on stderr while it runs
 set -euo pipefail
 
@@ -36,7 +36,7 @@ kvm_wait=${XCAP_VM_KVM_WAIT:-20}
 cpus=${XCAP_VM_CPUS:-2}
 mem=${XCAP_VM_MEM:-3G}
 cache=${XCAP_VM_CACHE:-$project/build/vm-cache}
-preload=${XCAP_VM_PRELOAD:-veth}
+preload=${XCAP_VM_PRELOAD:-veth tun}
 verbose=${XCAP_VM_VERBOSE:-0}
 
 log() { echo "vm: $*" >&2; }
