@@ -110,6 +110,9 @@ public:
     const xdp_filter_options& options() const { return _options; }
     // eBPF instructions loaded (LD_IMM64 counts as two).
     size_t instruction_count() const { return _instructions; }
+    // True when the verifier refused variable packet offsets (no CAP_PERFMON)
+    // and indirect loads go through bpf_xdp_load_bytes instead.
+    bool indirect_loads_by_helper() const { return _indirect_by_helper; }
 
     // The program a match tail-calls (tail_call only): slot 0 of the
     // program's own PROG_ARRAY. It must be an XDP program with the same frags
@@ -127,6 +130,7 @@ private:
     unique_fd _prog_array;
     unique_fd _prog;
     size_t _instructions = 0;
+    bool _indirect_by_helper = false;
 };
 
 }  // namespace xcap

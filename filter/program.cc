@@ -16,7 +16,7 @@ namespace {
 
 using namespace ebpf;
 
-constexpr int16_t key_slot = -80;  // inside the fragment's stack, free after it
+constexpr int16_t key_slot = -8;  // the fragment's stack is dead once it has run
 
 static_assert(sizeof(xcap_meta) % 4 == 0 && sizeof(xcap_meta) <= 32);
 
@@ -43,7 +43,7 @@ std::string short_expression(const std::string& e) {
 
 std::vector<bpf_insn> build_xdp_program(const compiled_filter& filter, const xdp_program_spec& spec) {
     assembler a;
-    a.append(translate(filter, {.frags = spec.frags}));
+    a.append(translate(filter, {.frags = spec.frags, .indirect_by_helper = spec.indirect_by_helper}));
     // Here w0 = k and r6 = ctx (the fragment's contract).
     auto no_match = a.new_label();
     auto meta_failed = a.new_label();
@@ -153,10 +153,23 @@ xdp_filter_program::xdp_filter_program(const compiled_filter& filter, const xdp_
         }
         spec.prog_array_fd = _prog_array.get();
     }
+    const std::string what = "the XDP filter '" + short_expression(filter.expression) + "'";
     auto insns = build_xdp_program(filter, spec);
+    try {
+        _prog = load_xdp_program(insns, options.frags, what, options.verbose);
+    } catch (const filter_load_error& e) {
+        // Without CAP_PERFMON the verifier refuses variable packet offsets
+        // (EACCES); the helper takes any offset. Decided by the verifier
+        // itself rather than by guessing from capabilities.
+        if (e.code().value() != EACCES || !has_indirect_loads(filter)) {
+            throw;
+        }
+        spec.indirect_by_helper = true;
+        insns = build_xdp_program(filter, spec);
+        _prog = load_xdp_program(insns, options.frags, what, options.verbose);
+        _indirect_by_helper = true;
+    }
     _instructions = insns.size();
-    _prog = load_xdp_program(insns, options.frags, "the XDP filter '" + short_expression(filter.expression) + "'",
-                             options.verbose);
 }
 
 uint32_t xdp_filter_program::id() const {

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <limits>
+#include <map>
 
 #include "engine/error.h"
 #include "filter/assembler.h"
@@ -25,16 +26,22 @@ constexpr reg reg_data = r9;
 constexpr reg reg_data_end = r5;
 
 constexpr int16_t mem_slot(uint32_t i) { return int16_t(-64 + 4 * int(i)); }
-constexpr int16_t loop_slot = -72;     // backward jumps taken, 8 bytes
-constexpr int16_t bytes_slot = -88;    // bpf_xdp_load_bytes' buffer, 8 bytes
+constexpr int16_t bytes_slot = -72;  // bpf_xdp_load_bytes' buffer, 8 bytes
+// One counter of backward jumps taken per loop head, 8 bytes each. One per
+// loop rather than one for the program: once a loop is left its counter is
+// dead, so the verifier can merge the paths out of it; with one shared
+// counter, three `protochain`s in a row exceed its million-instruction budget.
+constexpr int16_t loop_slot(size_t j) { return int16_t(-80 - 8 * int(j)); }
+constexpr size_t max_loops = 32;
 constexpr uint32_t memwords = 16;
 
 // The verifier reasons about packet offsets up to MAX_PACKET_OFF (0xffff),
 // and no XDP buffer is longer: a load that cannot fit below it never fits.
 constexpr uint64_t max_packet = 0xffff;
 
-// As many backward jumps per packet as libpcap's interpreter takes
-// (MAX_BACKWARD_JUMPS); the verifier also needs the bound to accept the loop.
+// As many backward jumps as libpcap's interpreter takes (MAX_BACKWARD_JUMPS,
+// there per packet, here per loop); the verifier needs a bound to accept a
+// loop at all.
 constexpr int64_t max_backward_jumps = 64;
 
 constexpr uint16_t code_of(uint16_t cls, uint16_t rest) { return uint16_t(cls | rest); }
@@ -304,8 +311,10 @@ private:
                     if (t == i) {
                         continue;  // a jump to itself: returns 0
                     }
-                    loop_head[size_t(t)] = true;
-                    _has_loop = true;
+                    if (!loop_head[size_t(t)]) {
+                        loop_head[size_t(t)] = true;
+                        _loop_of[t] = _loop_of.size();
+                    }
                 }
                 if (!_reachable[size_t(t)]) {
                     _reachable[size_t(t)] = true;
@@ -356,8 +365,12 @@ private:
                 _asm.store_imm(BPF_W, r10, mem_slot(m), 0);
             }
         }
-        if (_has_loop) {
-            _asm.store_imm(BPF_DW, r10, loop_slot, 0);
+        if (_loop_of.size() > max_loops) {
+            throw usage_error(failure_kind::usage, "the filter has more than " + std::to_string(max_loops) +
+                                                       " loops (protochain), too many to run in XDP");
+        }
+        for (size_t j = 0; j < _loop_of.size(); ++j) {
+            _asm.store_imm(BPF_DW, r10, loop_slot(j), 0);
         }
     }
 
@@ -398,19 +411,26 @@ private:
         finish_load(s, dst, size);
     }
 
-    // dst = the `size` bytes at frame offset X + k (no wrap-around, as in
-    // libpcap), big-endian. The offset is bounded before it touches the
-    // packet pointer so the verifier can prove the access.
+    // A = the `size` bytes at frame offset X + k (no wrap-around, as in
+    // libpcap), big-endian. The offset is bounded first, so that the verifier
+    // can prove the access and so that bpf_xdp_load_bytes' u32 cannot wrap.
     void load_ind(uint32_t k, int size) {
+        _asm.mov64_reg(r2, reg_x);  // X is zero-extended: no 32-bit wrap
+        _asm.alu64_imm(BPF_ADD, r2, int32_t(k));
+        _asm.jump_imm(BPF_JMP, BPF_JGT, r2, int32_t(max_packet - uint64_t(size)), _reject);
+        if (_options.indirect_by_helper) {
+            load_bytes_call(reg_a, size, true, 0);
+            if (size > 1) {
+                _asm.to_be(reg_a, size * 8);
+            }
+            return;
+        }
         assembler::label fail = _reject;
         slow_path s{};
         if (_options.frags) {
             s = {_asm.new_label(), _asm.new_label(), reg_a, size, true, 0};
             fail = s.entry;
         }
-        _asm.mov64_reg(r2, reg_x);  // X is zero-extended: no 32-bit wrap
-        _asm.alu64_imm(BPF_ADD, r2, int32_t(k));
-        _asm.jump_imm(BPF_JMP, BPF_JGT, r2, int32_t(max_packet - uint64_t(size)), _reject);
         _asm.mov64_reg(r1, reg_data);
         _asm.alu64_reg(BPF_ADD, r1, r2);
         _asm.mov64_reg(r0, r1);
@@ -430,20 +450,26 @@ private:
         }
     }
 
-    // Out of line: the bytes are beyond the first buffer, or not there.
-    void emit_slow_path(const slow_path& s) {
-        _asm.bind(s.entry);
-        if (!s.offset_in_r2) {
-            _asm.mov32_imm(r2, s.offset);
+    // dst = the bytes at the offset in r2 (or `offset`) through
+    // bpf_xdp_load_bytes, which reads across fragments; none there: no match.
+    void load_bytes_call(reg dst, int size, bool offset_in_r2, uint32_t offset) {
+        if (!offset_in_r2) {
+            _asm.mov32_imm(r2, offset);
         }
         _asm.mov64_reg(r1, reg_ctx);
         _asm.mov64_reg(r3, r10);
         _asm.alu64_imm(BPF_ADD, r3, bytes_slot);
-        _asm.mov64_imm(r4, s.size);
+        _asm.mov64_imm(r4, size);
         _asm.call(BPF_FUNC_xdp_load_bytes);
         _asm.jump_imm(BPF_JMP, BPF_JNE, r0, 0, _reject);
-        _asm.load(ebpf_size(s.size), s.dst, r10, bytes_slot);
+        _asm.load(ebpf_size(size), dst, r10, bytes_slot);
         reload_data_end();
+    }
+
+    // Out of line: the bytes are beyond the first buffer, or not there.
+    void emit_slow_path(const slow_path& s) {
+        _asm.bind(s.entry);
+        load_bytes_call(s.dst, s.size, s.offset_in_r2, s.offset);
         _asm.ja(s.resume);
     }
 
@@ -594,9 +620,10 @@ private:
             return true;
         }
         if (t < i) {
-            _asm.load(BPF_DW, r1, r10, loop_slot);
+            const int16_t slot = loop_slot(_loop_of.at(t));
+            _asm.load(BPF_DW, r1, r10, slot);
             _asm.alu64_imm(BPF_ADD, r1, 1);
-            _asm.store(BPF_DW, r10, loop_slot, r1);
+            _asm.store(BPF_DW, r10, slot, r1);
             _asm.jump_imm(BPF_JMP, BPF_JGT, r1, int32_t(max_backward_jumps), _reject);
         }
         if (t == i + 1) {
@@ -695,12 +722,21 @@ private:
     std::vector<bool> _reachable;
     std::vector<uint64_t> _known;
     bool _mem_read[memwords] = {};
-    bool _has_loop = false;
+    std::map<long, size_t> _loop_of;  // loop head (classic index) → its counter
     bool _last_falls_through = true;  // the last instruction emitted continues past the program
     std::vector<slow_path> _slow;
 };
 
 }  // namespace
+
+bool has_indirect_loads(const compiled_filter& filter) {
+    for (const auto& c : filter.classic) {
+        if (BPF_CLASS(c.code) == BPF_LD && BPF_MODE(c.code) == BPF_IND) {
+            return true;
+        }
+    }
+    return false;
+}
 
 std::vector<bpf_insn> translate(const compiled_filter& filter, const translate_options& options) {
     return translator(filter, options).run();

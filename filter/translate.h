@@ -49,6 +49,11 @@ struct translate_options {
     // The program is loaded with BPF_F_XDP_HAS_FRAGS: loads past the first
     // buffer use bpf_xdp_load_bytes, and no bounds check is elided.
     bool frags = false;
+    // Indirect loads (ld [x + k], libpcap's way past an IPv4 header) through
+    // bpf_xdp_load_bytes rather than a packet pointer plus a variable offset,
+    // which the verifier allows only with CAP_PERFMON (or CAP_SYS_ADMIN).
+    // Slower by a helper call per load.
+    bool indirect_by_helper = false;
 };
 
 // The filter as an eBPF fragment for an XDP program. Contract:
@@ -56,7 +61,8 @@ struct translate_options {
 //   on exit    control reaches the instruction just past the fragment (index
 //              size()), with w0 = the filter's result k (0: no match) and
 //              r6 = the xdp_md pointer;
-//   stack      uses fp-88 .. fp-1 (scratch M[] at fp-64 .. fp-4);
+//   stack      below fp: M[] at fp-64 .. fp-4, then scratch and one 8-byte
+//              counter per loop; all of it is dead after the exit;
 // r7, r8, r9 and r1-r5 are clobbered. Throws usage_error for a program it
 // cannot translate (an opcode it does not know, an ancillary load with no XDP
 // meaning, a program too long for eBPF's 16-bit jumps).
@@ -66,9 +72,14 @@ std::vector<bpf_insn> translate(const compiled_filter& filter, const translate_o
 struct xdp_program_spec {
     filter_exit exit = filter_exit::tail_call;
     bool frags = false;
+    bool indirect_by_helper = false;  // see translate_options
     int counters_map_fd = -1;    // BPF_MAP_TYPE_PERCPU_ARRAY, 1 entry, value filter_counters
     int prog_array_fd = -1;      // BPF_MAP_TYPE_PROG_ARRAY (tail_call only)
 };
+
+// True when the classic program has an indirect load (where
+// translate_options::indirect_by_helper makes a difference).
+bool has_indirect_loads(const compiled_filter& filter);
 
 // The whole XDP program: translate() plus the exit described at filter_exit.
 std::vector<bpf_insn> build_xdp_program(const compiled_filter& filter, const xdp_program_spec& spec);
