@@ -110,8 +110,8 @@ public:
     const xdp_filter_options& options() const { return _options; }
     // eBPF instructions loaded (LD_IMM64 counts as two).
     size_t instruction_count() const { return _instructions; }
-    // True when the verifier refused variable packet offsets (no CAP_PERFMON)
-    // and indirect loads go through bpf_xdp_load_bytes instead.
+    // True when indirect loads go through bpf_xdp_load_bytes: the verifier
+    // refused variable packet offsets (no CAP_PERFMON), or the filter loops.
     bool indirect_loads_by_helper() const { return _indirect_by_helper; }
 
     // The program a match tail-calls (tail_call only): slot 0 of the

@@ -97,6 +97,9 @@ std::vector<bpf_insn> build_xdp_program(const compiled_filter& filter, const xdp
 unique_fd load_xdp_program(const std::vector<bpf_insn>& insns, bool frags, const std::string& what, bool verbose) {
     LIBBPF_OPTS(bpf_prog_load_opts, opts);
     opts.prog_flags = frags ? BPF_F_XDP_HAS_FRAGS : 0;
+    // As libbpf loads SEC("xdp") programs, xcap_rx among them: the kernel
+    // lets a tail call through only between programs of the same attach type.
+    opts.expected_attach_type = BPF_XDP;
     int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xcap_filter", "Dual BSD/GPL", insns.data(), insns.size(), &opts);
     if (fd >= 0) {
         return unique_fd(fd);
@@ -124,10 +127,15 @@ unique_fd load_xdp_program(const std::vector<bpf_insn>& insns, bool frags, const
     std::string hint;
     if (err == EPERM) {
         hint = "loading XDP programs needs CAP_BPF (or CAP_SYS_ADMIN)";
-    } else if (!log.empty()) {
-        hint = "the verifier's log follows:\n" + log;
-    } else if (!verbose) {
-        hint = "the kernel refused the program; -v shows the verifier's log";
+    } else if (err == E2BIG) {
+        hint = "the filter is too complex for the kernel's verifier (it walks at most a million instructions)";
+    } else {
+        hint = "the kernel's verifier refused the program";
+    }
+    if (!log.empty()) {
+        hint += "; its log follows:\n" + log;
+    } else if (!verbose && err != EPERM) {
+        hint += "; -v shows its log";
     }
     throw filter_load_error(kind, err, "loading " + what + " (" + std::to_string(insns.size()) + " instructions)",
                             std::move(hint), std::move(log));
@@ -154,6 +162,8 @@ xdp_filter_program::xdp_filter_program(const compiled_filter& filter, const xdp_
         spec.prog_array_fd = _prog_array.get();
     }
     const std::string what = "the XDP filter '" + short_expression(filter.expression) + "'";
+    // Loops verify far faster with the helper (see translate_options).
+    spec.indirect_by_helper = has_backward_jumps(filter);
     auto insns = build_xdp_program(filter, spec);
     try {
         _prog = load_xdp_program(insns, options.frags, what, options.verbose);
@@ -161,14 +171,14 @@ xdp_filter_program::xdp_filter_program(const compiled_filter& filter, const xdp_
         // Without CAP_PERFMON the verifier refuses variable packet offsets
         // (EACCES); the helper takes any offset. Decided by the verifier
         // itself rather than by guessing from capabilities.
-        if (e.code().value() != EACCES || !has_indirect_loads(filter)) {
+        if (e.code().value() != EACCES || spec.indirect_by_helper || !has_indirect_loads(filter)) {
             throw;
         }
         spec.indirect_by_helper = true;
         insns = build_xdp_program(filter, spec);
         _prog = load_xdp_program(insns, options.frags, what, options.verbose);
-        _indirect_by_helper = true;
     }
+    _indirect_by_helper = spec.indirect_by_helper;
     _instructions = insns.size();
 }
 
