@@ -17,8 +17,11 @@
 // a load that does not fit in the frame, a division or modulo by zero, a
 // jump out of the program and running off its end all return 0 (no match);
 // shifts by 32 or more give 0; `len` is the frame's length (every fragment
-// with frags). Backward jumps (libpcap's `protochain`) are allowed, at most
-// 64 taken per packet as libpcap's interpreter allows; the 65th returns 0.
+// with frags). Backward jumps (libpcap's `protochain`) are allowed: 64 taken
+// back to any one loop head per packet, as libpcap's interpreter (after 1.10)
+// allows per packet; the 65th returns 0. Loads past frame offset 65535 never
+// match (the verifier's MAX_PACKET_OFF; only a multi-buffer frame above a
+// 64 KiB MTU is longer).
 //
 // Linux ancillary loads (ld [SKF_AD_OFF + n]): with a dead DLT_EN10MB
 // handle libpcap emits only `inbound`/`outbound` (pkttype) and `ifindex N`
@@ -29,7 +32,9 @@
 //   pkttype    from the destination MAC: PACKET_BROADCAST, PACKET_MULTICAST,
 //              else PACKET_HOST. XDP sees received frames only, so
 //              PACKET_OUTGOING never occurs (`outbound` matches nothing);
-//              PACKET_OTHERHOST is not told apart from PACKET_HOST.
+//              PACKET_OTHERHOST is not told apart from PACKET_HOST (libpcap
+//              only ever compares pkttype with PACKET_OUTGOING, so
+//              `inbound` and `outbound` mean exactly what they say).
 //   ifindex    xdp_md.ingress_ifindex
 //   queue      xdp_md.rx_queue_index
 //   cpu        bpf_get_smp_processor_id()
