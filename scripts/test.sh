@@ -9,7 +9,7 @@ ctest --test-dir build --output-on-failure --timeout 300
 
 echo "test: unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DXCAP_SANITIZE=address -DXCAP_BUILD_BENCH=OFF >/dev/null
-cmake --build build-asan --target xcap_unit_tests
+cmake --build build-asan --target xcap_unit_tests xcap_filter_tests
 ctest --test-dir build-asan -L unit --output-on-failure
 
 echo "test: fuzzing the capture reader for 30 s (libFuzzer, ASan+UBSan)"
