@@ -17,8 +17,8 @@ static_assert(offsetof(classic_insn, k) == offsetof(struct bpf_insn, k));
 
 constexpr uint32_t tcpdump_default_snaplen = 262144;
 
-// libpcap 1.10 documents pcap_compile as thread-safe, but older releases were
-// not and bpf_image() formats into a static buffer: one lock covers both.
+// libpcap's compiler was not thread-safe in older releases, and bpf_image()
+// formats into a static buffer: one lock covers both.
 std::mutex& libpcap_mutex() {
     static std::mutex m;
     return m;
