@@ -10,7 +10,7 @@ ctest --test-dir build --output-on-failure --timeout 300 -LE soak  # the soak te
 
 echo "test: unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DXCAP_SANITIZE=address -DXCAP_BUILD_BENCH=OFF -DXCAP_WERROR="${XCAP_WERROR:-OFF}" >/dev/null
-cmake --build build-asan --target xcap_unit_tests
+cmake --build build-asan --target xcap_unit_tests xcap_filter_tests
 ctest --test-dir build-asan -L unit --output-on-failure
 
 echo "test: ThreadSanitizer: unit tests, and capture and replay end to end"
@@ -18,7 +18,7 @@ echo "test: ThreadSanitizer: unit tests, and capture and replay end to end"
 # checks; a race makes the instrumented xcap exit 66, so its test fails.
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DXCAP_SANITIZE=thread -DXCAP_BUILD_BENCH=OFF -DXCAP_WERROR="${XCAP_WERROR:-OFF}" >/dev/null
-cmake --build build-tsan --target xcap xcap_unit_tests xcap_netns_tests xcap-mixgen
+cmake --build build-tsan --target xcap xcap_unit_tests xcap_filter_tests xcap_netns_tests xcap-mixgen
 ctest --test-dir build-tsan -L unit --output-on-failure
 ctest --test-dir build-tsan --output-on-failure --timeout 300 \
   -R '^(Capture\.EveryFrameByteIdenticalInOrderPerQueue|Capture\.SigintMidStreamLosesNothing|Replay\.RoundTripStreamed|Replay\.TwoQueuesKeepPerFlowOrder)$'

@@ -1,0 +1,136 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/fd.h"
+
+// tcpdump filter expressions run inside XDP.
+//
+// The path is: expression → classic BPF (libpcap's pcap_compile, optimised,
+// as for a DLT_EN10MB capture) → eBPF instructions (filter/translate.h) →
+// an XDP program loaded with bpf_prog_load (xdp_filter_program below). No
+// clang and no freplace at run time: xcap emits the instructions itself.
+//
+// This header is free of <pcap/pcap.h> and <linux/bpf.h> (both define a
+// `struct bpf_insn`, and they differ), so any file can include it.
+//
+// Ownership: compile_filter returns a value; xdp_filter_program owns its
+// program fd and its maps and closes them on destruction.
+// Threading: compile_filter and dump_classic may be called from any thread
+// (libpcap's compiler and bpf_image are serialised behind one mutex). An
+// xdp_filter_program is built and destroyed on one thread; its const
+// members (fd(), counters()) may be called from any thread.
+
+namespace xcap {
+
+// One classic BPF instruction; the layout of libpcap's `struct bpf_insn` and
+// the kernel's `struct sock_filter`.
+struct classic_insn {
+    uint16_t code;
+    uint8_t jt;
+    uint8_t jf;
+    uint32_t k;
+};
+
+struct compiled_filter {
+    std::string expression;
+    std::vector<classic_insn> classic;
+    // The snaplen given to pcap_compile. A match with result k caps the
+    // packet at k bytes when k < snaplen; k >= snaplen means "no cap".
+    uint32_t snaplen = 0;
+};
+
+// Compiles `expression` as tcpdump would for an Ethernet capture with this
+// snaplen (0 means tcpdump's default, 262144), optimised, netmask unknown.
+// A bad expression throws failure(failure_kind::usage) whose message
+// carries the expression and libpcap's own text.
+compiled_filter compile_filter(const std::string& expression, uint32_t snaplen);
+
+// The classic program as `tcpdump -d` prints it, one instruction per line,
+// each line ending in '\n'.
+std::string dump_classic(const compiled_filter& filter);
+
+// What the program does after the filter has run.
+enum class filter_exit {
+    // The capture entry point. Match with result k: write struct xcap_meta
+    // (magic, cap) into the metadata area, then tail-call slot 0 of the
+    // program's PROG_ARRAY (set_next); XDP_PASS if that slot is empty.
+    // No match: count it (filter_counters::rejected), XDP_PASS.
+    tail_call,
+    // For tests and benchmarks: the same metadata on a match, then XDP_PASS;
+    // no match: count it, XDP_DROP. No tail call, no PROG_ARRAY.
+    verdict,
+};
+
+struct xdp_filter_options {
+    filter_exit exit = filter_exit::tail_call;
+    // Load with BPF_F_XDP_HAS_FRAGS. A tail call only reaches a program whose
+    // setting is the same, so this must match the capture program's. With
+    // frags, loads beyond the first buffer go through bpf_xdp_load_bytes and
+    // `len` counts every fragment.
+    bool frags = false;
+    // Put the kernel verifier's log into the error when loading fails.
+    bool verbose = false;
+};
+
+// Sums over CPUs of the program's per-CPU counters.
+struct filter_counters {
+    uint64_t rejected = 0;     // packets the filter did not match (passed on to the stack)
+    uint64_t no_metadata = 0;  // matches whose metadata the kernel refused (bpf_xdp_adjust_meta
+                               // failed): they go on without the filter's cap
+};
+
+// Loading a filter program failed. A failure whose kind is permission
+// (EPERM: a capability is missing) or unsupported (the kernel refused it);
+// with xdp_filter_options::verbose the hint carries the verifier's log.
+class filter_load_error : public failure {
+public:
+    filter_load_error(failure_kind kind, int err, const std::string& what, std::string hint, std::string log)
+        : failure(kind, err, what, std::move(hint)), _log(std::move(log)) {}
+    const std::string& verifier_log() const noexcept { return _log; }
+
+private:
+    std::string _log;
+};
+
+// The XDP program that runs a compiled filter (see filter_exit). Loading
+// throws filter_load_error (a failure: permission for EPERM, unsupported
+// otherwise) or failure when the filter cannot mean anything in XDP
+// (e.g. a Linux ancillary load with no XDP equivalent).
+class xdp_filter_program {
+public:
+    explicit xdp_filter_program(const compiled_filter& filter, const xdp_filter_options& options = {});
+
+    int fd() const { return _prog.get(); }
+    uint32_t id() const;
+    const xdp_filter_options& options() const { return _options; }
+    // eBPF instructions loaded (LD_IMM64 counts as two).
+    size_t instruction_count() const { return _instructions; }
+    // True when indirect loads go through bpf_xdp_load_bytes: the verifier
+    // refused variable packet offsets (no CAP_PERFMON), or the filter loops.
+    bool indirect_loads_by_helper() const { return _indirect_by_helper; }
+
+    // The program a match tail-calls (tail_call only): slot 0 of the
+    // program's own PROG_ARRAY. It must be an XDP program with the same frags
+    // setting. Throws failure.
+    void set_next(int prog_fd);
+    // Empties slot 0: matches then go on with XDP_PASS. Idempotent.
+    void clear_next();
+    int prog_array_fd() const { return _prog_array.get(); }
+
+    filter_counters counters() const;
+
+private:
+    xdp_filter_options _options;
+    unique_fd _counters;
+    unique_fd _prog_array;
+    unique_fd _prog;
+    size_t _instructions = 0;
+    bool _indirect_by_helper = false;
+};
+
+}  // namespace xcap
