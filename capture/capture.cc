@@ -20,6 +20,7 @@
 #include "engine/device.h"
 #include "engine/link_monitor.h"
 #include "engine/signals.h"
+#include "filter/filter.h"
 #include "common/error.h"
 #include "pcap/savefile.h"
 #include "capture/rx_program.h"
@@ -206,6 +207,11 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
                       "xcap captures Ethernet, loopback and IP-only (tun, ipip, gre, wireguard) interfaces");
     }
     xdp_takeover takeover(dev, opts.force);
+    // A bad expression fails here (exit 2), before anything is set up.
+    std::optional<compiled_filter> filter;
+    if (!opts.filter.empty()) {
+        filter = compile_filter(opts.filter, opts.snaplen);
+    }
 
     // The output is opened before anything is attached, so an unwritable
     // path fails with nothing to undo.
@@ -219,7 +225,9 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
     fcfg.post_rotate = opts.post_rotate;
     fcfg.packet_buffered = opts.packet_buffered;
     fcfg.post_rotate_report = [&](const post_rotate_failure& f) { log.warn(f.message()); };
-    savefile_set files(fcfg, describe_section(), {describe_interface(dev, queues, opts.snaplen)});
+    interface_description iface = describe_interface(dev, queues, opts.snaplen);
+    iface.filter = opts.filter;  // pcapng's if_filter
+    savefile_set files(fcfg, describe_section(), {iface});
 
     // Destruction order is the reverse: threads, then sockets, then program.
     rx_program program;
@@ -235,8 +243,17 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
         }
         sources.emplace_back(std::make_unique<xsk_source>(*x, program.issued_counter(q)));
     }
+    // With a filter, its program runs first and tail-calls the capture
+    // program on a match; what does not match goes on to the stack.
+    std::unique_ptr<xdp_filter_program> filter_program;
+    if (filter) {
+        xdp_filter_options fo;
+        fo.verbose = opts.verbose;
+        filter_program = std::make_unique<xdp_filter_program>(*filter, fo);
+        filter_program->set_next(program.prog_fd());
+    }
     takeover.apply(info);
-    program.attach(dev, opts.mode);
+    program.attach(dev, opts.mode, filter_program ? filter_program->fd() : -1);
     for (const auto& x : xsks) {
         info(dev.name + " queue " + std::to_string(x->queue()) + ": " + to_string(program.mode()) + " XDP, " +
              (x->zero_copy() ? "zero-copy" : "copy") + " mode");
@@ -283,6 +300,10 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
         t.over_limit = w.over_limit.load(std::memory_order_relaxed);
         t.meta_missing = w.meta_missing.load(std::memory_order_relaxed);
         t.program = program.counters();
+        if (filter_program) {
+            t.filtered = true;
+            t.filter_rejected = filter_program->counters().rejected;
+        }
         return t;
     };
 

@@ -24,6 +24,7 @@ struct capture_options {
     uint32_t max_files = 0;            // -W
     std::string post_rotate;           // -z
     bool packet_buffered = false;      // -U: flush after every batch, to files too
+    std::string filter;                // tcpdump filter expression; "" = every packet
     uint64_t count = 0;                // -c; 0 = unlimited
     uint32_t snaplen = 262144;         // -s
     bool nanosecond = true;            // false with --micro
@@ -59,6 +60,8 @@ struct capture_totals {
     uint64_t write_errors = 0;
     uint64_t over_limit = 0;
     uint64_t meta_missing = 0;
+    bool filtered = false;        // a filter expression ran in XDP
+    uint64_t filter_rejected = 0; // packets it did not match: passed on to the stack
     xdp_statistics xsk{};        // summed over queues
     xcap_rx_counters program{};
     double seconds = 0;

@@ -24,7 +24,11 @@ public:
     int xsks_map_fd() const;
     uint32_t id() const { return program_id(prog_fd()); }
 
-    void attach(const device_info& dev, xdp_mode mode) { _attachment.attach(prog_fd(), dev, mode); }
+    // Attaches the capture program, or `entry_fd` (a filter that tail-calls
+    // it) in its place.
+    void attach(const device_info& dev, xdp_mode mode, int entry_fd = -1) {
+        _attachment.attach(entry_fd >= 0 ? entry_fd : prog_fd(), dev, mode);
+    }
     void detach() { _attachment.detach(); }
     bool attached() const { return _attachment.attached(); }
     xdp_mode mode() const { return _attachment.mode(); }

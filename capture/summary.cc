@@ -59,9 +59,21 @@ std::string format_summary(const capture_totals& t, const std::string& output_na
         s += "(in copy mode the kernel counts a packet dropped for want of a fill-ring frame in both rx_dropped and "
              "rx_fill_ring_empty_descs; the total counts it once)\n";
     }
-    s += fmt("XDP program: %llu seen, %llu redirected, %llu passed (no socket on their queue)\n",
-             (unsigned long long)t.program.seen, (unsigned long long)t.program.redirected,
-             (unsigned long long)t.program.passed_no_socket);
+    if (t.filtered) {
+        // The filter runs first: what it rejects never reaches the capture program.
+        s += fmt("XDP program: %llu seen, %llu matched and redirected, %" PRIu64
+                 " did not match (passed to the stack)",
+                 (unsigned long long)(t.program.seen + t.filter_rejected), (unsigned long long)t.program.redirected,
+                 t.filter_rejected);
+        s += t.program.passed_no_socket
+                 ? fmt(", %llu matched but passed (no socket on their queue)\n",
+                       (unsigned long long)t.program.passed_no_socket)
+                 : std::string("\n");
+    } else {
+        s += fmt("XDP program: %llu seen, %llu redirected, %llu passed (no socket on their queue)\n",
+                 (unsigned long long)t.program.seen, (unsigned long long)t.program.redirected,
+                 (unsigned long long)t.program.passed_no_socket);
+    }
     for (const auto& q : t.queues) {
         s += fmt("queue %u: %" PRIu64 " received, %" PRIu64 " dropped\n", q.queue, q.received, q.dropped());
     }
@@ -77,11 +89,15 @@ std::string format_stats_line(const capture_totals& prev, const capture_totals& 
     }
     double pps = double(now.received - prev.received) / interval_s;
     double bps = double(now.received_bytes - prev.received_bytes) * 8 / interval_s;
-    return fmt("%s, %s, %" PRIu64 " captured; dropped %" PRIu64
-               " (ring_full %llu, fill_empty %llu, rx_dropped %llu, write_errors %" PRIu64 ")",
-               rate(pps, "pps", 3).c_str(), rate(bps, "bps", 1).c_str(), now.written, now.dropped(), (unsigned long long)now.xsk.rx_ring_full,
-               (unsigned long long)now.xsk.rx_fill_ring_empty_descs, (unsigned long long)now.xsk.rx_dropped,
-               now.write_errors);
+    std::string line = fmt("%s, %s, %" PRIu64 " captured; dropped %" PRIu64
+                           " (ring_full %llu, fill_empty %llu, rx_dropped %llu, write_errors %" PRIu64 ")",
+                           rate(pps, "pps", 3).c_str(), rate(bps, "bps", 1).c_str(), now.written, now.dropped(),
+                           (unsigned long long)now.xsk.rx_ring_full, (unsigned long long)now.xsk.rx_fill_ring_empty_descs,
+                           (unsigned long long)now.xsk.rx_dropped, now.write_errors);
+    if (now.filtered) {
+        line += fmt("; %" PRIu64 " did not match the filter", now.filter_rejected);
+    }
+    return line;
 }
 
 }  // namespace xcap

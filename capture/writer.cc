@@ -67,6 +67,9 @@ void capture_writer::emit(size_t q) {
     meta.packet_id = _packet_id;
     meta.dropcount = r.drops_before;
     meta.xdp_verdict = XDP_REDIRECT;  // what xcap_rx did with it
+    if (r.cap) {
+        meta.cap = r.cap;  // a filter's `ret k` below the snaplen
+    }
     auto res = _files.write(r.ts_ns + uint64_t(_cfg.realtime_offset_ns), r.data, r.len, meta);
     if (res == savefile_set::result::files_done) {
         _files_done = true;

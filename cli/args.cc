@@ -17,6 +17,15 @@ bool arg_walker::next() {
     _name = _args[_i];
     _value.clear();
     _attached = false;
+    _operand = false;
+    if (!_options_ended && _name == "--") {
+        _options_ended = true;
+        return next();
+    }
+    if (_options_ended || _name.empty() || _name[0] != '-') {
+        _operand = true;
+        return true;
+    }
     if (_name.rfind("--", 0) == 0 && _name.find('=') != std::string::npos) {
         _value = _name.substr(_name.find('=') + 1);
         _name = _name.substr(0, _name.find('='));

@@ -27,8 +27,11 @@ public:
     // option ("see xcap replay --help").
     arg_walker(const std::vector<std::string>& args, std::string help) : _args(args), _help(std::move(help)) {}
 
-    // Advances to the next option; false at the end.
+    // Advances to the next word; false at the end.
     bool next();
+    // The word is an operand, not an option: it does not start with '-', or
+    // it comes after "--" (which is itself skipped).
+    bool operand() const { return _operand; }
     const std::string& name() const { return _name; }
     bool is(const char* a, const char* b = nullptr) const { return _name == a || (b && _name == b); }
     // The option's value: attached ("-ieth0", "--x=y") or the next word.
@@ -44,6 +47,8 @@ private:
     std::string _name;
     std::string _value;
     bool _attached = false;
+    bool _operand = false;
+    bool _options_ended = false;  // seen "--"
 };
 
 // A whole number in [min, max]; names the bounds when it is out of them.

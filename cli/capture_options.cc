@@ -1,4 +1,7 @@
 #include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <sstream>
 
 #include "bpf/xcap_abi.h"
 #include "cli/args.h"
@@ -18,6 +21,20 @@ uint32_t frames_for_kib(uint64_t kib) {
         frames *= 2;
     }
     return frames;
+}
+
+// tcpdump's -F: the whole file is the expression; line breaks are spaces.
+std::string read_filter_file(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) {
+        throw failure(failure_kind::usage, errno, "-F " + path + ": cannot read the filter file",
+                      "name a readable file holding a tcpdump filter expression");
+    }
+    std::stringstream text;
+    text << f.rdbuf();
+    std::string s = text.str();
+    std::replace(s.begin(), s.end(), '\n', ' ');
+    return s;
 }
 
 // What no single option can check: what is required, and what goes together.
@@ -79,9 +96,19 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
     cli_command cmd;
     capture_options& o = cmd.capture;
     arg_walker arg(args, "see xcap --help");
+    std::string expression;  // the trailing words, as tcpdump takes them
+    std::string filter_file;
+    bool dump = false;
     while (arg.next()) {
         const std::string& a = arg.name();
-        if (arg.is("-h", "--help")) {
+        if (arg.operand()) {
+            expression += (expression.empty() ? "" : " ") + a;
+        } else if (arg.is("-F")) {
+            filter_file = arg.value();
+        } else if (arg.is("-d")) {
+            arg.flag();
+            dump = true;
+        } else if (arg.is("-h", "--help")) {
             cmd.what = cli_command::help;
             return cmd;
         } else if (arg.is("--version")) {
@@ -142,6 +169,19 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
         } else {
             arg.unknown("option ");
         }
+    }
+    if (!filter_file.empty()) {
+        if (!expression.empty()) {
+            throw failure(failure_kind::usage, "a filter expression both on the command line and in -F " + filter_file,
+                          "give it one way");
+        }
+        expression = read_filter_file(filter_file);
+    }
+    o.filter = expression;
+    if (dump) {
+        // As tcpdump -d: show the compiled program and exit; nothing to capture.
+        cmd.what = cli_command::dump_filter;
+        return cmd;
     }
     check_capture(o);
     return cmd;

@@ -95,6 +95,8 @@ SYNOPSIS
          [--stats SECONDS] [--queues LIST] [--xdp-mode auto|native|generic]
          [--bind auto|zerocopy|copy] [--force] [--micro] [-B KIB] [-v]
          [--format pcap|pcapng] [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND] [-U]
+         [-F FILE | EXPRESSION]
+    xcap -d EXPRESSION
 
 DESCRIPTION
     xcap attaches a small XDP program to INTERFACE that stamps every packet
@@ -117,6 +119,12 @@ DESCRIPTION
     disappears, xcap writes out what it had and exits 3. If a write fails
     (a full disk), xcap stops at once: the file is cut back to its last whole
     packet and holds exactly the packets counted as captured (exit 1).
+
+    EXPRESSION is a tcpdump filter (pcap-filter(7)), as tcpdump takes it:
+    the trailing words, or -F FILE. libpcap compiles it, and xcap translates
+    the classic BPF into eBPF that runs in the XDP program before anything
+    else: a packet that does not match is never copied and goes on to the
+    network stack as if xcap were not there. The summary counts both.
 
     Interfaces that carry IP without an Ethernet header (tun, ipip, gre,
     wireguard) are written with link type RAW.
@@ -155,6 +163,11 @@ OPTIONS
         included, e.g. -z gzip. A command that fails is reported with its
         file and exit status. xcap waits for them before it exits; a second
         Ctrl-C ends the wait (the commands go on, and are named).
+    -F FILE
+        Read the filter expression from FILE (line breaks count as spaces).
+    -d
+        Print the classic BPF program the expression compiles to, as
+        tcpdump -d does, and exit.
     -c, --count COUNT
         Stop after writing COUNT packets.
     -s, --snapshot-length SNAPLEN
@@ -213,6 +226,8 @@ EXAMPLES
     xcap -i eth0 -w capture.pcap
     xcap -i eth0 -w - | tcpdump -n -r -
     xcap -i eth0 -c 1000000 -s 128 --stats 1 -w headers.pcap
+    xcap -i eth0 -w web.pcap 'tcp port 443 or udp port 443'
+    xcap -i eth0 -w - 'not port 22' | tcpdump -n -r -
 )";
 }
 

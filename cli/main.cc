@@ -7,6 +7,7 @@
 #include "cli/console.h"
 #include "cli/options.h"
 #include "common/error.h"
+#include "filter/filter.h"
 
 namespace {
 
@@ -69,6 +70,11 @@ int run(const std::vector<std::string>& args) {
         case cli_command::replay_help: std::fputs(replay_help_text(), stdout); return exit_ok;
         case cli_command::version: std::puts("xcap " XCAP_VERSION); return exit_ok;
         case cli_command::run_replay: return replay_main(cmd.replay);
+        case cli_command::dump_filter:
+            // As tcpdump -d: the classic program libpcap compiled, which xcap
+            // then translates to eBPF for the XDP program.
+            std::fputs(dump_classic(compile_filter(cmd.capture.filter, cmd.capture.snaplen)).c_str(), stdout);
+            return exit_ok;
         case cli_command::run: break;
     }
     return capture_main(cmd.capture);

@@ -17,6 +17,7 @@ struct packet_meta {
     uint64_t dropcount = 0;         // drops on this queue since its previous packet (epb_dropcount)
     int32_t xdp_verdict = no_verdict;  // XDP action (epb_verdict, type eBPF XDP)
     bool inbound = true;            // epb_flags direction
+    uint32_t cap = UINT32_MAX;      // store at most this many bytes, besides the snaplen (a filter's `ret k`)
 };
 
 // An interface as pcapng's Interface Description Block describes it.

@@ -48,8 +48,9 @@ public:
     // One packet: `len` bytes on the wire, of which min(len, snaplen) are
     // stored. `ts_ns` is wall-clock time in nanoseconds since the epoch.
     // Returns true when the packet was cut by the snaplen.
-    bool write(uint64_t ts_ns, const uint8_t* data, uint32_t len) {
-        uint32_t caplen = len < _snaplen ? len : _snaplen;
+    bool write(uint64_t ts_ns, const uint8_t* data, uint32_t len, uint32_t cap = UINT32_MAX) {
+        const uint32_t limit = cap < _snaplen ? cap : _snaplen;
+        uint32_t caplen = len < limit ? len : limit;
         uint8_t* p = _out.reserve(sizeof(pcap_record_header) + caplen);
         pcap_record_header h;
         h.ts_sec = uint32_t(ts_ns / 1'000'000'000);

@@ -60,7 +60,7 @@ public:
     // block on the stack and copying it over stalled on store forwarding and
     // cost a quarter more per 64-byte packet.
     bool write(uint64_t ts_ns, const uint8_t* data, uint32_t len, const packet_meta& meta) {
-        const uint32_t snaplen = _snaplens[meta.interface];
+        const uint32_t snaplen = meta.cap < _snaplens[meta.interface] ? meta.cap : _snaplens[meta.interface];
         const uint32_t caplen = len < snaplen ? len : snaplen;
         const uint32_t padded = pcapng::pad4(caplen);
         const bool has_queue = meta.queue != packet_meta::no_queue;

@@ -699,3 +699,72 @@ TEST_F(BadInput, NativeModeRefusedForTheMtuSaysMtu) {
     expect_one_line(err, "its MTU 9000 is too large for native XDP");
     EXPECT_EQ(err.find("driver may lack"), std::string::npos) << err;
 }
+
+// A filter expression runs in the XDP program: the file holds exactly the
+// frames libpcap's own filter selects, and every other frame goes on to the
+// stack (seen there by tcpdump, which only gets what XDP passes).
+TEST_F(Capture, FilterCapturesMatchesAndPassesTheRestToTheStack) {
+    const std::string expr = "udp or (icmp and not vlan)";
+    child td(net->in_receiver({"tcpdump", "-n", "--immediate-mode", "-U", "-B", "16384", "-i", net->receiver_if(), "-w",
+                               path("passed.pcap")}),
+             path("td.out"),
+             path("td.err"));
+    usleep(1'000'000);  // tcpdump's socket is open once it has printed "listening"
+    child x = start_xcap({"-w", path("f.pcapng"), expr});
+    const uint32_t n = 1000;
+    send(n, {"--threads", "2", "--pps", "5000"});  // paced, so tcpdump (the witness) drops none
+    usleep(300'000);
+    x.signal(SIGINT);
+    ASSERT_EQ(x.wait(10), 0) << read_text(path("xcap.err"));
+    td.signal(SIGINT);
+    ASSERT_EQ(td.wait(10), 0) << read_text(path("td.err"));
+
+    // What libpcap's own filter says of each frame sent.
+    pcap_t* dead = pcap_open_dead(DLT_EN10MB, 262144);
+    bpf_program prog;
+    ASSERT_EQ(pcap_compile(dead, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN), 0);
+    std::set<uint32_t> match, other;
+    for (uint32_t seq = 0; seq < n; ++seq) {
+        auto f = build_frame(seq);
+        pcap_pkthdr h{};
+        h.caplen = h.len = uint32_t(f.size());
+        (pcap_offline_filter(&prog, &h, f.data()) ? match : other).insert(seq);
+    }
+    pcap_freecode(&prog);
+    pcap_close(dead);
+    ASSERT_FALSE(match.empty());
+    ASSERT_FALSE(other.empty());
+
+    std::set<uint32_t> captured, passed;
+    for (const auto& r : read_pcap(path("f.pcapng"))) {
+        auto seq = frame_seq(r.data.data(), uint32_t(r.data.size()));
+        ASSERT_TRUE(seq.has_value());
+        captured.insert(*seq);
+    }
+    for (const auto& r : read_pcap(path("passed.pcap"))) {
+        if (auto seq = frame_seq(r.data.data(), uint32_t(r.data.size()))) {
+            passed.insert(*seq);
+        }
+    }
+    EXPECT_EQ(captured, match) << "the file holds exactly what the expression selects";
+    std::vector<uint32_t> missing, extra;
+    std::set_difference(other.begin(), other.end(), passed.begin(), passed.end(), std::back_inserter(missing));
+    std::set_difference(passed.begin(), passed.end(), other.begin(), other.end(), std::back_inserter(extra));
+    EXPECT_TRUE(missing.empty() && extra.empty())
+        << "everything else reached the stack: " << missing.size() << " not seen there (first "
+        << (missing.empty() ? -1 : int64_t(missing[0])) << "), " << extra.size() << " seen though captured (first "
+        << (extra.empty() ? -1 : int64_t(extra[0])) << ")";
+    std::string err = read_text(path("xcap.err"));
+    EXPECT_EQ(number_in(err, "([0-9]+) did not match \\(passed to the stack\\)"), other.size()) << err;
+    EXPECT_EQ(number_in(err, "([0-9]+) matched and redirected"), match.size()) << err;
+    auto tshark = sh("tshark -r " + path("f.pcapng") + " -T fields -e frame.interface_id -c 1 2>/dev/null; "
+                     "capinfos -I " + path("f.pcapng") + " 2>/dev/null");
+    EXPECT_NE(tshark.output.find(expr), std::string::npos) << "pcapng's if_filter: " << tshark.output;
+}
+
+// A bad expression: libpcap's message, exit 2, nothing attached.
+TEST_F(BadInput, BadFilterExpression) {
+    std::string err;
+    EXPECT_EQ(run(xcap({"-w", path("x.pcap"), "tcp", "prot", "443"}), err), 2);
+    expect_one_line(err, "bad filter expression 'tcp prot 443': can't parse filter expression: syntax error");
+}

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "cli/options.h"
@@ -158,4 +159,35 @@ TEST(ReplayOptions, RateOutOfRangeNamesTheRange) {
     expect_usage_error({"replay", "-i", "e", "-r", "f", "--multiplier", "inf"}, "at most 1000000");
     expect_usage_error({"replay", "-i", "e", "-r", "f", "--mbps", "fast"}, "--mbps 'fast': not a number");
     expect_usage_error({"replay", "-i", "e", "-r", "f", "--pps", "nan"}, "not a number");
+}
+
+TEST(Options, FilterExpressionIsTheTrailingWords) {
+    auto c = parse({"-i", "eth0", "-w", "x.pcap", "tcp", "port", "443", "or", "udp", "port", "443"});
+    EXPECT_EQ(c.capture.filter, "tcp port 443 or udp port 443");
+    // Options may come after the expression's words, as with getopt's permutation.
+    c = parse({"not", "port", "22", "-i", "eth0", "-w", "-"});
+    EXPECT_EQ(c.capture.filter, "not port 22");
+    EXPECT_EQ(c.capture.output_path, "-");
+    // After "--" every word is the expression's, even one starting with '-'.
+    c = parse({"-i", "eth0", "-w", "x.pcap", "--", "ip[2:2]", ">", "-1"});
+    EXPECT_EQ(c.capture.filter, "ip[2:2] > -1");
+    EXPECT_EQ(parse({"-i", "eth0", "-w", "x.pcap"}).capture.filter, "");
+}
+
+TEST(Options, FilterFromAFileAndDump) {
+    char tmpl[] = "/tmp/xcap-filter-XXXXXX";
+    int fd = mkstemp(tmpl);
+    ASSERT_GE(fd, 0);
+    const std::string text = "tcp\nport 80\n";
+    ASSERT_EQ(write(fd, text.data(), text.size()), ssize_t(text.size()));
+    close(fd);
+    auto c = parse({"-i", "eth0", "-w", "x.pcap", "-F", tmpl});
+    EXPECT_EQ(c.capture.filter, "tcp port 80 ");
+    expect_usage_error({"-i", "eth0", "-w", "x.pcap", "-F", tmpl, "udp"}, "both on the command line and in -F");
+    unlink(tmpl);
+    expect_usage_error({"-i", "eth0", "-w", "x.pcap", "-F", "/nonexistent/filter"}, "cannot read the filter file");
+    // -d shows the compiled program: no interface or output needed.
+    c = parse({"-d", "icmp"});
+    EXPECT_EQ(c.what, cli_command::dump_filter);
+    EXPECT_EQ(c.capture.filter, "icmp");
 }
