@@ -18,6 +18,14 @@ inline constexpr uint32_t idb_type = 0x00000001;
 inline constexpr uint32_t isb_type = 0x00000005;
 inline constexpr uint32_t epb_type = 0x00000006;
 inline constexpr uint32_t byte_order_magic = 0x1A2B3C4D;
+// What an Enhanced Packet Block adds to the packet's bytes at most: its
+// header (28), flags (8), queue (8), packet id (12), drop count (12) and
+// verdict (16) options, end of options (4), trailing length (4), and up to
+// 3 bytes of padding (so 95, rounded up). For the -C size bound.
+inline constexpr uint32_t epb_max_overhead = 96;
+// An Interface Statistics Block as xcap writes it (start, end, received,
+// dropped), which ends every file.
+inline constexpr uint32_t isb_size = 76;
 
 inline constexpr uint16_t opt_endofopt = 0;
 inline constexpr uint16_t opt_comment = 1;

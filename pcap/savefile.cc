@@ -59,7 +59,7 @@ savefile_set::savefile_set(savefile_config cfg, section_description section,
     : _cfg(std::move(cfg)), _section(std::move(section)), _ifaces(std::move(ifaces)), _stats(std::move(stats)) {
     _start_ns = wall_ns();
     if (_cfg.format == file_format::pcapng && _stats) {
-        _trailer_bytes = 76 * _ifaces.size();  // one Interface Statistics Block each
+        _trailer_bytes = pcapng::isb_size * _ifaces.size();  // one Interface Statistics Block each
     }
     if (_cfg.rotate_seconds) {
         _next_rotation_ns = _start_ns + uint64_t(_cfg.rotate_seconds) * 1'000'000'000;

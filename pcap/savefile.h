@@ -103,7 +103,8 @@ public:
         }
         // An upper bound on what this packet adds, plus room for the
         // statistics blocks that end a pcapng file, so no file exceeds -C.
-        const uint64_t record = _cfg.format == file_format::pcap ? 16 + len : 96 + len;
+        const uint64_t record = _cfg.format == file_format::pcap ? sizeof(pcap_record_header) + len
+                                                                 : pcapng::epb_max_overhead + len;
         if ((_cfg.rotate_bytes && _packets_in_file > 0 &&
              _out->bytes_total() + record + _trailer_bytes > _cfg.rotate_bytes) ||
             (_cfg.rotate_seconds && ts_ns >= _next_rotation_ns)) {
@@ -121,7 +122,7 @@ public:
     void set_statistics_source(statistics_source stats) {
         _stats = std::move(stats);
         if (_cfg.format == file_format::pcapng && _stats) {
-            _trailer_bytes = 76 * _ifaces.size();
+            _trailer_bytes = pcapng::isb_size * _ifaces.size();
         }
     }
 

@@ -1,6 +1,7 @@
 #include "tools.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -11,6 +12,16 @@
 #include <sstream>
 
 namespace xcap::test {
+
+uint64_t file_size(const std::string& path) {
+    struct stat st{};
+    return stat(path.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
+}
+
+bool file_exists(const std::string& path) {
+    struct stat st{};
+    return stat(path.c_str(), &st) == 0;
+}
 
 command_result run_command(const std::string& cmd) {
     command_result r;

@@ -17,6 +17,9 @@ bool have_tool(const std::string& name);
 // A whole file as text ("" when it cannot be read).
 std::string read_text(const std::string& path);
 std::string shell_quote(const std::string& word);
+// A file's size in bytes (0 when it does not exist), and whether it exists.
+uint64_t file_size(const std::string& path);
+bool file_exists(const std::string& path);
 
 // The capture files (*.pcap, *.pcapng) in `dir`, sorted; empty when `dir`
 // does not exist.

@@ -43,15 +43,6 @@ std::vector<uint8_t> packet(uint32_t i) {
     return p;
 }
 
-uint64_t file_size(const std::string& path) {
-    struct stat st{};
-    return stat(path.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
-}
-
-bool exists(const std::string& path) {
-    struct stat st{};
-    return stat(path.c_str(), &st) == 0;
-}
 
 std::string base_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
@@ -170,7 +161,7 @@ std::string in_child(const std::function<std::string()>& body) {
 // The files of a set named `base` in `dir` (base, base1, base2, ...).
 std::vector<std::string> set_files(const std::string& dir, const std::string& base) {
     std::vector<std::string> names;
-    for (size_t k = 0; exists(dir + "/" + base + (k ? std::to_string(k) : "")); ++k) {
+    for (size_t k = 0; file_exists(dir + "/" + base + (k ? std::to_string(k) : "")); ++k) {
         names.push_back(dir + "/" + base + (k ? std::to_string(k) : ""));
     }
     return names;
@@ -589,7 +580,7 @@ TEST(RotationFault, FileThatCannotBeOpenedIsNamedAndNothingMoreIsWritten) {
         EXPECT_EQ(r.error, EISDIR);
         EXPECT_EQ(r.error_file, "r.cap2");
         EXPECT_EQ(r.lost, 1u) << "the packet that would have started the third file";
-        EXPECT_FALSE(exists(c.path + "3")) << "no file is opened after a failure";
+        EXPECT_FALSE(file_exists(c.path + "3")) << "no file is opened after a failure";
         expect_whole({c.path, c.path + "1"}, r, 200);
     }
 }

@@ -141,6 +141,8 @@ TEST(Pcapng, EnhancedPacketBlockWithEveryOption) {
     epb.u16(7).u16(9).u8(2).u64(4).zeros(3);     // epb_verdict: eBPF XDP, XDP_REDIRECT
     epb.u32(0).u32(total);
     EXPECT_EQ(std::vector<uint8_t>(got.begin() + long(header.size()), got.end()), epb.b);
+    // The -C bound's allowance covers every option and the largest padding.
+    EXPECT_LE(total - 8 + 3, pcapng::epb_max_overhead);
 }
 
 TEST(Pcapng, EnhancedPacketBlockMinimalAndCut) {
@@ -179,6 +181,7 @@ TEST(Pcapng, InterfaceStatisticsBlockExactly) {
     isb.u16(5).u16(8).u64(3);
     isb.u32(0).u32(76);
     EXPECT_EQ(std::vector<uint8_t>(got.begin() + long(header.size()), got.end()), isb.b);
+    EXPECT_EQ(isb.b.size(), pcapng::isb_size) << "what -C reserves for the block that ends each file";
 }
 
 class RoundTrip : public ::testing::TestWithParam<file_format> {};

@@ -36,15 +36,6 @@ std::vector<uint32_t> numbers_in(const std::string& path) {
     return n;
 }
 
-uint64_t file_size(const std::string& path) {
-    struct stat st{};
-    return stat(path.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
-}
-
-bool exists(const std::string& path) {
-    struct stat st{};
-    return stat(path.c_str(), &st) == 0;
-}
 
 class Rotation : public ::testing::TestWithParam<file_format> {
 protected:
@@ -80,7 +71,7 @@ TEST_P(Rotation, BySizeSplitsExactlyWithinTheBound) {
     size_t nfiles = 0;
     for (size_t k = 0;; ++k) {
         std::string name = k == 0 ? c.path : c.path + std::to_string(k);
-        if (!exists(name)) {
+        if (!file_exists(name)) {
             break;
         }
         ++nfiles;
@@ -111,11 +102,11 @@ TEST_P(Rotation, RingKeepsTheLastWFiles) {
             files->write(t0 + i, packet(i, 100).data(), 100, {});
         }
     }
-    EXPECT_FALSE(exists(c.path)) << "with -W every file carries its number";
-    EXPECT_FALSE(exists(c.path + "3"));
+    EXPECT_FALSE(file_exists(c.path)) << "with -W every file carries its number";
+    EXPECT_FALSE(file_exists(c.path + "3"));
     std::vector<std::vector<uint32_t>> ring;
     for (int k = 0; k < 3; ++k) {
-        ASSERT_TRUE(exists(c.path + std::to_string(k)));
+        ASSERT_TRUE(file_exists(c.path + std::to_string(k)));
         EXPECT_LE(file_size(c.path + std::to_string(k)), c.rotate_bytes);
         ring.push_back(numbers_in(c.path + std::to_string(k)));
     }
@@ -201,7 +192,7 @@ TEST_P(Rotation, PostRotateCommandRunsOnEveryFinishedFile) {
     std::ifstream log(dir.file("hooks.log"));
     std::set<std::string> seen;
     for (std::string line; std::getline(log, line);) {
-        EXPECT_TRUE(exists(line)) << line;
+        EXPECT_TRUE(file_exists(line)) << line;
         seen.insert(line);
     }
     EXPECT_EQ(seen.size(), opened) << "one run per file, the last one included";
