@@ -307,17 +307,22 @@ TEST_F(Replay, TwoQueuesKeepPerFlowOrder) {
 // --xdp-mode attaches a pass-through program for the run only; another
 // program is refused unless --force.
 TEST_F(Replay, XdpModeAttachesOnlyWhileSending) {
-    auto frames = mixed(200, 1'000'000);
+    auto frames = mixed(2000, 1'000'000);  // 2 s of sending: time to look, even under emulation
     write_pcap(path("in.pcap"), frames);
     std::vector<std::string> argv = {XCAP_BIN, "replay", "-i", net->sender_if(), "-r", path("in.pcap"),
                                      "--xdp-mode", "native"};
     child r(net->in_sender(argv), path("r.out"), path("r.err"));
-    bool seen = false;
-    for (int i = 0; i < 100 && !seen; ++i) {
-        seen = sh("ip -n " + net->sender_ns() + " link show " + net->sender_if()).output.find(" xdp") != std::string::npos;
+    // Look once replay says it attached (it says so before it sends), not by
+    // polling against the clock.
+    for (int i = 0; i < 2000 && r.running() && read_text(path("r.err")).find("XDP program attached") == std::string::npos;
+         ++i) {
         usleep(10'000);
     }
-    EXPECT_EQ(r.wait(20), 0) << read_text(path("r.err"));
+    const bool seen =
+        sh("ip -n " + net->sender_ns() + " link show " + net->sender_if()).output.find(" xdp") != std::string::npos;
+    const bool still_sending = r.running();
+    EXPECT_EQ(r.wait(30), 0) << read_text(path("r.err"));
+    ASSERT_TRUE(still_sending) << "replay ended before the program could be looked at";
     EXPECT_TRUE(seen) << "the program is attached while sending";
     EXPECT_EQ(sh("ip -n " + net->sender_ns() + " link show " + net->sender_if()).output.find(" xdp"), std::string::npos)
         << "and gone after";
