@@ -242,7 +242,12 @@ TEST_F(Capture, SigintMidStreamLosesNothing) {
     child x = start_xcap({"-w", path("d.pcap")});
     std::vector<std::string> argv = {MIXGEN_BIN, "-i", net->sender_if(), "-n", "40000", "--pps", "20000"};
     child g(net->in_sender(argv), path("gen.out"), path("gen.err"));
-    usleep(700'000);
+    // Mid-stream: once a thousand frames have arrived (not after a fixed
+    // time, which an emulated guest's slow start can overrun).
+    const uint64_t rx0 = net->receiver_rx_packets();
+    for (int i = 0; i < 2000 && net->receiver_rx_packets() - rx0 < 1100; ++i) {
+        usleep(10'000);
+    }
     x.signal(SIGINT);
     ASSERT_EQ(x.wait(20), 0) << read_text(path("xcap.err"));
     EXPECT_FALSE(net->receiver_has_xdp());
