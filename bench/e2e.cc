@@ -4,7 +4,7 @@
 // replay), all in the same run, with the project's own generator (xcap-flood:
 // BPF_PROG_RUN live frames, paced with --pps).
 //
-//   xcap-bench [--out DIR] [--quick] [--phases LIST] [--tools LIST]
+//   xcap-bench [--out DIR] [--quick] [--phases LIST] [--tools LIST] [--max-minutes M]
 //
 // Phases, in this order (--phases picks some, comma-separated):
 //   equal    every tool offered the same paced rate; own and machine CPU per packet
@@ -528,8 +528,9 @@ struct replay_result {
 
 class bench {
 public:
-    bench(std::string out, bool quick, std::set<std::string> phases, std::vector<std::string> tools)
-        : _out(std::move(out)), _quick(quick), _phases(std::move(phases)), _tools(std::move(tools)), _net(2) {}
+    bench(std::string out, bool quick, std::set<std::string> phases, std::vector<std::string> tools, double max_minutes)
+        : _out(std::move(out)), _quick(quick), _phases(std::move(phases)), _tools(std::move(tools)), _net(2),
+          _max_minutes(max_minutes) {}
 
     ~bench() {
         if (!_tmp.empty()) {
@@ -555,6 +556,7 @@ public:
         }
         cpu_budget::remove_stale();
         _t_start = mono_ns();
+        _wall_start = time(nullptr);
         _machine = describe_machine();
         _started_at = now_text();
         _load_start = one_line(sh("uptime").output);
@@ -578,7 +580,7 @@ public:
         if (want("budget") && !g_interrupted) {
             budget_ladders();
         }
-        if (want("zero") && !g_interrupted) {
+        if (want("zero") && !over_time()) {
             zero_loss();
         }
         if (want("replay") && !g_interrupted) {
@@ -864,6 +866,16 @@ private:
         std::fflush(stdout);
     }
 
+    // A full run must end in about 20 minutes on this machine; past the limit
+    // the remaining steps are skipped (and the results say so).
+    bool over_time() {
+        if (!_out_of_time && double(mono_ns() - _t_start) / 60e9 > _max_minutes) {
+            _out_of_time = true;
+            std::printf("time limit of %.0f minutes reached: skipping the remaining steps\n", _max_minutes);
+        }
+        return _out_of_time || g_interrupted;
+    }
+
     run_result measure(const run_spec& s) {
         auto r = capture(s);
         print(r);
@@ -976,7 +988,7 @@ private:
                 l.best_throttled = r.throttled;
             }
         };
-        for (size_t i = 0; i < rates.size() && !g_interrupted; ++i) {
+        for (size_t i = 0; i < rates.size() && !over_time(); ++i) {
             auto r = measure({phase, tool, size, rates[i], step_count(rates[i], budget), budget});
             take(r);
             if (!r.error.empty()) {
@@ -1006,7 +1018,7 @@ private:
             bad_asked = rates[i];
             break;
         }
-        if (g_interrupted || _quick) {
+        if (over_time() || _quick) {
             return l;
         }
         if (!good_asked && bad_asked) {
@@ -1038,7 +1050,7 @@ private:
         }
         for (uint32_t size : {64u, 512u, 1500u}) {
             for (const char* tool : k_tools) {
-                if (!g_interrupted && want_tool(tool)) {
+                if (!over_time() && want_tool(tool)) {
                     _ladders.push_back(climb(tool, size, rates[size], false));
                 }
             }
@@ -1062,7 +1074,7 @@ private:
         std::vector<double> rates = _quick ? std::vector<double>{0.5, 1.5, 2.5}
                                            : std::vector<double>{0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0};
         for (const char* tool : k_tools) {
-            if (!g_interrupted && want_tool(tool)) {
+            if (!over_time() && want_tool(tool)) {
                 _budget.push_back(climb(tool, 64, rates, true));
             }
         }
@@ -1297,6 +1309,10 @@ private:
         md << "# xcap-bench results\n\n";
         md << "Measured by `scripts/bench.sh`" << (_quick ? " (`--quick`: short runs, figures are rough)" : "")
            << " on " << _machine << ", " << _started_at << ", in " << fmt("%.1f", minutes) << " minutes.\n";
+        if (_out_of_time) {
+            md << fmt("**Cut short**: the run passed its limit of %.0f minutes and skipped the steps after that.\n",
+                      _max_minutes);
+        }
         md << "Machine load: `" << _load_start << "` at the start (the cores were " << fmt("%.0f", _background_pct)
            << "% busy with other work in the 2 s before the first run), `" << _load_end << "` at the end.\n\n";
         md << "Set-up: a throwaway pair of network namespaces joined by a 2-queue veth pair (198.18.0.0/15). The "
@@ -1489,8 +1505,34 @@ private:
         }
         md << "\nPacing (`xcap replay --pps 100000`, xcap's own summary): " << _pacing << "\n";
 
+        md << "\n## Micro-benchmarks (Google Benchmark, run by scripts/bench.sh just before)\n\n" << micro_table();
         md << "\n## xdpdump\n\n" << (_xdpdump.empty() ? std::string("Not probed.") : _xdpdump) << "\n";
         md << "\n## Plots\n\n![loss against offered rate](loss.png)\n\n![CPU per packet](cpu.png)\n";
+    }
+
+    // The micro-benchmarks' JSON that scripts/bench.sh wrote into the results
+    // folder just before this run (older files are another run's: left out).
+    std::string micro_table() const {
+        std::string rows;
+        for (const char* name : {"xcap_writer_bench", "xcap_ring_bench"}) {
+            const std::string path = _out + "/" + name + ".json";
+            struct stat st{};
+            if (stat(path.c_str(), &st) != 0 || st.st_mtime < _wall_start - 15 * 60) {
+                continue;
+            }
+            const std::string text = read_text(path);
+            static const std::regex entry("\"name\": \"([^\"]+)\"[^}]*?\"items_per_second\": ([0-9.eE+-]+)");
+            for (auto it = std::sregex_iterator(text.begin(), text.end(), entry); it != std::sregex_iterator(); ++it) {
+                rows += fmt("| %s | `%s` | %.1f M/s |\n", name, (*it)[1].str().c_str(), std::stod((*it)[2]) / 1e6);
+            }
+        }
+        if (rows.empty()) {
+            return "Not run with this run (scripts/bench.sh runs them first).\n";
+        }
+        return "Items per second: packets (writer: records into memory, `file:0`, or into a file in the page cache, "
+               "`file:1`, beside a plain memcpy of the same bytes; ring: the AF_XDP source's per-batch work on rings "
+               "in plain memory, beside a memcpy of the descriptors).\n\n| binary | benchmark | items/s |\n|---|---|---|\n" +
+               rows;
     }
 
     void write_json(std::ostream& js, double minutes) {
@@ -1729,6 +1771,9 @@ private:
     std::string _machine, _started_at, _load_start, _load_end;
     double _background_pct = 0;
     int64_t _t_start = 0;
+    time_t _wall_start = 0;
+    double _max_minutes = 20;
+    bool _out_of_time = false;
     std::vector<run_result> _all, _equal;
     std::vector<ladder> _ladders, _budget;
     run_result _zero;
@@ -1758,6 +1803,7 @@ int main(int argc, char** argv) {
     bool quick = false;
     std::set<std::string> phases;
     std::vector<std::string> tools;
+    double max_minutes = 20;
     const std::set<std::string> known = {"equal", "profile", "ladder", "budget", "zero", "replay", "pacing", "xdpdump"};
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -1773,12 +1819,14 @@ int main(int argc, char** argv) {
                 }
                 phases.insert(p);
             }
+        } else if (a == "--max-minutes" && i + 1 < argc) {
+            max_minutes = std::atof(argv[++i]);
         } else if (a == "--tools" && i + 1 < argc) {
             tools = split(argv[++i]);
         } else {
             std::fprintf(stderr,
                          "usage: xcap-bench [--out DIR] [--quick] [--phases equal,profile,ladder,budget,zero,replay,"
-                         "pacing,xdpdump] [--tools xcap,tcpdump,netsniff-ng]\n");
+                         "pacing,xdpdump] [--tools xcap,tcpdump,netsniff-ng] [--max-minutes M (default 20)]\n");
             return 2;
         }
     }
@@ -1791,6 +1839,6 @@ int main(int argc, char** argv) {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGHUP, &sa, nullptr);
-    bench b(out, quick, std::move(phases), std::move(tools));
+    bench b(out, quick, std::move(phases), std::move(tools), max_minutes);
     return b.run();
 }
