@@ -902,11 +902,30 @@ private:
                 if (g_interrupted) {
                     return;
                 }
-                if (want_tool(tool)) {
-                    _equal.push_back(measure({"equal", tool, pt.size, pt.mpps, pt.count}));
+                if (!want_tool(tool)) {
+                    continue;
                 }
+                auto r = measure({"equal", tool, pt.size, pt.mpps, pt.count});
+                // A run that lost packets is run once more: on a shared
+                // machine a neighbour's burst can stall a tool long enough to
+                // overflow its buffer. The table keeps a lossless repeat and
+                // names the first run's loss; both are in latest.json.
+                if (!r.lossless() && r.error.empty() && !_quick && !g_interrupted) {
+                    auto again = measure({"equal", tool, pt.size, pt.mpps, pt.count});
+                    if (again.lossless() || again.loss_pct() < r.loss_pct()) {
+                        _equal_retried[again_key(again)] = r.loss_pct();
+                        r = again;
+                    } else {
+                        _equal_retried[again_key(r)] = again.loss_pct();
+                    }
+                }
+                _equal.push_back(r);
             }
         }
+    }
+
+    static std::string again_key(const run_result& r) {
+        return r.spec.tool + fmt("/%u/%g", r.spec.size, r.spec.asked_mpps);
     }
 
     // ---- profile ---------------------------------------------------------
@@ -1340,6 +1359,8 @@ private:
               "`machine_busy_ns_per_pkt`). "
            << (_rx_timer.ok() ? std::string() : "Not measured in this run: " + _rx_timer.why() + ". ") << "\n";
         md << "- **Lossless** means every packet the generator sent is in the tool's file.\n\n";
+        md << "An equal-rate run that lost packets was run once more and the better of the two is shown (the other's "
+              "loss is named beside it).\n\n";
 
         // Equal rate
         md << "## Equal rate: each tool offered the same paced rate\n\n";
@@ -1355,6 +1376,9 @@ private:
             std::string drops = p.tool_drops < 0 ? "-" : std::to_string(p.tool_drops);
             if (!p.drop_detail.empty()) {
                 drops += " (" + p.drop_detail + ")";
+            }
+            if (auto it = _equal_retried.find(again_key(p)); it != _equal_retried.end()) {
+                drops += "; the other of two runs lost " + pct_text(it->second);
             }
             md << fmt("| %u B | %.3f Mpps | %s | %" PRIu64 " of %" PRIu64 " | %s | **%.0f** | %.0f | **%.0f** | %s | "
                       "%.1f s, %.2f s CPU |\n",
@@ -1389,7 +1413,7 @@ private:
                 continue;
             }
             auto lossy = [](const run_result* r) { return r->lossless() ? std::string() : " (lost " + pct_text(r->loss_pct()) + ")"; };
-            md << fmt("| %u B @ %.1f Mpps | %.0f ns%s | %s %.0f ns%s | **%.2f** | %.0f ns | %s %.0f ns | **%.2f** |\n", size,
+            md << fmt("| %u B @ %g Mpps | %.0f ns%s | %s %.0f ns%s | **%.2f** | %.0f ns | %s %.0f ns | **%.2f** |\n", size,
                       mpps, x->own_ns(), lossy(x).c_str(), own_best->spec.tool.c_str(), own_best->own_ns(),
                       lossy(own_best).c_str(), x->own_ns() / own_best->own_ns(), x->machine_ns(),
                       mach_best->spec.tool.c_str(), mach_best->machine_ns(), x->machine_ns() / mach_best->machine_ns());
@@ -1775,6 +1799,7 @@ private:
     double _max_minutes = 20;
     bool _out_of_time = false;
     std::vector<run_result> _all, _equal;
+    std::map<std::string, double> _equal_retried;  // tool/size/rate: the loss of the run not shown
     std::vector<ladder> _ladders, _budget;
     run_result _zero;
     std::vector<replay_result> _replays;
