@@ -23,6 +23,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -43,6 +45,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "bench_sink.h"
 #include "frames.h"
@@ -895,37 +898,22 @@ private:
                                                                  {512, 0.5, 200'000}, {1500, 0.25, 200'000}}
                                            : std::vector<point>{{64, 0.5, 3'000'000}, {64, 1.0, 3'000'000},
                                                                  {512, 0.5, 1'000'000}, {1500, 0.25, 1'000'000}};
-        // Tools take turns at each point, so a change in the machine's load
-        // falls on all of them alike.
-        for (const auto& pt : points) {
-            for (const char* tool : k_tools) {
-                if (g_interrupted) {
-                    return;
-                }
-                if (!want_tool(tool)) {
-                    continue;
-                }
-                auto r = measure({"equal", tool, pt.size, pt.mpps, pt.count});
-                // A run that lost packets is run once more: on a shared
-                // machine a neighbour's burst can stall a tool long enough to
-                // overflow its buffer. The table keeps a lossless repeat and
-                // names the first run's loss; both are in latest.json.
-                if (!r.lossless() && r.error.empty() && !_quick && !g_interrupted) {
-                    auto again = measure({"equal", tool, pt.size, pt.mpps, pt.count});
-                    if (again.lossless() || again.loss_pct() < r.loss_pct()) {
-                        _equal_retried[again_key(again)] = r.loss_pct();
-                        r = again;
-                    } else {
-                        _equal_retried[again_key(r)] = again.loss_pct();
+        // Three rounds; in each the tools take turns at every point, so a
+        // change in the machine's load falls on all of them alike, and each
+        // figure is the median of its three runs.
+        const int rounds = _quick ? 1 : 3;
+        for (int round = 0; round < rounds; ++round) {
+            for (const auto& pt : points) {
+                for (const char* tool : k_tools) {
+                    if (g_interrupted) {
+                        return;
+                    }
+                    if (want_tool(tool)) {
+                        _equal.push_back(measure({"equal", tool, pt.size, pt.mpps, pt.count}));
                     }
                 }
-                _equal.push_back(r);
             }
         }
-    }
-
-    static std::string again_key(const run_result& r) {
-        return r.spec.tool + fmt("/%u/%g", r.spec.size, r.spec.asked_mpps);
     }
 
     // ---- profile ---------------------------------------------------------
@@ -992,6 +980,19 @@ private:
     // rate asked, the climb ends there and the best is marked as the
     // generator's limit, not the tool's.
     ladder climb(const std::string& tool, uint32_t size, const std::vector<double>& rates, bool budget) {
+        ladder l = climb_steps(tool, size, rates, budget);
+        // The generator's limit only bounds the result where no run at a
+        // higher offered rate lost packets; otherwise the tool's own limit
+        // lies between the two.
+        for (const auto& r : l.runs) {
+            if (r.error.empty() && !r.lossless() && l.best && r.offered_mpps > *l.best) {
+                l.generator_limited = false;
+            }
+        }
+        return l;
+    }
+
+    ladder climb_steps(const std::string& tool, uint32_t size, const std::vector<double>& rates, bool budget) {
         ladder l;
         l.tool = tool;
         l.size = size;
@@ -1046,10 +1047,10 @@ private:
                 auto low = measure({phase, tool, size, r, step_count(r, budget), budget});
                 take(low);
                 if (low.lossless()) {
+                    good_asked = r;
                     break;
                 }
             }
-            return l;
         }
         if (good_asked && bad_asked && *bad_asked / *good_asked > 1.15) {
             double mid = (*good_asked + *bad_asked) / 2;
@@ -1105,7 +1106,24 @@ private:
         if (!want_tool("xcap")) {
             return;
         }
-        _zero = measure({"zero", "xcap", 64, 0, _quick ? 1'000'000u : 5'000'000u});
+        // Paced at the rate asked where the generator got furthest against
+        // xcap in the ladder (the generator sends faster paced, in bursts of
+        // at most 100 us, than unpaced, in bursts of 4096 frames), then
+        // unpaced: its own top speed.
+        double asked = 2.5, best = 0;
+        for (const auto& l : _ladders) {
+            for (const auto& r : l.runs) {
+                if (l.tool == "xcap" && l.size == 64 && r.error.empty() && r.offered_mpps > best) {
+                    best = r.offered_mpps;
+                    asked = r.spec.asked_mpps;
+                }
+            }
+        }
+        const uint64_t n = _quick ? 1'000'000 : 5'000'000;
+        _zero.push_back(measure({"zero", "xcap", 64, asked, n}));
+        if (!over_time()) {
+            _zero.push_back(measure({"zero", "xcap", 64, 0, n}));
+        }
     }
 
     // ---- replay ----------------------------------------------------------
@@ -1204,7 +1222,39 @@ private:
         return best;
     }
 
+    // How often the machine itself stops a running thread: a thread spinning
+    // on CPU 1 notes every pause in its clock over 1 ms. On a VM whose vCPUs
+    // the host deschedules, no sender can keep a schedule through those, so
+    // the pacing figure is read beside this one.
+    std::string machine_pauses() {
+        uint64_t over_ms = 0, over_100us = 0;
+        int64_t longest = 0;
+        std::thread spin([&] {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(1, &set);
+            pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+            const int64_t end = mono_ns() + 2'000'000'000;
+            int64_t last = mono_ns();
+            while (last < end) {
+                int64_t now = mono_ns();
+                int64_t gap = now - last;
+                over_100us += gap > 100'000;
+                over_ms += gap > 1'000'000;
+                longest = std::max(longest, gap);
+                last = now;
+            }
+        });
+        spin.join();
+        _pauses_per_s = double(over_ms) / 2;
+        _longest_pause_ms = double(longest) / 1e6;
+        return fmt("a thread spinning on CPU 1 for 2 s just before saw %" PRIu64 " pauses over 100 µs and %" PRIu64
+                   " over 1 ms, the longest %.1f ms",
+                   over_100us, over_ms, _longest_pause_ms);
+    }
+
     void pacing_precision() {
+        _pauses = machine_pauses();
         const uint64_t n = _quick ? 50'000 : 200'000;
         std::string file = make_file(64, n);
         attach(XDP_DROP_OBJ);
@@ -1256,13 +1306,74 @@ private:
 
     // ---- results ---------------------------------------------------------
 
-    const run_result* equal_point(const std::string& tool, uint32_t size, double mpps) const {
+    // One tool at one equal-rate point: the medians of its runs.
+    struct equal_stat {
+        std::string tool;
+        int runs = 0, lossless_runs = 0;
+        double offered_mpps = 0, own = 0, own_lo = 0, own_hi = 0, rx = 0, machine = 0, worst_loss = 0;
+        double setup_s = 0, setup_cpu_s = 0;
+        std::string drops;  // what the tool said, for runs that lost packets
+        bool lossless() const { return lossless_runs == runs; }
+    };
+
+    static double median(std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    }
+
+    std::optional<equal_stat> equal_point(const std::string& tool, uint32_t size, double mpps) const {
+        equal_stat st;
+        st.tool = tool;
+        std::vector<double> own, rx, machine, offered;
         for (const auto& r : _equal) {
-            if (r.spec.tool == tool && r.spec.size == size && r.spec.asked_mpps == mpps) {
-                return &r;
+            if (r.spec.tool != tool || r.spec.size != size || r.spec.asked_mpps != mpps || !r.error.empty() ||
+                !r.written) {
+                continue;
+            }
+            ++st.runs;
+            st.lossless_runs += r.lossless();
+            st.worst_loss = std::max(st.worst_loss, r.loss_pct());
+            own.push_back(r.own_ns());
+            rx.push_back(r.rx_ns());
+            machine.push_back(r.machine_ns());
+            offered.push_back(r.offered_mpps);
+            st.setup_s = std::max(st.setup_s, r.setup_s);
+            st.setup_cpu_s = std::max(st.setup_cpu_s, r.setup_cpu_s);
+            if (!r.lossless()) {
+                st.drops += (st.drops.empty() ? "" : "; ") + pct_text(r.loss_pct()) +
+                            (r.tool_drops >= 0 ? fmt(", the tool counted %" PRId64, r.tool_drops) : std::string()) +
+                            (r.drop_detail.empty() ? std::string() : " (" + r.drop_detail + ")");
             }
         }
-        return nullptr;
+        if (st.runs == 0) {
+            return std::nullopt;
+        }
+        st.own = median(own);
+        st.own_lo = *std::min_element(own.begin(), own.end());
+        st.own_hi = *std::max_element(own.begin(), own.end());
+        st.rx = median(rx);
+        st.machine = median(machine);
+        st.offered_mpps = median(offered);
+        return st;
+    }
+
+    std::string equal_error(const std::string& tool, uint32_t size, double mpps) const {
+        for (const auto& r : _equal) {
+            if (r.spec.tool == tool && r.spec.size == size && r.spec.asked_mpps == mpps && !r.error.empty()) {
+                return r.error;
+            }
+        }
+        return "no run";
+    }
+
+    std::vector<std::pair<uint32_t, double>> equal_points() const {
+        std::vector<std::pair<uint32_t, double>> pts;
+        for (const auto& p : _equal) {
+            if (std::find(pts.begin(), pts.end(), std::pair{p.spec.size, p.spec.asked_mpps}) == pts.end()) {
+                pts.push_back({p.spec.size, p.spec.asked_mpps});
+            }
+        }
+        return pts;
     }
 
     static std::string ladder_cell(const ladder& l) {
@@ -1359,31 +1470,26 @@ private:
               "`machine_busy_ns_per_pkt`). "
            << (_rx_timer.ok() ? std::string() : "Not measured in this run: " + _rx_timer.why() + ". ") << "\n";
         md << "- **Lossless** means every packet the generator sent is in the tool's file.\n\n";
-        md << "An equal-rate run that lost packets was run once more and the better of the two is shown (the other's "
-              "loss is named beside it).\n\n";
-
         // Equal rate
         md << "## Equal rate: each tool offered the same paced rate\n\n";
-        md << "| frame | rate offered | tool | written | loss | own CPU ns/pkt | receive path ns/pkt | machine CPU ns/pkt | "
-              "drops the tool reports | set-up before capturing |\n"
-              "|---|---|---|---|---|---|---|---|---|---|\n";
-        for (const auto& p : _equal) {
-            if (!p.error.empty()) {
-                md << "| " << p.spec.size << " B | " << fmt("%.2f Mpps", p.spec.asked_mpps) << " | " << p.spec.tool
-                   << " | " << p.error << " |||||||\n";
-                continue;
+        md << "Each point ran " << (_quick ? "once" : "three times") << ", the tools taking turns; the figures are "
+              "medians (own CPU with its range), every run is in latest.json.\n\n";
+        md << "| frame | rate offered | tool | lossless runs | own CPU ns/pkt (range) | receive path ns/pkt | machine CPU "
+              "ns/pkt | losses | set-up before capturing (longest) |\n|---|---|---|---|---|---|---|---|---|\n";
+        for (const auto& [size, mpps] : equal_points()) {
+            for (const char* tool : k_tools) {
+                auto st = equal_point(tool, size, mpps);
+                if (!st) {
+                    if (want_tool(tool)) {
+                        md << fmt("| %u B | %g Mpps | %s | %s ||||||\n", size, mpps, tool, equal_error(tool, size, mpps).c_str());
+                    }
+                    continue;
+                }
+                md << fmt("| %u B | %.3f Mpps | %s | %d of %d | **%.0f** (%.0f-%.0f) | %.0f | **%.0f** | %s | %.1f s, %.2f s "
+                          "CPU |\n",
+                          size, st->offered_mpps, tool, st->lossless_runs, st->runs, st->own, st->own_lo, st->own_hi, st->rx,
+                          st->machine, st->drops.empty() ? "none" : st->drops.c_str(), st->setup_s, st->setup_cpu_s);
             }
-            std::string drops = p.tool_drops < 0 ? "-" : std::to_string(p.tool_drops);
-            if (!p.drop_detail.empty()) {
-                drops += " (" + p.drop_detail + ")";
-            }
-            if (auto it = _equal_retried.find(again_key(p)); it != _equal_retried.end()) {
-                drops += "; the other of two runs lost " + pct_text(it->second);
-            }
-            md << fmt("| %u B | %.3f Mpps | %s | %" PRIu64 " of %" PRIu64 " | %s | **%.0f** | %.0f | **%.0f** | %s | "
-                      "%.1f s, %.2f s CPU |\n",
-                      p.spec.size, p.offered_mpps, p.spec.tool.c_str(), p.written, p.offered, pct_text(p.loss_pct()).c_str(),
-                      p.own_ns(), p.rx_ns(), p.machine_ns(), drops.c_str(), p.setup_s, p.setup_cpu_s);
         }
         {
             double most_s = 0, most_cpu = 0;
@@ -1412,35 +1518,31 @@ private:
         md << "\nxcap against the cheapest peer at each point (ratio < 1: xcap is cheaper):\n\n";
         md << "| frame @ rate | xcap own | cheapest peer, own | ratio | xcap machine | cheapest peer, machine | ratio |\n"
               "|---|---|---|---|---|---|---|\n";
-        std::vector<std::pair<uint32_t, double>> points;
-        for (const auto& p : _equal) {
-            if (std::find(points.begin(), points.end(), std::pair{p.spec.size, p.spec.asked_mpps}) == points.end()) {
-                points.push_back({p.spec.size, p.spec.asked_mpps});
-            }
-        }
-        for (const auto& [size, mpps] : points) {
-            const run_result* x = equal_point("xcap", size, mpps);
-            const run_result *own_best = nullptr, *mach_best = nullptr;
+        for (const auto& [size, mpps] : equal_points()) {
+            auto x = equal_point("xcap", size, mpps);
+            std::optional<equal_stat> own_best, mach_best;
             for (const char* peer : {"tcpdump", "netsniff-ng"}) {
-                const run_result* r = equal_point(peer, size, mpps);
-                if (!r || !r->error.empty() || r->written == 0) {
+                auto r = equal_point(peer, size, mpps);
+                if (!r) {
                     continue;
                 }
-                if (!own_best || r->own_ns() < own_best->own_ns()) {
+                if (!own_best || r->own < own_best->own) {
                     own_best = r;
                 }
-                if (!mach_best || r->machine_ns() < mach_best->machine_ns()) {
+                if (!mach_best || r->machine < mach_best->machine) {
                     mach_best = r;
                 }
             }
-            if (!x || !x->error.empty() || !own_best) {
+            if (!x || !own_best) {
                 continue;
             }
-            auto lossy = [](const run_result* r) { return r->lossless() ? std::string() : " (lost " + pct_text(r->loss_pct()) + ")"; };
+            auto lossy = [](const equal_stat& r) {
+                return r.lossless() ? std::string() : fmt(" (%d of %d runs lost)", r.runs - r.lossless_runs, r.runs);
+            };
             md << fmt("| %u B @ %g Mpps | %.0f ns%s | %s %.0f ns%s | **%.2f** | %.0f ns | %s %.0f ns | **%.2f** |\n", size,
-                      mpps, x->own_ns(), lossy(x).c_str(), own_best->spec.tool.c_str(), own_best->own_ns(),
-                      lossy(own_best).c_str(), x->own_ns() / own_best->own_ns(), x->machine_ns(),
-                      mach_best->spec.tool.c_str(), mach_best->machine_ns(), x->machine_ns() / mach_best->machine_ns());
+                      mpps, x->own, lossy(*x).c_str(), own_best->tool.c_str(), own_best->own, lossy(*own_best).c_str(),
+                      x->own / own_best->own, x->machine, mach_best->tool.c_str(), mach_best->machine,
+                      x->machine / mach_best->machine);
         }
 
         // Profile
@@ -1511,16 +1613,25 @@ private:
         }
 
         // Zero loss
-        md << "\n## Zero loss at the generator's top rate (xcap, 64 B)\n\n";
-        if (_zero.offered == 0) {
+        md << "\n## Zero loss at the generator's top rate (xcap, 64 B, " << (_quick ? "1,000,000" : "5,000,000")
+           << " packets)\n\n";
+        if (_zero.empty()) {
             md << "Not run.\n";
-        } else if (!_zero.error.empty()) {
-            md << "Failed: " << _zero.error << "\n";
-        } else {
-            md << fmt("%" PRIu64 " packets offered unpaced at %.3f Mpps (the generator's top rate against xcap): %" PRIu64
-                      " written, %s lost; xcap counted %" PRId64 " dropped; own CPU %.0f ns/pkt.\n",
-                      _zero.offered, _zero.offered_mpps, _zero.written, pct_text(_zero.loss_pct()).c_str(),
-                      _zero.tool_drops, _zero.own_ns());
+        }
+        for (const auto& z : _zero) {
+            const std::string how = z.spec.asked_mpps > 0
+                                        ? fmt("paced (asked %g Mpps: where the generator got furthest against xcap in the "
+                                              "ladder)", z.spec.asked_mpps)
+                                        : std::string("unpaced (the generator's own top speed, bursts of 4096 frames)");
+            if (!z.error.empty()) {
+                md << "- " << how << ": failed: " << z.error << "\n";
+                continue;
+            }
+            md << fmt("- %s: %" PRIu64 " packets offered at %.3f Mpps, %" PRIu64 " written: **%s**; xcap counted %" PRId64
+                      " dropped%s; own CPU %.0f ns/pkt.\n",
+                      how.c_str(), z.offered, z.offered_mpps, z.written,
+                      z.lossless() ? "no loss" : (pct_text(z.loss_pct()) + " lost").c_str(), z.tool_drops,
+                      z.drop_detail.empty() ? "" : (" (" + z.drop_detail + ")").c_str(), z.own_ns());
         }
 
         // Replay
@@ -1551,7 +1662,13 @@ private:
                       "(%.2fx while sending).\n",
                       tr->wall_s / xr->wall_s, tr->send_mpps > 0 ? xr->send_mpps / tr->send_mpps : 0);
         }
-        md << "\nPacing (`xcap replay --pps 100000`, xcap's own summary): " << _pacing << "\n";
+        md << "\nPacing (`xcap replay --pps 100000`, xcap's own summary): " << _pacing << ".";
+        if (!_pauses.empty()) {
+            md << " The machine itself: " << _pauses
+               << " (the VM's vCPUs are descheduled by the host: no sender keeps a schedule through those, and at "
+                  "100 kpps each such pause makes hundreds of packets late).";
+        }
+        md << "\n";
 
         md << "\n## Micro-benchmarks (Google Benchmark, run by scripts/bench.sh just before)\n\n" << micro_table();
         md << "\n## xdpdump\n\n" << (_xdpdump.empty() ? std::string("Not probed.") : _xdpdump) << "\n";
@@ -1617,7 +1734,9 @@ private:
                       json_str(r.reported).c_str(), json_str(r.error).c_str(), i + 1 < _replays.size() ? "," : "");
         }
         js << "  ],\n  \"pacing\": {\"text\": " << json_str(_pacing) << ", \"p50\": " << json_str(_pacing_p50)
-           << ", \"p99\": " << json_str(_pacing_p99) << ", \"max\": " << json_str(_pacing_max) << "},\n";
+           << ", \"p99\": " << json_str(_pacing_p99) << ", \"max\": " << json_str(_pacing_max)
+           << fmt(", \"machine_pauses_over_1ms_per_s\": %.1f, \"machine_longest_pause_ms\": %.2f},\n", _pauses_per_s,
+                  _longest_pause_ms);
         js << "  \"profile\": {\"samples\": " << json_str(_profile_samples) << ", \"kernel_pct\": "
            << fmt("%.1f", _profile_kernel_pct) << ", \"user_pct\": " << fmt("%.1f", _profile_user_pct) << ", \"top\": [";
         for (size_t i = 0; i < _profile_top.size(); ++i) {
@@ -1724,29 +1843,22 @@ private:
         // CPU bars: per tool four columns, own and machine ns/pkt and their
         // labels ("*" where the tool lost packets in that run).
         std::ofstream bars(_tmp + "/cpu.dat");
-        std::vector<std::pair<uint32_t, double>> pts;
-        for (const auto& p : _equal) {
-            if (std::find(pts.begin(), pts.end(), std::pair{p.spec.size, p.spec.asked_mpps}) == pts.end()) {
-                pts.push_back({p.spec.size, p.spec.asked_mpps});
-            }
-        }
+        const auto pts = equal_points();
         double top[2] = {0, 0};
         bool any_lossy = false;
         for (const auto& [size, mpps] : pts) {
             bars << "\"" << size << " B\\n" << fmt("%g", mpps) << " Mpps\"";
             for (const char* t : k_tools) {
-                const run_result* r = equal_point(t, size, mpps);
-                bool usable = r && r->error.empty() && r->written;
-                if (!usable) {
+                auto r = equal_point(t, size, mpps);
+                if (!r) {
                     bars << " NaN NaN \"\" \"\"";
                     continue;
                 }
                 const char* mark = r->lossless() ? "" : "*";
                 any_lossy = any_lossy || !r->lossless();
-                top[0] = std::max(top[0], r->own_ns());
-                top[1] = std::max(top[1], r->machine_ns());
-                bars << fmt(" %.0f %.0f \"%.0f%s\" \"%.0f%s\"", r->own_ns(), r->machine_ns(), r->own_ns(), mark,
-                            r->machine_ns(), mark);
+                top[0] = std::max(top[0], r->own);
+                top[1] = std::max(top[1], r->machine);
+                bars << fmt(" %.0f %.0f \"%.0f%s\" \"%.0f%s\"", r->own, r->machine, r->own, mark, r->machine, mark);
             }
             bars << "\n";
         }
@@ -1757,7 +1869,7 @@ private:
            << "set boxwidth 0.9\nset grid ytics\nset key top left\nset termoption noenhanced\nset bmargin 5\n"
            << "set xrange [-0.6:" << fmt("%.1f", double(pts.size()) - 0.4) << "]\n"
            << "set multiplot layout 1,2 title 'CPU per packet at the same offered rate, lower is better (" << _machine
-           << ")" << (any_lossy ? "\\n* the tool lost packets in that run" : "") << "' font ',11'\n";
+           << ")" << (any_lossy ? "\\n* the tool lost packets in a run there" : "") << "' font ',11'\n";
         // Only the tools with a figure: a column of nothing but NaN stops gnuplot.
         std::vector<int> shown;
         for (int t = 0; t < 3; ++t) {
@@ -1823,11 +1935,11 @@ private:
     double _max_minutes = 20;
     bool _out_of_time = false;
     std::vector<run_result> _all, _equal;
-    std::map<std::string, double> _equal_retried;  // tool/size/rate: the loss of the run not shown
     std::vector<ladder> _ladders, _budget;
-    run_result _zero;
+    std::vector<run_result> _zero;
     std::vector<replay_result> _replays;
-    std::string _pacing = "not measured", _pacing_p50, _pacing_p99, _pacing_max;
+    std::string _pacing = "not measured", _pacing_p50, _pacing_p99, _pacing_max, _pauses;
+    double _pauses_per_s = 0, _longest_pause_ms = 0;
     std::string _budget_how, _xdpdump;
     std::string _profile_note, _profile_samples;
     std::vector<std::pair<std::string, double>> _profile_top;
