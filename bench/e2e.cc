@@ -515,6 +515,7 @@ struct ladder {
     double best_core_pct = 0;       // the tool's CPU during that flood, % of one core
     uint64_t best_throttled = 0;    // budget: periods it ran out of quota in that run
     bool generator_limited = false; // the best is where the generator stopped, not the tool
+    bool bounded = false;           // a run at a higher offered rate lost packets
     std::string note;
 };
 
@@ -981,12 +982,22 @@ private:
     // generator's limit, not the tool's.
     ladder climb(const std::string& tool, uint32_t size, const std::vector<double>& rates, bool budget) {
         ladder l = climb_steps(tool, size, rates, budget);
-        // The generator's limit only bounds the result where no run at a
-        // higher offered rate lost packets; otherwise the tool's own limit
-        // lies between the two.
+        // The best is only a lower bound unless a run at a higher offered
+        // rate lost packets: then the tool's limit lies between the two.
+        // Unbounded, it is the generator's limit when the best run fell short
+        // of the rate asked, else the top of the ladder.
+        l.bounded = false;
         for (const auto& r : l.runs) {
             if (r.error.empty() && !r.lossless() && l.best && r.offered_mpps > *l.best) {
-                l.generator_limited = false;
+                l.bounded = true;
+            }
+        }
+        l.generator_limited = false;
+        if (!l.bounded && l.best) {
+            for (const auto& r : l.runs) {
+                if (r.lossless() && r.offered_mpps == *l.best) {
+                    l.generator_limited = !r.reached();
+                }
             }
         }
         return l;
@@ -1393,6 +1404,9 @@ private:
         if (l.generator_limited) {
             return fmt("**≥ %.2f Mpps** (the generator's limit)", *l.best);
         }
+        if (!l.bounded) {
+            return fmt("**≥ %.2f Mpps** (the top of the ladder)", *l.best);
+        }
         return fmt("**%.2f Mpps**", *l.best);
     }
 
@@ -1724,11 +1738,11 @@ private:
         }
         for (size_t i = 0; i < all_ladders.size(); ++i) {
             const auto& l = *all_ladders[i];
-            js << fmt("    {\"tool\": %s, \"frame\": %u, \"budget\": %s, \"best_mpps\": %s, \"generator_limited\": %s, "
+            js << fmt("    {\"tool\": %s, \"frame\": %u, \"budget\": %s, \"best_mpps\": %s, \"generator_limited\": %s, \"bounded\": %s, "
                       "\"own_ns_per_pkt_there\": %.1f, \"core_pct_there\": %.1f, \"throttled_there\": %" PRIu64 "}%s\n",
                       json_str(l.tool).c_str(), l.size, l.budget ? "true" : "false",
                       l.best ? fmt("%.4f", *l.best).c_str() : "null", l.generator_limited ? "true" : "false",
-                      l.best_own_ns, l.best_core_pct, l.best_throttled, i + 1 < all_ladders.size() ? "," : "");
+                      l.bounded ? "true" : "false", l.best_own_ns, l.best_core_pct, l.best_throttled, i + 1 < all_ladders.size() ? "," : "");
         }
         js << "  ],\n  \"replay\": [\n";
         for (size_t i = 0; i < _replays.size(); ++i) {
