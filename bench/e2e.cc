@@ -984,8 +984,9 @@ private:
         ladder l = climb_steps(tool, size, rates, budget);
         // The best is only a lower bound unless a run at a higher offered
         // rate lost packets: then the tool's limit lies between the two.
-        // Unbounded, it is the generator's limit when the best run fell short
-        // of the rate asked, else the top of the ladder.
+        // Unbounded, it is the generator's limit when a run fell short of the
+        // rate asked (the climb ends when a shortfall gets no further), else
+        // the top of the ladder.
         l.bounded = false;
         for (const auto& r : l.runs) {
             if (r.error.empty() && !r.lossless() && l.best && r.offered_mpps > *l.best) {
@@ -995,8 +996,8 @@ private:
         l.generator_limited = false;
         if (!l.bounded && l.best) {
             for (const auto& r : l.runs) {
-                if (r.lossless() && r.offered_mpps == *l.best) {
-                    l.generator_limited = !r.reached();
+                if (r.lossless() && !r.reached()) {
+                    l.generator_limited = true;  // asked for more, the generator got no further
                 }
             }
         }
