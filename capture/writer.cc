@@ -141,7 +141,6 @@ size_t capture_writer::cycle(bool draining) {
                 if (q == best || !_stages[q].empty() || ts <= _quiet_until[q]) {
                     continue;
                 }
-                give_back(q);  // an empty stage may still hold released-but-unreturned records
                 const uint64_t t = uint64_t(monotonic_ns());  // before quiet(): see packet_source
                 switch (_sources[q]->quiet()) {
                     case packet_source::quiet_state::available:

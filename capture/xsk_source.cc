@@ -135,7 +135,6 @@ void xsk_source::sample_drops() {
         return;
     }
     if (auto st = _xsk->statistics()) {
-        _stats = *st;
         uint64_t now = xsk_drops(*st, _xsk->zero_copy());
         if (now > _drops_seen) {
             _drops_pending += now - _drops_seen;

@@ -44,9 +44,6 @@ public:
     void sample_drops() override;
     uint32_t queue() const override { return _queue; }
 
-    // The socket's statistics as last read (a failed read keeps the previous).
-    const xdp_statistics& last_statistics() const { return _stats; }
-
 private:
     xsk_queue* _xsk;  // null over plain rings
     xsk_ring_cons& _rx;
@@ -60,7 +57,6 @@ private:
     uint64_t _drops_seen = 0;     // socket drops as last sampled
     uint64_t _drops_pending = 0;  // not yet attributed to a record
     int64_t _last_sample_ns = 0;
-    xdp_statistics _stats{};
 };
 
 }  // namespace xcap

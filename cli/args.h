@@ -38,6 +38,16 @@ public:
     std::string value();
     // For flags: refuses an attached value.
     void flag() const;
+    // When this is flag `a` (or `b`): refuses an attached value, sets `to`
+    // to `value` and returns true.
+    bool flag(const char* a, const char* b, bool& to, bool value = true) const {
+        if (!is(a, b)) {
+            return false;
+        }
+        flag();
+        to = value;
+        return true;
+    }
     [[noreturn]] void unknown(const char* what) const;
 
 private:

@@ -101,6 +101,11 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
     bool dump = false;
     while (arg.next()) {
         const std::string& a = arg.name();
+        if (arg.flag("-U", "--packet-buffered", o.packet_buffered) || arg.flag("-q", "--quiet", o.quiet) ||
+            arg.flag("-v", "--verbose", o.verbose) || arg.flag("--force", nullptr, o.force) ||
+            arg.flag("--micro", nullptr, o.nanosecond, false)) {
+            continue;
+        }
         if (arg.operand()) {
             expression += (expression.empty() ? "" : " ") + a;
         } else if (arg.is("-F")) {
@@ -128,15 +133,6 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
             o.snaplen = s == 0 ? max_snaplen : uint32_t(s);
         } else if (arg.is("-B", "--buffer-size")) {
             o.frames_per_queue = frames_for_kib(parse_uint(a, arg.value(), 1024, 4u << 20));
-        } else if (arg.is("-U", "--packet-buffered")) {
-            arg.flag();
-            o.packet_buffered = true;
-        } else if (arg.is("-q", "--quiet")) {
-            arg.flag();
-            o.quiet = true;
-        } else if (arg.is("-v", "--verbose")) {
-            arg.flag();
-            o.verbose = true;
         } else if (arg.is("--duration")) {
             o.duration_s = parse_seconds(a, arg.value());
         } else if (arg.is("--stats")) {
@@ -160,12 +156,6 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
             }
         } else if (arg.is("--format")) {
             o.format = parse_choice(a, arg.value(), file_formats);
-        } else if (arg.is("--force")) {
-            arg.flag();
-            o.force = true;
-        } else if (arg.is("--micro")) {
-            arg.flag();
-            o.nanosecond = false;
         } else {
             arg.unknown("option ");
         }

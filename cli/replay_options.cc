@@ -35,6 +35,10 @@ cli_command parse_replay_command(const std::vector<std::string>& args) {
     arg_walker arg(args, "see xcap replay --help");
     while (arg.next()) {
         const std::string& a = arg.name();
+        if (arg.flag("--force", nullptr, o.force) || arg.flag("-q", "--quiet", o.quiet) ||
+            arg.flag("-v", "--verbose", o.verbose)) {
+            continue;
+        }
         if (arg.is("-h", "--help")) {
             cmd.what = cli_command::replay_help;
             return cmd;
@@ -74,15 +78,6 @@ cli_command parse_replay_command(const std::vector<std::string>& args) {
             o.attach = parse_choice(a, arg.value(), xdp_modes);
         } else if (arg.is("--bind")) {
             o.bind = parse_choice(a, arg.value(), bind_modes);
-        } else if (arg.is("--force")) {
-            arg.flag();
-            o.force = true;
-        } else if (arg.is("-q", "--quiet")) {
-            arg.flag();
-            o.quiet = true;
-        } else if (arg.is("-v", "--verbose")) {
-            arg.flag();
-            o.verbose = true;
         } else {
             arg.unknown("replay option ");
         }
