@@ -41,3 +41,35 @@ struct xcap_rx_counters {
 	__u64 redirected;       /* handed to the AF_XDP socket of its queue */
 	__u64 passed_no_socket; /* no socket bound on that queue: XDP_PASS */
 };
+
+/* One packet in a BPF ring buffer (BPF_MAP_TYPE_RINGBUF), as the tap and
+ * trace programs write it and capture/ringbuf_source reads it in place: this
+ * header, then cap_len bytes of the packet. The program reserves the record
+ * first and reads the clock after, so a record stamped before a moment was
+ * reserved before it (the writer's merge relies on that; see
+ * ringbuf_source.h). */
+struct xcap_ring_record {
+	__u64 ts_ns;     /* bpf_ktime_get_ns() (CLOCK_MONOTONIC), read after the reservation */
+	__u64 packet_id; /* trace: the same for a packet's entry and exit records; 0 = none */
+	__u32 wire_len;  /* the packet's whole length, every fragment included */
+	__u32 cap_len;   /* bytes of it that follow this header */
+	__u32 ifindex;   /* interface the packet arrived on */
+	__u32 rx_queue;
+	__u32 prog_id;   /* trace: id of the traced program; 0 = none */
+	__s32 action;    /* the XDP action to record (trace exit); -1 = none */
+	__u32 flags;     /* XCAP_RECORD_* */
+	__u32 reserved;
+};
+
+#define XCAP_RECORD_TAP   0x1u /* a copy taken by the tap program (the packet went on) */
+#define XCAP_RECORD_ENTRY 0x2u /* trace: as the traced program received it */
+#define XCAP_RECORD_EXIT  0x4u /* trace: as the traced program left it, with its action */
+
+/* Per-CPU loss counters of a ring-buffer program, one struct per CPU in an
+ * array of one. */
+struct xcap_ring_counters {
+	__u64 seen;      /* packets the program ran for */
+	__u64 recorded;  /* records committed to the ring */
+	__u64 ring_full; /* no room in the ring: the packet is not recorded */
+	__u64 filtered;  /* the filter expression did not match: not recorded */
+};

@@ -11,11 +11,17 @@ namespace xcap {
 struct record_ref {
     const uint8_t* data;
     uint64_t ts_ns;         // CLOCK_MONOTONIC, as bpf_ktime_get_ns() stamped it
-    uint64_t cookie;        // the source's own handle (a UMEM frame address)
-    uint32_t len;           // bytes present at `data` (the frame as XDP saw it)
+    uint64_t cookie;        // the source's own handle (a UMEM frame address, a ring offset)
+    uint32_t len;           // bytes present at `data`
     uint32_t cap;           // at most this many to keep (a filter's `ret k`); 0 = no cap
     uint32_t drops_before;  // packets this source lost since its previous record (saturating)
     uint32_t stamped;       // 0 when the program left no stamp (stamped in user space)
+    uint32_t wire_len;      // the packet's length on the wire when more than `len`; else 0
+    uint32_t queue;         // RX queue (epb_queue)
+    uint32_t interface;     // index of the interface in the output (pcapng IDB)
+    int32_t verdict;        // XDP action to record (epb_verdict); -1 = none
+    uint64_t packet_id;     // epb_packetid given by the source (trace pairs); 0 = the writer numbers it
+    const char* comment;    // pcapng opt_comment, owned by the source; null = none
 };
 
 // Counters a source keeps: written by the capture thread with relaxed
@@ -62,8 +68,13 @@ public:
     virtual uint32_t queue() const = 0;
     const source_counters& counters() const { return _counters; }
 
+    // The interface (its index among the output's interfaces) this source's
+    // records belong to, for a source of one interface.
+    void set_interface(uint32_t index) { _interface = index; }
+
 protected:
     source_counters _counters;
+    uint32_t _interface = 0;
 };
 
 }  // namespace xcap

@@ -63,10 +63,13 @@ void capture_writer::emit(size_t q) {
         return;
     }
     packet_meta meta;
-    meta.queue = _sources[q]->queue();
-    meta.packet_id = _packet_id;
+    meta.interface = r.interface;
+    meta.queue = r.queue;
+    meta.packet_id = r.packet_id ? r.packet_id : _packet_id;
     meta.dropcount = r.drops_before;
-    meta.xdp_verdict = XDP_REDIRECT;  // what xcap_rx did with it
+    meta.xdp_verdict = r.verdict;
+    meta.wire_len = r.wire_len;
+    meta.comment = r.comment;
     if (r.cap) {
         meta.cap = r.cap;  // a filter's `ret k` below the snaplen
     }
@@ -79,7 +82,7 @@ void capture_writer::emit(size_t q) {
     ++_packet_id;
     bump(_ctr.snaplen_cut, res == savefile_set::result::cut);
     bump(_ctr.written);
-    bump(_ctr.written_bytes, r.len);
+    bump(_ctr.written_bytes, r.wire_len > r.len ? r.wire_len : r.len);
     if (_cfg.count_limit && _ctr.written.load(std::memory_order_relaxed) >= _cfg.count_limit) {
         _limit_reached = true;
     }

@@ -1,5 +1,6 @@
 #include "capture/xsk_source.h"
 
+#include <linux/bpf.h>
 #include <sys/socket.h>
 
 #include "bpf/xcap_abi.h"
@@ -56,6 +57,12 @@ size_t xsk_source::peek(record_ref* out, size_t max) {
         r.len = d->len;
         r.cookie = d->addr;
         r.drops_before = 0;
+        r.wire_len = 0;
+        r.queue = _queue;
+        r.interface = _interface;
+        r.verdict = XDP_REDIRECT;  // what xcap_rx did with it
+        r.packet_id = 0;
+        r.comment = nullptr;
         if (meta->magic == XCAP_META_MAGIC) {
             r.ts_ns = meta->rx_ts_ns;
             r.cap = meta->cap;

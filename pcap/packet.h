@@ -18,6 +18,8 @@ struct packet_meta {
     int32_t xdp_verdict = no_verdict;  // XDP action (epb_verdict, type eBPF XDP)
     bool inbound = true;            // epb_flags direction
     uint32_t cap = UINT32_MAX;      // store at most this many bytes, besides the snaplen (a filter's `ret k`)
+    uint32_t wire_len = 0;          // original length when more than the bytes handed over; 0 = those bytes
+    const char* comment = nullptr;  // opt_comment (pcapng only); null = none
 };
 
 // An interface as pcapng's Interface Description Block describes it.

@@ -48,20 +48,23 @@ public:
     // One packet: `len` bytes on the wire, of which min(len, snaplen) are
     // stored. `ts_ns` is wall-clock time in nanoseconds since the epoch.
     // Returns true when the packet was cut by the snaplen.
-    bool write(uint64_t ts_ns, const uint8_t* data, uint32_t len, uint32_t cap = UINT32_MAX) {
+    // `wire_len`, when more than `len`, is the packet's original length (the
+    // source handed over only its first `len` bytes).
+    bool write(uint64_t ts_ns, const uint8_t* data, uint32_t len, uint32_t cap = UINT32_MAX, uint32_t wire_len = 0) {
         const uint32_t limit = cap < _snaplen ? cap : _snaplen;
         uint32_t caplen = len < limit ? len : limit;
+        const uint32_t orig = wire_len > len ? wire_len : len;
         uint8_t* p = _out.reserve(sizeof(pcap_record_header) + caplen);
         pcap_record_header h;
         h.ts_sec = uint32_t(ts_ns / 1'000'000'000);
         uint32_t ns = uint32_t(ts_ns % 1'000'000'000);
         h.ts_frac = _nano ? ns : ns / 1000;
         h.caplen = caplen;
-        h.len = len;
+        h.len = orig;
         std::memcpy(p, &h, sizeof(h));
         std::memcpy(p + sizeof(h), data, caplen);
         _out.commit(sizeof(h) + caplen);
-        return caplen < len;
+        return caplen < orig;
     }
 
     uint32_t snaplen() const { return _snaplen; }

@@ -21,8 +21,10 @@ inline constexpr uint32_t byte_order_magic = 0x1A2B3C4D;
 // What an Enhanced Packet Block adds to the packet's bytes at most: its
 // header (28), flags (8), queue (8), packet id (12), drop count (12) and
 // verdict (16) options, end of options (4), trailing length (4), and up to
-// 3 bytes of padding (so 95, rounded up). For the -C size bound.
+// 3 bytes of padding (so 95, rounded up). For the -C size bound. A comment
+// adds its own length padded to 4, plus 4 (comment_overhead).
 inline constexpr uint32_t epb_max_overhead = 96;
+inline constexpr uint32_t comment_overhead = 4 + 3;
 // An Interface Statistics Block as xcap writes it (start, end, received,
 // dropped), which ends every file.
 inline constexpr uint32_t isb_size = 76;
@@ -70,12 +72,14 @@ public:
     bool write(uint64_t ts_ns, const uint8_t* data, uint32_t len, const packet_meta& meta) {
         const uint32_t snaplen = meta.cap < _snaplens[meta.interface] ? meta.cap : _snaplens[meta.interface];
         const uint32_t caplen = len < snaplen ? len : snaplen;
+        const uint32_t orig = meta.wire_len > len ? meta.wire_len : len;
         const uint32_t padded = pcapng::pad4(caplen);
         const bool has_queue = meta.queue != packet_meta::no_queue;
         const bool has_drops = meta.dropcount != 0;
         const bool has_verdict = meta.xdp_verdict != packet_meta::no_verdict;
+        const uint32_t comment_len = meta.comment ? uint32_t(std::strlen(meta.comment)) & 0xffff : 0;
         const uint32_t total = 28 + padded + 8 + (has_queue ? 8 : 0) + 12 + (has_drops ? 12 : 0) +
-                               (has_verdict ? 16 : 0) + 4 + 4;
+                               (has_verdict ? 16 : 0) + (comment_len ? 4 + pcapng::pad4(comment_len) : 0) + 4 + 4;
         uint8_t* p = _out.reserve(total);
         const uint64_t ts = _nano ? ts_ns : ts_ns / 1000;
         put32(p, pcapng::epb_type);
@@ -84,7 +88,7 @@ public:
         put32(p + 12, uint32_t(ts >> 32));
         put32(p + 16, uint32_t(ts));
         put32(p + 20, caplen);
-        put32(p + 24, len);
+        put32(p + 24, orig);
         put32(p + 28 + (caplen & ~3u), 0);  // the padding; the data overwrites its front
         std::memcpy(p + 28, data, caplen);
         uint8_t* o = p + 28 + padded;
@@ -104,10 +108,16 @@ public:
             o[13] = o[14] = o[15] = 0;
             o += 16;
         }
+        if (comment_len) {
+            put32(o, uint32_t(pcapng::opt_comment) | comment_len << 16);
+            put32(o + 4 + (comment_len & ~3u), 0);
+            std::memcpy(o + 4, meta.comment, comment_len);
+            o += 4 + pcapng::pad4(comment_len);
+        }
         put32(o, 0);  // opt_endofopt
         put32(o + 4, total);
         _out.commit(total);
-        return caplen < len;
+        return caplen < orig;
     }
 
     void write_statistics(uint32_t interface, const interface_statistics& st);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -104,7 +105,10 @@ public:
         // An upper bound on what this packet adds, plus room for the
         // statistics blocks that end a pcapng file, so no file exceeds -C.
         const uint64_t record = _cfg.format == file_format::pcap ? sizeof(pcap_record_header) + len
-                                                                 : pcapng::epb_max_overhead + len;
+                                                                 : pcapng::epb_max_overhead + len +
+                                                                       (meta.comment ? pcapng::comment_overhead +
+                                                                                           uint32_t(std::strlen(meta.comment))
+                                                                                     : 0);
         if ((_cfg.rotate_bytes && _packets_in_file > 0 &&
              _out->bytes_total() + record + _trailer_bytes > _cfg.rotate_bytes) ||
             (_cfg.rotate_seconds && ts_ns >= _next_rotation_ns)) {
@@ -113,7 +117,7 @@ public:
             }
         }
         ++_packets_in_file;
-        bool cut = _cfg.format == file_format::pcap ? _pcap->write(ts_ns, data, len, meta.cap)
+        bool cut = _cfg.format == file_format::pcap ? _pcap->write(ts_ns, data, len, meta.cap, meta.wire_len)
                                                     : _pcapng->write(ts_ns, data, len, meta);
         return cut ? result::cut : result::written;
     }

@@ -164,6 +164,36 @@ TEST(Pcapng, EnhancedPacketBlockMinimalAndCut) {
     EXPECT_EQ(std::vector<uint8_t>(got.begin() + long(off), got.end()), epb.b);
 }
 
+TEST(Pcapng, EnhancedPacketBlockWithCommentAndOriginalLength) {
+    // A ring-buffer source hands over the first bytes of a longer packet,
+    // and trace names the record's side and program in a comment.
+    const uint8_t pkt[6] = {1, 2, 3, 4, 5, 6};
+    packet_meta m;
+    m.wire_len = 1500;
+    m.comment = "exit xdp_lb";  // 11 bytes, padded to 12
+    m.xdp_verdict = 1;          // XDP_DROP
+    auto got = capture_bytes([&](output& out) {
+        pcapng_writer w(out, test_section(), {test_iface()}, true);
+        EXPECT_TRUE(w.write(7, pkt, 6, m)) << "1500 bytes on the wire, 6 kept: cut";
+    });
+    const uint32_t total = 28 + 8 + 8 + 12 + 16 + 4 + 12 + 4 + 4;
+    bytes epb;
+    epb.u32(6).u32(total).u32(0).u32(0).u32(7).u32(6).u32(1500);
+    epb.u8(1).u8(2).u8(3).u8(4).u8(5).u8(6).zeros(2);
+    epb.u16(2).u16(4).u32(1);
+    epb.u16(5).u16(8).u64(0);
+    epb.u16(7).u16(9).u8(2).u64(1).zeros(3);
+    epb.u16(1).u16(11);
+    for (char c : std::string("exit xdp_lb")) {
+        epb.u8(uint8_t(c));
+    }
+    epb.zeros(1);
+    epb.u32(0).u32(total);
+    ASSERT_GE(got.size(), epb.b.size());
+    EXPECT_EQ(std::vector<uint8_t>(got.end() - long(epb.b.size()), got.end()), epb.b);
+    EXPECT_LE(total - 8 + 3, pcapng::epb_max_overhead + pcapng::comment_overhead + 11);
+}
+
 TEST(Pcapng, InterfaceStatisticsBlockExactly) {
     interface_statistics st{1'000'000'000'000ull, 2'000'000'000'005ull, 42, 3};
     auto got = capture_bytes([&](output& out) {
