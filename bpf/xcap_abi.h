@@ -61,6 +61,10 @@ struct xcap_ring_record {
 	__u32 reserved;
 };
 
+/* The most of one packet the tap program copies (a larger multi-buffer
+ * packet is cut there; its record keeps the whole length). */
+#define XCAP_TAP_MAX_COPY 65536
+
 #define XCAP_RECORD_TAP   0x1u /* a copy taken by the tap program (the packet went on) */
 #define XCAP_RECORD_ENTRY 0x2u /* trace: as the traced program received it */
 #define XCAP_RECORD_EXIT  0x4u /* trace: as the traced program left it, with its action */

@@ -18,6 +18,7 @@
 #include "engine/clock.h"
 #include "engine/cpu.h"
 #include "engine/device.h"
+#include "engine/host_use.h"
 #include "engine/link_monitor.h"
 #include "engine/signals.h"
 #include "filter/filter.h"
@@ -50,40 +51,21 @@ std::vector<uint32_t> choose_queues(const capture_options& opts, const device_in
     return queues;
 }
 
-interface_description describe_interface(const device_info& dev, const std::vector<uint32_t>& queues,
-                                          uint32_t snaplen) {
-    interface_description d;
-    d.name = dev.name;
-    std::string list;
-    for (uint32_t q : queues) {
-        list += (list.empty() ? "" : ",") + std::to_string(q);
-    }
-    d.description = "AF_XDP capture of RX queue" + std::string(queues.size() == 1 ? " " : "s ") + list;
-    if (!dev.driver.empty()) {
-        d.hardware = "driver " + dev.driver;
-        if (!dev.driver_version.empty()) {
-            d.hardware += " " + dev.driver_version;
-        }
-        if (!dev.firmware.empty() && dev.firmware != "N/A") {
-            d.hardware += ", firmware " + dev.firmware;
-        }
-        if (!dev.bus.empty() && dev.bus != "N/A") {
-            d.hardware += ", bus " + dev.bus;
-        }
-    }
-    d.speed_bps = dev.speed_mbps > 0 ? uint64_t(dev.speed_mbps) * 1'000'000 : 0;
-    d.linktype = linktype_for(dev.arphrd);
-    d.snaplen = snaplen;
-    return d;
-}
-
-// For pcapng's statistics block: packets that reached the sockets (received
-// by xcap or dropped by the kernel on the way), and all drops.
+// For pcapng's statistics blocks, per interface: packets that reached the
+// sockets (received by xcap or dropped by the kernel on the way), and all
+// drops. Write errors are the output's, not an interface's: with one
+// interface they count there, as they always did.
 std::vector<interface_statistics> interface_counts(const capture_totals& t) {
-    interface_statistics st;
-    st.received = t.received + t.dropped() - t.write_errors;
-    st.dropped = t.dropped();
-    return {st};
+    std::vector<interface_statistics> out(std::max<size_t>(t.interfaces.size(), 1));
+    for (const auto& q : t.queues) {
+        auto& st = out[q.interface < out.size() ? q.interface : 0];
+        st.received += q.received + q.dropped();
+        st.dropped += q.dropped();
+    }
+    if (out.size() == 1) {
+        out[0].dropped += t.write_errors;
+    }
+    return out;
 }
 
 void add(xdp_statistics& a, const xdp_statistics& b) {
@@ -105,21 +87,42 @@ uint64_t capture_totals::dropped() const {
     return n;
 }
 
+namespace {
+
+// One interface of a redirect capture: its program, sockets and sources.
+// Members are destroyed in reverse: sources, sockets, filter, program.
+struct redirect_interface {
+    device_info dev;
+    std::vector<uint32_t> queues;
+    std::unique_ptr<xdp_takeover> takeover;
+    std::unique_ptr<rx_program> program;
+    std::unique_ptr<xdp_filter_program> filter_program;
+    std::vector<std::unique_ptr<xsk_queue>> xsks;
+    std::vector<std::unique_ptr<xsk_source>> sources;
+    std::unique_ptr<link_monitor> monitor;
+    std::vector<xdp_statistics> last_xsk;  // the last statistics each socket gave: a failed read keeps them
+};
+
+}  // namespace
+
 capture_result run_capture(const capture_options& opts, const capture_log& log) {
     const auto& info = log.info;
     route_library_logs(opts.verbose);
 
-    // Everything that can be checked without side effects comes first.
-    device_info dev = probe_device(opts.interface);
-    require_up(dev);
-    require_capabilities(capture_capabilities());
-    std::vector<uint32_t> queues = choose_queues(opts, dev);
-    if (linktype_for(dev.arphrd) == 0) {
-        throw failure(failure_kind::unsupported, dev.name + " has link type ARPHRD " + std::to_string(dev.arphrd) +
-                                                     ", which xcap cannot label in a capture file",
-                      "xcap captures Ethernet, loopback and IP-only (tun, ipip, gre, wireguard) interfaces");
+    // Everything that can be checked without side effects comes first, for
+    // every interface.
+    std::vector<std::unique_ptr<redirect_interface>> ifs;
+    for (const auto& name : opts.all_interfaces()) {
+        auto& r = *ifs.emplace_back(std::make_unique<redirect_interface>());
+        r.dev = probe_device(name);
+        require_up(r.dev);
     }
-    xdp_takeover takeover(dev, opts.force);
+    require_capabilities(capture_capabilities());
+    for (auto& r : ifs) {
+        r->queues = choose_queues(opts, r->dev);
+        require_linktype(r->dev);
+        r->takeover = std::make_unique<xdp_takeover>(r->dev, opts.force);
+    }
     // A bad expression fails here (exit 2), before anything is set up.
     std::optional<compiled_filter> filter;
     if (!opts.filter.empty()) {
@@ -128,82 +131,105 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
 
     // The output is opened before anything is attached, so an unwritable
     // path fails with nothing to undo.
-    savefile_config fcfg;
-    fcfg.path = opts.output_path;
-    fcfg.format = opts.format.value_or(format_for_path(opts.output_path));
-    fcfg.nanosecond = opts.nanosecond;
-    fcfg.rotate_bytes = opts.rotate_bytes;
-    fcfg.rotate_seconds = opts.rotate_seconds;
-    fcfg.max_files = opts.max_files;
-    fcfg.post_rotate = opts.post_rotate;
-    fcfg.packet_buffered = opts.packet_buffered;
-    fcfg.post_rotate_report = [&](const post_rotate_failure& f) { log.warn(f.message()); };
-    interface_description iface = describe_interface(dev, queues, opts.snaplen);
-    iface.filter = opts.filter;  // pcapng's if_filter
-    savefile_set files(fcfg, describe_section(), {iface});
+    std::vector<interface_description> descriptions;
+    for (const auto& r : ifs) {
+        std::string list;
+        for (uint32_t q : r->queues) {
+            list += (list.empty() ? "" : ",") + std::to_string(q);
+        }
+        auto d = describe_interface(r->dev, "AF_XDP capture of RX queue" + std::string(r->queues.size() == 1 ? " " : "s ") + list,
+                                    opts.snaplen);
+        d.filter = opts.filter;  // pcapng's if_filter
+        descriptions.push_back(d);
+    }
+    savefile_set files(output_config(opts, log), describe_section(), descriptions);
 
-    // Destruction order is the reverse: threads, then sockets, then program.
-    rx_program program;
-    std::vector<std::unique_ptr<xsk_queue>> xsks;
-    std::vector<std::unique_ptr<xsk_source>> sources;
     xsk_config cfg;
     cfg.frame_count = opts.frames_per_queue;
-    for (uint32_t q : queues) {
-        auto& x = xsks.emplace_back(std::make_unique<xsk_queue>(dev.name, q, cfg, opts.bind));
-        int fd = x->fd();
-        if (bpf_map_update_elem(program.xsks_map_fd(), &q, &fd, 0) != 0) {
-            throw failure(failure_kind::runtime, errno, "cannot register the socket of queue " + std::to_string(q));
+    std::vector<packet_source*> srcs;
+    for (uint32_t i = 0; i < ifs.size(); ++i) {
+        auto& r = *ifs[i];
+        r.program = std::make_unique<rx_program>();
+        for (uint32_t q : r.queues) {
+            auto& x = r.xsks.emplace_back(std::make_unique<xsk_queue>(r.dev.name, q, cfg, opts.bind));
+            int fd = x->fd();
+            if (bpf_map_update_elem(r.program->xsks_map_fd(), &q, &fd, 0) != 0) {
+                throw failure(failure_kind::runtime, errno,
+                              "cannot register the socket of " + r.dev.name + " queue " + std::to_string(q));
+            }
+            auto& src = r.sources.emplace_back(std::make_unique<xsk_source>(*x, r.program->issued_counter(q)));
+            src->set_interface(i);
+            srcs.push_back(src.get());
         }
-        sources.emplace_back(std::make_unique<xsk_source>(*x, program.issued_counter(q)));
+        r.last_xsk.resize(r.xsks.size());
+        // With a filter, its program runs first and tail-calls the capture
+        // program on a match; what does not match goes on to the stack.
+        if (filter) {
+            xdp_filter_options fo;
+            fo.verbose = opts.verbose;
+            r.filter_program = std::make_unique<xdp_filter_program>(*filter, fo);
+            r.filter_program->set_next(r.program->prog_fd());
+        }
     }
-    // With a filter, its program runs first and tail-calls the capture
-    // program on a match; what does not match goes on to the stack.
-    std::unique_ptr<xdp_filter_program> filter_program;
-    if (filter) {
-        xdp_filter_options fo;
-        fo.verbose = opts.verbose;
-        filter_program = std::make_unique<xdp_filter_program>(*filter, fo);
-        filter_program->set_next(program.prog_fd());
+    for (auto& r : ifs) {
+        r->takeover->apply(info);
+        r->program->attach(r->dev, opts.mode, r->filter_program ? r->filter_program->fd() : -1);
+        for (const auto& x : r->xsks) {
+            info(r->dev.name + " queue " + std::to_string(x->queue()) + ": " + to_string(r->program->mode()) +
+                 " XDP, " + (x->zero_copy() ? "zero-copy" : "copy") + " mode");
+        }
     }
-    takeover.apply(info);
-    program.attach(dev, opts.mode, filter_program ? filter_program->fd() : -1);
-    for (const auto& x : xsks) {
-        info(dev.name + " queue " + std::to_string(x->queue()) + ": " + to_string(program.mode()) + " XDP, " +
-             (x->zero_copy() ? "zero-copy" : "copy") + " mode");
+    // Attached: from now on the host sees none of these interfaces' packets.
+    for (const auto& r : ifs) {
+        if (std::string why = host_use(r->dev.name); !why.empty()) {
+            log.warn("warning: " + r->dev.name + " " + why + ": the host's own traffic on it stops while xcap runs " +
+                     "(every packet goes to xcap); --tap captures a copy and lets it through");
+        }
     }
 
     // Taken by this thread only; the capture threads inherit the mask.
     stop_signals signals;
-    link_monitor monitor(dev.ifindex);
+    std::vector<watched_link> links;
+    for (auto& r : ifs) {
+        r->monitor = std::make_unique<link_monitor>(r->dev.ifindex);
+        links.push_back({&r->dev, r->monitor.get()});
+    }
 
     writer_config wcfg;
     wcfg.count_limit = opts.count;
     wcfg.realtime_offset_ns = measure_clock_offset().realtime_minus_monotonic_ns;
     wcfg.flush_when_idle = files.is_stream();
     wcfg.merge_backlog = std::max<size_t>(cfg.frame_count / 4, 64);
-    std::vector<packet_source*> srcs;
-    for (auto& s : sources) {
-        srcs.push_back(s.get());
-    }
     capture_writer writer(srcs, files, wcfg);
 
-    // The last statistics each socket gave: a failed read keeps them.
-    std::vector<xdp_statistics> last_xsk(xsks.size());
     std::function<capture_totals()> collect = [&] {
         capture_totals t;
-        for (size_t i = 0; i < xsks.size(); ++i) {
-            queue_totals qt;
-            qt.queue = xsks[i]->queue();
-            qt.zero_copy = xsks[i]->zero_copy();
-            qt.received = sources[i]->counters().received.load(std::memory_order_relaxed);
-            if (auto st = xsks[i]->statistics()) {
-                last_xsk[i] = *st;
+        for (uint32_t i = 0; i < ifs.size(); ++i) {
+            auto& r = *ifs[i];
+            t.interfaces.push_back(r.dev.name);
+            for (size_t k = 0; k < r.xsks.size(); ++k) {
+                queue_totals qt;
+                qt.interface = i;
+                qt.queue = r.xsks[k]->queue();
+                qt.zero_copy = r.xsks[k]->zero_copy();
+                qt.received = r.sources[k]->counters().received.load(std::memory_order_relaxed);
+                if (auto st = r.xsks[k]->statistics()) {
+                    r.last_xsk[k] = *st;
+                }
+                qt.xsk = r.last_xsk[k];
+                t.received += qt.received;
+                t.received_bytes += r.sources[k]->counters().received_bytes.load(std::memory_order_relaxed);
+                add(t.xsk, qt.xsk);
+                t.queues.push_back(qt);
             }
-            qt.xsk = last_xsk[i];
-            t.received += qt.received;
-            t.received_bytes += sources[i]->counters().received_bytes.load(std::memory_order_relaxed);
-            add(t.xsk, qt.xsk);
-            t.queues.push_back(qt);
+            const xcap_rx_counters pc = r.program->counters();
+            t.program.seen += pc.seen;
+            t.program.redirected += pc.redirected;
+            t.program.passed_no_socket += pc.passed_no_socket;
+            if (r.filter_program) {
+                t.filtered = true;
+                t.filter_rejected += r.filter_program->counters().rejected;
+            }
         }
         const auto& w = writer.counters();
         t.written = w.written.load(std::memory_order_relaxed);
@@ -212,11 +238,6 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
         t.write_errors = w.write_errors.load(std::memory_order_relaxed);
         t.over_limit = w.over_limit.load(std::memory_order_relaxed);
         t.meta_missing = w.meta_missing.load(std::memory_order_relaxed);
-        t.program = program.counters();
-        if (filter_program) {
-            t.filtered = true;
-            t.filter_rejected = filter_program->counters().rejected;
-        }
         return t;
     };
 
@@ -230,11 +251,13 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
         capture_thread ct;
         ct.thread = start_thread("xcap-capture", -1, [&] { writer.run(ct.stop); });
 
-        result.end = supervise(opts, dev, signals, monitor, writer, files, collect, log, start);
+        result.end = supervise(opts, links, signals, writer, files, collect, log, start, &result.gone_interface);
 
         // Stop receiving first, then drain: the capture thread empties the
         // RX rings and flushes.
-        program.detach();
+        for (auto& r : ifs) {
+            r->program->detach();
+        }
         ct.stop_and_join();
     }
     result.totals = collect();

@@ -16,7 +16,8 @@
 namespace xcap {
 
 struct capture_options {
-    std::string interface;
+    std::string interface;             // the first of `interfaces` (the one a single-interface mode uses)
+    std::vector<std::string> interfaces; // every -i, in order (-i a,b counts as two); empty = {interface}
     std::string output_path;           // "-" for standard output
     std::optional<file_format> format; // --format; default by the name's extension
     uint64_t rotate_bytes = 0;         // -C
@@ -37,20 +38,32 @@ struct capture_options {
     bool quiet = false;
     bool verbose = false;
     uint32_t frames_per_queue = 16384; // -B, in frames of 4 KiB
+    bool tap = false;                  // --tap: copy through BPF ring buffers, every packet goes on
+    uint64_t ring_bytes = 16u << 20;   // --ring-size: bytes of ring buffer per CPU (tap)
+
+    // `interfaces`, or {interface} when it is empty.
+    std::vector<std::string> all_interfaces() const {
+        return interfaces.empty() ? std::vector<std::string>{interface} : interfaces;
+    }
 };
 
 struct queue_totals {
+    uint32_t interface = 0;  // index into capture_totals::interfaces
     uint32_t queue = 0;
     bool zero_copy = false;
-    uint64_t received = 0;
+    uint64_t received = 0;   // redirect: read from the socket; tap: recorded into a ring
     xdp_statistics xsk{};
+    bool tap = false;
+    xcap_ring_counters ring{};  // tap: the program's counters for this queue
 
-    // Packets this queue dropped, each counted once (see xsk_drops).
-    uint64_t dropped() const { return xsk_drops(xsk, zero_copy); }
+    // Packets this queue dropped, each counted once (see xsk_drops); for
+    // tap, those the ring had no room for.
+    uint64_t dropped() const { return tap ? ring.ring_full : xsk_drops(xsk, zero_copy); }
 };
 
 // Everything counted during one capture, for the summary and --stats.
 struct capture_totals {
+    std::vector<std::string> interfaces;  // names, in the output's interface order
     std::vector<queue_totals> queues;
     uint64_t received = 0;       // handed to xcap by the sockets
     uint64_t received_bytes = 0;
@@ -64,6 +77,8 @@ struct capture_totals {
     uint64_t filter_rejected = 0; // packets it did not match: passed on to the stack
     xdp_statistics xsk{};        // summed over queues
     xcap_rx_counters program{};
+    bool tap = false;             // --tap: `ring` holds the tap programs' counters
+    xcap_ring_counters ring{};    // summed over interfaces, queues and CPUs
     double seconds = 0;
 
     // Packets the kernel or xcap dropped (not counting -c and snaplen).
@@ -81,6 +96,7 @@ enum class capture_end { signal, count, duration, files_done, output_closed, out
 struct capture_result {
     capture_totals totals;
     capture_end end = capture_end::signal;
+    std::string gone_interface;   // with interface_gone: which one
     output_failure output_error;  // the first failed write or open, with its file
 };
 
@@ -96,5 +112,9 @@ struct capture_log {
 };
 
 capture_result run_capture(const capture_options& opts, const capture_log& log);
+
+// The same for --tap (capture/tap_capture.cc): a copy of every packet goes
+// through BPF ring buffers and the packet goes on to the stack.
+capture_result run_tap(const capture_options& opts, const capture_log& log);
 
 }  // namespace xcap

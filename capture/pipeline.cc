@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "common/error.h"
 #include "engine/clock.h"
 
 namespace xcap {
@@ -27,17 +28,25 @@ section_description describe_section() {
     return s;
 }
 
-// The main thread while the capture runs: it sleeps in poll() until a stop
-// signal, the writer finishing, a link event, the next --stats line or the
-// --duration deadline, so an idle capture costs no wake-ups here either.
 capture_end supervise(const capture_options& opts, const device_info& dev, const stop_signals& signals,
                       link_monitor& monitor, const capture_writer& writer, const savefile_set& files,
                       const std::function<capture_totals()>& collect, const capture_log& log, int64_t start) {
+    return supervise(opts, {{&dev, &monitor}}, signals, writer, files, collect, log, start);
+}
+
+capture_end supervise(const capture_options& opts, const std::vector<watched_link>& links,
+                      const stop_signals& signals, const capture_writer& writer, const savefile_set& files,
+                      const std::function<capture_totals()>& collect, const capture_log& log, int64_t start,
+                      std::string* gone) {
     capture_totals prev = collect();
     int64_t last_stats = start;
     const int64_t deadline = opts.duration_s > 0 ? start + int64_t(opts.duration_s * 1e9) : 0;
     const int64_t stats_every = int64_t(opts.stats_interval_s * 1e9);
-    bool was_up = true;
+    std::vector<bool> was_up(links.size(), true);
+    std::vector<pollfd> fds = {{signals.fd(), POLLIN, 0}, {writer.finished_event().fd(), POLLIN, 0}};
+    for (const auto& l : links) {
+        fds.push_back({l.monitor->fd(), POLLIN, 0});
+    }
     for (;;) {
         int64_t now = monotonic_ns();
         int64_t wait_ns = -1;
@@ -48,9 +57,8 @@ capture_end supervise(const capture_options& opts, const device_info& dev, const
             int64_t to_stats = std::max<int64_t>(last_stats + stats_every - now, 0);
             wait_ns = wait_ns < 0 ? to_stats : std::min(wait_ns, to_stats);
         }
-        pollfd fds[3] = {{signals.fd(), POLLIN, 0}, {writer.finished_event().fd(), POLLIN, 0}, {monitor.fd(), POLLIN, 0}};
         // Rounded up to whole milliseconds: never wake before the deadline.
-        poll(fds, 3, wait_ns < 0 ? -1 : int((wait_ns + 999'999) / 1'000'000));
+        poll(fds.data(), fds.size(), wait_ns < 0 ? -1 : int((wait_ns + 999'999) / 1'000'000));
         if (signals.take()) {
             return capture_end::signal;
         }
@@ -63,13 +71,19 @@ capture_end supervise(const capture_options& opts, const device_info& dev, const
             }
             return files.error() == EPIPE ? capture_end::output_closed : capture_end::output_failed;
         }
-        const link_monitor::state& link = monitor.update();
-        if (link.gone) {
-            return capture_end::interface_gone;
-        }
-        if (link.up != was_up) {
-            log.warn(dev.name + (link.up ? " is up again" : " went down; xcap keeps capturing when it comes back up"));
-            was_up = link.up;
+        for (size_t i = 0; i < links.size(); ++i) {
+            const link_monitor::state& link = links[i].monitor->update();
+            const std::string& name = links[i].dev->name;
+            if (link.gone) {
+                if (gone) {
+                    *gone = name;
+                }
+                return capture_end::interface_gone;
+            }
+            if (link.up != was_up[i]) {
+                log.warn(name + (link.up ? " is up again" : " went down; xcap keeps capturing when it comes back up"));
+                was_up[i] = link.up;
+            }
         }
         now = monotonic_ns();
         if (deadline && now >= deadline) {
@@ -101,6 +115,51 @@ void finish_output(savefile_set& files, const stop_signals& signals, capture_res
     result.totals.write_errors += files.packets_lost();
     result.totals.written_bytes -= std::min(result.totals.written_bytes, files.wire_bytes_lost());
     result.output_error = files.output_error();
+}
+
+void require_linktype(const device_info& dev) {
+    if (linktype_for(dev.arphrd) == 0) {
+        throw failure(failure_kind::unsupported, dev.name + " has link type ARPHRD " + std::to_string(dev.arphrd) +
+                                                     ", which xcap cannot label in a capture file",
+                      "xcap captures Ethernet, loopback and IP-only (tun, ipip, gre, wireguard) interfaces");
+    }
+}
+
+savefile_config output_config(const capture_options& opts, const capture_log& log) {
+    savefile_config fcfg;
+    fcfg.path = opts.output_path;
+    fcfg.format = opts.format.value_or(format_for_path(opts.output_path));
+    fcfg.nanosecond = opts.nanosecond;
+    fcfg.rotate_bytes = opts.rotate_bytes;
+    fcfg.rotate_seconds = opts.rotate_seconds;
+    fcfg.max_files = opts.max_files;
+    fcfg.post_rotate = opts.post_rotate;
+    fcfg.packet_buffered = opts.packet_buffered;
+    auto warn = log.warn;
+    fcfg.post_rotate_report = [warn](const post_rotate_failure& f) { warn(f.message()); };
+    return fcfg;
+}
+
+interface_description describe_interface(const device_info& dev, const std::string& description, uint32_t snaplen) {
+    interface_description d;
+    d.name = dev.name;
+    d.description = description;
+    if (!dev.driver.empty()) {
+        d.hardware = "driver " + dev.driver;
+        if (!dev.driver_version.empty()) {
+            d.hardware += " " + dev.driver_version;
+        }
+        if (!dev.firmware.empty() && dev.firmware != "N/A") {
+            d.hardware += ", firmware " + dev.firmware;
+        }
+        if (!dev.bus.empty() && dev.bus != "N/A") {
+            d.hardware += ", bus " + dev.bus;
+        }
+    }
+    d.speed_bps = dev.speed_mbps > 0 ? uint64_t(dev.speed_mbps) * 1'000'000 : 0;
+    d.linktype = linktype_for(dev.arphrd);
+    d.snaplen = snaplen;
+    return d;
 }
 
 }  // namespace xcap

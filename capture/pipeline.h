@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "capture/capture.h"
 #include "capture/writer.h"
@@ -20,6 +21,18 @@ namespace xcap {
 
 // pcapng's Section Header Block: this machine's CPU, kernel and xcap's version.
 section_description describe_section();
+
+// pcapng's Interface Description Block for a captured interface: its name,
+// `description`, driver facts, speed, link type and the snaplen.
+interface_description describe_interface(const device_info& dev, const std::string& description, uint32_t snaplen);
+
+// Throws failure(unsupported) when xcap cannot label the interface's frames
+// in a capture file.
+void require_linktype(const device_info& dev);
+
+// The output as the options ask for it (-w, --format, rotation, -U, -z
+// failures reported through log.warn).
+savefile_config output_config(const capture_options& opts, const capture_log& log);
 
 // Stops and joins the capture thread on every path out of a capture.
 struct capture_thread {
@@ -41,6 +54,21 @@ struct capture_thread {
 capture_end supervise(const capture_options& opts, const device_info& dev, const stop_signals& signals,
                       link_monitor& monitor, const capture_writer& writer, const savefile_set& files,
                       const std::function<capture_totals()>& collect, const capture_log& log, int64_t start);
+
+// An interface the capture watches: its facts and its link events (both
+// owned by the caller).
+struct watched_link {
+    const device_info* dev;
+    link_monitor* monitor;
+};
+
+// The same for a capture of several interfaces: any one disappearing ends
+// it (interface_gone, its name in `*gone`); one going down or up is a
+// warning line, and the capture goes on.
+capture_end supervise(const capture_options& opts, const std::vector<watched_link>& links,
+                      const stop_signals& signals, const capture_writer& writer, const savefile_set& files,
+                      const std::function<capture_totals()>& collect, const capture_log& log, int64_t start,
+                      std::string* gone = nullptr);
 
 // After the capture thread has stopped: closes the output (the last file
 // gets its statistics from `final_counts`, -z runs on it, a second signal

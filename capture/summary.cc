@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <string>
@@ -31,9 +32,90 @@ std::string rate(double per_s, const char* unit, int mega_decimals) {
     return fmt("%.*f M%s", mega_decimals, per_s / 1e6, unit);
 }
 
+// Per interface (when there are several) and per queue: "queue 0: N
+// received, D dropped", or "eth1: ..." and "eth1 queue 0: ...".
+std::string per_queue_lines(const capture_totals& t) {
+    std::string s;
+    const bool several = t.interfaces.size() > 1;
+    for (uint32_t i = 0; i < std::max<size_t>(t.interfaces.size(), 1); ++i) {
+        std::string lines;
+        uint64_t received = 0;
+        uint64_t dropped = 0;
+        for (const auto& q : t.queues) {
+            if (q.interface != i) {
+                continue;
+            }
+            received += q.received;
+            dropped += q.dropped();
+            lines += (several ? t.interfaces[i] + " " : std::string()) +
+                     fmt("queue %u: %" PRIu64 " received, %" PRIu64 " dropped\n", q.queue, q.received, q.dropped());
+        }
+        if (several) {
+            s += t.interfaces[i] + fmt(": %" PRIu64 " received, %" PRIu64 " dropped\n", received, dropped);
+        }
+        s += lines;
+    }
+    return s;
+}
+
+std::string format_tap_summary(const capture_totals& t, const std::string& output_name) {
+    std::string s;
+    s += plural(t.written, "packet") + " captured (written to " + output_name + ")\n";
+    s += plural(t.received, "packet") + " received by xcap";
+    if (t.over_limit) {
+        s += fmt(", %" PRIu64 " after the -c limit (not written)", t.over_limit);
+    }
+    if (t.snaplen_cut) {
+        s += fmt(", %" PRIu64 " cut to the snaplen", t.snaplen_cut);
+    }
+    s += "\n";
+    s += plural(t.dropped(), "packet") +
+         fmt(" dropped: ring_full %llu, write_errors %" PRIu64 "\n", (unsigned long long)t.ring.ring_full, t.write_errors);
+    if (t.filtered) {
+        s += fmt("XDP tap program: %llu seen, %llu matched, %llu recorded, %llu not recorded (ring full), %" PRIu64
+                 " did not match; every packet passed to the stack\n",
+                 (unsigned long long)(t.ring.seen + t.filter_rejected), (unsigned long long)t.ring.seen,
+                 (unsigned long long)t.ring.recorded, (unsigned long long)t.ring.ring_full, t.filter_rejected);
+    } else {
+        s += fmt("XDP tap program: %llu seen, %llu recorded, %llu not recorded (ring full); every packet passed to "
+                 "the stack\n",
+                 (unsigned long long)t.ring.seen, (unsigned long long)t.ring.recorded,
+                 (unsigned long long)t.ring.ring_full);
+    }
+    s += per_queue_lines(t);
+    return s;
+}
+
+// With several interfaces, the --stats line goes on with each one's rate
+// and drops: "; eth1 1.2 kpps, 0 dropped; eth2 ...".
+std::string per_interface_stats(const capture_totals& prev, const capture_totals& now, double interval_s) {
+    if (now.interfaces.size() < 2) {
+        return "";
+    }
+    std::string s;
+    for (uint32_t i = 0; i < now.interfaces.size(); ++i) {
+        uint64_t before = 0;
+        uint64_t after = 0;
+        uint64_t dropped = 0;
+        for (const auto& q : prev.queues) {
+            before += q.interface == i ? q.received : 0;
+        }
+        for (const auto& q : now.queues) {
+            after += q.interface == i ? q.received : 0;
+            dropped += q.interface == i ? q.dropped() : 0;
+        }
+        s += "; " + now.interfaces[i] + " " + rate(double(after - std::min(after, before)) / interval_s, "pps", 3) +
+             fmt(", %" PRIu64 " dropped", dropped);
+    }
+    return s;
+}
+
 }  // namespace
 
 std::string format_summary(const capture_totals& t, const std::string& output_name) {
+    if (t.tap) {
+        return format_tap_summary(t, output_name);
+    }
     std::string s;
     s += plural(t.written, "packet") + " captured (written to " + output_name + ")\n";
     s += plural(t.received, "packet") + " received by xcap";
@@ -74,9 +156,7 @@ std::string format_summary(const capture_totals& t, const std::string& output_na
                  (unsigned long long)t.program.seen, (unsigned long long)t.program.redirected,
                  (unsigned long long)t.program.passed_no_socket);
     }
-    for (const auto& q : t.queues) {
-        s += fmt("queue %u: %" PRIu64 " received, %" PRIu64 " dropped\n", q.queue, q.received, q.dropped());
-    }
+    s += per_queue_lines(t);
     if (t.meta_missing) {
         s += plural(t.meta_missing, "packet") + " had no XDP timestamp and were stamped on arrival in xcap\n";
     }
@@ -89,6 +169,16 @@ std::string format_stats_line(const capture_totals& prev, const capture_totals& 
     }
     double pps = double(now.received - prev.received) / interval_s;
     double bps = double(now.received_bytes - prev.received_bytes) * 8 / interval_s;
+    if (now.tap) {
+        std::string line = fmt("%s, %s, %" PRIu64 " captured; dropped %" PRIu64 " (ring_full %llu, write_errors %" PRIu64
+                               ")",
+                               rate(pps, "pps", 3).c_str(), rate(bps, "bps", 1).c_str(), now.written, now.dropped(),
+                               (unsigned long long)now.ring.ring_full, now.write_errors);
+        if (now.filtered) {
+            line += fmt("; %" PRIu64 " did not match the filter", now.filter_rejected);
+        }
+        return line + per_interface_stats(prev, now, interval_s);
+    }
     std::string line = fmt("%s, %s, %" PRIu64 " captured; dropped %" PRIu64
                            " (ring_full %llu, fill_empty %llu, rx_dropped %llu, write_errors %" PRIu64 ")",
                            rate(pps, "pps", 3).c_str(), rate(bps, "bps", 1).c_str(), now.written, now.dropped(),
@@ -97,7 +187,7 @@ std::string format_stats_line(const capture_totals& prev, const capture_totals& 
     if (now.filtered) {
         line += fmt("; %" PRIu64 " did not match the filter", now.filter_rejected);
     }
-    return line;
+    return line + per_interface_stats(prev, now, interval_s);
 }
 
 }  // namespace xcap

@@ -37,10 +37,67 @@ std::string read_filter_file(const std::string& path) {
     return s;
 }
 
+// --ring-size: KiB, or KiB/MiB/GiB with a k/m/g suffix; from a page to 1 GiB.
+uint64_t parse_ring_size(const std::string& option, const std::string& value) {
+    std::string digits = value;
+    uint64_t unit = 1024;
+    if (!digits.empty()) {
+        switch (digits.back()) {
+            case 'k': case 'K': unit = 1ull << 10; digits.pop_back(); break;
+            case 'm': case 'M': unit = 1ull << 20; digits.pop_back(); break;
+            case 'g': case 'G': unit = 1ull << 30; digits.pop_back(); break;
+            default: break;
+        }
+    }
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 10) {
+        usage_error(option, value, "not a size (KiB, or a number with a k, m or g suffix)");
+    }
+    uint64_t bytes = std::stoull(digits) * unit;
+    if (bytes < 4096 || bytes > (1ull << 30)) {
+        usage_error(option, value, "out of range (4k to 1g)");
+    }
+    return bytes;
+}
+
+// -i a,b and -i a -i b: every name once, in order.
+void add_interfaces(capture_options& o, const std::string& option, const std::string& value) {
+    size_t pos = 0;
+    for (;;) {
+        size_t comma = value.find(',', pos);
+        std::string name = value.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        if (name.empty()) {
+            usage_error(option, "'" + value + "'", "an empty interface name");
+        }
+        if (std::find(o.interfaces.begin(), o.interfaces.end(), name) != o.interfaces.end()) {
+            usage_error(option, name, "interface named twice");
+        }
+        o.interfaces.push_back(name);
+        if (comma == std::string::npos) {
+            break;
+        }
+        pos = comma + 1;
+    }
+    o.interface = o.interfaces.front();
+}
+
 // What no single option can check: what is required, and what goes together.
-void check_capture(const capture_options& o) {
+void check_capture(const capture_options& o, bool buffer_given) {
     if (o.interface.empty()) {
         throw failure(failure_kind::usage, "no interface given", "name one with -i, e.g. xcap -i eth0 -w out.pcap");
+    }
+    if (o.interfaces.size() > 1 && !o.output_path.empty() &&
+        o.format.value_or(format_for_path(o.output_path)) == file_format::pcap) {
+        throw failure(failure_kind::usage,
+                      std::to_string(o.interfaces.size()) +
+                          " interfaces given, but classic pcap cannot say which interface a packet came from",
+                      "write pcapng (a name ending in .pcapng, or --format pcapng), or capture one interface");
+    }
+    if (o.tap && (!o.queues.empty() || o.bind != bind_mode::automatic || buffer_given)) {
+        throw failure(failure_kind::usage,
+                      std::string(!o.queues.empty() ? "--queues" : o.bind != bind_mode::automatic ? "--bind" : "-B") +
+                          " does not apply to --tap (it copies from every queue through BPF ring buffers, no AF_XDP "
+                          "sockets)",
+                      "leave it out; --ring-size sets the ring buffers' size");
     }
     if (o.output_path.empty()) {
         throw failure(failure_kind::usage, "no output given",
@@ -99,11 +156,12 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
     std::string expression;  // the trailing words, as tcpdump takes them
     std::string filter_file;
     bool dump = false;
+    bool buffer_given = false;
     while (arg.next()) {
         const std::string& a = arg.name();
         if (arg.flag("-U", "--packet-buffered", o.packet_buffered) || arg.flag("-q", "--quiet", o.quiet) ||
             arg.flag("-v", "--verbose", o.verbose) || arg.flag("--force", nullptr, o.force) ||
-            arg.flag("--micro", nullptr, o.nanosecond, false)) {
+            arg.flag("--micro", nullptr, o.nanosecond, false) || arg.flag("--tap", nullptr, o.tap)) {
             continue;
         }
         if (arg.operand()) {
@@ -120,7 +178,7 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
             cmd.what = cli_command::version;
             return cmd;
         } else if (arg.is("-i", "--interface")) {
-            o.interface = arg.value();
+            add_interfaces(o, a, arg.value());
         } else if (arg.is("-w", "--write")) {
             o.output_path = arg.value();
             if (o.output_path.empty()) {
@@ -133,6 +191,9 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
             o.snaplen = s == 0 ? max_snaplen : uint32_t(s);
         } else if (arg.is("-B", "--buffer-size")) {
             o.frames_per_queue = frames_for_kib(parse_uint(a, arg.value(), 1024, 4u << 20));
+            buffer_given = true;
+        } else if (arg.is("--ring-size")) {
+            o.ring_bytes = parse_ring_size(a, arg.value());
         } else if (arg.is("--duration")) {
             o.duration_s = parse_seconds(a, arg.value());
         } else if (arg.is("--stats")) {
@@ -173,7 +234,7 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
         cmd.what = cli_command::dump_filter;
         return cmd;
     }
-    check_capture(o);
+    check_capture(o, buffer_given);
     return cmd;
 }
 

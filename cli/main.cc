@@ -44,14 +44,17 @@ int replay_main(replay_options opts) {
 
 int capture_main(const capture_options& opts) {
     console out(opts.quiet);
-    capture_result r = run_capture(
-        opts, {out.printer(line_kind::setup), out.printer(line_kind::stats), out.printer(line_kind::warning)});
+    const capture_log log{out.printer(line_kind::setup), out.printer(line_kind::stats),
+                          out.printer(line_kind::warning)};
+    capture_result r = opts.tap ? run_tap(opts, log) : run_capture(opts, log);
     out.print_all(format_summary(r.totals, opts.output_path == "-" ? "standard output" : opts.output_path));
     if (r.end == capture_end::output_closed) {
         out.print(line_kind::setup, "the reader of standard output went away; stopped");
     }
     if (r.end == capture_end::interface_gone) {
-        return fail(exit_interface, "interface " + opts.interface + " disappeared while capturing",
+        return fail(exit_interface,
+                    "interface " + (r.gone_interface.empty() ? opts.interface : r.gone_interface) +
+                        " disappeared while capturing",
                     "every packet it delivered before is in the output");
     }
     // EPIPE is the reader of a pipe going away: the normal end of `-w - | head`.

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang llvm
   libxdp-dev libbpf-dev bpftool libelf-dev zlib1g-dev libpcap-dev
   libboost-dev libgtest-dev libbenchmark-dev
-  iproute2 util-linux tcpdump tshark
+  iproute2 util-linux tcpdump tshark iputils-ping
 )
 missing=()
 for p in "${packages[@]}"; do

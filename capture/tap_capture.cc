@@ -1,0 +1,205 @@
+// Tap mode: the XDP program on each interface copies every packet (that the
+// filter matches) into the ring buffer of its CPU and passes it on; one
+// ringbuf_source per CPU ring feeds the same writer, files, summary and exit
+// codes as redirect mode.
+#include <algorithm>
+#include <memory>
+#include <optional>
+
+#include "capture/capture.h"
+#include "capture/pipeline.h"
+#include "capture/ringbuf_source.h"
+#include "capture/tap_program.h"
+#include "capture/writer.h"
+#include "common/error.h"
+#include "engine/caps.h"
+#include "engine/clock.h"
+#include "engine/cpu.h"
+#include "engine/device.h"
+#include "engine/link_monitor.h"
+#include "engine/signals.h"
+#include "filter/filter.h"
+
+namespace xcap {
+namespace {
+
+// One interface of a tap capture. Members are destroyed in reverse: the
+// filter, then the program (which detaches first).
+struct tap_interface {
+    device_info dev;
+    std::unique_ptr<xdp_takeover> takeover;
+    std::unique_ptr<tap_program> program;
+    std::unique_ptr<xdp_filter_program> filter_program;
+    std::unique_ptr<link_monitor> monitor;
+};
+
+// pcapng's statistics blocks: what reached each interface's tap program
+// after the filter, and what its rings had no room for.
+std::vector<interface_statistics> tap_interface_counts(const capture_totals& t) {
+    std::vector<interface_statistics> out(std::max<size_t>(t.interfaces.size(), 1));
+    for (const auto& q : t.queues) {
+        auto& st = out[q.interface < out.size() ? q.interface : 0];
+        st.received += q.ring.seen;
+        st.dropped += q.ring.ring_full;
+    }
+    if (out.size() == 1) {
+        out[0].dropped += t.write_errors;
+    }
+    return out;
+}
+
+}  // namespace
+
+capture_result run_tap(const capture_options& opts, const capture_log& log) {
+    const auto& info = log.info;
+    route_library_logs(opts.verbose);
+
+    std::vector<std::unique_ptr<tap_interface>> ifs;
+    for (const auto& name : opts.all_interfaces()) {
+        auto& r = *ifs.emplace_back(std::make_unique<tap_interface>());
+        r.dev = probe_device(name);
+        require_up(r.dev);
+    }
+    require_capabilities(capture_capabilities());
+    for (auto& r : ifs) {
+        require_linktype(r->dev);
+        r->takeover = std::make_unique<xdp_takeover>(r->dev, opts.force);
+    }
+    std::optional<compiled_filter> filter;
+    if (!opts.filter.empty()) {
+        filter = compile_filter(opts.filter, opts.snaplen);
+    }
+
+    std::vector<interface_description> descriptions;
+    for (const auto& r : ifs) {
+        auto d = describe_interface(r->dev, "XDP tap: copies through BPF ring buffers, every packet passed on",
+                                    opts.snaplen);
+        d.filter = opts.filter;
+        descriptions.push_back(d);
+    }
+    savefile_set files(output_config(opts, log), describe_section(), descriptions);
+
+    tap_rings rings(opts.ring_bytes);
+    for (auto& r : ifs) {
+        r->program = std::make_unique<tap_program>(rings, opts.snaplen);
+        if (filter) {
+            // The tap program takes multi-buffer packets; a tail call needs
+            // the same setting on both sides.
+            xdp_filter_options fo;
+            fo.verbose = opts.verbose;
+            fo.frags = true;
+            r->filter_program = std::make_unique<xdp_filter_program>(*filter, fo);
+            r->filter_program->set_next(r->program->prog_fd());
+        }
+    }
+
+    // One source per CPU ring; each record names its interface by ifindex.
+    std::vector<std::pair<uint32_t, uint32_t>> index_of;
+    for (uint32_t i = 0; i < ifs.size(); ++i) {
+        index_of.emplace_back(ifs[i]->dev.ifindex, i);
+    }
+    std::vector<std::unique_ptr<ringbuf_source>> sources;
+    std::vector<packet_source*> srcs;
+    for (const auto& ring : rings.rings()) {
+        ringbuf_source::options so;
+        so.interfaces = index_of;
+        const uint32_t cpu = ring.cpu;
+        // Losses of this CPU's ring, over every interface's program.
+        so.lost = [&ifs, cpu] {
+            uint64_t n = 0;
+            for (const auto& r : ifs) {
+                n += r->program->ring_full_on_cpu(cpu);
+            }
+            return n;
+        };
+        auto& s = sources.emplace_back(std::make_unique<ringbuf_source>(ring.fd.get(), so));
+        srcs.push_back(s.get());
+    }
+
+    for (auto& r : ifs) {
+        r->takeover->apply(info);
+        r->program->attach(r->dev, opts.mode, r->filter_program ? r->filter_program->fd() : -1);
+        info(r->dev.name + ": " + to_string(r->program->mode()) + " XDP tap, " + std::to_string(rings.rings().size()) +
+             " ring buffer" + (rings.rings().size() == 1 ? "" : "s") + " of " +
+             std::to_string(rings.bytes_per_cpu() >> 10) + " KiB (one per CPU); packets go on to the stack");
+    }
+
+    stop_signals signals;
+    std::vector<watched_link> links;
+    for (auto& r : ifs) {
+        r->monitor = std::make_unique<link_monitor>(r->dev.ifindex);
+        links.push_back({&r->dev, r->monitor.get()});
+    }
+
+    writer_config wcfg;
+    wcfg.count_limit = opts.count;
+    wcfg.realtime_offset_ns = measure_clock_offset().realtime_minus_monotonic_ns;
+    wcfg.flush_when_idle = files.is_stream();
+    // A head waits for another ring's record in flight only while a quarter
+    // of its own ring is still free (backlog() counts 64-byte units).
+    wcfg.merge_backlog = std::max<size_t>(rings.bytes_per_cpu() / 64 / 4, 64);
+    capture_writer writer(srcs, files, wcfg);
+
+    std::function<capture_totals()> collect = [&] {
+        capture_totals t;
+        t.tap = true;
+        for (uint32_t i = 0; i < ifs.size(); ++i) {
+            auto& r = *ifs[i];
+            t.interfaces.push_back(r.dev.name);
+            const auto per_queue = r.program->counters(r.dev.rx_queues);
+            for (uint32_t q = 0; q < per_queue.size(); ++q) {
+                queue_totals qt;
+                qt.interface = i;
+                qt.queue = q;
+                qt.tap = true;
+                qt.ring = per_queue[q];
+                qt.received = qt.ring.recorded;
+                t.ring.seen += qt.ring.seen;
+                t.ring.recorded += qt.ring.recorded;
+                t.ring.ring_full += qt.ring.ring_full;
+                t.queues.push_back(qt);
+            }
+            if (r.filter_program) {
+                t.filtered = true;
+                t.filter_rejected += r.filter_program->counters().rejected;
+            }
+        }
+        t.ring.filtered = t.filter_rejected;
+        for (const auto& s : sources) {
+            t.received += s->counters().received.load(std::memory_order_relaxed);
+            t.received_bytes += s->counters().received_bytes.load(std::memory_order_relaxed);
+        }
+        const auto& w = writer.counters();
+        t.written = w.written.load(std::memory_order_relaxed);
+        t.written_bytes = w.written_bytes.load(std::memory_order_relaxed);
+        t.snaplen_cut = w.snaplen_cut.load(std::memory_order_relaxed);
+        t.write_errors = w.write_errors.load(std::memory_order_relaxed);
+        t.over_limit = w.over_limit.load(std::memory_order_relaxed);
+        t.meta_missing = w.meta_missing.load(std::memory_order_relaxed);
+        return t;
+    };
+    files.set_statistics_source([&] { return tap_interface_counts(collect()); });
+
+    const int64_t start = monotonic_ns();
+    capture_result result;
+    {
+        capture_thread ct;
+        ct.thread = start_thread("xcap-capture", -1, [&] { writer.run(ct.stop); });
+        result.end = supervise(opts, links, signals, writer, files, collect, log, start, &result.gone_interface);
+        // Detached, no record is reserved any more; the writer drains what
+        // the rings hold (a record reserved just before the detach is
+        // committed within the program's run, before the drain's last look).
+        for (auto& r : ifs) {
+            r->program->detach();
+        }
+        ct.stop_and_join();
+    }
+    // Losses the writer had not attributed to a record yet still count:
+    // collect() reads the programs' own counters.
+    result.totals = collect();
+    result.totals.seconds = double(monotonic_ns() - start) / 1e9;
+    finish_output(files, signals, result, log, [&] { return tap_interface_counts(result.totals); });
+    return result;
+}
+
+}  // namespace xcap
