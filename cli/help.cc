@@ -91,7 +91,8 @@ const char* help_text() {
 
 SYNOPSIS
     xcap replay ...   (see xcap replay --help)
-    xcap -i INTERFACE -w FILE [-c COUNT] [-s SNAPLEN] [-q] [--duration SECONDS]
+    xcap -i INTERFACE [-i INTERFACE ...] -w FILE [--tap [--ring-size SIZE]]
+         [-c COUNT] [-s SNAPLEN] [-q] [--duration SECONDS]
          [--stats SECONDS] [--queues LIST] [--xdp-mode auto|native|generic]
          [--bind auto|zerocopy|copy] [--force] [--micro] [-B KIB] [-v]
          [--format pcap|pcapng] [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND] [-U]
@@ -107,7 +108,22 @@ DESCRIPTION
     packet's buffer straight back to the kernel.
 
     Packets redirected to xcap do not reach the kernel's network stack while
-    xcap runs: xcap is meant for capture ports, mirrors and test beds.
+    xcap runs: xcap is meant for capture ports, mirrors and test beds. When a
+    capture interface has an IP address (other than IPv6 link-local) or
+    carries the default route, xcap says so in one warning line at start.
+    On a host's own interface use --tap.
+
+    With --tap the XDP program instead copies each packet (up to the snaplen,
+    every fragment of a multi-buffer packet included, at most 65536 bytes)
+    with its arrival time, queue and length into a BPF ring buffer, one per
+    CPU, and lets the packet go on to the stack. Every packet a full ring had
+    no room for is counted (ring_full in the summary, --stats, and pcapng's
+    epb_dropcount); the host's traffic is never held up by a slow reader.
+
+    -i may be given several times, or as a comma-separated list: one pcapng
+    holds every interface's packets merged in time order, each with its
+    interface (one Interface Description Block per interface). Classic pcap
+    cannot say which interface a packet came from and is refused (exit 2).
 
     The XDP program is attached through a bpf_link, so the kernel removes it
     when xcap exits for any reason, even SIGKILL.
@@ -130,8 +146,18 @@ DESCRIPTION
     wireguard) are written with link type RAW.
 
 OPTIONS
-    -i, --interface INTERFACE
-        Capture on INTERFACE (all of its RX queues unless --queues).
+    -i, --interface INTERFACE[,INTERFACE...]
+        Capture on INTERFACE (all of its RX queues unless --queues). Several
+        (repeat -i, or a comma-separated list) need pcapng; --queues,
+        --xdp-mode and --force apply to each.
+    --tap
+        Copy packets through BPF ring buffers and let every one go on to the
+        network stack, instead of taking them (AF_XDP redirect). For a
+        host's own interfaces. --queues, --bind and -B do not apply.
+    --ring-size SIZE
+        With --tap: ring buffer per CPU, in KiB or with a k, m or g suffix
+        (4k to 1g; default 16m), rounded up to a power of two. Sized for
+        bursts: a 16 MiB ring holds about 10000 full-size frames.
     -w, --write FILE
         Write the capture to FILE; '-' writes to standard output. Standard
         output, FIFOs and other non-regular files are flushed after every
@@ -228,6 +254,9 @@ EXAMPLES
     xcap -i eth0 -c 1000000 -s 128 --stats 1 -w headers.pcap
     xcap -i eth0 -w web.pcap 'tcp port 443 or udp port 443'
     xcap -i eth0 -w - 'not port 22' | tcpdump -n -r -
+    xcap -i eth0 --tap -w host.pcapng
+    xcap -i eth0 --tap -w - 'port 53' | tcpdump -l -n -r -
+    xcap -i eth1 -i eth2 -w both.pcapng
 )";
 }
 

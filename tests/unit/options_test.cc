@@ -191,3 +191,37 @@ TEST(Options, FilterFromAFileAndDump) {
     EXPECT_EQ(c.what, cli_command::dump_filter);
     EXPECT_EQ(c.capture.filter, "icmp");
 }
+
+TEST(Options, SeveralInterfacesRepeatedOrListed) {
+    auto o = parse({"-i", "a", "-i", "b,c", "-w", "x.pcapng"}).capture;
+    EXPECT_EQ(o.interfaces, (std::vector<std::string>{"a", "b", "c"}));
+    EXPECT_EQ(o.interface, "a");
+    EXPECT_EQ(o.all_interfaces().size(), 3u);
+    EXPECT_EQ(parse({"-i", "a", "-w", "x.pcap"}).capture.all_interfaces(), (std::vector<std::string>{"a"}));
+    EXPECT_EQ(parse({"-i", "a,b", "-w", "x.pcap", "--format", "pcapng"}).capture.interfaces.size(), 2u);
+    expect_usage_error({"-i", "a", "-i", "b", "-w", "x.pcap"}, "classic pcap cannot say which interface");
+    expect_usage_error({"-i", "a,b", "-w", "-"}, "classic pcap cannot say which interface");
+    expect_usage_error({"-i", "a,a", "-w", "x.pcapng"}, "interface named twice");
+    expect_usage_error({"-i", "a,", "-w", "x.pcapng"}, "an empty interface name");
+}
+
+TEST(Options, TapAndItsRingSize) {
+    auto o = parse({"-i", "e", "-w", "f", "--tap"}).capture;
+    EXPECT_TRUE(o.tap);
+    EXPECT_EQ(o.ring_bytes, 16u << 20);
+    EXPECT_FALSE(parse({"-i", "e", "-w", "f"}).capture.tap);
+    EXPECT_EQ(parse({"-i", "e", "-w", "f", "--tap", "--ring-size", "64k"}).capture.ring_bytes, 64u << 10);
+    EXPECT_EQ(parse({"-i", "e", "-w", "f", "--tap", "--ring-size", "256"}).capture.ring_bytes, 256u << 10);
+    EXPECT_EQ(parse({"-i", "e", "-w", "f", "--tap", "--ring-size=1g"}).capture.ring_bytes, 1u << 30);
+    expect_usage_error({"-i", "e", "-w", "f", "--tap", "--ring-size", "2g"}, "out of range");
+    expect_usage_error({"-i", "e", "-w", "f", "--tap", "--ring-size", "1"}, "out of range");
+    expect_usage_error({"-i", "e", "-w", "f", "--tap", "--ring-size", "x"}, "not a size");
+    expect_usage_error({"-i", "e", "-w", "f", "--tap", "--queues", "0"}, "--queues does not apply to --tap");
+    expect_usage_error({"-i", "e", "-w", "f", "--tap", "--bind", "copy"}, "--bind does not apply to --tap");
+    expect_usage_error({"-i", "e", "-w", "f", "--tap", "-B", "4096"}, "-B does not apply to --tap");
+    expect_usage_error({"-i", "e", "-w", "f", "--tap=1"}, "takes no value");
+    std::string help = help_text();
+    for (const char* s : {"--tap", "--ring-size", "default route", "pcapng"}) {
+        EXPECT_NE(help.find(s), std::string::npos) << s;
+    }
+}

@@ -35,3 +35,67 @@ TEST(Summary, StatsLineRateBoundaries) {
     EXPECT_EQ(rates(999'949, 1, 1).substr(0, 10), "999.9 kpps");
     EXPECT_EQ(rates(999'960, 1, 1).substr(0, 10), "1.000 Mpps");
 }
+
+namespace {
+
+capture_totals two_interfaces(bool tap) {
+    capture_totals t;
+    t.tap = tap;
+    t.interfaces = {"eth1", "eth2"};
+    for (uint32_t i = 0; i < 2; ++i) {
+        for (uint32_t q = 0; q < 2; ++q) {
+            queue_totals qt;
+            qt.interface = i;
+            qt.queue = q;
+            qt.tap = tap;
+            qt.received = 10 * (i + 1) + q;
+            qt.ring.seen = qt.received + 1;
+            qt.ring.recorded = qt.received;
+            qt.ring.ring_full = tap ? 1 : 0;
+            t.queues.push_back(qt);
+            t.received += qt.received;
+            t.ring.seen += qt.ring.seen;
+            t.ring.recorded += qt.ring.recorded;
+            t.ring.ring_full += qt.ring.ring_full;
+        }
+    }
+    t.written = t.received;
+    return t;
+}
+
+}  // namespace
+
+// Several interfaces: a line per interface, then its queues, each named.
+TEST(Summary, PerInterfaceAndPerQueue) {
+    std::string s = format_summary(two_interfaces(false), "x.pcapng");
+    EXPECT_NE(s.find("eth1: 21 received, 0 dropped\neth1 queue 0: 10 received, 0 dropped\n"
+                     "eth1 queue 1: 11 received, 0 dropped\neth2: 41 received, 0 dropped\n"),
+              std::string::npos)
+        << s;
+    std::string line = format_stats_line(capture_totals{}, two_interfaces(false), 1);
+    EXPECT_NE(line.find("; eth1 21 pps, 0 dropped; eth2 41 pps, 0 dropped"), std::string::npos) << line;
+}
+
+// Tap: ring losses by reason, what the program saw and recorded, and the
+// queues' lines in the form redirect mode prints.
+TEST(Summary, TapCountsRingLosses) {
+    capture_totals t = two_interfaces(true);
+    std::string s = format_summary(t, "x.pcapng");
+    EXPECT_NE(s.find("62 packets captured (written to x.pcapng)\n"), std::string::npos) << s;
+    EXPECT_NE(s.find("4 packets dropped: ring_full 4, write_errors 0\n"), std::string::npos) << s;
+    EXPECT_NE(s.find("XDP tap program: 66 seen, 62 recorded, 4 not recorded (ring full); every packet passed to "
+                     "the stack\n"),
+              std::string::npos)
+        << s;
+    EXPECT_NE(s.find("eth2 queue 1: 21 received, 1 dropped\n"), std::string::npos) << s;
+    t.filtered = true;
+    t.filter_rejected = 100;
+    s = format_summary(t, "x.pcapng");
+    EXPECT_NE(s.find("XDP tap program: 166 seen, 66 matched, 62 recorded, 4 not recorded (ring full), 100 did not "
+                     "match;"),
+              std::string::npos)
+        << s;
+    std::string line = format_stats_line(capture_totals{}, t, 1);
+    EXPECT_NE(line.find("dropped 4 (ring_full 4, write_errors 0); 100 did not match the filter"), std::string::npos)
+        << line;
+}
