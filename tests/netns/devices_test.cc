@@ -5,11 +5,23 @@
 // (tests/netns/netdev_dump.py) for the XDP features, beside two rules of
 // the veth driver that make those features change.
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <regex>
 #include <sstream>
 
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/netlink.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "netns_test.h"
 
@@ -280,5 +292,59 @@ TEST_F(DevicesTest, OtherOptionsOnTheLineAreIgnoredAsTcpdumpDoes) {
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << "one line:\n" << r.output;
 }
+
+#if defined(__x86_64__)
+// Runs `xcap -D` with socket(AF_NETLINK, *, NETLINK_GENERIC) failing with
+// `err` (a seccomp filter, as a container's policy would), stdout and
+// stderr into the two files; returns the exit status.
+int list_with_generic_netlink_denied(int err, const std::string& out, const std::string& errfile) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(errfile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(o, 1);
+        dup2(e, 2);
+        sock_filter code[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 5),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_NETLINK, 0, 3),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[2])),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NETLINK_GENERIC, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (uint32_t(err) & SECCOMP_RET_DATA)),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog prog{uint16_t(sizeof(code) / sizeof(code[0])), code};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+            _exit(126);
+        }
+        execl(XCAP_BIN, XCAP_BIN, "-D", nullptr);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+// No root needed: a process may always narrow its own system calls.
+TEST(DevicesFailure, AQueryTheKernelRefusesIsOneLineWithItsExitCode) {
+    temp_dir dir;
+    // A policy's EPERM: exit 4 (permission); any other error: exit 1.
+    for (auto [err, code] : {std::pair{EPERM, 4}, std::pair{EPROTONOSUPPORT, 1}}) {
+        SCOPED_TRACE(err);
+        int status = list_with_generic_netlink_denied(err, dir.file("out"), dir.file("err"));
+        ASSERT_NE(status, 126) << "seccomp unavailable";
+        EXPECT_EQ(status, code);
+        EXPECT_EQ(read_text(dir.file("out")), "") << "nothing half-listed";
+        std::string e = read_text(dir.file("err"));
+        EXPECT_EQ(std::count(e.begin(), e.end(), '\n'), 1) << e;
+        EXPECT_EQ(e.rfind("xcap: reading XDP features from the kernel (netdev netlink, socket) failed: ", 0), 0u) << e;
+        EXPECT_NE(e.find(std::strerror(err)), std::string::npos) << e;
+    }
+}
+#endif
 
 }  // namespace
