@@ -13,6 +13,8 @@
 //   ladder   highest lossless rate at 64, 512 and 1500 bytes, stepping the paced rate
 //   budget   the same at 64 bytes with each tool limited to 30% of one core (cgroup)
 //   zero     xcap, 5,000,000 64-byte packets at the generator's top rate
+//   tap      xcap --tap against tcpdump and netsniff-ng (all leave packets to the
+//            stack): highest lossless rate at 64 and 1500 bytes, own and machine CPU
 //   replay   xcap replay --topspeed against tcpreplay --topspeed -K, wall clock
 //   pacing   xcap replay --pps 100000: send-time error p50/p99/max
 //   xdpdump  whether xdpdump can run here at all (it cannot on this kernel)
@@ -41,6 +43,7 @@
 #include "micro.h"
 #include "profile.h"
 #include "replay.h"
+#include "tap.h"
 #include "xdpdump.h"
 
 using namespace xcap::e2e;
@@ -54,6 +57,7 @@ std::vector<std::unique_ptr<scenario>> all_scenarios() {
     v.push_back(std::make_unique<equal_rate>());
     v.push_back(std::make_unique<xcap_profile>());
     v.push_back(std::make_unique<lossless>());
+    v.push_back(std::make_unique<tap_bench>());
     v.push_back(std::make_unique<replay_bench>());
     v.push_back(std::make_unique<micro_table>());
     return v;

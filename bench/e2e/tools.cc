@@ -51,7 +51,7 @@ bool harness::wait_ready(child& c, const std::string& tool, const std::string& f
             *why = "exited at start: " + one_line(read_text(err));
             return false;
         }
-        if (tool == "xcap") {
+        if (tool == "xcap" || tool == "xcap-tap") {
             sign = _net.receiver_has_xdp();
         } else if (tool == "tcpdump") {
             sign = read_text(err).find("listening on") != std::string::npos;
@@ -83,6 +83,9 @@ run_result harness::capture(const run_spec& spec) {
     std::vector<std::string> argv = {"taskset", "-c", "1"};
     if (spec.tool == "xcap") {
         argv.insert(argv.end(), {XCAP_BIN, "-q", "-i", _net.receiver_if(), "-w", file});
+    } else if (spec.tool == "xcap-tap") {
+        // Tap mode attaches its own program, which passes every packet on.
+        argv.insert(argv.end(), {XCAP_BIN, "-q", "--tap", "-i", _net.receiver_if(), "-w", file});
     } else {
         // The generator's frames only reach an interface with an XDP program.
         attach(XDP_PASS_OBJ);
@@ -158,7 +161,7 @@ run_result harness::capture(const run_spec& spec) {
     // 1000 ms) passes: stopping them sooner loses the last block, which
     // is the harness's fault, not theirs. Then until the tool's CPU stops
     // rising (a throttled tool drains slowly).
-    nap_ms(spec.tool == "xcap" ? 200 : 1200);
+    nap_ms(spec.tool == "xcap" || spec.tool == "xcap-tap" ? 200 : 1200);
     proc_cpu cpu1;
     wait_cpu_quiet(c, 300, spec.budget ? 30 : 15, &cpu1);
     const double rx = timed ? _rx_timer.stop() : -1;
@@ -202,7 +205,7 @@ void harness::finish_capture(child& c, const std::string& tool) {
         c.signal(SIGKILL);
         c.wait(10);
     }
-    if (tool != "xcap") {
+    if (tool != "xcap" && tool != "xcap-tap") {
         detach();
     }
 }
