@@ -81,7 +81,7 @@ void add_interfaces(capture_options& o, const std::string& option, const std::st
 }
 
 // What no single option can check: what is required, and what goes together.
-void check_capture(const capture_options& o, bool buffer_given) {
+void check_capture(const capture_options& o, bool buffer_given, bool ring_given) {
     if (o.interface.empty()) {
         throw failure(failure_kind::usage, "no interface given", "name one with -i, e.g. xcap -i eth0 -w out.pcap");
     }
@@ -98,6 +98,10 @@ void check_capture(const capture_options& o, bool buffer_given) {
                           " does not apply to --tap (it copies from every queue through BPF ring buffers, no AF_XDP "
                           "sockets)",
                       "leave it out; --ring-size sets the ring buffers' size");
+    }
+    if (ring_given && !o.tap) {
+        throw failure(failure_kind::usage, "--ring-size applies only to --tap",
+                      "add --tap, or size redirect mode's buffer with -B");
     }
     if (o.output_path.empty()) {
         throw failure(failure_kind::usage, "no output given",
@@ -157,6 +161,7 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
     std::string filter_file;
     bool dump = false;
     bool buffer_given = false;
+    bool ring_given = false;
     while (arg.next()) {
         const std::string& a = arg.name();
         if (arg.flag("-U", "--packet-buffered", o.packet_buffered) || arg.flag("-q", "--quiet", o.quiet) ||
@@ -199,6 +204,7 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
             buffer_given = true;
         } else if (arg.is("--ring-size")) {
             o.ring_bytes = parse_ring_size(a, arg.value());
+            ring_given = true;
         } else if (arg.is("--duration")) {
             o.duration_s = parse_seconds(a, arg.value());
         } else if (arg.is("--stats")) {
@@ -239,7 +245,7 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
         cmd.what = cli_command::dump_filter;
         return cmd;
     }
-    check_capture(o, buffer_given);
+    check_capture(o, buffer_given, ring_given);
     return cmd;
 }
 

@@ -220,6 +220,7 @@ TEST(Options, TapAndItsRingSize) {
     expect_usage_error({"-i", "e", "-w", "f", "--tap", "--bind", "copy"}, "--bind does not apply to --tap");
     expect_usage_error({"-i", "e", "-w", "f", "--tap", "-B", "4096"}, "-B does not apply to --tap");
     expect_usage_error({"-i", "e", "-w", "f", "--tap=1"}, "takes no value");
+    expect_usage_error({"-i", "e", "-w", "f", "--ring-size", "64k"}, "--ring-size applies only to --tap");
     std::string help = help_text();
     for (const char* s : {"--tap", "--ring-size", "default route", "pcapng"}) {
         EXPECT_NE(help.find(s), std::string::npos) << s;
