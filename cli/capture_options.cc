@@ -116,6 +116,11 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
         } else if (arg.is("-h", "--help")) {
             cmd.what = cli_command::help;
             return cmd;
+        } else if (arg.is("-D", "--list-interfaces")) {
+            // As tcpdump -D: list and exit, whatever else is on the line.
+            arg.flag();
+            cmd.what = cli_command::list_interfaces;
+            return cmd;
         } else if (arg.is("--version")) {
             cmd.what = cli_command::version;
             return cmd;

@@ -97,6 +97,7 @@ SYNOPSIS
          [--format pcap|pcapng] [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND] [-U]
          [-F FILE | EXPRESSION]
     xcap -d EXPRESSION
+    xcap -D
 
 DESCRIPTION
     xcap attaches a small XDP program to INTERFACE that stamps every packet
@@ -168,6 +169,26 @@ OPTIONS
     -d
         Print the classic BPF program the expression compiles to, as
         tcpdump -d does, and exit.
+    -D, --list-interfaces
+        List the interfaces of this network namespace, as tcpdump -D does
+        (numbered in ifindex order; the alias, if set, in parentheses; the
+        flags in brackets), each followed by indented lines:
+            driver: NAME VERSION[, firmware F][, bus B]   (ethtool)
+            queues: N RX, N TX; MTU N
+            XDP modes: native, generic | generic only     (native where
+                the driver reports the basic XDP feature)
+            XDP features: basic, redirect, ndo-xmit, xsk-zerocopy,
+                hw-offload, rx-sg, ndo-xmit-sg (as the kernel reports them)
+            XDP RX metadata: timestamp, hash, vlan-tag
+            AF_XDP zero-copy: yes (xdp-zc-max-segs N) | no (copy mode only)
+            AF_XDP TX metadata: tx-timestamp, tx-checksum, ...
+            XDP program: none | 'NAME' (id N, MODE mode[, bpf_link ...])
+        The XDP lines come from the kernel's netdev netlink family (Linux
+        6.3 and later); an older kernel gets "XDP features: not reported by
+        this kernel" instead. Needs no privileges (without them a program's
+        name shows as '?'). Other options on the line are ignored, as
+        tcpdump ignores them. Exit 0; 1 when the kernel cannot be asked, 4
+        when a security policy denies it.
     -c, --count COUNT
         Stop after writing COUNT packets.
     -s, --snapshot-length SNAPLEN
@@ -228,6 +249,7 @@ EXAMPLES
     xcap -i eth0 -c 1000000 -s 128 --stats 1 -w headers.pcap
     xcap -i eth0 -w web.pcap 'tcp port 443 or udp port 443'
     xcap -i eth0 -w - 'not port 22' | tcpdump -n -r -
+    xcap -D
 )";
 }
 

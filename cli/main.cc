@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "cli/console.h"
+#include "cli/interfaces.h"
 #include "cli/options.h"
 #include "common/error.h"
 #include "filter/filter.h"
@@ -74,6 +75,10 @@ int run(const std::vector<std::string>& args) {
             // As tcpdump -d: the classic program libpcap compiled, which xcap
             // then translates to eBPF for the XDP program.
             std::fputs(dump_classic(compile_filter(cmd.capture.filter, cmd.capture.snaplen)).c_str(), stdout);
+            return exit_ok;
+        case cli_command::list_interfaces:
+            // Gathered whole first: a failure is one line, not half a list.
+            std::fputs(list_interfaces_text().c_str(), stdout);
             return exit_ok;
         case cli_command::run: break;
     }

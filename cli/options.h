@@ -25,7 +25,7 @@ enum exit_code : int {
 int exit_code_for(failure_kind kind);
 
 struct cli_command {
-    enum kind { run, run_replay, help, replay_help, version, dump_filter } what = run;
+    enum kind { run, run_replay, help, replay_help, version, dump_filter, list_interfaces } what = run;
     capture_options capture;
     replay_options replay;
 };

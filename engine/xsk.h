@@ -4,8 +4,11 @@
 #include <xdp/xsk.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include "engine/packet_memory.h"
 
 namespace xcap {
 
@@ -74,6 +77,7 @@ private:
 
     uint32_t _queue;
     xsk_config _cfg;
+    std::unique_ptr<packet_memory> _memory;
     uint8_t* _area = nullptr;
     size_t _area_size = 0;
     xsk_umem* _umem = nullptr;
