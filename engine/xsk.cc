@@ -45,18 +45,14 @@ const char* to_string(bind_mode mode) {
 xsk_queue::xsk_queue(const std::string& ifname, uint32_t queue, const xsk_config& cfg, bind_mode mode)
     : _queue(queue), _cfg(cfg) {
     _area_size = size_t(cfg.frame_size) * cfg.frame_count;
-    void* p = mmap(nullptr, _area_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (p == MAP_FAILED) {
-        throw failure(failure_kind::runtime, errno,
-                          "cannot map " + std::to_string(_area_size >> 20) + " MiB of packet buffers",
-                          "lower the buffer size with -B");
-    }
-    _area = static_cast<uint8_t*>(p);
+    _memory = std::make_unique<packet_memory>(_area_size);
+    _area = _memory->data();
 
     std::string where = ifname + " queue " + std::to_string(queue);
     // The binds to try, in order of preference. With multi-buffer, each mode
     // is tried with XDP_USE_SG first, then without (a zero-copy driver may
     // lack multi-buffer support; the capture then says what it cannot take).
+    // The packet memory is released by its owner if every try fails.
     std::vector<uint16_t> tries;
     const uint16_t sg = cfg.multi_buffer ? XDP_USE_SG : 0;
     auto both = [&](uint16_t m) {
@@ -75,26 +71,21 @@ xsk_queue::xsk_queue(const std::string& ifname, uint32_t queue, const xsk_config
         both(XDP_ZEROCOPY);
         both(XDP_COPY);
     }
-    try {
-        for (size_t i = 0; i < tries.size(); ++i) {
-            try {
-                create(ifname, tries[i]);
-                _multi_buffer = (tries[i] & XDP_USE_SG) != 0;
-                break;
-            } catch (const failure& e) {
-                if (i + 1 < tries.size()) {
-                    continue;
-                }
-                if (mode == bind_mode::zerocopy) {
-                    throw failure(failure_kind::unsupported, e.code(), "zero-copy AF_XDP refused on " + where,
-                                  "the driver cannot do zero-copy here; use --bind copy or --bind auto");
-                }
-                throw;
+    for (size_t i = 0; i < tries.size(); ++i) {
+        try {
+            create(ifname, tries[i]);
+            _multi_buffer = (tries[i] & XDP_USE_SG) != 0;
+            break;
+        } catch (const failure& e) {
+            if (i + 1 < tries.size()) {
+                continue;
             }
+            if (mode == bind_mode::zerocopy) {
+                throw failure(failure_kind::unsupported, e.code(), "zero-copy AF_XDP refused on " + where,
+                              "the driver cannot do zero-copy here; use --bind copy or --bind auto");
+            }
+            throw;
         }
-    } catch (...) {
-        munmap(_area, _area_size);
-        throw;
     }
 
     if (cfg.direction == xsk_direction::tx) {
@@ -168,9 +159,6 @@ void xsk_queue::destroy_socket() {
 
 xsk_queue::~xsk_queue() {
     destroy_socket();
-    if (_area) {
-        munmap(_area, _area_size);
-    }
 }
 
 int xsk_queue::fd() const { return xsk_socket__fd(_xsk); }

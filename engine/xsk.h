@@ -4,8 +4,11 @@
 #include <xdp/xsk.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include "engine/packet_memory.h"
 
 // From linux/if_xdp.h of 6.6 (Debian 12's headers are older).
 #ifndef XDP_USE_SG
@@ -101,6 +104,7 @@ private:
 
     uint32_t _queue;
     xsk_config _cfg;
+    std::unique_ptr<packet_memory> _memory;
     uint8_t* _area = nullptr;
     size_t _area_size = 0;
     xsk_umem* _umem = nullptr;

@@ -1,16 +1,43 @@
 #include "pcap/reader.h"
 
+#include <fcntl.h>
 #include <pcap/pcap.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
 
 namespace xcap {
+namespace {
 
-capture_reader::capture_reader(const std::string& path) : _name(path == "-" ? "standard input" : path) {
-    char err[PCAP_ERRBUF_SIZE] = {};
-    _p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
-    if (!_p) {
-        throw read_error(_name + ": " + err);
+constexpr uint32_t magic_micro = 0xa1b2c3d4;
+constexpr uint32_t magic_nano = 0xa1b23c4d;
+constexpr size_t file_header_size = 24;
+constexpr size_t record_header_size = 16;
+// libpcap's largest snaplen for Ethernet: a record claiming more is an error there.
+constexpr uint32_t max_caplen = 262144;
+
+uint32_t load32(const uint8_t* p, bool swapped) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return swapped ? __builtin_bswap32(v) : v;
+}
+
+uint16_t load16(const uint8_t* p, bool swapped) {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return swapped ? __builtin_bswap16(v) : v;
+}
+
+}  // namespace
+
+capture_reader::capture_reader(const std::string& path)
+    : _name(path == "-" ? "standard input" : path), _path(path) {
+    if (path != "-" && map_classic(path)) {
+        return;
     }
-    _linktype = pcap_datalink(_p);
+    open_libpcap(path);
 }
 
 capture_reader::capture_reader(FILE* stream, std::string name) : _name(std::move(name)) {
@@ -21,17 +48,111 @@ capture_reader::capture_reader(FILE* stream, std::string name) : _name(std::move
         throw read_error(_name + ": " + err);
     }
     _linktype = pcap_datalink(_p);
+    _use_ftell = true;  // an in-memory stream answers without a system call
 }
 
 capture_reader::~capture_reader() {
     if (_p) {
         pcap_close(_p);
     }
+    unmap();
+}
+
+void capture_reader::unmap() {
+    if (_m.base) {
+        munmap(const_cast<uint8_t*>(_m.base), _m.size);
+        _m.base = nullptr;
+    }
+}
+
+bool capture_reader::map_classic(const std::string& path) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;  // libpcap says why, in its words
+    }
+    struct stat st{};
+    void* base = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && size_t(st.st_size) >= file_header_size) {
+        base = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    }
+    close(fd);
+    if (base == MAP_FAILED) {
+        return false;
+    }
+    madvise(base, size_t(st.st_size), MADV_SEQUENTIAL);
+    _m.base = static_cast<const uint8_t*>(base);
+    _m.size = size_t(st.st_size);
+    const uint32_t magic = load32(_m.base, false);
+    _m.swapped = magic == __builtin_bswap32(magic_micro) || magic == __builtin_bswap32(magic_nano);
+    _m.nano = magic == magic_nano || magic == __builtin_bswap32(magic_nano);
+    const bool known = _m.swapped || magic == magic_micro || magic == magic_nano;
+    const uint16_t major = load16(_m.base + 4, _m.swapped);
+    const uint16_t minor = load16(_m.base + 6, _m.swapped);
+    _m.snaplen = load32(_m.base + 16, _m.swapped);
+    const uint32_t linktype = load32(_m.base + 20, _m.swapped);
+    // Only the plain case: version 2.4, a sane snaplen, Ethernet with no FCS
+    // bits. libpcap reads everything else, and reports it its own way.
+    if (!known || major != 2 || minor != 4 || _m.snaplen == 0 || _m.snaplen > max_caplen || linktype != DLT_EN10MB) {
+        unmap();
+        return false;
+    }
+    _linktype = DLT_EN10MB;
+    _m.pos = file_header_size;
+    return true;
+}
+
+void capture_reader::open_libpcap(const std::string& path) {
+    char err[PCAP_ERRBUF_SIZE] = {};
+    _p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+    if (!_p) {
+        throw read_error(_name + ": " + err);
+    }
+    _linktype = pcap_datalink(_p);
+    struct stat st{};
+    _use_ftell = fstat(fileno(pcap_file(_p)), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool capture_reader::next_mapped(read_packet& p) {
+    const size_t pos = _m.pos;
+    if (pos == _m.size) {
+        return false;  // the end, on a record boundary
+    }
+    if (_m.size - pos >= record_header_size) {
+        const uint8_t* h = _m.base + pos;
+        const uint32_t caplen = load32(h + 8, _m.swapped);
+        if (caplen <= _m.snaplen && _m.size - pos - record_header_size >= caplen) {
+            const uint64_t sec = load32(h, _m.swapped);
+            const uint64_t frac = load32(h + 4, _m.swapped);
+            p.ts_ns = sec * 1'000'000'000 + (_m.nano ? frac : frac * 1000);
+            p.caplen = caplen;
+            p.len = load32(h + 12, _m.swapped);
+            p.data = h + record_header_size;
+            _m.pos = pos + record_header_size + caplen;
+            ++_count;
+            return true;
+        }
+    }
+    // Not plainly well formed (cut short, or longer than the snaplen): from
+    // here libpcap reads, skipping the records already delivered, so the
+    // file reads, and fails, exactly as it does everywhere else.
+    unmap();
+    open_libpcap(_path);
+    pcap_pkthdr* hdr = nullptr;
+    const u_char* d = nullptr;
+    for (uint64_t i = 0; i < _count; ++i) {
+        if (pcap_next_ex(_p, &hdr, &d) != 1) {
+            throw read_error(_name + ": packet " + std::to_string(i + 1) + " changed while it was read");
+        }
+    }
+    return next(p);
 }
 
 bool capture_reader::next(read_packet& p) {
+    if (_m.base) {
+        return next_mapped(p);
+    }
     // The offset of the record about to be read, for the error message.
-    long offset = ftell(pcap_file(_p));
+    long offset = _use_ftell ? ftell(pcap_file(_p)) : -1;
     pcap_pkthdr* h = nullptr;
     const u_char* d = nullptr;
     int rc = pcap_next_ex(_p, &h, &d);

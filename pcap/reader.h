@@ -53,10 +53,33 @@ public:
     const std::string& name() const { return _name; }
 
 private:
+    // Classic pcap in a regular file is read straight from a mapping of it:
+    // no per-packet copy and no system call per packet. Anything else
+    // (pcapng, a pipe, an unusual header) goes through libpcap, and so does
+    // the rest of a mapped file from its first record that is not plainly
+    // well formed, so errors read exactly as libpcap reports them.
+    struct mapped_file {
+        const uint8_t* base = nullptr;
+        size_t size = 0;
+        size_t pos = 0;         // the next record's offset
+        bool swapped = false;   // written in the other byte order
+        bool nano = false;
+        uint32_t snaplen = 0;   // the file header's
+    };
+    bool map_classic(const std::string& path);
+    bool next_mapped(read_packet& p);
+    void open_libpcap(const std::string& path);
+    void unmap();
+
     pcap* _p = nullptr;
     std::string _name;
+    std::string _path;
     int _linktype = 0;
     uint64_t _count = 0;
+    mapped_file _m;
+    // libpcap path: whether the stream can say where the next record starts
+    // (for error messages); a pipe cannot, and asking costs a system call.
+    bool _use_ftell = false;
 };
 
 }  // namespace xcap

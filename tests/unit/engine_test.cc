@@ -1,4 +1,10 @@
 #include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "engine/packet_memory.h"
 #include <linux/capability.h>
 
 #include "capture/capture.h"
@@ -83,4 +89,21 @@ TEST(Summary, StatsLineRates) {
     std::string line = format_stats_line(a, b, 2.0);
     EXPECT_NE(line.find("1.000 Mpps"), std::string::npos) << line;
     EXPECT_NE(line.find("500.0 Mbps"), std::string::npos) << line;
+}
+
+TEST(PacketMemory, AlignedWritableAndOnHugePagesWhereTheKernelHasThem) {
+    const size_t size = size_t(16) << 20;  // a 4096-frame UMEM of 4 KiB frames
+    packet_memory m(size);
+    ASSERT_NE(m.data(), nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(m.data()) % packet_memory::huge_page, 0u);
+    std::memset(m.data(), 0x5a, size);  // every byte is there and writable
+    EXPECT_EQ(m.data()[size - 1], 0x5a);
+    std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::string mode;
+    std::getline(thp, mode);
+    if (mode.empty() || mode.find("[never]") != std::string::npos) {
+        GTEST_SKIP() << "transparent huge pages are off here (" << (mode.empty() ? "no THP" : mode)
+                     << "): the memory is plain pages";
+    }
+    EXPECT_GE(m.huge_bytes(), size / 2) << "THP is '" << mode << "' but the packet memory got few huge pages";
 }
