@@ -40,6 +40,7 @@ struct xcap_rx_counters {
 	__u64 seen;             /* every packet the program ran for */
 	__u64 redirected;       /* handed to the AF_XDP socket of its queue */
 	__u64 passed_no_socket; /* no socket bound on that queue: XDP_PASS */
+	__u64 too_large;        /* longer than the sockets take (no multi-buffer): XDP_DROP */
 };
 
 /* One packet in a BPF ring buffer (BPF_MAP_TYPE_RINGBUF), as the tap and

@@ -23,6 +23,7 @@
 #include "filter/filter.h"
 #include "common/error.h"
 #include "pcap/savefile.h"
+#include "capture/frame_limit.h"
 #include "capture/pipeline.h"
 #include "capture/rx_program.h"
 #include "capture/xsk_source.h"
@@ -98,7 +99,7 @@ void add(xdp_statistics& a, const xdp_statistics& b) {
 }  // namespace
 
 uint64_t capture_totals::dropped() const {
-    uint64_t n = write_errors;
+    uint64_t n = write_errors + program.too_large;
     for (const auto& q : queues) {
         n += q.dropped();
     }
@@ -143,11 +144,16 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
     savefile_set files(fcfg, describe_section(), {iface});
 
     // Destruction order is the reverse: threads, then sockets, then program.
-    rx_program program;
+    // Jumbo frames: multi-buffer sockets and a frags program where the
+    // kernel has them (capture/frame_limit.h for where it does not).
+    const bool multi_buffer = xsk_multibuffer_supported();
+    rx_program program(multi_buffer);
     std::vector<std::unique_ptr<xsk_queue>> xsks;
     std::vector<std::unique_ptr<xsk_source>> sources;
     xsk_config cfg;
     cfg.frame_count = opts.frames_per_queue;
+    cfg.multi_buffer = program.frags();
+    cfg.prefer_multi_buffer = largest_frame(dev, dev.mtu) > cfg.frame_size - xsk_rx_headroom;
     for (uint32_t q : queues) {
         auto& x = xsks.emplace_back(std::make_unique<xsk_queue>(dev.name, q, cfg, opts.bind));
         int fd = x->fd();
@@ -156,12 +162,20 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
         }
         sources.emplace_back(std::make_unique<xsk_source>(*x, program.issued_counter(q)));
     }
+    uint32_t frame_limit = 0;  // bytes a socket takes per packet; 0 = any (multi-buffer)
+    for (const auto& x : xsks) {
+        frame_limit = x->multi_buffer() ? frame_limit : cfg.frame_size - xsk_rx_headroom;
+    }
+    program.set_max_len(frame_limit);
+    const std::string limit_line = check_frame_limit(
+        dev, frame_limit, program.frags() ? frame_limit_cause::driver : frame_limit_cause::kernel, opts.mode);
     // With a filter, its program runs first and tail-calls the capture
     // program on a match; what does not match goes on to the stack.
     std::unique_ptr<xdp_filter_program> filter_program;
     if (filter) {
         xdp_filter_options fo;
         fo.verbose = opts.verbose;
+        fo.frags = program.frags();  // a tail call needs the same setting
         filter_program = std::make_unique<xdp_filter_program>(*filter, fo);
         filter_program->set_next(program.prog_fd());
     }
@@ -169,7 +183,10 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
     program.attach(dev, opts.mode, filter_program ? filter_program->fd() : -1);
     for (const auto& x : xsks) {
         info(dev.name + " queue " + std::to_string(x->queue()) + ": " + to_string(program.mode()) + " XDP, " +
-             (x->zero_copy() ? "zero-copy" : "copy") + " mode");
+             (x->zero_copy() ? "zero-copy" : "copy") + " mode" + (x->multi_buffer() ? ", multi-buffer" : ""));
+    }
+    if (!limit_line.empty()) {
+        log.warn(limit_line);
     }
 
     // Taken by this thread only; the capture threads inherit the mask.
@@ -230,7 +247,7 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
         capture_thread ct;
         ct.thread = start_thread("xcap-capture", -1, [&] { writer.run(ct.stop); });
 
-        result.end = supervise(opts, dev, signals, monitor, writer, files, collect, log, start);
+        result.end = supervise(opts, dev, signals, monitor, writer, files, collect, log, start, frame_limit);
 
         // Stop receiving first, then drain: the capture thread empties the
         // RX rings and flushes.

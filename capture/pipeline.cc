@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "capture/frame_limit.h"
 #include "engine/clock.h"
 
 namespace xcap {
@@ -32,12 +33,14 @@ section_description describe_section() {
 // --duration deadline, so an idle capture costs no wake-ups here either.
 capture_end supervise(const capture_options& opts, const device_info& dev, const stop_signals& signals,
                       link_monitor& monitor, const capture_writer& writer, const savefile_set& files,
-                      const std::function<capture_totals()>& collect, const capture_log& log, int64_t start) {
+                      const std::function<capture_totals()>& collect, const capture_log& log, int64_t start,
+                      uint32_t frame_limit) {
     capture_totals prev = collect();
     int64_t last_stats = start;
     const int64_t deadline = opts.duration_s > 0 ? start + int64_t(opts.duration_s * 1e9) : 0;
     const int64_t stats_every = int64_t(opts.stats_interval_s * 1e9);
     bool was_up = true;
+    uint32_t mtu = dev.mtu;
     for (;;) {
         int64_t now = monotonic_ns();
         int64_t wait_ns = -1;
@@ -70,6 +73,12 @@ capture_end supervise(const capture_options& opts, const device_info& dev, const
         if (link.up != was_up) {
             log.warn(dev.name + (link.up ? " is up again" : " went down; xcap keeps capturing when it comes back up"));
             was_up = link.up;
+        }
+        if (link.mtu && link.mtu != mtu) {
+            mtu = link.mtu;
+            if (std::string line = mtu_change_line(dev, mtu, frame_limit); !line.empty()) {
+                log.warn(line);
+            }
         }
         now = monotonic_ns();
         if (deadline && now >= deadline) {

@@ -38,9 +38,12 @@ struct capture_thread {
 // The main thread while the capture runs: it sleeps in poll() until a stop
 // signal, the writer finishing, a link event, the next --stats line or the
 // --duration deadline, so an idle capture costs no wake-ups here either.
+// `frame_limit`: the longest frame the capture takes (0 = any); an MTU
+// raised past it while capturing gets one line.
 capture_end supervise(const capture_options& opts, const device_info& dev, const stop_signals& signals,
                       link_monitor& monitor, const capture_writer& writer, const savefile_set& files,
-                      const std::function<capture_totals()>& collect, const capture_log& log, int64_t start);
+                      const std::function<capture_totals()>& collect, const capture_log& log, int64_t start,
+                      uint32_t frame_limit = 0);
 
 // After the capture thread has stopped: closes the output (the last file
 // gets its statistics from `final_counts`, -z runs on it, a second signal
