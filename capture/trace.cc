@@ -45,6 +45,9 @@ file_format trace_format(const capture_options& o) {
 }
 
 std::string where_traced(const trace_options& o) {
+    if (!o.hook.empty()) {
+        return "at exit";
+    }
     if (o.at_entry && o.at_exit) {
         return "at entry and exit";
     }
