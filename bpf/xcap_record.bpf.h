@@ -95,13 +95,13 @@ static __always_inline void xcap_count_action(__s32 action)
 		r->h.action = a->action;                                                       \
 		r->h.flags = a->flags;                                                         \
 		r->h.reserved = 0;                                                             \
-		/* The verifier must see the bound on the register it passes: */      \
-		/* a fresh 64-bit copy, hidden from the compiler, clamped again. */     \
+		/* The verifier must see 1 <= n <= N on the register it passes, */    \
+		/* and older ones (6.1) learn no lower bound from n != 0: a copy */   \
+		/* hidden from the compiler (which would drop the mask), then */      \
+		/* ((n - 1) & (N - 1)) + 1, which is n itself for 1 <= n <= N. */     \
 		__u64 n = cap;                                                                 \
 		asm volatile("" : "+r"(n));                                                    \
-		if (n > (N))                                                                   \
-			n = (N);                                                               \
-		if (n > 0 && XCAP_LOAD(a->src, r->b, n) != 0)                                  \
+		if (n > 0 && XCAP_LOAD(a->src, r->b, ((n - 1) & ((N) - 1)) + 1) != 0)          \
 			r->h.cap_len = 0;                                                      \
 		bpf_ringbuf_submit(r, 0);                                                      \
 		ctr->recorded++;                                                               \

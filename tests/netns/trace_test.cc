@@ -391,7 +391,8 @@ void expect_one_line(const std::string& err, const std::string& part) {
 std::map<int, uint64_t> summary_actions(const std::string& err, const std::string& who) {
     std::map<int, uint64_t> m;
     std::smatch s;
-    std::regex re(who + ": XDP_PASS ([0-9]+), XDP_DROP ([0-9]+), XDP_TX ([0-9]+), XDP_REDIRECT ([0-9]+), XDP_ABORTED ([0-9]+)");
+    const std::string escaped = std::regex_replace(who, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)");
+    std::regex re(escaped + ": XDP_PASS ([0-9]+), XDP_DROP ([0-9]+), XDP_TX ([0-9]+), XDP_REDIRECT ([0-9]+), XDP_ABORTED ([0-9]+)");
     if (!std::regex_search(err, s, re)) {
         ADD_FAILURE() << "no action line for " << who << " in:\n" << err;
         return m;
@@ -574,6 +575,46 @@ TEST_F(Trace, HookKill9LeavesTheSlotsEmpty) {
     EXPECT_EQ(programs_named("xcap_hook_"), 0);
     send_frames(prog, 30);
     EXPECT_EQ(prog.total_runs(), 60u);
+}
+
+// The guardian killed along with xcap (kill -9 of both): xcap's programs
+// stay in the slots; the next xcap trace on the hook sees that nobody reads
+// their ring, empties them with a line, and traces.
+TEST_F(Trace, HookLeftoversOfAKilledXcapAreEmptiedOnTheNextStart) {
+    bpffs_mount fs(path("bpffs"));
+    ASSERT_TRUE(fs.ok) << "cannot mount a bpffs: " << std::strerror(errno);
+    const std::string hook = fs.dir + "/hook";
+    user_program prog(*net, hook);
+    ASSERT_TRUE(prog.ok()) << prog.error();
+    {
+        child c = start_trace({"--hook", hook, "-w", path("t1.pcapng")}, false, "first");
+        std::string children = read_text("/proc/" + std::to_string(c.pid()) + "/task/" + std::to_string(c.pid()) +
+                                         "/children");
+        ASSERT_FALSE(children.empty()) << "no guardian process";
+        pid_t guardian = pid_t(std::stol(children));
+        ASSERT_NE(read_text("/proc/" + std::to_string(guardian) + "/comm").find("xcap-hook-guard"), std::string::npos);
+        ASSERT_EQ(kill(guardian, SIGKILL), 0);
+        for (int i = 0; i < 200 && file_exists("/proc/" + std::to_string(guardian) + "/comm") &&
+                        read_text("/proc/" + std::to_string(guardian) + "/stat").find(") Z") == std::string::npos;
+             ++i) {
+            usleep(50'000);
+        }
+        c.signal(SIGKILL);
+        c.wait(30);
+    }
+    ASSERT_EQ(prog.hook_slots_used(), actions) << "with the guardian gone too, the slots keep xcap's programs";
+    const uint32_t n = 12;
+    {
+        child c = start_trace({"--hook", hook, "-w", path("t2.pcapng")}, false, "second");
+        send_frames(prog, n);
+        c.signal(SIGINT);
+        ASSERT_EQ(c.wait(60), 0) << read_text(path("second.err"));
+    }
+    std::string err = read_text(path("second.err"));
+    EXPECT_NE(err.find("left by an xcap trace that is gone; emptying it"), std::string::npos) << err;
+    EXPECT_EQ(prog.hook_slots_used(), 0);
+    std::string error;
+    EXPECT_EQ(read_epbs(path("t2.pcapng"), &error).size(), n + prog.others());
 }
 
 // A slot held by someone else is refused (exit 6) unless --force.
