@@ -70,9 +70,10 @@ cli_command parse_trace_command(const std::vector<std::string>& args) {
             parse_at(a, arg.value(), o);
             at_given = true;
         } else if (arg.is("--ring-size")) {
-            uint64_t bytes = parse_file_size(a, arg.value());
+            const std::string v = arg.value();
+            uint64_t bytes = parse_file_size(a, v);
             if (bytes < 4096 || bytes > (1ull << 31) || (bytes & (bytes - 1)) != 0) {
-                usage_error(a, arg.value(), "must be a power of two from 4k to 2g (e.g. 8m)");
+                usage_error(a, v, "must be a power of two from 4k to 2g (e.g. 8m)");
             }
             o.ring_bytes = bytes;
         } else {

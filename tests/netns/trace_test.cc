@@ -35,6 +35,8 @@
 #include "netns_test.h"
 #include "xdp_actions.skel.h"
 
+#include <xdp/libxdp.h>
+
 using namespace xcap::test;
 
 namespace {
@@ -818,4 +820,90 @@ TEST_F(TraceFentry, TinyRingCountsEveryLoss) {
     EXPECT_GT(lost, 0u) << err;
     EXPECT_EQ(written + lost, offered) << err;
     EXPECT_EQ(recs.size(), written);
+}
+
+// Two programs behind libxdp's dispatcher (freplace; the guest allows it):
+// --program picks one, and only its packets' records are written. libxdp
+// keeps the dispatcher's pins in a bpffs; the test's own is named through
+// LIBXDP_BPFFS, for the test and for xcap (under `ip netns exec`, which
+// remounts /sys).
+TEST_F(TraceFentry, ProgramPicksOneBehindTheDispatcher) {
+    bpffs_mount fs(path("bpffs"));
+    ASSERT_TRUE(fs.ok) << "cannot mount a bpffs: " << std::strerror(errno);
+    setenv("LIBXDP_BPFFS", fs.dir.c_str(), 1);
+    struct env_reset {
+        ~env_reset() { unsetenv("LIBXDP_BPFFS"); }
+    } reset;
+    xdp_program* progs[2] = {xdp_program__open_file(XDP_ACTIONS_OBJ, "xdp", nullptr),
+                             xdp_program__open_file(XDP_PASS_OBJ, "xdp", nullptr)};
+    ASSERT_FALSE(libxdp_get_error(progs[0]) || libxdp_get_error(progs[1])) << "cannot open the programs";
+    int err = 0;
+    int ifindex = 0;
+    in_netns(net->receiver_ns(), [&] {
+        ifindex = int(if_nametoindex(net->receiver_if().c_str()));
+        err = xdp_program__attach_multi(progs, 2, ifindex, XDP_MODE_NATIVE, 0);
+    });
+    struct detacher {
+        const veth_pair& net;
+        int ifindex;
+        xdp_program** progs;
+        ~detacher() {
+            in_netns(net.receiver_ns(), [&] {
+                xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
+                if (mp && !libxdp_get_error(mp)) {
+                    xdp_multiprog__detach(mp);
+                    xdp_multiprog__close(mp);
+                }
+            });
+            xdp_program__close(progs[0]);
+            xdp_program__close(progs[1]);
+        }
+    } detach{*net, ifindex, progs};
+    if (err == -EOPNOTSUPP) {
+        GTEST_SKIP() << "libxdp's dispatcher cannot run on this kernel (no freplace)";
+    }
+    ASSERT_EQ(err, 0) << "xdp_program__attach_multi: " << std::strerror(-err);
+    const uint32_t id = xdp_program__id(progs[0]);
+
+    const uint32_t n = 60;
+    frame_sender sender(*net);
+    {
+        child c = start_trace({"-i", net->receiver_if(), "-w", path("t.pcapng"), "--program", "xdp_actions"}, true);
+        EXPECT_NE(read_text(path("trace.err")).find("behind libxdp's dispatcher"), std::string::npos)
+            << read_text(path("trace.err"));
+        for (uint32_t i = 0; i < n; ++i) {
+            ASSERT_TRUE(sender.send(test_frame(i, mac)));
+        }
+        // Until the dispatcher's xdp_actions ran for them all (its counters,
+        // through libxdp's copy of its object).
+        const bpf_map* runs = bpf_object__find_map_by_name(xdp_program__bpf_obj(progs[0]), "action_runs");
+        ASSERT_NE(runs, nullptr);
+        auto total = [&] {
+            uint64_t sum = 0;
+            for (uint32_t a = 0; a < actions; ++a) {
+                uint64_t v = 0;
+                bpf_map_lookup_elem(bpf_map__fd(runs), &a, &v);
+                sum += v;
+            }
+            return sum;
+        };
+        for (int i = 0; i < 600 && total() < n; ++i) {
+            usleep(50'000);
+        }
+        ASSERT_EQ(total(), n);
+        c.signal(SIGINT);
+        ASSERT_EQ(c.wait(60), 0) << read_text(path("trace.err"));
+    }
+    std::string err_text = read_text(path("trace.err"));
+    const std::string name = "'xdp_actions' (id " + std::to_string(id) + ")";
+    std::string error;
+    auto recs = read_epbs(path("t.pcapng"), &error);
+    uint32_t test_records = 0;
+    for (const auto& r : recs) {
+        EXPECT_TRUE(r.comment == "entry " + name || r.comment == "exit " + name) << r.comment;
+        test_records += frame_number(r.data) >= 0;
+    }
+    EXPECT_EQ(test_records, 2 * n) << err_text;
+    EXPECT_EQ(err_text.find("not_xcap_pass"), std::string::npos) << "only the program named was traced:\n" << err_text;
+    summary_actions(err_text, name);
 }
