@@ -161,6 +161,7 @@ const char* help_text() {
 
 SYNOPSIS
     xcap replay ...   (see xcap replay --help)
+    xcap trace ...    (see xcap trace --help)
     xcap -i INTERFACE -w FILE [-c COUNT] [-s SNAPLEN] [-q] [--duration SECONDS]
          [--stats SECONDS] [--queues LIST] [--xdp-mode auto|native|generic]
          [--bind auto|zerocopy|copy] [--force] [--micro] [-B KIB] [-v]

@@ -863,7 +863,9 @@ TEST_F(TraceFentry, ProgramPicksOneBehindTheDispatcher) {
         GTEST_SKIP() << "libxdp's dispatcher cannot run on this kernel (no freplace)";
     }
     ASSERT_EQ(err, 0) << "xdp_program__attach_multi: " << std::strerror(-err);
-    const uint32_t id = xdp_program__id(progs[0]);
+    // libxdp sorts the array into run order (priority, then name).
+    xdp_program* actions_prog = std::string(xdp_program__name(progs[0])) == "xdp_actions" ? progs[0] : progs[1];
+    const uint32_t id = xdp_program__id(actions_prog);
 
     const uint32_t n = 60;
     frame_sender sender(*net);
@@ -876,13 +878,35 @@ TEST_F(TraceFentry, ProgramPicksOneBehindTheDispatcher) {
         }
         // Until the dispatcher's xdp_actions ran for them all (its counters,
         // through libxdp's copy of its object).
-        const bpf_map* runs = bpf_object__find_map_by_name(xdp_program__bpf_obj(progs[0]), "action_runs");
-        ASSERT_NE(runs, nullptr);
+        int runs = -1;
+        {
+            bpf_prog_info info{};
+            uint32_t len = sizeof(info);
+            uint32_t ids[8] = {};
+            info.nr_map_ids = 8;
+            info.map_ids = reinterpret_cast<uint64_t>(ids);
+            ASSERT_EQ(bpf_obj_get_info_by_fd(xdp_program__fd(actions_prog), &info, &len), 0);
+            for (uint32_t k = 0; k < std::min<uint32_t>(info.nr_map_ids, 8) && runs < 0; ++k) {
+                int fd = bpf_map_get_fd_by_id(ids[k]);
+                bpf_map_info mi{};
+                uint32_t mlen = sizeof(mi);
+                if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &mi, &mlen) == 0 && std::string(mi.name) == "action_runs") {
+                    runs = fd;
+                } else if (fd >= 0) {
+                    close(fd);
+                }
+            }
+        }
+        ASSERT_GE(runs, 0) << "no action_runs map on the dispatcher's xdp_actions";
+        struct closer {
+            int fd;
+            ~closer() { close(fd); }
+        } close_runs{runs};
         auto total = [&] {
             uint64_t sum = 0;
             for (uint32_t a = 0; a < actions; ++a) {
                 uint64_t v = 0;
-                bpf_map_lookup_elem(bpf_map__fd(runs), &a, &v);
+                bpf_map_lookup_elem(runs, &a, &v);
                 sum += v;
             }
             return sum;
