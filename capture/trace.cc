@@ -144,7 +144,7 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
     iface.name = dev ? dev->name : opts.hook;
     iface.description = "xcap trace of " + traced + " " + where_traced(opts);
     iface.linktype = linktype;
-    iface.snaplen = co.snaplen;
+    iface.snaplen = std::min<uint32_t>(co.snaplen, XCAP_TRACE_MAX_CAP);  // what a record can hold
     savefile_set files(fcfg, describe_section(), {iface});
 
     auto counts = [&] { return hooked ? hooked->counts() : fentry->counts(); };

@@ -273,6 +273,7 @@ struct epb {
     bool has_id = false;
     uint64_t packet_id = 0;
     uint32_t queue = 0;
+    uint64_t dropcount = 0;
     std::string comment;
 };
 
@@ -310,6 +311,8 @@ std::vector<epb> read_epbs(const std::string& path, std::string* error) {
                 } else if (code == 5) {
                     e.has_id = true;
                     std::memcpy(&e.packet_id, v, 8);
+                } else if (code == 4) {
+                    std::memcpy(&e.dropcount, v, 8);
                 } else if (code == 6) {
                     std::memcpy(&e.queue, v, 4);
                 } else if (code == 7) {
@@ -667,6 +670,14 @@ TEST_F(Trace, HookTinyRingCountsEveryLoss) {
     EXPECT_GT(lost, 0u) << "a 4 KiB ring cannot hold a burst of " << n << " 1000-byte frames:\n" << err;
     EXPECT_EQ(written + lost, offered) << err;
     EXPECT_EQ(recs.size(), written);
+    // The losses reach the file as epb_dropcount on the record after them
+    // (those after the last record cannot).
+    uint64_t dropcounts = 0;
+    for (const auto& r : recs) {
+        dropcounts += r.dropcount;
+    }
+    EXPECT_GT(dropcounts, 0u);
+    EXPECT_LE(dropcounts, lost);
     // Every record that is there is a whole frame with its action.
     for (const auto& r : recs) {
         int64_t i = frame_number(r.data);
