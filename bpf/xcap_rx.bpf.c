@@ -3,7 +3,16 @@
  * RX queue (pass it to the stack when no socket is bound there), count it
  * for its queue, and stamp the arrival time into the metadata area. A filter
  * entry program (filter/) may run first and tail-call this one; it leaves
- * metadata with its `cap` set, which is kept. */
+ * metadata with its `cap` set, which is kept.
+ *
+ * Multi-buffer: the program is built as SEC("xdp.frags"), so a driver may
+ * hand it a frame spread over several buffers (jumbo frames) and AF_XDP
+ * sockets bound with XDP_USE_SG receive it as several descriptors. On a
+ * kernel whose AF_XDP cannot do that (before 6.6) user space loads it without
+ * BPF_F_XDP_HAS_FRAGS. Either way a frame longer than
+ * the sockets can take (xcap_max_len, set by user space; 0 = no limit) is
+ * dropped here and counted as too_large, not left to the socket's anonymous
+ * rx_dropped. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "xcap_abi.h"
@@ -30,7 +39,16 @@ struct {
 	__type(value, struct xcap_rx_counters);
 } xcap_counters SEC(".maps");
 
-SEC("xdp")
+/* Set before load: 0 where the kernel lacks bpf_xdp_get_buff_len (before
+ * 5.18; the call is then dead code the verifier never visits). The helper is
+ * used even without BPF_F_XDP_HAS_FRAGS: a driver (veth) may still build a
+ * multi-buffer frame and show such a program only its first buffer. */
+const volatile __u8 xcap_buff_len = 1;
+/* The longest frame the sockets take; 0 = any. Written by user space once
+ * the sockets are bound (a .bss variable, mapped). */
+volatile __u32 xcap_max_len;
+
+SEC("xdp.frags")
 int xcap_rx(struct xdp_md *ctx)
 {
 	__u32 queue = ctx->rx_queue_index;
@@ -45,6 +63,23 @@ int xcap_rx(struct xdp_md *ctx)
 			ctr->passed_no_socket++;
 		}
 		return action;
+	}
+	__u32 max_len = xcap_max_len;
+	if (max_len) {
+		/* Sockets without multi-buffer: a frame longer than one of their
+		 * frames, or one the driver split over several buffers (veth on
+		 * 6.1 does so from about 3.5 KB even for a program without frags,
+		 * and such a frame cannot be redirected to a socket there), would
+		 * be lost without a count. */
+		__u32 linear = (__u32)(ctx->data_end - ctx->data);
+		__u32 len = xcap_buff_len ? (__u32)bpf_xdp_get_buff_len(ctx) : linear;
+		if (len > max_len || len != linear) {
+			if (ctr) {
+				ctr->seen++;
+				ctr->too_large++;
+			}
+			return XDP_DROP;
+		}
 	}
 	/* Count first, then read the clock: the writer's merge relies on every
 	 * packet counted after it read `issued` being stamped after that read. */

@@ -24,6 +24,7 @@
 #include "filter/filter.h"
 #include "common/error.h"
 #include "pcap/savefile.h"
+#include "capture/frame_limit.h"
 #include "capture/pipeline.h"
 #include "capture/rx_program.h"
 #include "capture/xsk_source.h"
@@ -80,7 +81,7 @@ void add(xdp_statistics& a, const xdp_statistics& b) {
 }  // namespace
 
 uint64_t capture_totals::dropped() const {
-    uint64_t n = write_errors;
+    uint64_t n = write_errors + program.too_large;
     for (const auto& q : queues) {
         n += q.dropped();
     }
@@ -101,6 +102,8 @@ struct redirect_interface {
     std::vector<std::unique_ptr<xsk_source>> sources;
     std::unique_ptr<link_monitor> monitor;
     std::vector<xdp_statistics> last_xsk;  // the last statistics each socket gave: a failed read keeps them
+    uint32_t frame_limit = 0;              // bytes a socket takes per packet; 0 = any (multi-buffer)
+    std::string limit_line;                // said once at start when frame_limit is below the MTU's frames
 };
 
 }  // namespace
@@ -144,14 +147,20 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
     }
     savefile_set files(output_config(opts, log), describe_section(), descriptions);
 
+    // Jumbo frames: multi-buffer sockets and a frags program where the
+    // kernel has them (capture/frame_limit.h for where it does not).
+    const bool multi_buffer = xsk_multibuffer_supported();
     xsk_config cfg;
     cfg.frame_count = opts.frames_per_queue;
     std::vector<packet_source*> srcs;
     for (uint32_t i = 0; i < ifs.size(); ++i) {
         auto& r = *ifs[i];
-        r.program = std::make_unique<rx_program>();
+        r.program = std::make_unique<rx_program>(multi_buffer);
+        xsk_config icfg = cfg;
+        icfg.multi_buffer = r.program->frags();
+        icfg.prefer_multi_buffer = largest_frame(r.dev, r.dev.mtu) > icfg.frame_size - xsk_rx_headroom;
         for (uint32_t q : r.queues) {
-            auto& x = r.xsks.emplace_back(std::make_unique<xsk_queue>(r.dev.name, q, cfg, opts.bind));
+            auto& x = r.xsks.emplace_back(std::make_unique<xsk_queue>(r.dev.name, q, icfg, opts.bind));
             int fd = x->fd();
             if (bpf_map_update_elem(r.program->xsks_map_fd(), &q, &fd, 0) != 0) {
                 throw failure(failure_kind::runtime, errno,
@@ -162,11 +171,19 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
             srcs.push_back(src.get());
         }
         r.last_xsk.resize(r.xsks.size());
+        for (const auto& x : r.xsks) {
+            r.frame_limit = x->multi_buffer() ? r.frame_limit : icfg.frame_size - xsk_rx_headroom;
+        }
+        r.program->set_max_len(r.frame_limit);
+        r.limit_line = check_frame_limit(r.dev, r.frame_limit,
+                                         r.program->frags() ? frame_limit_cause::driver : frame_limit_cause::kernel,
+                                         opts.mode);
         // With a filter, its program runs first and tail-calls the capture
         // program on a match; what does not match goes on to the stack.
         if (filter) {
             xdp_filter_options fo;
             fo.verbose = opts.verbose;
+            fo.frags = r.program->frags();  // a tail call needs the same setting
             r.filter_program = std::make_unique<xdp_filter_program>(*filter, fo);
             r.filter_program->set_next(r.program->prog_fd());
         }
@@ -176,7 +193,10 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
         r->program->attach(r->dev, opts.mode, r->filter_program ? r->filter_program->fd() : -1);
         for (const auto& x : r->xsks) {
             info(r->dev.name + " queue " + std::to_string(x->queue()) + ": " + to_string(r->program->mode()) +
-                 " XDP, " + (x->zero_copy() ? "zero-copy" : "copy") + " mode");
+                 " XDP, " + (x->zero_copy() ? "zero-copy" : "copy") + " mode" + (x->multi_buffer() ? ", multi-buffer" : ""));
+        }
+        if (!r->limit_line.empty()) {
+            log.warn(r->limit_line);
         }
     }
     // Attached: from now on the host sees none of these interfaces' packets.
@@ -192,7 +212,7 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
     std::vector<watched_link> links;
     for (auto& r : ifs) {
         r->monitor = std::make_unique<link_monitor>(r->dev.ifindex);
-        links.push_back({&r->dev, r->monitor.get()});
+        links.push_back({&r->dev, r->monitor.get(), r->frame_limit});
     }
 
     writer_config wcfg;
@@ -226,6 +246,7 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
             t.program.seen += pc.seen;
             t.program.redirected += pc.redirected;
             t.program.passed_no_socket += pc.passed_no_socket;
+            t.program.too_large += pc.too_large;
             if (r.filter_program) {
                 t.filtered = true;
                 t.filter_rejected += r.filter_program->counters().rejected;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "capture/frame_limit.h"
 #include "common/error.h"
 #include "engine/clock.h"
 
@@ -30,8 +31,9 @@ section_description describe_section() {
 
 capture_end supervise(const capture_options& opts, const device_info& dev, const stop_signals& signals,
                       link_monitor& monitor, const capture_writer& writer, const savefile_set& files,
-                      const std::function<capture_totals()>& collect, const capture_log& log, int64_t start) {
-    return supervise(opts, {{&dev, &monitor}}, signals, writer, files, collect, log, start);
+                      const std::function<capture_totals()>& collect, const capture_log& log, int64_t start,
+                      uint32_t frame_limit) {
+    return supervise(opts, {{&dev, &monitor, frame_limit}}, signals, writer, files, collect, log, start);
 }
 
 capture_end supervise(const capture_options& opts, const std::vector<watched_link>& links,
@@ -43,6 +45,10 @@ capture_end supervise(const capture_options& opts, const std::vector<watched_lin
     const int64_t deadline = opts.duration_s > 0 ? start + int64_t(opts.duration_s * 1e9) : 0;
     const int64_t stats_every = int64_t(opts.stats_interval_s * 1e9);
     std::vector<bool> was_up(links.size(), true);
+    std::vector<uint32_t> mtu;
+    for (const auto& l : links) {
+        mtu.push_back(l.dev->mtu);
+    }
     std::vector<pollfd> fds = {{signals.fd(), POLLIN, 0}, {writer.finished_event().fd(), POLLIN, 0}};
     for (const auto& l : links) {
         fds.push_back({l.monitor->fd(), POLLIN, 0});
@@ -83,6 +89,12 @@ capture_end supervise(const capture_options& opts, const std::vector<watched_lin
             if (link.up != was_up[i]) {
                 log.warn(name + (link.up ? " is up again" : " went down; xcap keeps capturing when it comes back up"));
                 was_up[i] = link.up;
+            }
+            if (link.mtu && link.mtu != mtu[i]) {
+                mtu[i] = link.mtu;
+                if (std::string line = mtu_change_line(*links[i].dev, mtu[i], links[i].frame_limit); !line.empty()) {
+                    log.warn(line);
+                }
             }
         }
         now = monotonic_ns();

@@ -51,20 +51,24 @@ struct capture_thread {
 // The main thread while the capture runs: it sleeps in poll() until a stop
 // signal, the writer finishing, a link event, the next --stats line or the
 // --duration deadline, so an idle capture costs no wake-ups here either.
+// `frame_limit`: the longest frame the capture takes (0 = any); an MTU
+// raised past it while capturing gets one line.
 capture_end supervise(const capture_options& opts, const device_info& dev, const stop_signals& signals,
                       link_monitor& monitor, const capture_writer& writer, const savefile_set& files,
-                      const std::function<capture_totals()>& collect, const capture_log& log, int64_t start);
+                      const std::function<capture_totals()>& collect, const capture_log& log, int64_t start,
+                      uint32_t frame_limit = 0);
 
 // An interface the capture watches: its facts and its link events (both
 // owned by the caller).
 struct watched_link {
     const device_info* dev;
     link_monitor* monitor;
+    uint32_t frame_limit = 0;  // the longest frame the capture takes there (0 = any)
 };
 
 // The same for a capture of several interfaces: any one disappearing ends
-// it (interface_gone, its name in `*gone`); one going down or up is a
-// warning line, and the capture goes on.
+// it (interface_gone, its name in `*gone`); one going down or up, or its MTU
+// raised past its frame_limit, is a warning line, and the capture goes on.
 capture_end supervise(const capture_options& opts, const std::vector<watched_link>& links,
                       const stop_signals& signals, const capture_writer& writer, const savefile_set& files,
                       const std::function<capture_totals()>& collect, const capture_log& log, int64_t start,

@@ -13,14 +13,40 @@
 
 namespace xcap {
 
-rx_program::rx_program() {
-    _skel = xcap_rx_bpf__open();
-    if (!_skel) {
-        throw failure(failure_kind::runtime, errno, "cannot open the capture BPF program");
+namespace {
+
+// Opens and loads the program, with or without BPF_F_XDP_HAS_FRAGS; returns
+// the skeleton or null with `err` set.
+xcap_rx_bpf* open_and_load(bool frags, int& err) {
+    xcap_rx_bpf* skel = xcap_rx_bpf__open();
+    if (!skel) {
+        err = -errno;
+        return nullptr;
     }
-    if (int err = xcap_rx_bpf__load(_skel)) {
-        xcap_rx_bpf__destroy(_skel);
-        _skel = nullptr;
+    if (!frags) {
+        bpf_program__set_flags(skel->progs.xcap_rx,
+                               bpf_program__flags(skel->progs.xcap_rx) & ~uint32_t(BPF_F_XDP_HAS_FRAGS));
+    }
+    skel->rodata->xcap_buff_len = libbpf_probe_bpf_helper(BPF_PROG_TYPE_XDP, BPF_FUNC_xdp_get_buff_len, nullptr) == 1;
+    err = xcap_rx_bpf__load(skel);
+    if (err) {
+        xcap_rx_bpf__destroy(skel);
+        return nullptr;
+    }
+    return skel;
+}
+
+}  // namespace
+
+rx_program::rx_program(bool frags) {
+    int err = 0;
+    _skel = open_and_load(frags, err);
+    _frags = frags && _skel;
+    if (!_skel && frags && err != -EPERM && err != -EACCES) {
+        // Before 5.18 the kernel does not know BPF_F_XDP_HAS_FRAGS.
+        _skel = open_and_load(false, err);
+    }
+    if (!_skel) {
         auto kind = (err == -EPERM || err == -EACCES) ? failure_kind::permission : failure_kind::unsupported;
         throw failure(kind, -err, "the kernel refused to load the capture BPF program",
                       "xcap needs XDP and AF_XDP support (Linux 5.10 or later) and CAP_BPF");
@@ -46,6 +72,11 @@ rx_program::~rx_program() {
 
 int rx_program::prog_fd() const { return bpf_program__fd(_skel->progs.xcap_rx); }
 
+void rx_program::set_max_len(uint32_t bytes) {
+    // .bss is mapped into this process: the program sees the store at once.
+    __atomic_store_n(&_skel->bss->xcap_max_len, bytes, __ATOMIC_RELAXED);
+}
+
 int rx_program::xsks_map_fd() const { return bpf_map__fd(_skel->maps.xcap_xsks); }
 
 xcap_rx_counters rx_program::counters() const {
@@ -63,6 +94,7 @@ xcap_rx_counters rx_program::counters() const {
         sum.seen += c.seen;
         sum.redirected += c.redirected;
         sum.passed_no_socket += c.passed_no_socket;
+        sum.too_large += c.too_large;
     }
     return sum;
 }

@@ -15,12 +15,22 @@ namespace xcap {
 // thread while it lives.
 class rx_program {
 public:
-    rx_program();  // opens, loads and maps; throws failure
+    // Opens, loads and maps; throws failure. `frags`: load with
+    // BPF_F_XDP_HAS_FRAGS (SEC("xdp.frags")), asked for when the sockets can
+    // take multi-buffer packets; a kernel that refuses the flag gets the
+    // program without it (frags() says which).
+    explicit rx_program(bool frags = true);
     ~rx_program();
     rx_program(const rx_program&) = delete;
     rx_program& operator=(const rx_program&) = delete;
 
     int prog_fd() const;
+    // Whether the program was loaded with BPF_F_XDP_HAS_FRAGS: a filter that
+    // tail-calls it must be loaded the same way (xdp_filter_options::frags).
+    bool frags() const { return _frags; }
+    // Frames longer than this are dropped and counted as too_large; 0 = no
+    // limit. Takes effect at once, attached or not.
+    void set_max_len(uint32_t bytes);
     int xsks_map_fd() const;
     uint32_t id() const { return program_id(prog_fd()); }
 
@@ -44,6 +54,7 @@ public:
 
 private:
     xcap_rx_bpf* _skel = nullptr;
+    bool _frags = false;
     const xcap_queue_seq* _seq = nullptr;
     size_t _seq_size = 0;
     xdp_attachment _attachment;  // declared last: detached first

@@ -128,11 +128,13 @@ std::string format_summary(const capture_totals& t, const std::string& output_na
     s += "\n";
     s += plural(t.dropped(), "packet") + " dropped:";
     s += fmt(" rx_dropped %llu, rx_invalid_descs %llu, rx_ring_full %llu, rx_fill_ring_empty_descs %llu,"
-             " tx_invalid_descs %llu, tx_ring_empty_descs %llu, write_errors %" PRIu64 "\n",
+             " tx_invalid_descs %llu, tx_ring_empty_descs %llu, write_errors %" PRIu64 "%s\n",
              (unsigned long long)t.xsk.rx_dropped, (unsigned long long)t.xsk.rx_invalid_descs,
              (unsigned long long)t.xsk.rx_ring_full, (unsigned long long)t.xsk.rx_fill_ring_empty_descs,
              (unsigned long long)t.xsk.tx_invalid_descs, (unsigned long long)t.xsk.tx_ring_empty_descs,
-             t.write_errors);
+             t.write_errors,
+             // Frames longer than the sockets take (no multi-buffer): named when there are any.
+             t.program.too_large ? fmt(", too_large %llu", (unsigned long long)t.program.too_large).c_str() : "");
     bool overlap = false;
     for (const auto& q : t.queues) {
         overlap = overlap || (!q.zero_copy && q.xsk.rx_fill_ring_empty_descs > 0);
@@ -184,6 +186,9 @@ std::string format_stats_line(const capture_totals& prev, const capture_totals& 
                            rate(pps, "pps", 3).c_str(), rate(bps, "bps", 1).c_str(), now.written, now.dropped(),
                            (unsigned long long)now.xsk.rx_ring_full, (unsigned long long)now.xsk.rx_fill_ring_empty_descs,
                            (unsigned long long)now.xsk.rx_dropped, now.write_errors);
+    if (now.program.too_large) {
+        line += fmt("; %llu too_large", (unsigned long long)now.program.too_large);
+    }
     if (now.filtered) {
         line += fmt("; %" PRIu64 " did not match the filter", now.filter_rejected);
     }

@@ -3,6 +3,9 @@
 #include <linux/bpf.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "bpf/xcap_abi.h"
 #include "common/counter.h"
 #include "engine/clock.h"
@@ -17,6 +20,9 @@ xsk_source::xsk_source(xsk_queue& xsk, const uint64_t* issued)
       _frame_mask(xsk.frame_mask()),
       _queue(xsk.queue()),
       _issued(issued) {
+    if (xsk.multi_buffer()) {
+        _scratch = std::make_unique<uint8_t[]>(scratch_bytes);
+    }
     sample_drops();
     _drops_pending = 0;  // before the first packet: nothing to attribute them to
 }
@@ -29,7 +35,11 @@ xsk_source::xsk_source(const rings& r, const uint64_t* issued)
       _frame_mask(r.frame_mask),
       _queue(r.queue),
       _issued(issued),
-      _plain_drops(r.drops) {}
+      _plain_drops(r.drops) {
+    if (r.multi_buffer) {
+        _scratch = std::make_unique<uint8_t[]>(scratch_bytes);
+    }
+}
 
 size_t xsk_source::peek(record_ref* out, size_t max) {
     xsk_ring_cons& rx = _rx;
@@ -41,11 +51,18 @@ size_t xsk_source::peek(record_ref* out, size_t max) {
     uint8_t* const area = _area;
     // The kernel wrote these frames on another core: start every cache miss
     // now (metadata line and first packet line), so they overlap instead of
-    // being paid one after another.
+    // being paid one after another. The options of the batch are gathered on
+    // the way: a multi-buffer packet sends the whole batch the other way.
+    uint32_t options = 0;
     for (uint32_t i = 0; i < n; ++i) {
-        const uint8_t* pkt = area + xsk_ring_cons__rx_desc(&rx, idx + i)->addr;
+        const xdp_desc* d = xsk_ring_cons__rx_desc(&rx, idx + i);
+        options |= d->options;
+        const uint8_t* pkt = area + d->addr;
         __builtin_prefetch(pkt - sizeof(xcap_meta), 1);
         __builtin_prefetch(pkt, 0);
+    }
+    if (options & XDP_PKT_CONTD) [[unlikely]] {
+        return peek_multi(out, max, idx, n);
     }
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < n; ++i) {
@@ -85,8 +102,143 @@ size_t xsk_source::peek(record_ref* out, size_t max) {
     return n;
 }
 
+void xsk_source::fill_record(record_ref& r, const xdp_desc* d, uint8_t* pkt) {
+    auto* meta = reinterpret_cast<xcap_meta*>(pkt - sizeof(xcap_meta));
+    r.data = pkt;
+    r.len = d->len;
+    r.cookie = d->addr;
+    r.drops_before = 0;
+    r.wire_len = 0;
+    r.queue = _queue;
+    r.interface = _interface;
+    r.verdict = XDP_REDIRECT;
+    r.packet_id = 0;
+    r.comment = nullptr;
+    if (meta->magic == XCAP_META_MAGIC) {
+        r.ts_ns = meta->rx_ts_ns;
+        r.cap = meta->cap;
+        r.stamped = 1;
+        meta->magic = 0;
+    } else {
+        r.ts_ns = uint64_t(monotonic_ns());
+        r.cap = 0;
+        r.stamped = 0;
+    }
+}
+
+// A batch with at least one multi-buffer packet. Descriptors [idx, idx + n)
+// are peeked; a packet's descriptors are published together, so one cut off
+// by `max` has the rest on the ring already and is peeked further. What does
+// not fit the scratch area (or `max` records) is un-peeked for next time.
+size_t xsk_source::peek_multi(record_ref* out, size_t max, uint32_t idx, uint32_t n) {
+    xsk_ring_cons& rx = _rx;
+    if (_multi_outstanding == 0) {
+        _scratch_used = 0;
+    }
+    if (!_scratch) {
+        // Not bound for multi-buffer, yet the kernel split a packet: a
+        // one-time allocation rather than a packet lost.
+        _scratch = std::make_unique<uint8_t[]>(scratch_bytes);
+    }
+    size_t recs = 0;
+    uint32_t i = 0;
+    uint64_t bytes = 0;
+    while (i < n && recs < max) {
+        const xdp_desc* d = xsk_ring_cons__rx_desc(&rx, idx + i);
+        if (!(d->options & XDP_PKT_CONTD)) {
+            fill_record(out[recs++], d, _area + d->addr);
+            bytes += d->len;
+            ++i;
+            continue;
+        }
+        // Find the packet's last descriptor.
+        uint32_t k = 1;
+        uint64_t total = d->len;
+        bool whole = false;
+        for (;;) {
+            if (i + k == n) {
+                uint32_t more = 0;
+                if (xsk_ring_cons__peek(&rx, 1, &more) == 0) {
+                    break;  // not published (cannot happen: the kernel publishes whole packets)
+                }
+                ++n;
+            }
+            const xdp_desc* e = xsk_ring_cons__rx_desc(&rx, idx + i + k);
+            total += e->len;
+            ++k;
+            if (!(e->options & XDP_PKT_CONTD)) {
+                whole = true;
+                break;
+            }
+        }
+        size_t room = scratch_bytes - _scratch_used;
+        if (!whole || (total > room && (recs > 0 || _multi_outstanding > 0))) {
+            break;  // next time, from this packet on
+        }
+        record_ref& r = out[recs++];
+        fill_record(r, d, _area + d->addr);
+        uint8_t* dst = _scratch.get() + _scratch_used;
+        uint32_t copied = 0;
+        for (uint32_t j = 0; j < k && copied < room; ++j) {
+            const xdp_desc* e = xsk_ring_cons__rx_desc(&rx, idx + i + j);
+            uint32_t c = uint32_t(std::min<uint64_t>(e->len, room - copied));
+            std::memcpy(dst + copied, _area + e->addr, c);
+            copied += c;
+        }
+        r.data = dst;
+        r.len = copied;
+        r.wire_len = copied < total ? uint32_t(std::min<uint64_t>(total, UINT32_MAX)) : 0;
+        r.cookie = uint64_t(k - 1) << 56 | d->addr;
+        _scratch_used += (copied + 63) & ~size_t(63);
+        ++_multi_outstanding;
+        bytes += total;
+        i += k;
+    }
+    if (i < n) {
+        xsk_ring_cons__cancel(&rx, n - i);
+    }
+    if (recs > 0 && _drops_pending) {
+        out[0].drops_before = _drops_pending > UINT32_MAX ? UINT32_MAX : uint32_t(_drops_pending);
+        _drops_pending = 0;
+    }
+    _peeked += recs;
+    bump(_counters.received, recs);
+    bump(_counters.received_bytes, bytes);
+    return recs;
+}
+
+// Releases records of which some span several descriptors: every descriptor
+// from the oldest unreleased one on goes back, its frame onto the fill ring.
+void xsk_source::release_multi(const record_ref* records, size_t n) {
+    uint32_t descs = 0;
+    uint64_t multi = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const uint32_t more = uint32_t(records[i].cookie >> 56);
+        descs += 1 + more;
+        multi += more != 0;
+    }
+    xsk_ring_prod& fill = _fill;
+    const uint64_t mask = _frame_mask;
+    const uint32_t base = *_rx.consumer;  // only this thread moves it
+    uint32_t idx = 0;
+    xsk_ring_prod__reserve(&fill, descs, &idx);
+    for (uint32_t j = 0; j < descs; ++j) {
+        *xsk_ring_prod__fill_addr(&fill, idx + j) = xsk_ring_cons__rx_desc(&_rx, base + j)->addr & mask;
+    }
+    xsk_ring_prod__submit(&fill, descs);
+    xsk_ring_cons__release(&_rx, descs);
+    _multi_outstanding -= multi;
+    if (_xsk && xsk_ring_prod__needs_wakeup(&fill)) {
+        recvfrom(_xsk->fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
+    }
+}
+
 void xsk_source::release(const record_ref* records, size_t n) {
     if (n == 0) {
+        return;
+    }
+    if (_multi_outstanding) [[unlikely]] {
+        release_multi(records, n);
         return;
     }
     // The fill ring has a slot for every frame and a frame is in exactly one

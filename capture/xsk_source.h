@@ -3,6 +3,7 @@
 #include <linux/if_xdp.h>
 
 #include <cstdint>
+#include <memory>
 
 #include "capture/source.h"
 #include "engine/xsk.h"
@@ -19,6 +20,14 @@ namespace xcap {
 // lost (the socket's drops, as last sampled), then every packet still to come
 // is stamped after that clock reading.
 //
+// Multi-buffer (a socket bound with XDP_USE_SG): a packet longer than a frame
+// arrives as several descriptors, all but the last flagged XDP_PKT_CONTD.
+// Such a packet is copied into a scratch area of the source (sized up front)
+// and handed on as one record; its frames go back to the fill ring together
+// when it is released. Packets of one descriptor are still read in place:
+// the flag is looked at once per batch, and only a batch that has it takes
+// the other path. A record's cookie then carries its descriptor count.
+//
 // Threading: one thread (the writer) calls everything except counters().
 class xsk_source final : public packet_source {
 public:
@@ -33,7 +42,11 @@ public:
         uint64_t frame_mask;
         uint32_t queue;
         const uint64_t* drops = nullptr;  // the "socket's" drop count
+        bool multi_buffer = false;        // descriptors may carry XDP_PKT_CONTD
     };
+
+    // Bytes of the scratch area for multi-buffer packets.
+    static constexpr size_t scratch_bytes = size_t(1) << 20;
     xsk_source(const rings& r, const uint64_t* issued);
 
     size_t peek(record_ref* out, size_t max) override;
@@ -45,6 +58,10 @@ public:
     uint32_t queue() const override { return _queue; }
 
 private:
+    size_t peek_multi(record_ref* out, size_t max, uint32_t idx, uint32_t n);
+    void release_multi(const record_ref* records, size_t n);
+    void fill_record(record_ref& r, const xdp_desc* d, uint8_t* pkt);
+
     xsk_queue* _xsk;  // null over plain rings
     xsk_ring_cons& _rx;
     xsk_ring_prod& _fill;
@@ -57,6 +74,9 @@ private:
     uint64_t _drops_seen = 0;     // socket drops as last sampled
     uint64_t _drops_pending = 0;  // not yet attributed to a record
     int64_t _last_sample_ns = 0;
+    std::unique_ptr<uint8_t[]> _scratch;  // multi-buffer packets, copied whole
+    size_t _scratch_used = 0;
+    uint64_t _multi_outstanding = 0;  // records of several descriptors peeked, not released
 };
 
 }  // namespace xcap

@@ -288,7 +288,7 @@ void xdp_attachment::attach(int prog_fd, const device_info& dev, xdp_mode mode) 
         // veth and most drivers refuse native XDP when a frame would not fit a page.
         throw failure(failure_kind::unsupported, err,
                       "cannot attach native XDP to " + dev.name + ": its MTU " + std::to_string(dev.mtu) +
-                          " is too large for native XDP without multi-buffer",
+                          " is too large for native XDP on this driver",
                       "lower the MTU (`ip link set dev " + dev.name + " mtu 1500`) or use --xdp-mode generic");
     }
     throw failure(failure_kind::unsupported, err, "cannot attach XDP in " + asked + " mode to " + dev.name,

@@ -5,10 +5,33 @@
 #include <time.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
 
 #include "common/error.h"
+#include "common/fd.h"
 
 namespace xcap {
+
+bool xsk_multibuffer_supported() {
+    static const bool supported = [] {
+        if (const char* no = std::getenv("XCAP_NO_MULTIBUFFER"); no && *no && std::strcmp(no, "0") != 0) {
+            return false;
+        }
+        unique_fd fd(socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0));
+        if (!fd) {
+            return false;
+        }
+        // The flags are checked before the interface is looked up.
+        sockaddr_xdp sxdp{};
+        sxdp.sxdp_family = AF_XDP;
+        sxdp.sxdp_flags = XDP_USE_SG | XDP_COPY;
+        sxdp.sxdp_ifindex = 0;
+        return bind(fd.get(), reinterpret_cast<sockaddr*>(&sxdp), sizeof(sxdp)) != 0 && errno == ENODEV;
+    }();
+    return supported;
+}
 
 const char* to_string(bind_mode mode) {
     switch (mode) {
@@ -26,18 +49,42 @@ xsk_queue::xsk_queue(const std::string& ifname, uint32_t queue, const xsk_config
     _area = _memory->data();
 
     std::string where = ifname + " queue " + std::to_string(queue);
+    // The binds to try, in order of preference. With multi-buffer, each mode
+    // is tried with XDP_USE_SG first, then without (a zero-copy driver may
+    // lack multi-buffer support; the capture then says what it cannot take).
+    // The packet memory is released by its owner if every try fails.
+    std::vector<uint16_t> tries;
+    const uint16_t sg = cfg.multi_buffer ? XDP_USE_SG : 0;
+    auto both = [&](uint16_t m) {
+        if (sg) {
+            tries.push_back(uint16_t(m | sg));
+        }
+        tries.push_back(m);
+    };
     if (mode == bind_mode::copy) {
-        create(ifname, XDP_COPY);
+        both(XDP_COPY);
+    } else if (mode == bind_mode::zerocopy) {
+        both(XDP_ZEROCOPY);
+    } else if (sg && cfg.prefer_multi_buffer) {
+        tries = {uint16_t(XDP_ZEROCOPY | sg), uint16_t(XDP_COPY | sg), XDP_ZEROCOPY, XDP_COPY};
     } else {
+        both(XDP_ZEROCOPY);
+        both(XDP_COPY);
+    }
+    for (size_t i = 0; i < tries.size(); ++i) {
         try {
-            create(ifname, XDP_ZEROCOPY);
+            create(ifname, tries[i]);
+            _multi_buffer = (tries[i] & XDP_USE_SG) != 0;
+            break;
         } catch (const failure& e) {
-            if (mode == bind_mode::zerocopy) {
-                throw failure(failure_kind::unsupported, e.code(),
-                                  "zero-copy AF_XDP refused on " + where,
-                                  "the driver cannot do zero-copy here; use --bind copy or --bind auto");
+            if (i + 1 < tries.size()) {
+                continue;
             }
-            create(ifname, XDP_COPY);
+            if (mode == bind_mode::zerocopy) {
+                throw failure(failure_kind::unsupported, e.code(), "zero-copy AF_XDP refused on " + where,
+                              "the driver cannot do zero-copy here; use --bind copy or --bind auto");
+            }
+            throw;
         }
     }
 

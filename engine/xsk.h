@@ -10,7 +10,26 @@
 
 #include "engine/packet_memory.h"
 
+// From linux/if_xdp.h of 6.6 (Debian 12's headers are older).
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
+#endif
+
 namespace xcap {
+
+// The headroom the kernel keeps at the start of every RX frame of a UMEM
+// (XDP_PACKET_HEADROOM; the metadata goes there): a frame of `frame_size`
+// holds at most frame_size - this many packet bytes.
+inline constexpr uint32_t xsk_rx_headroom = 256;
+
+// Whether this kernel's AF_XDP takes XDP_USE_SG (multi-buffer packets as
+// several descriptors, Linux 6.6+). Asked once, without side effects: a bind
+// to no interface fails with ENODEV where the flag is known, EINVAL where not.
+// XCAP_NO_MULTIBUFFER=1 in the environment says no (to test that path).
+bool xsk_multibuffer_supported();
 
 enum class bind_mode { automatic, zerocopy, copy };
 
@@ -19,9 +38,16 @@ const char* to_string(bind_mode mode);
 enum class xsk_direction { rx, tx };
 
 struct xsk_config {
-    uint32_t frame_size = 4096;    // one packet per frame (no multi-buffer)
+    uint32_t frame_size = 4096;    // a packet longer than a frame takes several (multi_buffer)
     uint32_t frame_count = 16384;  // power of two; the rings of the direction get this many slots
     xsk_direction direction = xsk_direction::rx;
+    // Bind with XDP_USE_SG: a packet may span several frames, its descriptors
+    // but the last carrying XDP_PKT_CONTD. Asked only where the kernel takes
+    // it; a zero-copy driver without multi-buffer support gets a socket
+    // without it (multi_buffer() says), except in automatic mode when
+    // `prefer_multi_buffer`: then copy mode with it comes first.
+    bool multi_buffer = false;
+    bool prefer_multi_buffer = false;
 };
 
 // One queue's AF_XDP socket with a UMEM of its own, for RX or for TX.
@@ -57,6 +83,7 @@ public:
     uint32_t queue() const { return _queue; }
     int fd() const;
     bool zero_copy() const { return _zero_copy; }
+    bool multi_buffer() const { return _multi_buffer; }
     const xsk_config& config() const { return _cfg; }
 
     xsk_ring_cons& rx() { return _rx; }
@@ -87,6 +114,7 @@ private:
     xsk_ring_cons _rx{};
     xsk_ring_prod _tx{};
     bool _zero_copy = false;
+    bool _multi_buffer = false;
 };
 
 }  // namespace xcap

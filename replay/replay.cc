@@ -40,6 +40,13 @@ struct packer {
     uint64_t next = 0;
     uint64_t place(uint32_t len) {
         uint64_t room = chunk - next % chunk;
+        if (len > chunk) {
+            // Multi-buffer: whole chunks from a chunk's start, one descriptor each.
+            next += next % chunk ? room : 0;
+            uint64_t at = next;
+            next += (uint64_t(len) + chunk - 1) / chunk * chunk;
+            return at;
+        }
         if (len > room) {
             next += room;
         }
@@ -61,7 +68,8 @@ uint32_t next_pow2(uint64_t n) {
 // What happens to each packet of the file, decided the same way on every pass.
 struct classifier {
     uint32_t max_frame;   // untagged; +4 for a VLAN tag
-    uint32_t frame_size;  // UMEM frame: a hard upper bound
+    uint32_t frame_size;  // the most one send takes: a UMEM frame, or more with multi-buffer
+    uint32_t chunk;       // the UMEM frame
     replay_totals& t;
 
     // Returns the number of bytes to send, or 0 to skip (counted).
@@ -115,6 +123,17 @@ int64_t default_preload() {
     return std::min<int64_t>(ram / 4, int64_t(1) << 30);
 }
 
+// What the skipped frames were larger than: the interface's limit, or one
+// UMEM frame where the kernel cannot send a frame as several.
+std::string takes(const replay_totals& t, const std::string& device, uint32_t mtu) {
+    if (t.frame_limit) {
+        return "one AF_XDP frame (" + std::to_string(t.frame_limit) +
+               " bytes: this kernel's AF_XDP has no multi-buffer, Linux 6.6 or later has it)";
+    }
+    return device + " takes (" + (mtu ? "MTU " + std::to_string(mtu) + ": " : std::string()) +
+           std::to_string(t.max_frame) + " bytes, " + std::to_string(t.max_frame + 4) + " with a VLAN tag)";
+}
+
 std::string human_ns(uint64_t ns) {
     char b[32];
     if (ns < 10'000) {
@@ -144,7 +163,7 @@ preload_plan plan_preload(const replay_options& opts, const classifier& proto, s
         return plan;
     }
     classifier classify = proto;
-    std::vector<packer> packing(opts.queues, packer{proto.frame_size});
+    std::vector<packer> packing(opts.queues, packer{proto.chunk});
     plan.readable = read_pass(opts.input, UINT64_MAX, nullptr, read_failure, [&](const read_packet& p, uint64_t n) {
         if (uint32_t bytes = classify(p, n)) {
             packing[flow_queue(p.data, p.caplen, opts.queues)].place(bytes);
@@ -158,7 +177,7 @@ preload_plan plan_preload(const replay_options& opts, const classifier& proto, s
         plan.frames.push_back(std::max(next_pow2(packing[q].chunks()), 4096u));
         frames += plan.frames.back();
     }
-    plan.preload = int64_t(frames * proto.frame_size) <= budget;
+    plan.preload = int64_t(frames * proto.chunk) <= budget;
     return plan;
 }
 
@@ -167,9 +186,9 @@ preload_plan plan_preload(const replay_options& opts, const classifier& proto, s
 int64_t load_tables(const replay_options& opts, const classifier& proto, uint64_t readable,
                     std::vector<std::unique_ptr<xsk_queue>>& xsks, std::vector<std::vector<tx_item>>& tables) {
     replay_totals scratch;  // the counts were taken by the planning pass
-    classifier classify{proto.max_frame, proto.frame_size, scratch};
+    classifier classify{proto.max_frame, proto.frame_size, proto.chunk, scratch};
     schedule_builder sched(opts.pace);
-    std::vector<packer> place(opts.queues, packer{proto.frame_size});
+    std::vector<packer> place(opts.queues, packer{proto.chunk});
     std::exception_ptr ignored;  // the planning pass kept it
     read_pass(opts.input, readable, nullptr, ignored, [&](const read_packet& p, uint64_t n) {
         if (uint32_t bytes = classify(p, n)) {
@@ -191,17 +210,34 @@ public:
     stream_reader(const replay_options& opts, const classifier& proto, replay_totals& totals,
                   std::vector<std::unique_ptr<xsk_queue>>& xsks, tx_shared& shared)
         : _opts(opts), _proto(proto), _totals(totals), _xsks(xsks), _shared(shared) {
+        // A slot holds the longest frame sent: one UMEM frame, or with
+        // multi-buffer a power of two of them (the TX worker gives a slot
+        // back when its first frame completes).
+        const uint64_t slot = xsks[0]->config().frame_size * uint64_t(stream_chunks(proto, xsks[0]->config().frame_size));
+        const uint64_t slots = uint64_t(xsks[0]->config().frame_count) * xsks[0]->config().frame_size / slot;
+        _slot = slot;
         for (uint32_t q = 0; q < opts.queues; ++q) {
-            _feeds.emplace_back(std::make_unique<boost::lockfree::spsc_queue<tx_item>>(stream_frames));
-            _free.emplace_back(std::make_unique<boost::lockfree::spsc_queue<uint64_t>>(stream_frames));
-            for (uint64_t f = 0; f < stream_frames; ++f) {
-                _free[q]->push(f * proto.frame_size);
+            _feeds.emplace_back(std::make_unique<boost::lockfree::spsc_queue<tx_item>>(slots));
+            _free.emplace_back(std::make_unique<boost::lockfree::spsc_queue<uint64_t>>(slots));
+            for (uint64_t f = 0; f < slots; ++f) {
+                _free[q]->push(f * slot);
             }
         }
     }
     ~stream_reader() { join(); }
 
+    // UMEM frames per streaming slot: enough for `proto.frame_size` bytes,
+    // a power of two so slots tile the UMEM.
+    static uint32_t stream_chunks(const classifier& proto, uint32_t chunk) {
+        uint32_t n = 1;
+        while (uint64_t(n) * chunk < proto.frame_size) {
+            n <<= 1;
+        }
+        return n;
+    }
+
     void connect(tx_queue_state& s, uint32_t q) {
+        s.slot_bytes = _slot;
         s.feed = _feeds[q].get();
         s.free_frames = _free[q].get();
         s.feed_done = &_done;
@@ -232,7 +268,7 @@ private:
         uint64_t readable = UINT64_MAX;
         for (uint64_t loop = 0; (_opts.loops == 0 || loop < _opts.loops) && !_shared.stopping(); ++loop) {
             replay_totals local;
-            classifier classify{_proto.max_frame, _proto.frame_size, local};
+            classifier classify{_proto.max_frame, _proto.frame_size, _proto.chunk, local};
             schedule_builder sched(_opts.pace);
             uint64_t n = read_pass(_opts.input, readable, &_shared.stop, _error, [&](const read_packet& p, uint64_t i) {
                 uint32_t bytes = classify(p, i);
@@ -274,6 +310,7 @@ private:
     tx_shared& _shared;
     std::vector<std::unique_ptr<boost::lockfree::spsc_queue<tx_item>>> _feeds;
     std::vector<std::unique_ptr<boost::lockfree::spsc_queue<uint64_t>>> _free;
+    uint64_t _slot = 0;
     std::atomic<bool> _done{false};
     std::exception_ptr _error;
     std::thread _thread;
@@ -371,7 +408,11 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
 
     t.max_frame = dev.mtu + 14;
     const uint32_t frame_size = dev.mtu + 18 <= 2048 ? 2048 : 4096;
-    const classifier proto{t.max_frame, frame_size, t};
+    // Jumbo frames: a frame longer than a UMEM frame goes out as several
+    // descriptors (XDP_PKT_CONTD) where the kernel's AF_XDP has multi-buffer.
+    const bool multi_buffer = t.max_frame + 4 > frame_size && xsk_multibuffer_supported();
+    t.frame_limit = multi_buffer || t.max_frame + 4 <= frame_size ? 0 : frame_size;
+    const classifier proto{t.max_frame, multi_buffer ? t.max_frame + 4 : frame_size, frame_size, t};
     std::exception_ptr read_failure;
     preload_plan plan = plan_preload(opts, proto, read_failure);
     t.preloaded = plan.preload;
@@ -397,7 +438,16 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
         cfg.direction = xsk_direction::tx;
         cfg.frame_size = frame_size;
         cfg.frame_count = plan.preload ? plan.frames[q] : stream_frames;
+        cfg.multi_buffer = multi_buffer;
+        cfg.prefer_multi_buffer = multi_buffer;
         xsks.emplace_back(std::make_unique<xsk_queue>(dev.name, q, cfg, opts.bind));
+        if (multi_buffer && !xsks.back()->multi_buffer()) {
+            // A zero-copy driver without multi-buffer: say so rather than send nothing.
+            throw failure(failure_kind::unsupported,
+                          dev.name + ": MTU " + std::to_string(dev.mtu) + " needs multi-buffer AF_XDP sends, which "
+                              "the driver's zero-copy mode lacks",
+                          "use --bind copy");
+        }
     }
     if (program) {
         takeover->apply(info);
@@ -405,7 +455,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
     }
     for (const auto& x : xsks) {
         info(dev.name + " TX queue " + std::to_string(x->queue()) + ": " + (x->zero_copy() ? "zero-copy" : "copy") +
-             " mode" + (program ? std::string(", ") + to_string(program->mode()) + " XDP program attached" : ""));
+             " mode" + (x->multi_buffer() ? ", multi-buffer" : "") + (program ? std::string(", ") + to_string(program->mode()) + " XDP program attached" : ""));
     }
 
     tx_shared shared;
@@ -425,10 +475,8 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
         }
         if (t.skipped_too_big) {
             info("skipping " + std::to_string(t.skipped_too_big) + " packet" + (t.skipped_too_big == 1 ? "" : "s") +
-                 " larger than " + dev.name + " takes (MTU " + std::to_string(dev.mtu) + ": " +
-                 std::to_string(t.max_frame) + " bytes, " + std::to_string(t.max_frame + 4) +
-                 " with a VLAN tag); the first is packet " + std::to_string(t.first_too_big) + " (" +
-                 std::to_string(t.first_too_big_len) + " bytes)");
+                 " larger than " + takes(t, dev.name, dev.mtu) + "; the first is packet " +
+                 std::to_string(t.first_too_big) + " (" + std::to_string(t.first_too_big_len) + " bytes)");
         }
     } else {
         reader = std::make_unique<stream_reader>(opts, proto, t, xsks, shared);
@@ -518,9 +566,9 @@ std::string format_replay_summary(const replay_totals& t, const std::string& dev
     }
     if (t.skipped_too_big || t.skipped_too_short || t.truncated) {
         std::snprintf(b, sizeof(b),
-                      "skipped %" PRIu64 " larger than %s takes (%u bytes, %u with a VLAN tag) and %" PRIu64
+                      "skipped %" PRIu64 " larger than %s and %" PRIu64
                       " shorter than an Ethernet header; sent %" PRIu64 " as captured though shorter than on the wire\n",
-                      t.skipped_too_big, device.c_str(), t.max_frame, t.max_frame + 4, t.skipped_too_short, t.truncated);
+                      t.skipped_too_big, takes(t, device, 0).c_str(), t.skipped_too_short, t.truncated);
         s += b;
     }
     for (const auto& q : t.queues) {

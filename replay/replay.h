@@ -50,6 +50,7 @@ struct replay_totals {
     uint64_t first_too_big = 0;      // 1-based packet number of the first one skipped as too big
     uint32_t first_too_big_len = 0;
     uint32_t max_frame = 0;          // the largest frame the interface takes (untagged)
+    uint32_t frame_limit = 0;        // one UMEM frame, when that is less and sends cannot span several; else 0
     bool preloaded = false;
     bool paced = true;               // false with --topspeed: no schedule to miss
     error_histogram errors;          // send time − due time, ns

@@ -4,7 +4,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <vector>
 
 #include "common/counter.h"
 #include "engine/clock.h"
@@ -28,7 +30,18 @@ constexpr int64_t spin_window_ns = 150'000;
 
 class tx_loop {
 public:
-    tx_loop(tx_queue_state& q, tx_shared& s) : _q(q), _s(s), _xsk(*q.xsk), _tx(q.xsk->tx()), _frames(q.xsk->config().frame_count) {}
+    tx_loop(tx_queue_state& q, tx_shared& s)
+        : _q(q),
+          _s(s),
+          _xsk(*q.xsk),
+          _tx(q.xsk->tx()),
+          _frames(q.xsk->config().frame_count),
+          _chunk(q.xsk->config().frame_size),
+          _multi(q.xsk->multi_buffer()) {
+        if (_multi) {
+            _descs_of.resize(_frames);  // at most one packet in flight per frame
+        }
+    }
 
     void run() {
         uint64_t loop = 0;
@@ -82,7 +95,7 @@ public:
             while (k < npending && pending[k].due_ns <= now) {
                 ++k;
             }
-            k = std::min<size_t>(k, room());
+            k = _multi ? fit(pending, k) : std::min<size_t>(k, room());
             if (k == 0) {
                 kick();
                 nap(5'000);
@@ -92,7 +105,11 @@ public:
             if (k == 0) {
                 break;
             }
-            send(pending, k);
+            if (_multi) {
+                send_multi(pending, k);
+            } else {
+                send(pending, k);
+            }
             for (size_t i = k; i < npending; ++i) {
                 pending[i - k] = pending[i];
             }
@@ -108,6 +125,57 @@ private:
         uint64_t in_flight = _submitted - _completed;
         uint32_t free = xsk_prod_nb_free(&_tx, batch);
         return std::min<uint64_t>(free, _frames - in_flight);
+    }
+
+    uint32_t descs(uint32_t len) const { return len <= _chunk ? 1 : (len + _chunk - 1) / _chunk; }
+
+    // Multi-buffer: how many of the first k items fit, counting descriptors.
+    size_t fit(const tx_item* items, size_t k) {
+        size_t free = room();
+        size_t n = 0;
+        while (n < k && descs(items[n].len) <= free) {
+            free -= descs(items[n].len);
+            ++n;
+        }
+        return n;
+    }
+
+    // As send(), but a packet longer than a UMEM frame goes as one descriptor
+    // per frame, all but the last flagged XDP_PKT_CONTD. Descriptors are
+    // counted for ring room, packets for the totals.
+    void send_multi(const tx_item* items, size_t k) {
+        uint32_t total = 0;
+        for (size_t i = 0; i < k; ++i) {
+            total += descs(items[i].len);
+        }
+        uint32_t idx = 0;
+        xsk_ring_prod__reserve(&_tx, total, &idx);
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < k; ++i) {
+            const uint32_t n = descs(items[i].len);
+            uint32_t left = items[i].len;
+            for (uint32_t j = 0; j < n; ++j) {
+                xdp_desc* d = xsk_ring_prod__tx_desc(&_tx, idx++);
+                d->addr = items[i].addr + uint64_t(j) * _chunk;
+                d->len = std::min(left, _chunk);
+                d->options = j + 1 < n ? XDP_PKT_CONTD : 0;
+                left -= d->len;
+            }
+            _descs_of[(_sent_packets + i) % _descs_of.size()] = n;
+            bytes += items[i].len;
+        }
+        _sent_packets += k;
+        bump(_q.submitted_bytes, bytes);
+        xsk_ring_prod__submit(&_tx, total);
+        _submitted += total;
+        bump(_q.submitted, k);
+        kick();
+        const int64_t sent_at = monotonic_ns() - _s.start_ns;
+        _q.last_send_ns = sent_at;
+        for (size_t i = 0; i < k; ++i) {
+            int64_t err = sent_at - items[i].due_ns;
+            _q.errors.record(uint64_t(err > 0 ? err : 0));
+        }
     }
 
     size_t take_budget(size_t k) {
@@ -180,13 +248,31 @@ private:
             return;
         }
         if (_q.free_frames) {
+            const uint64_t slot_mask = _q.slot_bytes - 1;
             for (uint32_t i = 0; i < n; ++i) {
-                _q.free_frames->push(*xsk_ring_cons__comp_addr(&comp, idx + i));  // sized for every frame
+                // A packet's descriptors complete together; its slot goes
+                // back with the first (a slot per frame without multi-buffer).
+                const uint64_t addr = *xsk_ring_cons__comp_addr(&comp, idx + i);
+                if ((addr & slot_mask) == 0) {
+                    _q.free_frames->push(addr);  // sized for every slot
+                }
             }
         }
         xsk_ring_cons__release(&comp, n);
         _completed += n;
-        bump(_q.completed, n);
+        if (!_multi) {
+            bump(_q.completed, n);
+            return;
+        }
+        // Descriptors to packets: they complete in the order sent.
+        _credit += n;
+        uint64_t packets = 0;
+        while (_done_packets < _sent_packets && _descs_of[_done_packets % _descs_of.size()] <= _credit) {
+            _credit -= _descs_of[_done_packets % _descs_of.size()];
+            ++_done_packets;
+            ++packets;
+        }
+        bump(_q.completed, packets);
     }
 
     void wait_until(int64_t due) {
@@ -221,8 +307,15 @@ private:
     xsk_queue& _xsk;
     xsk_ring_prod& _tx;
     const uint64_t _frames;
-    uint64_t _submitted = 0;
-    uint64_t _completed = 0;
+    const uint32_t _chunk;
+    const bool _multi;
+    uint64_t _submitted = 0;  // descriptors
+    uint64_t _completed = 0;  // descriptors
+    // Multi-buffer: descriptors of each packet in flight, by packet number.
+    std::vector<uint32_t> _descs_of;
+    uint64_t _sent_packets = 0;
+    uint64_t _done_packets = 0;
+    uint64_t _credit = 0;  // completed descriptors not yet matched to a packet
 };
 
 }  // namespace

@@ -11,7 +11,9 @@
 
 namespace xcap {
 
-// A packet ready to send: where it sits in its queue's UMEM, its length, and
+// A packet ready to send: where it sits in its queue's UMEM, its length
+// (longer than a UMEM frame: it spans whole frames from `addr`, sent as one
+// descriptor each, all but the last with XDP_PKT_CONTD), and
 // when it is due (ns after the replay's start; for a preloaded table, in the
 // first loop).
 struct tx_item {
@@ -42,6 +44,7 @@ struct tx_queue_state {
     boost::lockfree::spsc_queue<tx_item>* feed = nullptr;
     boost::lockfree::spsc_queue<uint64_t>* free_frames = nullptr;
     const std::atomic<bool>* feed_done = nullptr;
+    uint64_t slot_bytes = 0;  // streamed: a frame goes back when a completion is at a slot's start
 
     std::atomic<uint64_t> submitted{0};
     std::atomic<uint64_t> completed{0};

@@ -91,7 +91,17 @@ const char* to_string(frame_kind kind) {
 
 frame_kind kind_of(uint32_t seq) { return frame_kind(seq % uint32_t(frame_kind::count)); }
 
-std::vector<uint8_t> build_frame(uint32_t seq) {
+namespace {
+std::vector<uint8_t> build(uint32_t seq, uint32_t max_len);
+}  // namespace
+
+std::vector<uint8_t> build_frame(uint32_t seq) { return build(seq, 1514); }
+
+std::vector<uint8_t> build_jumbo_frame(uint32_t seq) { return build(seq, 9014); }
+
+namespace {
+
+std::vector<uint8_t> build(uint32_t seq, uint32_t max_len) {
     const frame_kind kind = kind_of(seq);
     uint32_t min_len = 60;
     switch (kind) {
@@ -99,9 +109,17 @@ std::vector<uint8_t> build_frame(uint32_t seq) {
         case frame_kind::udp6: min_len = 14 + 40 + 8 + trailer; break;
         default: break;
     }
-    uint32_t len = kind == frame_kind::arp ? 60 : 60 + mix(seq) % (1514 - 60 + 1);
+    uint32_t len = kind == frame_kind::arp ? 60 : 60 + mix(seq) % (max_len - 60 + 1);
     if (len < min_len) {
         len = min_len;
+    }
+    if (max_len > 1514 && kind != frame_kind::arp) {
+        if (seq % 50 == 0 || seq % 50 == 5) {
+            len = max_len;  // the largest of its kind (seq % 50 == 5: a VLAN frame)
+        }
+        if (kind == frame_kind::vlan_udp4 && len == max_len) {
+            len += 4;  // the tag rides on top of the MTU
+        }
     }
     std::vector<uint8_t> f(len, 0);
     uint8_t* p = f.data();
@@ -191,6 +209,8 @@ std::vector<uint8_t> build_frame(uint32_t seq) {
     put32(p + len - 4, seq);
     return f;
 }
+
+}  // namespace
 
 std::vector<uint8_t> build_small_frame(uint32_t seq) {
     std::vector<uint8_t> f(60, 0);

@@ -20,6 +20,11 @@ frame_kind kind_of(uint32_t seq);
 // Frame number `seq`; the same bytes on every call.
 std::vector<uint8_t> build_frame(uint32_t seq);
 
+// Frame number `seq` of the jumbo mix: the same kinds, 60 to 9014 bytes
+// (9018 with the VLAN tag); every 50th frame has the largest length of its
+// kind. For links at MTU 9000.
+std::vector<uint8_t> build_jumbo_frame(uint32_t seq);
+
 // A 60-byte UDP frame with sequence `seq`, for floods.
 std::vector<uint8_t> build_small_frame(uint32_t seq);
 

@@ -3,7 +3,7 @@
 // set per CPU each thread's frames leave (and reach a veth peer) on its own
 // queue. For the tests and the demo; never pointed at a real network.
 //
-//   xcap-mixgen -i IF -n COUNT [--threads N] [--pps RATE] [--small] [--start SEQ]
+//   xcap-mixgen -i IF -n COUNT [--threads N] [--pps RATE] [--small | --jumbo] [--start SEQ]
 //
 // Thread t sends the frames whose sequence number s has s % N == t, in
 // increasing order, pinned to CPU t. Prints one line per thread:
@@ -36,7 +36,7 @@ int64_t now_ns() {
 }
 
 [[noreturn]] void usage() {
-    std::fprintf(stderr, "usage: xcap-mixgen -i IF -n COUNT [--threads N] [--pps RATE] [--small] [--start SEQ]\n");
+    std::fprintf(stderr, "usage: xcap-mixgen -i IF -n COUNT [--threads N] [--pps RATE] [--small | --jumbo] [--start SEQ]\n");
     std::exit(2);
 }
 
@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
     unsigned threads = 2;
     double pps = 0;
     bool small = false;
+    bool jumbo = false;  // build_jumbo_frame: up to 9018 bytes, for MTU 9000
     uint32_t start = 0;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -67,6 +68,8 @@ int main(int argc, char** argv) {
             pps = std::atof(next());
         } else if (a == "--small") {
             small = true;
+        } else if (a == "--jumbo") {
+            jumbo = true;
         } else if (a == "--start") {
             start = uint32_t(std::strtoul(next(), nullptr, 10));
         } else {
@@ -110,7 +113,9 @@ int main(int argc, char** argv) {
                         nanosleep(&nap, nullptr);
                     }
                 }
-                auto f = small ? xcap::test::build_small_frame(uint32_t(s)) : xcap::test::build_frame(uint32_t(s));
+                auto f = small   ? xcap::test::build_small_frame(uint32_t(s))
+                         : jumbo ? xcap::test::build_jumbo_frame(uint32_t(s))
+                                 : xcap::test::build_frame(uint32_t(s));
                 while (sendto(fd, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) < 0) {
                     if (errno != ENOBUFS && errno != EAGAIN) {
                         std::perror("xcap-mixgen: sendto");

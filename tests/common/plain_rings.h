@@ -2,6 +2,7 @@
 
 #include <xdp/xsk.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -70,6 +71,37 @@ public:
         uint32_t prod = _rx_mem.producer;
         _rx_entries[prod & (_frames - 1)] = xdp_desc{addr, len, 0};
         __atomic_store_n(&_rx_mem.producer, prod + 1, __ATOMIC_RELEASE);
+        return true;
+    }
+
+    // A multi-buffer packet as the kernel hands it to a socket bound with
+    // XDP_USE_SG: `bytes` spread over frames of at most `per_frame` bytes
+    // each (the metadata in the first), every descriptor but the last
+    // flagged XDP_PKT_CONTD, all published at once. Returns false (nothing
+    // published, counted) when the fill ring has too few frames.
+    bool deliver_frags(uint64_t ts, const std::vector<uint8_t>& bytes, uint32_t per_frame = frame_size - headroom) {
+        ++issued;
+        const uint32_t k = uint32_t((bytes.size() + per_frame - 1) / per_frame);
+        uint32_t cons = _fill_mem.consumer;
+        if (__atomic_load_n(&_fill_mem.producer, __ATOMIC_ACQUIRE) - cons < k) {
+            ++drops;
+            return false;
+        }
+        uint32_t prod = _rx_mem.producer;
+        for (uint32_t j = 0; j < k; ++j) {
+            uint64_t addr = _fill_entries[(cons + j) & (_frames - 1)] + headroom;
+            if (j == 0) {
+                auto* meta = reinterpret_cast<xcap_meta*>(_area.data() + addr - sizeof(xcap_meta));
+                std::memset(meta, 0, sizeof(*meta));
+                meta->rx_ts_ns = ts;
+                meta->magic = XCAP_META_MAGIC;
+            }
+            uint32_t len = std::min<uint32_t>(per_frame, uint32_t(bytes.size()) - j * per_frame);
+            std::memcpy(_area.data() + addr, bytes.data() + size_t(j) * per_frame, len);
+            _rx_entries[(prod + j) & (_frames - 1)] = xdp_desc{addr, len, j + 1 < k ? 1u : 0u};  // XDP_PKT_CONTD
+        }
+        __atomic_store_n(&_fill_mem.consumer, cons + k, __ATOMIC_RELEASE);
+        __atomic_store_n(&_rx_mem.producer, prod + k, __ATOMIC_RELEASE);
         return true;
     }
 

@@ -55,7 +55,8 @@ class FilterLive : public netns_test, public ::testing::WithParamInterface<uint3
 TEST_P(FilterLive, MatchesReachTheCaptureProgramAndTheRestPass) {
     rx_skel rx;
     ASSERT_NE(rx.skel, nullptr);
-    xdp_filter_program entry(compile_filter("tcp port 80 or icmp", 262144));
+    // xcap_rx is SEC("xdp.frags"): the entry must be loaded with frags too.
+    xdp_filter_program entry(compile_filter("tcp port 80 or icmp", 262144), {.frags = true});
     entry.set_next(bpf_program__fd(rx.skel->progs.xcap_rx));
     // A bpf_link: the attachment goes when the fd closes, even if the test fails.
     unique_fd link;

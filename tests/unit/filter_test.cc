@@ -604,7 +604,8 @@ TEST(FilterProgram, EntryChainsIntoTheCaptureProgram) {
         }
         return sum;
     };
-    xdp_filter_program entry(compile_filter("tcp port 80", 262144));
+    // xcap_rx is SEC("xdp.frags"): the entry must be loaded with frags too.
+    xdp_filter_program entry(compile_filter("tcp port 80", 262144), {.frags = true});
     entry.set_next(bpf_program__fd(skel->progs.xcap_rx));
     auto tcp = build_frame(1);  // to port 80
     auto udp = build_frame(0);
