@@ -3,10 +3,15 @@
 // technique of xdp-trafficgen), one thread per CPU, optionally paced.
 //
 //   xcap-flood -i IF -n COUNT [--size BYTES] [--pps RATE] [--cpus N] [--first-cpu C]
+//              [--ports N] [--dst-mac MAC]
 //
 // On a veth the frames reach the peer only if the peer has an XDP program
 // attached (native mode), and land on the peer's RX queue numbered by the
-// sending CPU. Prints "sent N in S s (R Mpps)". For benchmarks and tests in
+// sending CPU. Prints "sent N in S s (R Mpps)". --ports N makes the UDP
+// destination port run through 9 .. 9+N-1 in turn (one frame in N to each,
+// per sending CPU: for filter benchmarks); --dst-mac addresses the frames to
+// the receiver (by default they carry 02:00:5e:00:00:02, which the stack
+// drops as another host's). For benchmarks and tests in
 // namespaces the caller made; never pointed at a real network.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -33,9 +38,9 @@ int64_t now_ns() {
     return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-std::vector<uint8_t> udp_template(uint32_t size) {
+std::vector<uint8_t> udp_template(uint32_t size, const uint8_t dst[6]) {
     std::vector<uint8_t> f(size, 0);
-    const uint8_t dst[6] = {0x02, 0x00, 0x5e, 0x00, 0x00, 0x02}, src[6] = {0x02, 0x00, 0x5e, 0x00, 0x00, 0x01};
+    const uint8_t src[6] = {0x02, 0x00, 0x5e, 0x00, 0x00, 0x01};
     std::memcpy(f.data(), dst, 6);
     std::memcpy(f.data() + 6, src, 6);
     f[12] = 0x08;
@@ -69,7 +74,8 @@ std::vector<uint8_t> udp_template(uint32_t size) {
 }
 
 [[noreturn]] void usage() {
-    std::fprintf(stderr, "usage: xcap-flood -i IF -n COUNT [--size 60..1514] [--pps RATE] [--cpus N] [--first-cpu C]\n");
+    std::fprintf(stderr, "usage: xcap-flood -i IF -n COUNT [--size 60..1514] [--pps RATE] [--cpus N] [--first-cpu C] "
+                         "[--ports N] [--dst-mac MAC]\n");
     std::exit(2);
 }
 
@@ -82,6 +88,8 @@ int main(int argc, char** argv) {
     double pps = 0;
     unsigned cpus = 1;
     unsigned first_cpu = 0;
+    unsigned ports = 0;
+    uint8_t dst_mac[6] = {0x02, 0x00, 0x5e, 0x00, 0x00, 0x02};
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() -> const char* {
@@ -102,6 +110,19 @@ int main(int argc, char** argv) {
             cpus = unsigned(std::atoi(next()));
         } else if (a == "--first-cpu") {
             first_cpu = unsigned(std::atoi(next()));
+        } else if (a == "--ports") {
+            ports = unsigned(std::atoi(next()));
+            if (ports == 0 || ports > 65000) {
+                usage();
+            }
+        } else if (a == "--dst-mac") {
+            unsigned m[6];
+            if (std::sscanf(next(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6) {
+                usage();
+            }
+            for (int k = 0; k < 6; ++k) {
+                dst_mac[k] = uint8_t(m[k]);
+            }
         } else {
             usage();
         }
@@ -111,7 +132,14 @@ int main(int argc, char** argv) {
         usage();
     }
     libbpf_set_print(nullptr);
-    xcap_gen_bpf* skel = xcap_gen_bpf__open_and_load();
+    xcap_gen_bpf* skel = xcap_gen_bpf__open();
+    if (skel) {
+        skel->rodata->dport_span = ports;
+        if (xcap_gen_bpf__load(skel) != 0) {
+            xcap_gen_bpf__destroy(skel);
+            skel = nullptr;
+        }
+    }
     if (!skel) {
         std::fprintf(stderr, "xcap-flood: cannot load the generator program: %s\n", std::strerror(errno));
         return 1;
@@ -128,7 +156,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "xcap-flood: warning: cannot pin the program in the XDP dispatcher (%s); "
                              "each run will be slow\n", std::strerror(errno));
     }
-    const auto frame = udp_template(size);
+    const auto frame = udp_template(size, dst_mac);
     // Frames per BPF_PROG_RUN call: large enough to amortise the syscall,
     // small enough to pace at a few hundred microseconds.
     const uint64_t chunk = 4096;

@@ -74,3 +74,21 @@ struct xcap_ring_counters {
 	__u64 ring_full; /* no room in the ring: the packet is not recorded */
 	__u64 filtered;  /* the filter expression did not match: not recorded */
 };
+
+/* Trace: the XDP actions a traced program returned, counted per CPU by the
+ * exit recorder (or the hook program of each action), one struct per CPU in
+ * an array of one. Index = action (XDP_ABORTED 0 .. XDP_REDIRECT 4); the last
+ * slot counts any other value. */
+#define XCAP_XDP_ACTIONS 5
+struct xcap_trace_actions {
+	__u64 count[XCAP_XDP_ACTIONS + 1];
+};
+
+/* Trace: the most packet bytes one record carries (more is cut, wire_len
+ * still says the whole length). A multiple of 8. */
+#define XCAP_TRACE_MAX_CAP 16384
+
+/* Trace: the hook map of an xdpcap-style program (cloudflare/xdpcap's
+ * hook.h): a BPF_MAP_TYPE_PROG_ARRAY with int keys and values, indexed by
+ * the XDP action, that the program tail-calls on its way out. */
+#define XCAP_HOOK_SLOTS 5

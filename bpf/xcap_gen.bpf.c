@@ -21,6 +21,13 @@ struct {
 /* Added to every sequence number, so several runs or CPUs do not collide. */
 const volatile __u32 seq_base = 0;
 
+/* When non-zero, the UDP destination port of the n-th frame (this CPU's
+ * count) is 9 + n % dport_span, so that a filter on one port matches one
+ * frame in dport_span. The template's port is 9; the UDP checksum is 0
+ * (none), so nothing else changes. */
+const volatile __u32 dport_span = 0;
+#define XCAP_GEN_DPORT_OFFSET 36
+
 SEC("xdp")
 int xcap_gen(struct xdp_md *ctx)
 {
@@ -34,6 +41,12 @@ int xcap_gen(struct xdp_md *ctx)
 		return XDP_DROP;
 	if ((void *)(seq + 1) <= end)
 		*seq = bpf_htonl(seq_base + (__u32)*sent);
+	if (dport_span) {
+		__u16 *dport = data + XCAP_GEN_DPORT_OFFSET;
+
+		if ((void *)(dport + 1) <= end)
+			*dport = bpf_htons(9 + (__u16)(*sent % dport_span));
+	}
 	*sent += 1;
 	return XDP_TX;
 }

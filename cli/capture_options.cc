@@ -37,11 +37,9 @@ std::string read_filter_file(const std::string& path) {
     return s;
 }
 
-// What no single option can check: what is required, and what goes together.
-void check_capture(const capture_options& o) {
-    if (o.interface.empty()) {
-        throw failure(failure_kind::usage, "no interface given", "name one with -i, e.g. xcap -i eth0 -w out.pcap");
-    }
+}  // namespace
+
+void check_output_options(const capture_options& o) {
     if (o.output_path.empty()) {
         throw failure(failure_kind::usage, "no output given",
                       "name a file with -w FILE, or write to standard output with -w -");
@@ -54,6 +52,16 @@ void check_capture(const capture_options& o) {
     if (o.max_files && !rotating) {
         throw failure(failure_kind::usage, "-W needs -C or -G", "see xcap --help");
     }
+}
+
+namespace {
+
+// What no single option can check: what is required, and what goes together.
+void check_capture(const capture_options& o) {
+    if (o.interface.empty()) {
+        throw failure(failure_kind::usage, "no interface given", "name one with -i, e.g. xcap -i eth0 -w out.pcap");
+    }
+    check_output_options(o);
 }
 
 }  // namespace
@@ -92,6 +100,51 @@ std::vector<uint32_t> parse_queue_list(const std::string& text) {
     return queues;
 }
 
+bool parse_output_option(arg_walker& arg, capture_options& o) {
+    const std::string& a = arg.name();
+    if (arg.operand()) {
+        return false;
+    }
+    if (arg.flag("-U", "--packet-buffered", o.packet_buffered) || arg.flag("-q", "--quiet", o.quiet) ||
+        arg.flag("-v", "--verbose", o.verbose) || arg.flag("--force", nullptr, o.force) ||
+        arg.flag("--micro", nullptr, o.nanosecond, false)) {
+        return true;
+    }
+    if (arg.is("-i", "--interface")) {
+        o.interface = arg.value();
+    } else if (arg.is("-w", "--write")) {
+        o.output_path = arg.value();
+        if (o.output_path.empty()) {
+            usage_error(a, "''", "needs a file name, or - for standard output");
+        }
+    } else if (arg.is("-c", "--count")) {
+        o.count = parse_uint(a, arg.value(), 1, UINT64_MAX);
+    } else if (arg.is("-s", "--snapshot-length")) {
+        uint64_t s = parse_uint(a, arg.value(), 0, max_snaplen);
+        o.snaplen = s == 0 ? max_snaplen : uint32_t(s);
+    } else if (arg.is("--duration")) {
+        o.duration_s = parse_seconds(a, arg.value());
+    } else if (arg.is("--stats")) {
+        o.stats_interval_s = parse_seconds(a, arg.value());
+    } else if (arg.is("-C")) {
+        o.rotate_bytes = parse_file_size(a, arg.value());
+    } else if (arg.is("-G")) {
+        o.rotate_seconds = uint32_t(parse_uint(a, arg.value(), 1, 31'536'000));
+    } else if (arg.is("-W")) {
+        o.max_files = uint32_t(parse_uint(a, arg.value(), 1, 1'000'000));
+    } else if (arg.is("-z")) {
+        o.post_rotate = arg.value();
+        if (o.post_rotate.empty()) {
+            usage_error(a, "''", "needs a command");
+        }
+    } else if (arg.is("--format")) {
+        o.format = parse_choice(a, arg.value(), file_formats);
+    } else {
+        return false;
+    }
+    return true;
+}
+
 cli_command parse_capture_command(const std::vector<std::string>& args) {
     cli_command cmd;
     capture_options& o = cmd.capture;
@@ -101,9 +154,7 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
     bool dump = false;
     while (arg.next()) {
         const std::string& a = arg.name();
-        if (arg.flag("-U", "--packet-buffered", o.packet_buffered) || arg.flag("-q", "--quiet", o.quiet) ||
-            arg.flag("-v", "--verbose", o.verbose) || arg.flag("--force", nullptr, o.force) ||
-            arg.flag("--micro", nullptr, o.nanosecond, false)) {
+        if (parse_output_option(arg, o)) {
             continue;
         }
         if (arg.operand()) {
@@ -116,46 +167,22 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
         } else if (arg.is("-h", "--help")) {
             cmd.what = cli_command::help;
             return cmd;
+        } else if (arg.is("-D", "--list-interfaces")) {
+            // As tcpdump -D: list and exit, whatever else is on the line.
+            arg.flag();
+            cmd.what = cli_command::list_interfaces;
+            return cmd;
         } else if (arg.is("--version")) {
             cmd.what = cli_command::version;
             return cmd;
-        } else if (arg.is("-i", "--interface")) {
-            o.interface = arg.value();
-        } else if (arg.is("-w", "--write")) {
-            o.output_path = arg.value();
-            if (o.output_path.empty()) {
-                usage_error(a, "''", "needs a file name, or - for standard output");
-            }
-        } else if (arg.is("-c", "--count")) {
-            o.count = parse_uint(a, arg.value(), 1, UINT64_MAX);
-        } else if (arg.is("-s", "--snapshot-length")) {
-            uint64_t s = parse_uint(a, arg.value(), 0, max_snaplen);
-            o.snaplen = s == 0 ? max_snaplen : uint32_t(s);
         } else if (arg.is("-B", "--buffer-size")) {
             o.frames_per_queue = frames_for_kib(parse_uint(a, arg.value(), 1024, 4u << 20));
-        } else if (arg.is("--duration")) {
-            o.duration_s = parse_seconds(a, arg.value());
-        } else if (arg.is("--stats")) {
-            o.stats_interval_s = parse_seconds(a, arg.value());
         } else if (arg.is("--queues")) {
             o.queues = parse_queue_list(arg.value());
         } else if (arg.is("--xdp-mode")) {
             o.mode = parse_choice(a, arg.value(), xdp_modes);
         } else if (arg.is("--bind")) {
             o.bind = parse_choice(a, arg.value(), bind_modes);
-        } else if (arg.is("-C")) {
-            o.rotate_bytes = parse_file_size(a, arg.value());
-        } else if (arg.is("-G")) {
-            o.rotate_seconds = uint32_t(parse_uint(a, arg.value(), 1, 31'536'000));
-        } else if (arg.is("-W")) {
-            o.max_files = uint32_t(parse_uint(a, arg.value(), 1, 1'000'000));
-        } else if (arg.is("-z")) {
-            o.post_rotate = arg.value();
-            if (o.post_rotate.empty()) {
-                usage_error(a, "''", "needs a command");
-            }
-        } else if (arg.is("--format")) {
-            o.format = parse_choice(a, arg.value(), file_formats);
         } else {
             arg.unknown("option ");
         }

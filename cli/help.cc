@@ -88,18 +88,90 @@ EXAMPLES
 )";
 }
 
+const char* trace_help_text() {
+    return R"(NAME
+    xcap trace - record what an XDP program already on an interface does to each packet
+
+SYNOPSIS
+    xcap trace -i INTERFACE -w FILE [--program NAME|ID] [--at entry|exit|entry,exit]
+         [--ring-size SIZE] [-c COUNT] [-s SNAPLEN] [--duration SECONDS] [--stats SECONDS]
+         [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND] [-U] [--format pcap|pcapng]
+         [--micro] [-q] [-v]
+    xcap trace --hook BPFFS_PATH -w FILE [-i INTERFACE] [--force] [other output options]
+
+DESCRIPTION
+    Records every packet the XDP program attached to INTERFACE sees, as it
+    receives it (entry) and as it leaves it (exit, with the XDP action it
+    returned), without detaching, replacing or reloading it. fentry and fexit
+    programs are attached to it (to each program behind a libxdp dispatcher,
+    or the one --program names); the records travel through a BPF ring
+    buffer to the same writer as a capture. Writes pcapng unless --format or
+    a name ending in .pcap says pcap: per packet epb_verdict (the action, at
+    exit), epb_queue, epb_packetid (the same for a packet's entry and exit),
+    inbound flags and a comment "entry NAME" or "exit NAME".
+
+    fentry/fexit need a kernel that allows BPF tracing programs on XDP
+    programs (BTF, CAP_BPF, CAP_PERFMON); where the kernel refuses them xcap
+    says so and exits 7, with nothing loaded.
+
+    --hook PATH works without fentry, for programs built in the manner of
+    cloudflare/xdpcap: they end with a tail call into a PROG_ARRAY pinned in
+    bpffs (PATH), indexed by their action. xcap puts a recording program into
+    each slot (each records the packet with its action and returns that
+    action) and empties the slots when it exits. If xcap is killed (kill -9)
+    a guardian process empties them; if that is killed too, the next
+    xcap trace --hook on PATH empties what was left.
+
+OPTIONS
+    -i, --interface INTERFACE
+        The interface whose XDP program to trace (with --hook: only names the
+        interface in the file).
+    --program NAME|ID
+        Trace only this program of several behind a libxdp dispatcher (by
+        id, kernel name or function name). Default: every one of them.
+    --at entry|exit|entry,exit
+        Where to record each packet; default both.
+    --hook PATH
+        Trace through an xdpcap hook map pinned at PATH instead of fentry/fexit.
+    --ring-size SIZE
+        The BPF ring buffer's size: a power of two from 4k to 2g (k, m, g
+        suffixes), default 8m. A record takes its packet's length rounded up
+        to 128, 512, 2048 or 16384 bytes, plus 56; when the ring is full the
+        record is lost and counted (per CPU) in the summary.
+    --force
+        With --hook: take slots that hold another program (not put back).
+    -w, -c, -s, --duration, --stats, -C, -G, -W, -z, -U, --format, --micro, -q, -v
+        As for a capture (see xcap --help); -c counts records, -s is at most
+        16384 for trace.
+
+EXIT STATUS
+    As for a capture; also: 3 when INTERFACE has no XDP program (nothing to
+    trace) or --program names none of its programs; 6 when a hook slot holds
+    another program (see --force) or another xcap traces the hook; 7 when
+    the kernel refuses the fentry/fexit programs.
+
+EXAMPLES
+    xcap trace -i eth0 -w trace.pcapng
+    xcap trace -i eth0 -w - --at exit | tshark -r - -T fields -e frame.verdict.ebpf_xdp
+    xcap trace -i eth0 --program xdp_lb -c 1000 -w lb.pcapng
+    xcap trace --hook /sys/fs/bpf/xdpcap_hook -w hook.pcapng
+)";
+}
+
 const char* help_text() {
     return R"(NAME
     xcap - capture packets at line rate with AF_XDP
 
 SYNOPSIS
     xcap replay ...   (see xcap replay --help)
+    xcap trace ...    (see xcap trace --help)
     xcap -i INTERFACE -w FILE [-c COUNT] [-s SNAPLEN] [-q] [--duration SECONDS]
          [--stats SECONDS] [--queues LIST] [--xdp-mode auto|native|generic]
          [--bind auto|zerocopy|copy] [--force] [--micro] [-B KIB] [-v]
          [--format pcap|pcapng] [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND] [-U]
          [-F FILE | EXPRESSION]
     xcap -d EXPRESSION
+    xcap -D
 
 DESCRIPTION
     xcap attaches a small XDP program to INTERFACE that stamps every packet
@@ -173,6 +245,26 @@ OPTIONS
     -d
         Print the classic BPF program the expression compiles to, as
         tcpdump -d does, and exit.
+    -D, --list-interfaces
+        List the interfaces of this network namespace, as tcpdump -D does
+        (numbered in ifindex order; the alias, if set, in parentheses; the
+        flags in brackets), each followed by indented lines:
+            driver: NAME VERSION[, firmware F][, bus B]   (ethtool)
+            queues: N RX, N TX; MTU N
+            XDP modes: native, generic | generic only     (native where
+                the driver reports the basic XDP feature)
+            XDP features: basic, redirect, ndo-xmit, xsk-zerocopy,
+                hw-offload, rx-sg, ndo-xmit-sg (as the kernel reports them)
+            XDP RX metadata: timestamp, hash, vlan-tag
+            AF_XDP zero-copy: yes (xdp-zc-max-segs N) | no (copy mode only)
+            AF_XDP TX metadata: tx-timestamp, tx-checksum, ...
+            XDP program: none | 'NAME' (id N, MODE mode[, bpf_link ...])
+        The XDP lines come from the kernel's netdev netlink family (Linux
+        6.3 and later); an older kernel gets "XDP features: not reported by
+        this kernel" instead. Needs no privileges (without them a program's
+        name shows as '?'). Other options on the line are ignored, as
+        tcpdump ignores them. Exit 0; 1 when the kernel cannot be asked, 4
+        when a security policy denies it.
     -c, --count COUNT
         Stop after writing COUNT packets.
     -s, --snapshot-length SNAPLEN
@@ -233,6 +325,7 @@ EXAMPLES
     xcap -i eth0 -c 1000000 -s 128 --stats 1 -w headers.pcap
     xcap -i eth0 -w web.pcap 'tcp port 443 or udp port 443'
     xcap -i eth0 -w - 'not port 22' | tcpdump -n -r -
+    xcap -D
 )";
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "cli/console.h"
+#include "cli/interfaces.h"
 #include "cli/options.h"
 #include "common/error.h"
 #include "filter/filter.h"
@@ -63,6 +64,27 @@ int capture_main(const capture_options& opts) {
     return exit_ok;
 }
 
+int trace_main(const trace_options& opts) {
+    console out(opts.capture.quiet);
+    trace_result r = run_trace(
+        opts, {out.printer(line_kind::setup), out.printer(line_kind::stats), out.printer(line_kind::warning)});
+    const std::string& path = opts.capture.output_path;
+    out.print_all(format_trace_summary(r.totals, path == "-" ? "standard output" : path));
+    if (r.end == capture_end::output_closed) {
+        out.print(line_kind::setup, "the reader of standard output went away; stopped");
+    }
+    if (r.end == capture_end::interface_gone) {
+        return fail(exit_interface, "interface " + opts.capture.interface + " disappeared while tracing",
+                    "every record taken before is in the output");
+    }
+    if (r.end == capture_end::output_failed || (r.output_error.error && r.output_error.error != EPIPE)) {
+        return fail(exit_runtime, "writing " + r.output_error.file + " failed: " + std::strerror(r.output_error.error),
+                    "the file ends on a whole packet and holds every record counted as written; free space or "
+                    "choose another output");
+    }
+    return exit_ok;
+}
+
 int run(const std::vector<std::string>& args) {
     cli_command cmd = parse_command_line(args);
     switch (cmd.what) {
@@ -70,10 +92,16 @@ int run(const std::vector<std::string>& args) {
         case cli_command::replay_help: std::fputs(replay_help_text(), stdout); return exit_ok;
         case cli_command::version: std::puts("xcap " XCAP_VERSION); return exit_ok;
         case cli_command::run_replay: return replay_main(cmd.replay);
+        case cli_command::trace_help: std::fputs(trace_help_text(), stdout); return exit_ok;
+        case cli_command::run_trace: return trace_main(cmd.trace);
         case cli_command::dump_filter:
             // As tcpdump -d: the classic program libpcap compiled, which xcap
             // then translates to eBPF for the XDP program.
             std::fputs(dump_classic(compile_filter(cmd.capture.filter, cmd.capture.snaplen)).c_str(), stdout);
+            return exit_ok;
+        case cli_command::list_interfaces:
+            // Gathered whole first: a failure is one line, not half a list.
+            std::fputs(list_interfaces_text().c_str(), stdout);
             return exit_ok;
         case cli_command::run: break;
     }

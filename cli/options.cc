@@ -16,6 +16,7 @@ struct subcommand {
 // the default when the first word names no other subcommand.
 constexpr subcommand subcommands[] = {
     {"replay", parse_replay_command},
+    {"trace", parse_trace_command},
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "capture/capture.h"
+#include "capture/trace.h"
 #include "replay/replay.h"
 #include "common/error.h"
 
@@ -25,9 +26,10 @@ enum exit_code : int {
 int exit_code_for(failure_kind kind);
 
 struct cli_command {
-    enum kind { run, run_replay, help, replay_help, version, dump_filter } what = run;
+    enum kind { run, run_replay, run_trace, help, replay_help, trace_help, version, dump_filter, list_interfaces } what = run;
     capture_options capture;
     replay_options replay;
+    trace_options trace;
 };
 
 // Parses argv. Throws failure with a message naming the option and value.
@@ -38,5 +40,6 @@ std::vector<uint32_t> parse_queue_list(const std::string& text);
 
 const char* help_text();
 const char* replay_help_text();
+const char* trace_help_text();
 
 }  // namespace xcap

@@ -13,5 +13,15 @@ namespace xcap {
 // `args` excludes the subcommand's own name. Each throws failure(usage).
 cli_command parse_capture_command(const std::vector<std::string>& args);
 cli_command parse_replay_command(const std::vector<std::string>& args);
+cli_command parse_trace_command(const std::vector<std::string>& args);
+
+class arg_walker;
+
+// The options a capture and a trace share: -i, -w, -c, -s, --duration,
+// --stats, -C, -G, -W, -z, -U, --format, --micro, -q, -v and --force. True
+// when the walker's current word was one of them (and `o` took it).
+bool parse_output_option(arg_walker& arg, capture_options& o);
+// What those require together: an output, and rotation only into files.
+void check_output_options(const capture_options& o);
 
 }  // namespace xcap

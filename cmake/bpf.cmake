@@ -21,7 +21,7 @@ function(xcap_bpf_skeleton target source)
     COMMAND ${XCAP_CLANG} -O2 -g -target bpf -Wall -Werror -D__TARGET_ARCH_x86
             -I${PROJECT_SOURCE_DIR}/bpf -I/usr/include/${XCAP_MULTIARCH}
             -c ${src} -o ${obj}
-    DEPENDS ${src} ${PROJECT_SOURCE_DIR}/bpf/xcap_abi.h
+    DEPENDS ${src} ${PROJECT_SOURCE_DIR}/bpf/xcap_abi.h ${PROJECT_SOURCE_DIR}/bpf/xcap_record.bpf.h
     COMMENT "BPF ${file}")
   add_custom_command(
     OUTPUT ${skel}

@@ -8,10 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include "common/error.h"
 
@@ -64,6 +66,8 @@ device_info probe_device(const std::string& name) {
         std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
         if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
             dev.up = (ifr.ifr_flags & IFF_UP) != 0;
+            dev.running = (ifr.ifr_flags & IFF_RUNNING) != 0;
+            dev.loopback = (ifr.ifr_flags & IFF_LOOPBACK) != 0;
         }
         if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0) {
             dev.mtu = uint32_t(ifr.ifr_mtu);
@@ -96,6 +100,25 @@ device_info probe_device(const std::string& name) {
         dev.arphrd = uint16_t(arphrd);
     }
 
+    // As libpcap decides it, so that `xcap -D` and `tcpdump -D` agree.
+    std::error_code ec;
+    dev.wireless = std::filesystem::exists("/sys/class/net/" + name + "/wireless", ec) ||
+                   dev.arphrd == ARPHRD_IRDA || (dev.arphrd >= ARPHRD_IEEE80211 && dev.arphrd <= ARPHRD_IEEE802154) ||
+                   dev.arphrd == 805 /* ARPHRD_IEEE802154_MONITOR */ || dev.arphrd == 825 /* ARPHRD_6LOWPAN */;
+    if (!dev.loopback) {
+        ethtool_value link{};
+        link.cmd = ETHTOOL_GLINK;
+        int rc = ethtool(name, &link);
+        if (rc == 0) {
+            dev.link = link.data ? link_status::connected : link_status::disconnected;
+        } else {
+            dev.link = rc == -EOPNOTSUPP || rc == -EINVAL ? link_status::not_applicable : link_status::unknown;
+        }
+    }
+
+    std::ifstream alias("/sys/class/net/" + name + "/ifalias");
+    std::getline(alias, dev.alias);
+
     std::ifstream speed("/sys/class/net/" + name + "/speed");
     int64_t mbps = -1;
     if (speed >> mbps && mbps > 0) {
@@ -120,6 +143,25 @@ uint32_t linktype_for(uint16_t arphrd) {
         default:
             return 0;
     }
+}
+
+std::vector<std::string> interface_names() {
+    struct if_nameindex* list = if_nameindex();
+    if (!list) {
+        throw failure(failure_kind::runtime, errno, "listing the network interfaces failed",
+                      "check that /proc and /sys are mounted");
+    }
+    std::vector<std::pair<unsigned, std::string>> found;
+    for (struct if_nameindex* i = list; i->if_index != 0; ++i) {
+        found.emplace_back(i->if_index, i->if_name);
+    }
+    if_freenameindex(list);
+    std::sort(found.begin(), found.end());
+    std::vector<std::string> names;
+    for (auto& [index, name] : found) {
+        names.push_back(std::move(name));
+    }
+    return names;
 }
 
 void require_up(const device_info& dev) {

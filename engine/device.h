@@ -2,8 +2,12 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace xcap {
+
+// Whether a cable (or a peer) is there, as libpcap asks it (ETHTOOL_GLINK).
+enum class link_status { unknown, connected, disconnected, not_applicable };
 
 // Facts about a network interface, read once at setup through ethtool ioctls
 // and sysfs. Plain data; no kernel object is held.
@@ -11,6 +15,11 @@ struct device_info {
     std::string name;
     unsigned ifindex = 0;
     bool up = false;
+    bool running = false;       // IFF_RUNNING: up with a carrier
+    bool loopback = false;      // IFF_LOOPBACK
+    bool wireless = false;      // /sys/class/net/NAME/wireless or an 802.11 type, as libpcap decides
+    link_status link = link_status::not_applicable;
+    std::string alias;          // /sys/class/net/NAME/ifalias, "" when none is set
     uint32_t rx_queues = 1;     // queues XDP can see (combined + rx channels)
     std::string driver;         // "" when the driver does not answer ETHTOOL_GDRVINFO
     std::string driver_version;
@@ -32,6 +41,10 @@ uint32_t linktype_for(uint16_t arphrd);
 // Reads the interface's facts. Throws failure(interface) when it does not
 // exist, with a hint naming `ip link`.
 device_info probe_device(const std::string& name);
+
+// The names of this network namespace's interfaces, by ifindex. Throws
+// failure(runtime) when the kernel cannot be asked.
+std::vector<std::string> interface_names();
 
 // Throws failure(interface) when the interface is not administratively up.
 void require_up(const device_info& dev);

@@ -1,5 +1,6 @@
 #include "pcap/savefile.h"
 
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -135,7 +136,25 @@ void savefile_set::finish_file() {
         std::string script = _cfg.post_rotate + " \"$1\"";
         const char* argv[] = {"sh", "-c", script.c_str(), "sh", finished.c_str(), nullptr};
         pid_t pid;
-        int err = posix_spawnp(&pid, "sh", nullptr, nullptr, const_cast<char* const*>(argv), environ);
+        // The command runs as if started from a shell: no signal blocked
+        // (xcap blocks its stop signals, and a blocked mask survives exec),
+        // SIGPIPE back to default (xcap ignores it), and in a process group
+        // of its own, so the Ctrl-C that stops the capture does not cut a
+        // compression short; `kill PID` still ends it.
+        posix_spawnattr_t attr;
+        posix_spawnattr_init(&attr);
+        sigset_t none, defaults;
+        sigemptyset(&none);
+        sigemptyset(&defaults);
+        for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) {
+            sigaddset(&defaults, sig);
+        }
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &defaults);
+        posix_spawnattr_setpgroup(&attr, 0);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+        int err = posix_spawnp(&pid, "sh", nullptr, &attr, const_cast<char* const*>(argv), environ);
+        posix_spawnattr_destroy(&attr);
         if (err == 0) {
             _hooks.push_back({finished, pid});
         } else {

@@ -3,6 +3,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <dirent.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -56,6 +58,29 @@ double net_rx_timer::total_s() const {
         ns += t.total_ns;
     }
     return double(ns) / 1e9;
+}
+
+double sched_s(pid_t pid) {
+    const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+    DIR* d = opendir(dir.c_str());
+    if (!d) {
+        return -1;
+    }
+    uint64_t ns = 0;
+    bool any = false;
+    while (dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        std::istringstream in(read_text(dir + "/" + e->d_name + "/schedstat"));
+        uint64_t v = 0;
+        if (in >> v) {
+            ns += v;
+            any = true;
+        }
+    }
+    closedir(d);
+    return any ? double(ns) / 1e9 : -1;
 }
 
 std::optional<sink_totals> read_sink(unsigned prog_id) {

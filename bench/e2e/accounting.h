@@ -68,6 +68,12 @@ struct proc_cpu {
     }
 };
 
+// On-CPU time of a process's live threads in seconds, to the nanosecond
+// (/proc/PID/task/*/schedstat, first field); -1 where the kernel has no
+// schedstat. Exact where proc_cpu is precise to a tick (10 ms), which
+// matters when a tool spends almost nothing (a filter that matches 1%).
+double sched_s(pid_t pid);
+
 // CPU time of every child reaped so far; around the generator's wait, the
 // generator's own.
 inline double children_cpu_s() {

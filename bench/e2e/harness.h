@@ -30,6 +30,9 @@ struct run_spec {
     uint64_t count = 0;
     bool budget = false;
     bool profile = false;
+    std::string filter;                 // a tcpdump expression given to the tool ("" = none)
+    std::vector<std::string> gen_args;  // more xcap-flood arguments (e.g. --ports)
+    uint64_t expected = 0;              // packets that belong in the file (0: count)
 };
 
 struct run_result {
@@ -39,6 +42,7 @@ struct run_result {
     uint64_t delivered = 0;     // the receiving interface's rx_packets
     uint64_t written = 0;       // packets in the tool's file
     double own_user_s = 0, own_sys_s = 0;
+    double own_exact_s = -1;    // the same from schedstat, to the ns (-1: not available)
     // Machine CPU spent on capturing: the tool's own and the kernel's receive
     // path (NET_RX softirq, timed exactly), over the flood and the drain.
     double machine_s = 0;
@@ -54,10 +58,15 @@ struct run_result {
     int64_t tool_drops = -1;    // what the tool itself says it dropped (-1: not said)
     std::string drop_detail;    // and why, where it says
     uint64_t throttled = 0;     // budget runs: periods out of quota
+    std::string tool_output;    // the tool's stdout and stderr (its summary)
     std::string error;
 
-    bool lossless() const { return error.empty() && offered > 0 && written >= offered; }
-    double loss_pct() const { return offered ? 100.0 * double(offered - std::min(offered, written)) / double(offered) : 0; }
+    // What the file should hold: every packet offered, or a filter's matches.
+    uint64_t expected() const { return spec.expected ? spec.expected : offered; }
+    bool lossless() const { return error.empty() && offered > 0 && written >= expected(); }
+    double loss_pct() const {
+        return expected() ? 100.0 * double(expected() - std::min(expected(), written)) / double(expected()) : 0;
+    }
     double own_ns() const { return written ? (own_user_s + own_sys_s) * 1e9 / double(written) : 0; }
     double own_user_ns() const { return written ? own_user_s * 1e9 / double(written) : 0; }
     double own_sys_ns() const { return written ? own_sys_s * 1e9 / double(written) : 0; }
@@ -171,6 +180,9 @@ private:
     void write_markdown(std::ostream& md, double minutes) const;
     void write_json(std::ostream& js, double minutes) const;
     void plot() const;
+    // Whether a plotted scenario (equal, lossless) has anything to plot; a
+    // run of other phases alone makes no plots.
+    bool plots_have_data() const;
     std::vector<const scenario*> report_order() const;
 
     options _opt;

@@ -24,7 +24,7 @@
 // Layout: util (formatting, clocks), accounting (CPU time, the softirq
 // timer, the replay sink), cpu_budget (cgroups), harness + tools (the shared
 // namespaces, and running and measuring one capture tool), one file per
-// scenario (equal, profile, lossless, replay, xdpdump, micro), report
+// scenario (equal, profile, lossless, filter, replay, xdpdump, micro), report
 // (latest.md, latest.json), plots (loss.png, cpu.png), and this file, which
 // lists the scenarios in the order they run. A new scenario is a new file
 // and one line here.
@@ -36,6 +36,7 @@
 #include <set>
 
 #include "equal.h"
+#include "filter.h"
 #include "harness.h"
 #include "lossless.h"
 #include "micro.h"
@@ -54,6 +55,7 @@ std::vector<std::unique_ptr<scenario>> all_scenarios() {
     v.push_back(std::make_unique<equal_rate>());
     v.push_back(std::make_unique<xcap_profile>());
     v.push_back(std::make_unique<lossless>());
+    v.push_back(std::make_unique<filter_bench>());
     v.push_back(std::make_unique<replay_bench>());
     v.push_back(std::make_unique<micro_table>());
     return v;

@@ -9,10 +9,19 @@
 
 namespace xcap::e2e {
 
+bool harness::plots_have_data() const {
+    const lossless* ll = find<lossless>();
+    const equal_rate* eq = find<equal_rate>();
+    return (ll && (!ll->ladders().empty() || !ll->budget().empty())) || (eq && !eq->runs().empty());
+}
+
 // Loss (log scale; a lossless run sits on the "0" line at the bottom)
 // against the offered rate, a panel per frame size and one for the CPU
 // budget; and CPU per packet at the equal-rate points as bars.
 void harness::plot() const {
+    if (!plots_have_data()) {
+        return;
+    }
     static const std::vector<ladder> no_ladders;
     static const std::vector<run_result> no_runs;
     const lossless* ll = find<lossless>();

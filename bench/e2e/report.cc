@@ -76,7 +76,9 @@ void harness::write_markdown(std::ostream& md, double minutes) const {
     for (const scenario* s : report_order()) {
         s->markdown(md, *this);
     }
-    md << "\n## Plots\n\n![loss against offered rate](loss.png)\n\n![CPU per packet](cpu.png)\n";
+    if (plots_have_data()) {
+        md << "\n## Plots\n\n![loss against offered rate](loss.png)\n\n![CPU per packet](cpu.png)\n";
+    }
 }
 
 void harness::write_json(std::ostream& js, double minutes) const {
@@ -109,8 +111,8 @@ int harness::finish() {
     for (const scenario* s : report_order()) {
         files += s->files();
     }
-    std::printf("\n%s\nwritten to %s: latest.md, latest.json, loss.png, cpu.png%s (%.1f min)\n", md.str().c_str(),
-                _opt.out.c_str(), files.c_str(), minutes);
+    std::printf("\n%s\nwritten to %s: latest.md, latest.json%s%s (%.1f min)\n", md.str().c_str(), _opt.out.c_str(),
+                plots_have_data() ? ", loss.png, cpu.png" : "", files.c_str(), minutes);
     return g_interrupted ? 130 : 0;
 }
 

@@ -92,6 +92,11 @@ run_result harness::capture(const run_spec& spec) {
             argv.insert(argv.end(), {"netsniff-ng", "--in", _net.receiver_if(), "--out", file, "--silent"});
         }
     }
+    if (!spec.filter.empty()) {
+        // The expression as one trailing argument: each tool joins its
+        // trailing words with spaces, as tcpdump does.
+        argv.push_back(spec.filter);
+    }
     // Declared before the tool so that it is removed after the tool is
     // killed and reaped, on every path out of here.
     std::optional<cpu_budget> budget;
@@ -126,6 +131,7 @@ run_result harness::capture(const run_spec& spec) {
     const uint64_t rx0 = _net.receiver_rx_packets();
     const uint64_t throttled0 = budget ? budget->throttled_periods() : 0;
     const proc_cpu cpu0 = proc_cpu::read(c.pid());
+    const double sched0 = sched_s(c.pid());
     const auto m0 = machine_ticks::read();
     const double g0 = children_cpu_s();
     const bool timed = _rx_timer.start();
@@ -135,6 +141,7 @@ run_result harness::capture(const run_spec& spec) {
     if (spec.asked_mpps > 0) {
         gen.insert(gen.end(), {"--pps", fmt("%.0f", spec.asked_mpps * 1e6)});
     }
+    gen.insert(gen.end(), spec.gen_args.begin(), spec.gen_args.end());
     const double expect_s = double(spec.count) / ((spec.asked_mpps > 0 ? spec.asked_mpps : 1.0) * 1e6);
     {
         child g(_net.in_sender(gen), _tmp + "/gen.out", _tmp + "/gen.err");
@@ -161,6 +168,10 @@ run_result harness::capture(const run_spec& spec) {
     nap_ms(spec.tool == "xcap" ? 200 : 1200);
     proc_cpu cpu1;
     wait_cpu_quiet(c, 300, spec.budget ? 30 : 15, &cpu1);
+    const double sched1 = sched_s(c.pid());
+    if (sched0 >= 0 && sched1 >= sched0) {
+        p.own_exact_s = sched1 - sched0;
+    }
     const double rx = timed ? _rx_timer.stop() : -1;
     p.window_s = double(mono_ns() - w0) / 1e9;
     const uint64_t rx1 = _net.receiver_rx_packets();
@@ -178,7 +189,8 @@ run_result harness::capture(const run_spec& spec) {
         perf->wait(60);
     }
     finish_capture(c, spec.tool);
-    parse_tool_drops(p, read_text(out) + read_text(err));
+    p.tool_output = read_text(out) + read_text(err);
+    parse_tool_drops(p, p.tool_output);
     if (p.error.empty()) {
         try {
             capture_reader r(file);

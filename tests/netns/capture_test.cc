@@ -389,8 +389,13 @@ TEST_F(Capture, DropCountsInPcapngAddUpToTheSummary) {
     send(3000, {"--threads", "1"});
     child reader({"sh", "-c", "cat > " + quote(path("drops.pcapng"))}, path("cat.out"), path("cat.err"), p[0]);
     close(p[0]);
-    usleep(300'000);
-    send(50, {"--threads", "1", "--start", "10000"});  // these carry the drop count
+    // These carry the drop count: the writer attributes drops it has seen
+    // to the next packet, and it looks when it goes idle. Several rounds, so
+    // one comes after that even on a slow machine (the qemu guest).
+    for (int round = 0; round < 6; ++round) {
+        usleep(500'000);
+        send(20, {"--threads", "1", "--start", std::to_string(10000 + round * 20)});
+    }
     usleep(300'000);
     x.signal(SIGINT);
     ASSERT_EQ(x.wait(20), 0) << read_text(path("xcap.err"));

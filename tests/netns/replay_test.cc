@@ -382,8 +382,14 @@ TEST_F(Replay, ScheduleSurvivesAStall) {
     write_pcap(path("in.pcap"), frames);
     child c = capture(path("out.pcap"));
     std::vector<std::string> argv = {XCAP_BIN, "replay", "-i", net->sender_if(), "-r", path("in.pcap"), "--pps", "5000"};
+    const uint64_t rx0 = net->receiver_rx_packets();
     child r(net->in_sender(argv), path("r.out"), path("r.err"));
-    usleep(300'000);
+    // Stop it once it is sending (an event: set-up takes long in the qemu
+    // guest), a little way into the second.
+    for (int i = 0; i < 400 && net->receiver_rx_packets() - rx0 < 200 && r.running(); ++i) {
+        usleep(10'000);
+    }
+    ASSERT_GE(net->receiver_rx_packets() - rx0, 200u) << "not sending: " << read_text(path("r.err"));
     r.signal(SIGSTOP);
     usleep(300'000);
     r.signal(SIGCONT);
@@ -467,8 +473,15 @@ TEST_F(Replay, LongWaitsEndOnSignalsAndDuration) {
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
         SCOPED_TRACE(strsignal(sig));
         std::vector<std::string> argv = {XCAP_BIN, "replay", "-i", net->sender_if(), "-r", path("gap.pcap")};
+        const uint64_t rx0 = net->receiver_rx_packets();
         child r(net->in_sender(argv), path("r.out"), path("r.err"));
-        usleep(500'000);  // the first packet is out; the second is due in 2 minutes
+        // Until the first packet is out (the second is due in 2 minutes): an
+        // event, not a fixed sleep, so a slow machine does not signal xcap
+        // before it has started.
+        for (int i = 0; i < 400 && net->receiver_rx_packets() == rx0 && r.running(); ++i) {
+            usleep(50'000);
+        }
+        ASSERT_GT(net->receiver_rx_packets(), rx0) << "the first packet never arrived: " << read_text(path("r.err"));
         ASSERT_TRUE(r.running()) << read_text(path("r.err"));
         r.signal(sig);
         EXPECT_EQ(r.wait(2), 0) << "still waiting out the gap: " << read_text(path("r.err"));

@@ -191,3 +191,53 @@ TEST(Options, FilterFromAFileAndDump) {
     EXPECT_EQ(c.what, cli_command::dump_filter);
     EXPECT_EQ(c.capture.filter, "icmp");
 }
+
+TEST(TraceOptions, DefaultsAndSharedOutputOptions) {
+    auto c = parse({"trace", "-i", "eth0", "-w", "t.pcapng"});
+    EXPECT_EQ(c.what, cli_command::run_trace);
+    EXPECT_EQ(c.trace.capture.interface, "eth0");
+    EXPECT_EQ(c.trace.capture.output_path, "t.pcapng");
+    EXPECT_TRUE(c.trace.at_entry);
+    EXPECT_TRUE(c.trace.at_exit);
+    EXPECT_EQ(c.trace.ring_bytes, 8u << 20);
+    EXPECT_EQ(c.trace.hook, "");
+    // Capture's output options, parsed by the same code.
+    auto o = parse({"trace", "-ieth1", "-w-", "-c5", "-s", "96", "--duration=1.5", "--stats", "2", "-q", "-v",
+                    "--format", "pcap", "--micro", "-U"});
+    EXPECT_EQ(o.trace.capture.count, 5u);
+    EXPECT_EQ(o.trace.capture.snaplen, 96u);
+    EXPECT_DOUBLE_EQ(o.trace.capture.duration_s, 1.5);
+    EXPECT_DOUBLE_EQ(o.trace.capture.stats_interval_s, 2);
+    EXPECT_TRUE(o.trace.capture.quiet && o.trace.capture.verbose && o.trace.capture.packet_buffered);
+    EXPECT_FALSE(o.trace.capture.nanosecond);
+    EXPECT_EQ(o.trace.capture.format, file_format::pcap);
+    auto r = parse({"trace", "-i", "e", "-w", "x", "-C", "10", "-W", "3", "-z", "gzip"});
+    EXPECT_EQ(r.trace.capture.rotate_bytes, 10'000'000u);
+    EXPECT_EQ(r.trace.capture.max_files, 3u);
+}
+
+TEST(TraceOptions, AtProgramHookAndRing) {
+    auto c = parse({"trace", "-i", "e", "-w", "f", "--at", "exit", "--program", "xdp_lb", "--ring-size", "64k"});
+    EXPECT_FALSE(c.trace.at_entry);
+    EXPECT_TRUE(c.trace.at_exit);
+    EXPECT_EQ(c.trace.program, "xdp_lb");
+    EXPECT_EQ(c.trace.ring_bytes, 65536u);
+    auto both = parse({"trace", "-i", "e", "-w", "f", "--at=exit,entry"});
+    EXPECT_TRUE(both.trace.at_entry && both.trace.at_exit);
+    auto h = parse({"trace", "--hook", "/sys/fs/bpf/hook", "-w", "f", "--force"});
+    EXPECT_EQ(h.trace.hook, "/sys/fs/bpf/hook");
+    EXPECT_TRUE(h.trace.capture.force);
+    EXPECT_EQ(parse({"trace", "--help"}).what, cli_command::trace_help);
+}
+
+TEST(TraceOptions, BadInputIsNamed) {
+    expect_usage_error({"trace", "-w", "f"}, "no interface given");
+    expect_usage_error({"trace", "-i", "e"}, "no output given");
+    expect_usage_error({"trace", "-i", "e", "-w", "f", "--at", "middle"}, "--at middle");
+    expect_usage_error({"trace", "-i", "e", "-w", "f", "--ring-size", "3000"}, "power of two");
+    expect_usage_error({"trace", "-i", "e", "-w", "f", "--ring-size", "1k"}, "--ring-size");
+    expect_usage_error({"trace", "--hook", "/x", "-w", "f", "--at", "entry"}, "do not go with --hook");
+    expect_usage_error({"trace", "-i", "e", "-w", "f", "udp"}, "takes no filter expression");
+    expect_usage_error({"trace", "-i", "e", "-w", "f", "--queues", "1"}, "--queues");
+    expect_usage_error({"trace", "-i", "e", "-w", "-", "-C", "1"}, "need a file");
+}

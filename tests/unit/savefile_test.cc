@@ -1,7 +1,9 @@
 // Rotation: -C, -G, -W and -z, with synthetic packets; every file checked
 // with the reader (and tcpdump where installed).
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -197,6 +199,40 @@ TEST_P(Rotation, PostRotateCommandRunsOnEveryFinishedFile) {
     }
     EXPECT_EQ(seen.size(), opened) << "one run per file, the last one included";
     EXPECT_TRUE(seen.count(c.path));
+}
+
+// xcap blocks SIGINT/SIGTERM/SIGHUP and ignores SIGPIPE; a -z command must
+// start with neither (a blocked mask and an ignored disposition both survive
+// exec), in a process group of its own (a terminal's Ctrl-C stops xcap, not
+// the compression it started).
+TEST_P(Rotation, PostRotateCommandStartsWithCleanSignalsInItsOwnGroup) {
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
+    auto old_pipe = signal(SIGPIPE, SIG_IGN);
+    auto c = config("sig.cap");
+    // The signal state of a program the command runs (grep), and its group.
+    c.post_rotate = "f() { grep -E '^Sig(Blk|Ign)' /proc/self/status > \"$1.sig\"; cut -d' ' -f5 /proc/self/stat >> \"$1.sig\"; }; f";
+    {
+        auto files = open(c);
+        files->write(t0, packet(0, 100).data(), 100, {});
+    }
+    signal(SIGPIPE, old_pipe);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    std::ifstream in(c.path + ".sig");
+    std::string blk, ign, pgid;
+    std::getline(in, blk);
+    std::getline(in, ign);
+    std::getline(in, pgid);
+    ASSERT_EQ(blk.rfind("SigBlk:", 0), 0u) << "the command did not run: " << blk;
+    EXPECT_EQ(blk.find_first_not_of("0", blk.find_first_not_of(" \t", 7)), std::string::npos) << blk;
+    const unsigned long long ignored = std::stoull(ign.substr(ign.find_first_not_of(" \t", 7)), nullptr, 16);
+    EXPECT_EQ(ignored & (1ull << (SIGPIPE - 1)), 0u) << ign;
+    ASSERT_FALSE(pgid.empty());
+    EXPECT_NE(std::stol(pgid), long(getpgrp())) << "runs in the capture's process group";
 }
 
 TEST_P(Rotation, UnwritableFirstFileThrowsNamingIt) {

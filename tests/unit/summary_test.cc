@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "capture/capture.h"
+#include "capture/trace.h"
 
 using namespace xcap;
 
@@ -52,4 +53,33 @@ TEST(Summary, TooLargeIsADropWithItsOwnReason) {
     std::string line = format_stats_line(capture_totals{}, t, 1);
     EXPECT_NE(line.find("dropped 7"), std::string::npos) << line;
     EXPECT_NE(line.find("; 7 too_large"), std::string::npos) << line;
+}
+
+TEST(TraceSummary, HistogramAndLossesByReasonAndCpu) {
+    xcap::trace_totals t;
+    t.ring_bytes = 8u << 20;
+    t.capture.received = 1990;
+    t.capture.written = 1990;
+    xcap::program_counts p;
+    p.name = "'xdp_lb' (id 42)";
+    p.seen = 1000;
+    p.recorded = 1990;
+    p.ring_full = 10;
+    p.ring_full_per_cpu = {7, 0, 3};
+    p.actions[2] = 990;
+    p.actions[1] = 5;
+    p.actions[4] = 5;
+    t.programs.push_back(p);
+    std::string s = xcap::format_trace_summary(t, "t.pcapng");
+    EXPECT_NE(s.find("1990 records written to t.pcapng (1000 packets seen, each recorded at entry and exit)\n"),
+              std::string::npos) << s;
+    EXPECT_NE(s.find("2000 records offered to the ring buffer (8192 KiB), 1990 records received by xcap\n"),
+              std::string::npos) << s;
+    EXPECT_NE(s.find("10 records lost: ring buffer full 10 (cpu0 7, cpu2 3), write_errors 0\n"), std::string::npos) << s;
+    EXPECT_NE(s.find("'xdp_lb' (id 42): XDP_PASS 990, XDP_DROP 5, XDP_TX 0, XDP_REDIRECT 5, XDP_ABORTED 0\n"),
+              std::string::npos) << s;
+    t.at_exit = false;
+    s = xcap::format_trace_summary(t, "t.pcapng");
+    EXPECT_NE(s.find("recorded at entry)"), std::string::npos) << s;
+    EXPECT_EQ(s.find("XDP_PASS"), std::string::npos) << "no actions without the exit: " << s;
 }

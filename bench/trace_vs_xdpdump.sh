@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# bench/trace_vs_xdpdump.sh: the cost of tracing an XDP program, xcap trace
+# against xdpdump (Debian's xdp-tools), in the same run on the same program.
+# Needs a kernel that allows fentry/fexit on XDP programs: run it in the
+# guest lane,
+#
+#   tests/vm/run.sh bench/trace_vs_xdpdump.sh          # writes bench/results/trace-guest.md
+#
+# XCAP_TRACE_BENCH_N (frames per run, 100000), XCAP_TRACE_BENCH_ROUNDS (3),
+# XCAP_TRACE_BENCH_OUT (the results file).
+#
+# In a throwaway pair of namespaces joined by a one-queue veth pair, the
+# tests' XDP program (tests/netns/xdp_actions.bpf.c; the flood's frames go to
+# UDP port 9: XDP_PASS) runs on the receiving end, and xcap-flood sends N
+# 64-byte frames as fast as it can (BPF_PROG_RUN live frames). For each round
+# and each tool in turn (none, xcap trace, xdpdump; both tools at entry and
+# exit, writing pcapng to /tmp), it measures the program's packet rate (its
+# own run counter over the flood's time) and what the tool wrote and lost.
+# Medians of ROUNDS rounds. Namespaces and files are removed on every path.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+project=$(cd "$here/.." && pwd)
+xcap=$project/build/cli/xcap
+flood=$project/build/bench/xcap-flood
+prog=$project/build/tests/netns/xdp_actions.bpf.o
+# XCAP_* names: tests/vm/run.sh passes those into the guest.
+n=${XCAP_TRACE_BENCH_N:-100000}
+rounds=${XCAP_TRACE_BENCH_ROUNDS:-3}
+out=${XCAP_TRACE_BENCH_OUT:-$project/bench/results/trace-guest.md}
+
+[ "$(id -u)" = 0 ] || { echo "trace_vs_xdpdump: needs root" >&2; exit 77; }
+for f in "$xcap" "$flood" "$prog"; do
+    [ -e "$f" ] || { echo "trace_vs_xdpdump: $f is missing (build first)" >&2; exit 2; }
+done
+command -v xdpdump >/dev/null || { echo "trace_vs_xdpdump: xdpdump is missing (apt-get install xdp-tools)" >&2; exit 77; }
+
+a=xtb-a-$$
+b=xtb-b-$$
+tmp=$(mktemp -d /tmp/xcap-trace-bench.XXXXXX)
+tool_pid=""
+cleanup() {
+    [ -n "$tool_pid" ] && kill -9 "$tool_pid" 2>/dev/null || true
+    ip netns del "$a" 2>/dev/null || true
+    ip netns del "$b" 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+ip netns add "$a"
+ip netns add "$b"
+ip link add va numtxqueues 1 numrxqueues 1 netns "$a" type veth peer name vb numtxqueues 1 numrxqueues 1 netns "$b"
+for ns in "$a" "$b"; do
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+done
+ip -n "$a" link set dev va up
+ip -n "$b" link set dev vb up
+ip -n "$b" link set dev vb xdpdrv obj "$prog" sec xdp
+prog_id=$(ip -n "$b" -j link show dev vb | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["xdp"]["prog"]["id"])')
+runs_map=$(bpftool -j prog show id "$prog_id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["map_ids"][0])')
+# The program's run count, summed over actions.
+runs() {
+    bpftool -j map dump id "$runs_map" | python3 -c '
+import json, sys
+total = 0
+for e in json.load(sys.stdin):
+    v = e.get("value", e.get("formatted", {}).get("value"))
+    total += int.from_bytes(bytes(int(x, 16) for x in v), "little") if isinstance(v, list) else int(v)
+print(total)'
+}
+
+# Waits (up to 120 s) until the tool's output holds PATTERN, or it died.
+wait_for() {
+    local pattern=$1 i
+    for i in $(seq 1200); do
+        cat "$tmp/t.out" "$tmp/t.err" 2>/dev/null | grep -q "$pattern" && return 0
+        kill -0 "$tool_pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+declare -A rate written lost
+one_run() {
+    local tool=$1 round=$2 before after secs
+    rm -f "$tmp"/*.pcapng "$tmp"/*.err "$tmp"/*.out
+    case $tool in
+        none) ;;
+        xcap)
+            ip netns exec "$b" "$xcap" trace -i vb -w "$tmp/x.pcapng" >"$tmp/t.out" 2>"$tmp/t.err" &
+            tool_pid=$!
+            wait_for "xcap: tracing" || { cat "$tmp/t.err" >&2; exit 1; } ;;
+        xdpdump)
+            ip netns exec "$b" xdpdump -i vb --rx-capture entry,exit -w "$tmp/d.pcapng" >"$tmp/t.out" 2>"$tmp/t.err" &
+            tool_pid=$!
+            wait_for "listening on" || { cat "$tmp/t.out" "$tmp/t.err" >&2; exit 1; } ;;
+    esac
+    before=$(runs)
+    ip netns exec "$a" "$flood" -i va -n "$n" --cpus 1 >"$tmp/flood.out" 2>&1
+    after=$(runs)
+    secs=$(sed -n 's/.* in \([0-9.]*\) s.*/\1/p' "$tmp/flood.out" | head -n 1)
+    local ran=$((after - before))
+    rate[$tool,$round]=$(python3 -c "print(round($ran / $secs / 1000, 1))")
+    written[$tool,$round]=-
+    lost[$tool,$round]=-
+    if [ -n "$tool_pid" ]; then
+        sleep 2  # let the tool drain what it was handed (both flush on SIGINT too)
+        kill -INT "$tool_pid"
+        wait "$tool_pid" || true
+        tool_pid=""
+        local offered=$((2 * ran)) w
+        if [ "$tool" = xcap ]; then
+            w=$(sed -n 's/^xcap: \([0-9]*\) records\? written.*/\1/p' "$tmp/t.err")
+        else
+            w=$(cat "$tmp/t.out" "$tmp/t.err" | sed -n 's/^\([0-9]*\) packets\? captured.*/\1/p' | head -n 1)
+        fi
+        written[$tool,$round]=$w
+        lost[$tool,$round]=$((offered - w))
+        echo "round $round $tool: program ran $ran in $secs s, ${rate[$tool,$round]} kpps; offered $offered records, wrote $w" >&2
+        grep -h "lost\|dropped" "$tmp/t.err" "$tmp/t.out" >&2 || true
+    else
+        echo "round $round none: program ran $ran in $secs s, ${rate[$tool,$round]} kpps" >&2
+    fi
+}
+
+for round in $(seq "$rounds"); do
+    for tool in none xcap xdpdump; do
+        one_run "$tool" "$round"
+    done
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+{
+    echo "# xcap trace against xdpdump (guest lane)"
+    echo
+    echo "$(uname -r) ($(nproc) vCPUs), $(date -u '+%Y-%m-%d %H:%M UTC'); under qemu (TCG when run through tests/vm/run.sh:"
+    echo "rates are an emulated machine's, to compare with each other only). $n 64-byte frames per run,"
+    echo "unpaced (xcap-flood, one CPU), the program's rate from its own run counter; both tools at entry and"
+    echo "exit, pcapng into /tmp (tmpfs); offered = 2 records per program run. $(xdpdump --version 2>&1 | head -n 1)."
+    echo
+    echo "| tool | program rate, kpps (median; runs) | records written (runs) | records lost (runs) |"
+    echo "|---|---|---|---|"
+    for tool in none xcap xdpdump; do
+        r=() w=() l=()
+        for round in $(seq "$rounds"); do
+            r+=("${rate[$tool,$round]}")
+            w+=("${written[$tool,$round]}")
+            l+=("${lost[$tool,$round]}")
+        done
+        echo "| $tool | $(median "${r[@]}") (${r[*]}) | ${w[*]} | ${l[*]} |"
+    done
+} >"$out"
+cat "$out"
