@@ -8,8 +8,8 @@
  * Multi-buffer: the program is built as SEC("xdp.frags"), so a driver may
  * hand it a frame spread over several buffers (jumbo frames) and AF_XDP
  * sockets bound with XDP_USE_SG receive it as several descriptors. On a
- * kernel whose AF_XDP cannot do that (before 6.6) user space loads it without
- * BPF_F_XDP_HAS_FRAGS. Either way a frame longer than
+ * kernel whose AF_XDP cannot do that (before 6.6) user space loads the same
+ * program without BPF_F_XDP_HAS_FRAGS (xcap_rx_1buf). Either way a frame longer than
  * the sockets can take (xcap_max_len, set by user space; 0 = no limit) is
  * dropped here and counted as too_large, not left to the socket's anonymous
  * rx_dropped. */
@@ -48,8 +48,7 @@ const volatile __u8 xcap_buff_len = 1;
  * the sockets are bound (a .bss variable, mapped). */
 volatile __u32 xcap_max_len;
 
-SEC("xdp.frags")
-int xcap_rx(struct xdp_md *ctx)
+static __always_inline int capture(struct xdp_md *ctx)
 {
 	__u32 queue = ctx->rx_queue_index;
 	__u32 zero = 0;
@@ -67,10 +66,9 @@ int xcap_rx(struct xdp_md *ctx)
 	__u32 max_len = xcap_max_len;
 	if (max_len) {
 		/* Sockets without multi-buffer: a frame longer than one of their
-		 * frames, or one the driver split over several buffers (veth on
-		 * 6.1 does so from about 3.5 KB even for a program without frags,
-		 * and such a frame cannot be redirected to a socket there), would
-		 * be lost without a count. */
+		 * frames, or one a driver split over several buffers (which such
+		 * a socket cannot take either; a driver may do so even for a
+		 * program without frags), would be lost without a count. */
 		__u32 linear = (__u32)(ctx->data_end - ctx->data);
 		__u32 len = xcap_buff_len ? (__u32)bpf_xdp_get_buff_len(ctx) : linear;
 		if (len > max_len || len != linear) {
@@ -110,6 +108,22 @@ count:
 		ctr->redirected++;
 	}
 	return action;
+}
+
+/* The same program twice: with BPF_F_XDP_HAS_FRAGS, and without it for a
+ * kernel whose AF_XDP has no multi-buffer (user space loads one of them;
+ * libbpf adds the flag for the section at load time, so it cannot be taken
+ * off one program). */
+SEC("xdp.frags")
+int xcap_rx(struct xdp_md *ctx)
+{
+	return capture(ctx);
+}
+
+SEC("xdp")
+int xcap_rx_1buf(struct xdp_md *ctx)
+{
+	return capture(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

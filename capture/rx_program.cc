@@ -23,10 +23,8 @@ xcap_rx_bpf* open_and_load(bool frags, int& err) {
         err = -errno;
         return nullptr;
     }
-    if (!frags) {
-        bpf_program__set_flags(skel->progs.xcap_rx,
-                               bpf_program__flags(skel->progs.xcap_rx) & ~uint32_t(BPF_F_XDP_HAS_FRAGS));
-    }
+    bpf_program__set_autoload(skel->progs.xcap_rx, frags);
+    bpf_program__set_autoload(skel->progs.xcap_rx_1buf, !frags);
     skel->rodata->xcap_buff_len = libbpf_probe_bpf_helper(BPF_PROG_TYPE_XDP, BPF_FUNC_xdp_get_buff_len, nullptr) == 1;
     err = xcap_rx_bpf__load(skel);
     if (err) {
@@ -70,7 +68,9 @@ rx_program::~rx_program() {
     xcap_rx_bpf__destroy(_skel);
 }
 
-int rx_program::prog_fd() const { return bpf_program__fd(_skel->progs.xcap_rx); }
+int rx_program::prog_fd() const {
+    return bpf_program__fd(_frags ? _skel->progs.xcap_rx : _skel->progs.xcap_rx_1buf);
+}
 
 void rx_program::set_max_len(uint32_t bytes) {
     // .bss is mapped into this process: the program sees the store at once.

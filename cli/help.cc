@@ -26,8 +26,11 @@ DESCRIPTION
     --preload budget, and streamed from the file otherwise; memory stays
     bounded either way.
 
-    Frames larger than the interface takes (MTU + 14 bytes, + 4 with a VLAN
-    tag) are skipped and counted, with one warning line; so are frames
+    Frames longer than one 4 KiB buffer go out as several descriptors where
+    the kernel has AF_XDP multi-buffer (Linux 6.6+), and are skipped and
+    counted where it has not. Frames larger than the interface takes (MTU +
+    14 bytes, + 4 with a VLAN tag) are skipped and counted, with one warning
+    line; so are frames
     shorter than an Ethernet header. Frames captured with a snaplen (shorter
     in the file than on the wire) are sent as captured, and counted.
 
@@ -203,7 +206,9 @@ DESCRIPTION
     On SIGINT, SIGTERM or SIGHUP xcap stops receiving, writes out every
     packet the sockets had delivered, detaches and prints a summary on
     standard error: packets captured and packets dropped, by reason (the six
-    XDP_STATISTICS counters of the sockets, write errors). If the interface
+    XDP_STATISTICS counters of the sockets, write errors, and too_large:
+    frames longer than a socket takes where the kernel has no AF_XDP
+    multi-buffer; see Jumbo frames in the README). If the interface
     disappears, xcap writes out what it had and exits 3. If a write fails
     (a full disk), xcap stops at once: the file is cut back to its last whole
     packet and holds exactly the packets counted as captured (exit 1).

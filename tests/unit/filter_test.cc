@@ -617,6 +617,13 @@ TEST(FilterProgram, EntryChainsIntoTheCaptureProgram) {
     EXPECT_EQ(c.seen, 5u) << "xcap_rx ran for the matches only";
     EXPECT_EQ(c.passed_no_socket, 5u) << "no socket bound: xcap_rx passes them";
     EXPECT_EQ(entry.counters().rejected, 3u);
+    // Without multi-buffer xcap loads xcap_rx_1buf, the same program without
+    // frags: a filter without frags chains to it and not to xcap_rx.
+    xdp_filter_program plain(compile_filter("tcp port 80", 262144));
+    EXPECT_THROW(plain.set_next(bpf_program__fd(skel->progs.xcap_rx)), failure);
+    plain.set_next(bpf_program__fd(skel->progs.xcap_rx_1buf));
+    run_xdp(plain.fd(), tcp, {.repeat = 2});
+    EXPECT_EQ(rx_counters().seen, 7u) << "xcap_rx_1buf counts in the same maps";
     xcap_rx_bpf__destroy(skel);
 }
 

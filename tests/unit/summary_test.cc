@@ -101,6 +101,24 @@ TEST(Summary, TapCountsRingLosses) {
         << line;
 }
 
+// Frames longer than the sockets take (no multi-buffer) are drops with their
+// own reason, in the total, the dropped line and the --stats line; the
+// reason is named only when there are any.
+TEST(Summary, TooLargeIsADropWithItsOwnReason) {
+    capture_totals t;
+    t.received = 10;
+    t.written = 10;
+    EXPECT_EQ(format_summary(t, "x.pcap").find("too_large"), std::string::npos);
+    t.program.too_large = 7;
+    EXPECT_EQ(t.dropped(), 7u);
+    std::string s = format_summary(t, "x.pcap");
+    EXPECT_NE(s.find("7 packets dropped: rx_dropped 0,"), std::string::npos) << s;
+    EXPECT_NE(s.find("write_errors 0, too_large 7\n"), std::string::npos) << s;
+    std::string line = format_stats_line(capture_totals{}, t, 1);
+    EXPECT_NE(line.find("dropped 7"), std::string::npos) << line;
+    EXPECT_NE(line.find("; 7 too_large"), std::string::npos) << line;
+}
+
 TEST(TraceSummary, HistogramAndLossesByReasonAndCpu) {
     xcap::trace_totals t;
     t.ring_bytes = 8u << 20;
