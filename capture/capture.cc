@@ -252,39 +252,17 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
                 t.filter_rejected += r.filter_program->counters().rejected;
             }
         }
-        const auto& w = writer.counters();
-        t.written = w.written.load(std::memory_order_relaxed);
-        t.written_bytes = w.written_bytes.load(std::memory_order_relaxed);
-        t.snaplen_cut = w.snaplen_cut.load(std::memory_order_relaxed);
-        t.write_errors = w.write_errors.load(std::memory_order_relaxed);
-        t.over_limit = w.over_limit.load(std::memory_order_relaxed);
-        t.meta_missing = w.meta_missing.load(std::memory_order_relaxed);
+        add_writer_counts(t, writer.counters());
         return t;
     };
 
-    // Rotated pcapng files end with the counts so far. Called on the writer
-    // thread; reads only counters and the sockets' statistics.
-    files.set_statistics_source([&] { return interface_counts(collect()); });
-
-    const int64_t start = monotonic_ns();
-    capture_result result;
-    {
-        capture_thread ct;
-        ct.thread = start_thread("xcap-capture", -1, [&] { writer.run(ct.stop); });
-
-        result.end = supervise(opts, links, signals, writer, files, collect, log, start, &result.gone_interface);
-
-        // Stop receiving first, then drain: the capture thread empties the
-        // RX rings and flushes.
-        for (auto& r : ifs) {
-            r->program->detach();
-        }
-        ct.stop_and_join();
-    }
-    result.totals = collect();
-    result.totals.seconds = double(monotonic_ns() - start) / 1e9;
-    finish_output(files, signals, result, log, [&] { return interface_counts(result.totals); });
-    return result;
+    return run_pipeline(opts, links, signals, writer, files, collect, interface_counts,
+                        [&] {
+                            for (auto& r : ifs) {
+                                r->program->detach();
+                            }
+                        },
+                        log);
 }
 
 }  // namespace xcap

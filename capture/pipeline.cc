@@ -9,6 +9,7 @@
 #include "capture/frame_limit.h"
 #include "common/error.h"
 #include "engine/clock.h"
+#include "engine/cpu.h"
 
 namespace xcap {
 
@@ -27,13 +28,6 @@ section_description describe_section() {
     }
     s.application = "xcap " XCAP_VERSION;
     return s;
-}
-
-capture_end supervise(const capture_options& opts, const device_info& dev, const stop_signals& signals,
-                      link_monitor& monitor, const capture_writer& writer, const savefile_set& files,
-                      const std::function<capture_totals()>& collect, const capture_log& log, int64_t start,
-                      uint32_t frame_limit) {
-    return supervise(opts, {{&dev, &monitor, frame_limit}}, signals, writer, files, collect, log, start);
 }
 
 capture_end supervise(const capture_options& opts, const std::vector<watched_link>& links,
@@ -108,6 +102,44 @@ capture_end supervise(const capture_options& opts, const std::vector<watched_lin
             last_stats = now;
         }
     }
+}
+
+void add_writer_counts(capture_totals& t, const writer_counters& w) {
+    t.written = w.written.load(std::memory_order_relaxed);
+    t.written_bytes = w.written_bytes.load(std::memory_order_relaxed);
+    t.snaplen_cut = w.snaplen_cut.load(std::memory_order_relaxed);
+    t.write_errors = w.write_errors.load(std::memory_order_relaxed);
+    t.over_limit = w.over_limit.load(std::memory_order_relaxed);
+    t.meta_missing = w.meta_missing.load(std::memory_order_relaxed);
+}
+
+capture_result run_pipeline(const capture_options& opts, const std::vector<watched_link>& links,
+                            const stop_signals& signals, capture_writer& writer, savefile_set& files,
+                            const std::function<capture_totals()>& collect,
+                            const std::function<std::vector<interface_statistics>(const capture_totals&)>& counts,
+                            const std::function<void()>& stop_input, const capture_log& log,
+                            const char* thread_name) {
+    // Rotated pcapng files end with the counts so far. Called on the writer
+    // thread; it reads only counters and the sockets' statistics.
+    files.set_statistics_source([&] { return counts(collect()); });
+    const int64_t start = monotonic_ns();
+    capture_result result;
+    {
+        capture_thread ct;
+        ct.thread = start_thread(thread_name, -1, [&] { writer.run(ct.stop); });
+        result.end = supervise(opts, links, signals, writer, files, collect, log, start, &result.gone_interface);
+        // Stop the input first, then drain: the capture thread empties what
+        // the rings hold (a packet between the program and its ring when
+        // the program is detached included) and flushes.
+        stop_input();
+        ct.stop_and_join();
+    }
+    // Losses not yet attributed to a record still count: collect() reads the
+    // programs' and sockets' own counters.
+    result.totals = collect();
+    result.totals.seconds = double(monotonic_ns() - start) / 1e9;
+    finish_output(files, signals, result, log, [&] { return counts(result.totals); });
+    return result;
 }
 
 void finish_output(savefile_set& files, const stop_signals& signals, capture_result& result, const capture_log& log,

@@ -48,15 +48,6 @@ struct capture_thread {
     ~capture_thread() { stop_and_join(); }
 };
 
-// The main thread while the capture runs: it sleeps in poll() until a stop
-// signal, the writer finishing, a link event, the next --stats line or the
-// --duration deadline, so an idle capture costs no wake-ups here either.
-// `frame_limit`: the longest frame the capture takes (0 = any); an MTU
-// raised past it while capturing gets one line.
-capture_end supervise(const capture_options& opts, const device_info& dev, const stop_signals& signals,
-                      link_monitor& monitor, const capture_writer& writer, const savefile_set& files,
-                      const std::function<capture_totals()>& collect, const capture_log& log, int64_t start,
-                      uint32_t frame_limit = 0);
 
 // An interface the capture watches: its facts and its link events (both
 // owned by the caller).
@@ -66,13 +57,32 @@ struct watched_link {
     uint32_t frame_limit = 0;  // the longest frame the capture takes there (0 = any)
 };
 
-// The same for a capture of several interfaces: any one disappearing ends
-// it (interface_gone, its name in `*gone`); one going down or up, or its MTU
-// raised past its frame_limit, is a warning line, and the capture goes on.
+// The main thread while the capture runs: it sleeps in poll() until a stop
+// signal, the writer finishing, a link event, the next --stats line or the
+// --duration deadline, so an idle capture costs no wake-ups here either.
+// Any interface disappearing ends it (interface_gone, its name in `*gone`);
+// one going down or up, or its MTU raised past its frame_limit, is a warning
+// line, and the capture goes on.
 capture_end supervise(const capture_options& opts, const std::vector<watched_link>& links,
                       const stop_signals& signals, const capture_writer& writer, const savefile_set& files,
                       const std::function<capture_totals()>& collect, const capture_log& log, int64_t start,
                       std::string* gone = nullptr);
+
+// Copies the writer's counters (written, bytes, cut, errors, over the
+// limit, unstamped) into `t`.
+void add_writer_counts(capture_totals& t, const writer_counters& w);
+
+// A capture from its first packet to its closed output, the same for every
+// way in: the pcapng statistics source (`counts` of `collect()`), the
+// capture thread running the writer, supervise() until something ends the
+// capture, then `stop_input` (detach the programs, so nothing new arrives),
+// the drain, the final counts and finish_output().
+capture_result run_pipeline(const capture_options& opts, const std::vector<watched_link>& links,
+                            const stop_signals& signals, capture_writer& writer, savefile_set& files,
+                            const std::function<capture_totals()>& collect,
+                            const std::function<std::vector<interface_statistics>(const capture_totals&)>& counts,
+                            const std::function<void()>& stop_input, const capture_log& log,
+                            const char* thread_name = "xcap-capture");
 
 // After the capture thread has stopped: closes the output (the last file
 // gets its statistics from `final_counts`, -z runs on it, a second signal

@@ -169,37 +169,19 @@ capture_result run_tap(const capture_options& opts, const capture_log& log) {
             t.received += s->counters().received.load(std::memory_order_relaxed);
             t.received_bytes += s->counters().received_bytes.load(std::memory_order_relaxed);
         }
-        const auto& w = writer.counters();
-        t.written = w.written.load(std::memory_order_relaxed);
-        t.written_bytes = w.written_bytes.load(std::memory_order_relaxed);
-        t.snaplen_cut = w.snaplen_cut.load(std::memory_order_relaxed);
-        t.write_errors = w.write_errors.load(std::memory_order_relaxed);
-        t.over_limit = w.over_limit.load(std::memory_order_relaxed);
-        t.meta_missing = w.meta_missing.load(std::memory_order_relaxed);
+        add_writer_counts(t, writer.counters());
         return t;
     };
-    files.set_statistics_source([&] { return tap_interface_counts(collect()); });
-
-    const int64_t start = monotonic_ns();
-    capture_result result;
-    {
-        capture_thread ct;
-        ct.thread = start_thread("xcap-capture", -1, [&] { writer.run(ct.stop); });
-        result.end = supervise(opts, links, signals, writer, files, collect, log, start, &result.gone_interface);
-        // Detached, no record is reserved any more; the writer drains what
-        // the rings hold (a record reserved just before the detach is
-        // committed within the program's run, before the drain's last look).
-        for (auto& r : ifs) {
-            r->program->detach();
-        }
-        ct.stop_and_join();
-    }
-    // Losses the writer had not attributed to a record yet still count:
-    // collect() reads the programs' own counters.
-    result.totals = collect();
-    result.totals.seconds = double(monotonic_ns() - start) / 1e9;
-    finish_output(files, signals, result, log, [&] { return tap_interface_counts(result.totals); });
-    return result;
+    // Detached, no record is reserved any more; the writer drains what the
+    // rings hold (a record reserved just before the detach is committed
+    // within the program's run, before the drain's last look).
+    return run_pipeline(opts, links, signals, writer, files, collect, tap_interface_counts,
+                        [&] {
+                            for (auto& r : ifs) {
+                                r->program->detach();
+                            }
+                        },
+                        log);
 }
 
 }  // namespace xcap

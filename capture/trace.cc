@@ -192,12 +192,7 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
         q.xsk.rx_ring_full = so.lost();
         t.xsk.rx_ring_full = q.xsk.rx_ring_full;
         t.queues.push_back(q);
-        const auto& w = writer.counters();
-        t.written = w.written.load(std::memory_order_relaxed);
-        t.written_bytes = w.written_bytes.load(std::memory_order_relaxed);
-        t.snaplen_cut = w.snaplen_cut.load(std::memory_order_relaxed);
-        t.write_errors = w.write_errors.load(std::memory_order_relaxed);
-        t.over_limit = w.over_limit.load(std::memory_order_relaxed);
+        add_writer_counts(t, writer.counters());
         return t;
     };
     auto interface_counts = [](const capture_totals& t) {
@@ -206,26 +201,18 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
         st.dropped = t.dropped();
         return std::vector<interface_statistics>{st};
     };
-    files.set_statistics_source([&] { return interface_counts(collect()); });
-
-    const int64_t start = monotonic_ns();
     trace_result result;
-    capture_result cr;
-    {
-        capture_thread ct;
-        ct.thread = start_thread("xcap-trace", -1, [&] { writer.run(ct.stop); });
-        cr.end = supervise(co, dev ? *dev : no_device, signals, monitor, writer, files, collect, log, start);
-        // Stop recording first, then drain what the ring holds.
-        if (hooked) {
-            hooked->remove();
-        } else {
-            fentry->detach();
-        }
-        ct.stop_and_join();
-    }
-    cr.totals = collect();
-    cr.totals.seconds = double(monotonic_ns() - start) / 1e9;
-    finish_output(files, signals, cr, log, [&] { return interface_counts(cr.totals); });
+    // Stop recording first, then drain what the ring holds.
+    const capture_result cr = run_pipeline(co, {{dev ? &*dev : &no_device, &monitor}}, signals, writer, files, collect,
+                                           interface_counts,
+                                           [&] {
+                                               if (hooked) {
+                                                   hooked->remove();
+                                               } else {
+                                                   fentry->detach();
+                                               }
+                                           },
+                                           log, "xcap-trace");
     result.end = cr.end;
     result.output_error = cr.output_error;
     result.totals.capture = cr.totals;
