@@ -145,8 +145,9 @@ OPTIONS
         16384 for trace.
 
 EXIT STATUS
-    As for a capture; also: 3 when INTERFACE has no XDP program (nothing to
-    trace) or --program names none of its programs; 6 when a hook slot holds
+    As for a capture; also: 3 when --program names none of INTERFACE's XDP
+    programs (with no program at all and no --program there is nothing to
+    trace: xcap says so and captures as --tap does); 6 when a hook slot holds
     another program (see --force) or another xcap traces the hook; 7 when
     the kernel refuses the fentry/fexit programs.
 

@@ -2,12 +2,16 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "cli/console.h"
 #include "cli/interfaces.h"
 #include "cli/options.h"
 #include "common/error.h"
+#include "engine/device.h"
+#include "engine/xdp_attach.h"
 #include "filter/filter.h"
 
 namespace {
@@ -67,7 +71,36 @@ int capture_main(const capture_options& opts) {
     return exit_ok;
 }
 
+// With no XDP program on the interface there is nothing to trace: as
+// xdpdump falls back to a plain capture, xcap records the interface's
+// packets as --tap does (every packet goes on to the stack), into the same
+// file, pcapng unless asked otherwise. Only without --hook and --program.
+std::optional<capture_options> tap_fallback(const trace_options& opts) {
+    if (!opts.hook.empty() || !opts.program.empty() || opts.capture.interface.empty()) {
+        return std::nullopt;
+    }
+    device_info dev = probe_device(opts.capture.interface);
+    if (query_attached(dev.ifindex)) {
+        return std::nullopt;
+    }
+    capture_options co = opts.capture;
+    co.tap = true;
+    co.ring_bytes = std::clamp<uint64_t>(opts.ring_bytes, 4096, uint64_t(1) << 30);
+    if (!co.format) {
+        const std::string& p = co.output_path;
+        co.format = p.size() > 5 && p.compare(p.size() - 5, 5, ".pcap") == 0 ? file_format::pcap : file_format::pcapng;
+    }
+    return co;
+}
+
 int trace_main(const trace_options& opts) {
+    if (auto co = tap_fallback(opts)) {
+        console(opts.capture.quiet)
+            .print(line_kind::warning, opts.capture.interface +
+                                           " has no XDP program attached: nothing to trace; capturing its packets as "
+                                           "--tap does instead (every packet goes on to the stack)");
+        return capture_main(*co);
+    }
     console out(opts.capture.quiet);
     trace_result r = run_trace(
         opts, {out.printer(line_kind::setup), out.printer(line_kind::stats), out.printer(line_kind::warning)});

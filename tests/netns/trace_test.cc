@@ -454,13 +454,44 @@ protected:
 
 }  // namespace
 
-// Nothing is attached: one line, exit 3.
-TEST_F(Trace, NoProgramOnTheInterface) {
+// Nothing is attached: there is nothing to trace, so, as xdpdump falls back
+// to a plain capture, xcap says so in one line and records the interface's
+// packets as --tap does (they go on to the stack), pcapng by default.
+TEST_F(Trace, NoProgramOnTheInterfaceFallsBackToTapCapture) {
     child c(net->in_receiver({XCAP_BIN, "trace", "-i", net->receiver_if(), "-w", path("t.pcapng")}), path("o"),
             path("e"));
-    EXPECT_EQ(c.wait(30), 3);
-    expect_one_line(read_text(path("e")), net->receiver_if() + " has no XDP program attached: there is nothing to trace");
-    EXPECT_FALSE(file_exists(path("t.pcapng")));
+    ASSERT_TRUE(net->wait_receiver_xdp(true, 20)) << read_text(path("e"));
+    const uint64_t rx0 = net->receiver_rx_packets();
+    frame_sender s(*net);
+    const uint32_t n = 20;
+    for (uint32_t i = 0; i < n; ++i) {
+        ASSERT_TRUE(s.send(test_frame(i, mac, 200))) << std::strerror(errno);
+    }
+    for (int i = 0; i < 200 && net->receiver_rx_packets() - rx0 < n; ++i) {
+        usleep(50'000);
+    }
+    ASSERT_GE(net->receiver_rx_packets() - rx0, n) << "the stack must still get them";
+    usleep(300'000);
+    c.signal(SIGINT);
+    ASSERT_EQ(c.wait(30), 0) << read_text(path("e"));
+    const std::string err = read_text(path("e"));
+    EXPECT_NE(err.find(net->receiver_if() + " has no XDP program attached: nothing to trace; capturing its packets as "
+                                            "--tap does instead"),
+              std::string::npos)
+        << err;
+    std::string error;
+    auto recs = read_epbs(path("t.pcapng"), &error);
+    ASSERT_EQ(error, "") << "a pcapng file";
+    std::set<int64_t> seen;
+    for (const auto& r : recs) {
+        const int64_t i = frame_number(r.data);
+        if (i >= 0) {
+            EXPECT_EQ(r.data, test_frame(uint32_t(i), mac, 200)) << i;
+            seen.insert(i);
+        }
+    }
+    EXPECT_EQ(seen.size(), n) << "every frame sent is in the file";
+    EXPECT_FALSE(net->receiver_has_xdp()) << "nothing left attached";
 }
 
 // Where the kernel refuses fentry (this host): one line saying what it
