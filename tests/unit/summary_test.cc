@@ -74,7 +74,24 @@ TEST(Summary, PerInterfaceAndPerQueue) {
               std::string::npos)
         << s;
     std::string line = format_stats_line(capture_totals{}, two_interfaces(false), 1);
-    EXPECT_NE(line.find("; eth1 21 pps, 0 dropped; eth2 41 pps, 0 dropped"), std::string::npos) << line;
+    EXPECT_NE(line.find("; eth1 21 pps, 0 dropped [q0 10 pps 0 dropped, q1 11 pps 0 dropped]; eth2 41 pps, 0 dropped "
+                        "[q0 20 pps 0 dropped, q1 21 pps 0 dropped]"),
+              std::string::npos)
+        << line;
+    // One interface with several queues: the queues alone.
+    capture_totals one;
+    for (uint32_t q = 0; q < 2; ++q) {
+        queue_totals qt;
+        qt.queue = q;
+        qt.received = 5 + q;
+        one.queues.push_back(qt);
+    }
+    line = format_stats_line(capture_totals{}, one, 1);
+    EXPECT_NE(line.find("; [q0 5 pps 0 dropped, q1 6 pps 0 dropped]"), std::string::npos) << line;
+    // One queue: no breakdown at all.
+    one.queues.pop_back();
+    line = format_stats_line(capture_totals{}, one, 1);
+    EXPECT_EQ(line.find('['), std::string::npos) << line;
 }
 
 // Tap: ring losses by reason, what the program saw and recorded, and the
