@@ -16,6 +16,7 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "engine/xdp_attach.h"
 #include "xcap_hook.skel.h"
 #include "xcap_trace.skel.h"
 
@@ -68,46 +69,9 @@ std::string errno_name(int err) {
     return std::strerror(err);
 }
 
-// The ids of the processes with a descriptor of BPF map `map_id`
-// (/proc/PID/fdinfo names the map_id of every map descriptor).
+// The ids of the other processes with a descriptor of BPF map `map_id`.
 std::vector<pid_t> map_holders(uint32_t map_id) {
-    std::vector<pid_t> out;
-    const std::string want = "map_id:\t" + std::to_string(map_id);
-    DIR* proc = opendir("/proc");
-    if (!proc) {
-        return out;
-    }
-    while (dirent* p = readdir(proc)) {
-        char* end = nullptr;
-        long pid = std::strtol(p->d_name, &end, 10);
-        if (pid <= 0 || *end || pid == getpid()) {
-            continue;
-        }
-        const std::string base = "/proc/" + std::string(p->d_name);
-        DIR* fds = opendir((base + "/fdinfo").c_str());
-        if (!fds) {
-            continue;
-        }
-        bool holds = false;
-        for (dirent* f = readdir(fds); f && !holds; f = readdir(fds)) {
-            if (f->d_name[0] == '.') {
-                continue;
-            }
-            std::ifstream info(base + "/fdinfo/" + f->d_name);
-            for (std::string line; std::getline(info, line);) {
-                if (line == want) {
-                    holds = true;
-                    break;
-                }
-            }
-        }
-        closedir(fds);
-        if (holds) {
-            out.push_back(pid_t(pid));
-        }
-    }
-    closedir(proc);
-    return out;
+    return bpf_object_holders("anon_inode:bpf-map", "map_id:\t" + std::to_string(map_id));
 }
 
 // The ring buffer map a loaded program writes to, or 0.

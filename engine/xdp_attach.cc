@@ -72,11 +72,10 @@ uint32_t xdp_link_id(unsigned ifindex, uint32_t prog_id) {
     return 0;
 }
 
-// Processes with a descriptor of bpf_link `link_id`, found through
-// /proc/PID/fdinfo, which names the link_id of every bpf_link descriptor.
-std::vector<link_holder> link_holders(uint32_t link_id) {
-    std::vector<link_holder> out;
-    const std::string want = "link_id:\t" + std::to_string(link_id);
+}  // namespace
+
+std::vector<pid_t> bpf_object_holders(const char* anon_inode, const std::string& fdinfo_line) {
+    std::vector<pid_t> out;
     DIR* proc = opendir("/proc");
     if (!proc) {
         return out;
@@ -84,7 +83,7 @@ std::vector<link_holder> link_holders(uint32_t link_id) {
     while (dirent* p = readdir(proc)) {
         char* end = nullptr;
         long pid = std::strtol(p->d_name, &end, 10);
-        if (pid <= 0 || *end) {
+        if (pid <= 0 || *end || pid == getpid()) {
             continue;
         }
         const std::string base = "/proc/" + std::string(p->d_name);
@@ -93,37 +92,50 @@ std::vector<link_holder> link_holders(uint32_t link_id) {
             continue;
         }
         bool holds = false;
-        while (dirent* f = readdir(fds)) {
+        while (!holds) {
+            dirent* f = readdir(fds);
+            if (!f) {
+                break;
+            }
             if (f->d_name[0] == '.') {
                 continue;
             }
+            // Only descriptors of the kind asked for: reading every fdinfo
+            // of every process would be slow.
             char target[64] = {};
             std::string fd_path = base + "/fd/" + f->d_name;
-            if (readlink(fd_path.c_str(), target, sizeof(target) - 1) <= 0 ||
-                std::strcmp(target, "anon_inode:bpf_link") != 0) {
+            if (readlink(fd_path.c_str(), target, sizeof(target) - 1) <= 0 || std::strcmp(target, anon_inode) != 0) {
                 continue;
             }
             std::ifstream info(base + "/fdinfo/" + f->d_name);
             for (std::string line; std::getline(info, line);) {
-                if (line == want) {
+                if (line == fdinfo_line) {
                     holds = true;
                     break;
                 }
             }
-            if (holds) {
-                break;
-            }
         }
         closedir(fds);
         if (holds) {
-            link_holder h;
-            h.pid = pid_t(pid);
-            std::ifstream comm(base + "/comm");
-            std::getline(comm, h.command);
-            out.push_back(h);
+            out.push_back(pid_t(pid));
         }
     }
     closedir(proc);
+    return out;
+}
+
+namespace {
+
+// Processes with a descriptor of bpf_link `link_id`, with their command names.
+std::vector<link_holder> link_holders(uint32_t link_id) {
+    std::vector<link_holder> out;
+    for (pid_t pid : bpf_object_holders("anon_inode:bpf_link", "link_id:\t" + std::to_string(link_id))) {
+        link_holder h;
+        h.pid = pid;
+        std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+        std::getline(comm, h.command);
+        out.push_back(h);
+    }
     return out;
 }
 

@@ -22,6 +22,11 @@ const char* to_string(xdp_mode mode);
 void route_library_logs(bool verbose);
 
 // A process that holds a file descriptor of a bpf_link.
+// The processes (other than this one) holding a BPF object descriptor of
+// kind `anon_inode` ("anon_inode:bpf_link", "anon_inode:bpf-map") whose
+// /proc/PID/fdinfo has the line `fdinfo_line` (e.g. "map_id:\t7").
+std::vector<pid_t> bpf_object_holders(const char* anon_inode, const std::string& fdinfo_line);
+
 struct link_holder {
     pid_t pid = 0;
     std::string command;  // /proc/PID/comm
