@@ -58,7 +58,8 @@ std::string per_queue_lines(const capture_totals& t) {
     return s;
 }
 
-std::string format_tap_summary(const capture_totals& t, const std::string& output_name) {
+// The first two lines of every summary: what was written, and received.
+std::string captured_lines(const capture_totals& t, const std::string& output_name) {
     std::string s;
     s += plural(t.written, "packet") + " captured (written to " + output_name + ")\n";
     s += plural(t.received, "packet") + " received by xcap";
@@ -69,6 +70,11 @@ std::string format_tap_summary(const capture_totals& t, const std::string& outpu
         s += fmt(", %" PRIu64 " cut to the snaplen", t.snaplen_cut);
     }
     s += "\n";
+    return s;
+}
+
+std::string format_tap_summary(const capture_totals& t, const std::string& output_name) {
+    std::string s = captured_lines(t, output_name);
     s += plural(t.dropped(), "packet") +
          fmt(" dropped: ring_full %llu, write_errors %" PRIu64 "\n", (unsigned long long)t.ring.ring_full, t.write_errors);
     if (t.filtered) {
@@ -142,16 +148,7 @@ std::string format_summary(const capture_totals& t, const std::string& output_na
     if (t.tap) {
         return format_tap_summary(t, output_name);
     }
-    std::string s;
-    s += plural(t.written, "packet") + " captured (written to " + output_name + ")\n";
-    s += plural(t.received, "packet") + " received by xcap";
-    if (t.over_limit) {
-        s += fmt(", %" PRIu64 " after the -c limit (not written)", t.over_limit);
-    }
-    if (t.snaplen_cut) {
-        s += fmt(", %" PRIu64 " cut to the snaplen", t.snaplen_cut);
-    }
-    s += "\n";
+    std::string s = captured_lines(t, output_name);
     s += plural(t.dropped(), "packet") + " dropped:";
     s += fmt(" rx_dropped %llu, rx_invalid_descs %llu, rx_ring_full %llu, rx_fill_ring_empty_descs %llu,"
              " tx_invalid_descs %llu, tx_ring_empty_descs %llu, write_errors %" PRIu64 "%s\n",

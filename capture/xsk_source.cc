@@ -67,29 +67,7 @@ size_t xsk_source::peek(record_ref* out, size_t max) {
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < n; ++i) {
         const xdp_desc* d = xsk_ring_cons__rx_desc(&rx, idx + i);
-        uint8_t* pkt = area + d->addr;
-        auto* meta = reinterpret_cast<xcap_meta*>(pkt - sizeof(xcap_meta));
-        record_ref& r = out[i];
-        r.data = pkt;
-        r.len = d->len;
-        r.cookie = d->addr;
-        r.drops_before = 0;
-        r.wire_len = 0;
-        r.queue = _queue;
-        r.interface = _interface;
-        r.verdict = XDP_REDIRECT;  // what xcap_rx did with it
-        r.packet_id = 0;
-        r.comment = nullptr;
-        if (meta->magic == XCAP_META_MAGIC) {
-            r.ts_ns = meta->rx_ts_ns;
-            r.cap = meta->cap;
-            r.stamped = 1;
-            meta->magic = 0;  // a stale stamp must not be trusted when the frame is reused
-        } else {
-            r.ts_ns = uint64_t(monotonic_ns());
-            r.cap = 0;
-            r.stamped = 0;
-        }
+        fill_record(out[i], d, area + d->addr);
         bytes += d->len;
     }
     if (_drops_pending) {
@@ -102,7 +80,8 @@ size_t xsk_source::peek(record_ref* out, size_t max) {
     return n;
 }
 
-void xsk_source::fill_record(record_ref& r, const xdp_desc* d, uint8_t* pkt) {
+// One descriptor's record, read in place (inlined into peek's loop).
+inline void xsk_source::fill_record(record_ref& r, const xdp_desc* d, uint8_t* pkt) {
     auto* meta = reinterpret_cast<xcap_meta*>(pkt - sizeof(xcap_meta));
     r.data = pkt;
     r.len = d->len;
@@ -111,14 +90,14 @@ void xsk_source::fill_record(record_ref& r, const xdp_desc* d, uint8_t* pkt) {
     r.wire_len = 0;
     r.queue = _queue;
     r.interface = _interface;
-    r.verdict = XDP_REDIRECT;
+    r.verdict = XDP_REDIRECT;  // what xcap_rx did with it
     r.packet_id = 0;
     r.comment = nullptr;
     if (meta->magic == XCAP_META_MAGIC) {
         r.ts_ns = meta->rx_ts_ns;
         r.cap = meta->cap;
         r.stamped = 1;
-        meta->magic = 0;
+        meta->magic = 0;  // a stale stamp must not be trusted when the frame is reused
     } else {
         r.ts_ns = uint64_t(monotonic_ns());
         r.cap = 0;
