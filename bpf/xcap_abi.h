@@ -32,7 +32,11 @@ struct xcap_meta {
  * stamped later than that read (see capture/writer.h, the merge). */
 struct xcap_queue_seq {
 	__u64 issued;
-	__u64 pad[7];
+	/* The doorbell (see xcap_rx.bpf.c): written by user space before the
+	 * writer sleeps. The packet that brings `issued` to exactly this value
+	 * rings it; 0 = never (issued counts from 1). */
+	__u64 wake_at;
+	__u64 pad[6];
 };
 
 /* Per-CPU counters of xcap_rx, one struct per CPU in an array of one. */

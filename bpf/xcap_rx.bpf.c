@@ -39,6 +39,17 @@ struct {
 	__type(value, struct xcap_rx_counters);
 } xcap_counters SEC(".maps");
 
+/* The doorbell: one small record (the queue) with a forced wake-up when a
+ * queue's socket has gathered the batch the writer asked for (wake_at in
+ * xcap_queue_seq). The writer sleeps on this ring's fd rather than on the
+ * sockets, which would wake it at every packet, or on a timer, which cannot
+ * know when a burst fills the ring: it wakes once per batch at any rate, and
+ * at a sparse rate only when its latency bound runs out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} xcap_doorbell SEC(".maps");
+
 /* Set before load: 0 where the kernel lacks bpf_xdp_get_buff_len (before
  * 5.18; the call is then dead code the verifier never visits). The helper is
  * used even without BPF_F_XDP_HAS_FRAGS: a driver (veth) may still build a
@@ -82,8 +93,15 @@ static __always_inline int capture(struct xdp_md *ctx)
 	/* Count first, then read the clock: the writer's merge relies on every
 	 * packet counted after it read `issued` being stamped after that read. */
 	struct xcap_queue_seq *seq = bpf_map_lookup_elem(&xcap_seq, &queue);
-	if (seq)
-		__sync_fetch_and_add(&seq->issued, 1);
+	if (seq) {
+		/* A full barrier, then wake_at: user space stores wake_at, then
+		 * reads issued (a fence between), so either it sees this packet
+		 * counted and does not sleep, or this packet sees its wake_at.
+		 * Exact equality: one packet rings, whichever CPU counts it. */
+		__u64 n = __sync_fetch_and_add(&seq->issued, 1) + 1;
+		if (n == *(volatile __u64 *)&seq->wake_at)
+			bpf_ringbuf_output(&xcap_doorbell, &queue, sizeof(queue), BPF_RB_FORCE_WAKEUP);
+	}
 	__u64 now = bpf_ktime_get_ns();
 
 	struct xcap_meta *meta = (void *)(long)ctx->data_meta;

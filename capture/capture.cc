@@ -168,6 +168,7 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
             }
             auto& src = r.sources.emplace_back(std::make_unique<xsk_source>(*x, r.program->issued_counter(q)));
             src->set_interface(i);
+            src->set_doorbell(r.program->wake_at(q), r.program.get());
             srcs.push_back(src.get());
         }
         r.last_xsk.resize(r.xsks.size());
@@ -220,6 +221,16 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
     wcfg.realtime_offset_ns = measure_clock_offset().realtime_minus_monotonic_ns;
     wcfg.flush_when_idle = files.is_stream();
     wcfg.merge_backlog = std::max<size_t>(cfg.frame_count / 4, 64);
+    // The writer wakes when a queue has a quarter of its frames in use, in
+    // packets of the largest frame any interface takes (a jumbo frame spans
+    // several), or after 100 ms; -U: at every first packet.
+    uint32_t frames_per_packet = 1;
+    for (const auto& r : ifs) {
+        const uint32_t room = cfg.frame_size - xsk_rx_headroom;
+        frames_per_packet = std::max(frames_per_packet, (largest_frame(r->dev, r->dev.mtu) + room - 1) / room);
+    }
+    wcfg.wake_batch = std::max<uint32_t>(cfg.frame_count / 4 / frames_per_packet, 1);
+    wcfg.wake_latency_ns = opts.packet_buffered ? 0 : wcfg.wake_latency_ns;
     capture_writer writer(srcs, files, wcfg);
 
     std::function<capture_totals()> collect = [&] {

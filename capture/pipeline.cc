@@ -134,6 +134,11 @@ capture_result run_pipeline(const capture_options& opts, const std::vector<watch
         stop_input();
         ct.stop_and_join();
     }
+    if (opts.verbose) {
+        const auto& w = writer.counters();
+        log.info("capture thread slept " + std::to_string(w.sleeps.load()) + " times, " +
+                 std::to_string(w.rung.load()) + " of them until a batch of packets had gathered");
+    }
     // Losses not yet attributed to a record still count: collect() reads the
     // programs' and sockets' own counters.
     result.totals = collect();

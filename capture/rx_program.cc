@@ -51,7 +51,8 @@ rx_program::rx_program(bool frags) {
     }
     const size_t page = size_t(sysconf(_SC_PAGESIZE));
     _seq_size = (sizeof(xcap_queue_seq) * XCAP_MAX_QUEUES + page - 1) / page * page;
-    void* m = mmap(nullptr, _seq_size, PROT_READ, MAP_SHARED, bpf_map__fd(_skel->maps.xcap_seq), 0);
+    // Writable: user space sets each queue's doorbell target there.
+    void* m = mmap(nullptr, _seq_size, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(_skel->maps.xcap_seq), 0);
     if (m == MAP_FAILED) {
         int e = errno;
         xcap_rx_bpf__destroy(_skel);
@@ -59,12 +60,28 @@ rx_program::rx_program(bool frags) {
         throw failure(failure_kind::unsupported, e, "cannot map the capture program's queue counters",
                       "xcap needs mmapable BPF arrays (Linux 5.5 or later)");
     }
-    _seq = static_cast<const xcap_queue_seq*>(m);
+    _seq = static_cast<xcap_queue_seq*>(m);
+    // The records say only which queue rang; clear() skips over them.
+    _bell = ring_buffer__new(bpf_map__fd(_skel->maps.xcap_doorbell),
+                             [](void*, void*, size_t) { return 0; }, nullptr, nullptr);
+    if (!_bell) {
+        int e = errno;
+        munmap(_seq, _seq_size);
+        xcap_rx_bpf__destroy(_skel);
+        _skel = nullptr;
+        throw failure(failure_kind::unsupported, e, "cannot map the capture program's doorbell ring",
+                      "xcap needs BPF ring buffers (Linux 5.8 or later)");
+    }
 }
+
+int rx_program::fd() const { return bpf_map__fd(_skel->maps.xcap_doorbell); }
+
+void rx_program::clear() { ring_buffer__consume(_bell); }
 
 rx_program::~rx_program() {
     _attachment.detach();
-    munmap(const_cast<xcap_queue_seq*>(_seq), _seq_size);
+    ring_buffer__free(_bell);
+    munmap(_seq, _seq_size);
     xcap_rx_bpf__destroy(_skel);
 }
 

@@ -3,24 +3,27 @@
 #include <cstdint>
 
 #include "bpf/xcap_abi.h"
+#include "capture/source.h"
 #include "engine/xdp_attach.h"
 
 struct xcap_rx_bpf;
+struct ring_buffer;
 
 namespace xcap {
 
 // The capture program (bpf/xcap_rx.bpf.c): owns the loaded skeleton, the
-// mapping of its per-queue counters and, while attached, the bpf_link.
+// mapping of its per-queue counters and, while attached, the bpf_link. It is
+// the doorbell of its queues' sources (the program's ring of wake-ups).
 // Not thread-safe; counters() and the issued counters may be read from any
-// thread while it lives.
-class rx_program {
+// thread while it lives; the doorbell belongs to the capture thread.
+class rx_program final : public doorbell {
 public:
     // Opens, loads and maps; throws failure. `frags`: load with
     // BPF_F_XDP_HAS_FRAGS (SEC("xdp.frags")), asked for when the sockets can
     // take multi-buffer packets; a kernel that refuses the flag gets the
     // program without it (frags() says which).
     explicit rx_program(bool frags = true);
-    ~rx_program();
+    ~rx_program() override;
     rx_program(const rx_program&) = delete;
     rx_program& operator=(const rx_program&) = delete;
 
@@ -48,14 +51,19 @@ public:
 
     // The program's count of packets redirected to `queue`, mapped into this
     // process (read with an acquire load; see capture/writer.h).
-    const uint64_t* issued_counter(uint32_t queue) const {
-        return reinterpret_cast<const uint64_t*>(&_seq[queue].issued);
-    }
+    const uint64_t* issued_counter(uint32_t queue) const { return reinterpret_cast<const uint64_t*>(&_seq[queue].issued); }
+    // The queue's doorbell target (xcap_queue_seq::wake_at), mapped.
+    uint64_t* wake_at(uint32_t queue) const { return reinterpret_cast<uint64_t*>(&_seq[queue].wake_at); }
+
+    // doorbell
+    int fd() const override;
+    void clear() override;
 
 private:
     xcap_rx_bpf* _skel = nullptr;
     bool _frags = false;
-    const xcap_queue_seq* _seq = nullptr;
+    xcap_queue_seq* _seq = nullptr;
+    ring_buffer* _bell = nullptr;
     size_t _seq_size = 0;
     xdp_attachment _attachment;  // declared last: detached first
 };

@@ -24,6 +24,17 @@ struct record_ref {
     const char* comment;    // pcapng opt_comment, owned by the source; null = none
 };
 
+// Where an AF_XDP source's batched wake-up arrives (capture/rx_program): one
+// per XDP program, shared by its queues' sources.
+class doorbell {
+public:
+    virtual ~doorbell() = default;
+    // Readable once an armed queue gathered its batch.
+    virtual int fd() const = 0;
+    // Empties it after a wake-up (no syscall).
+    virtual void clear() = 0;
+};
+
 // Counters a source keeps: written by the capture thread with relaxed
 // stores, read by anyone for statistics.
 struct source_counters {
@@ -61,6 +72,18 @@ public:
 
     // Readable when records may be there, for poll() when idle; -1 if none.
     virtual int wait_fd() const = 0;
+
+    // Batched sleep (see capture_writer::run), for a source whose kernel side
+    // can count what it delivers: asked when the writer found nothing, it
+    // arms the source to ring its doorbell once `batch` more records have
+    // arrived (1: at the next one). `ready` means records came meanwhile: do
+    // not sleep. A source that cannot says `unsupported`.
+    enum class arm_state { unsupported, armed, ready };
+    virtual arm_state arm(uint32_t batch) {
+        (void)batch;
+        return arm_state::unsupported;
+    }
+    virtual doorbell* bell() const { return nullptr; }
     // Looks at the kernel's drop counters now (a syscall): done when the
     // capture goes idle and every so many batches.
     virtual void sample_drops() = 0;

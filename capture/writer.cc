@@ -38,7 +38,45 @@ capture_writer::capture_writer(std::vector<packet_source*> sources, savefile_set
       _stages(_sources.size()),
       _quiet_until(_sources.size(), 0),
       _files(files),
-      _cfg(cfg) {}
+      _cfg(cfg) {
+    for (auto* src : _sources) {
+        doorbell* b = src->bell();
+        if (!b) {
+            _bells.clear();
+            break;
+        }
+        if (std::find(_bells.begin(), _bells.end(), b) == _bells.end()) {
+            _bells.push_back(b);
+        }
+    }
+}
+
+bool capture_writer::sleep_on_doorbells(const stop_event& stop, uint32_t batch, int timeout_ms) {
+    bool ready = false;
+    for (auto* src : _sources) {
+        ready |= src->arm(batch) != packet_source::arm_state::armed;
+    }
+    if (ready) {
+        return false;
+    }
+    pollfd fds[16];
+    size_t n = 0;
+    for (auto* b : _bells) {
+        if (n + 1 < std::size(fds)) {
+            fds[n++] = {b->fd(), POLLIN, 0};
+        }
+    }
+    fds[n++] = {stop.fd(), POLLIN, 0};
+    const int rc = poll(fds, n, timeout_ms);
+    bump(_ctr.sleeps);
+    if (rc > 0) {
+        for (auto* b : _bells) {
+            b->clear();
+        }
+        bump(_ctr.rung, !(fds[n - 1].revents & POLLIN) || rc > 1);
+    }
+    return true;
+}
 
 bool capture_writer::refill(size_t q) {
     stage& s = _stages[q];
@@ -188,6 +226,7 @@ void capture_writer::run(const stop_event& stop) {
     uint32_t empty_naps = 0;
     uint32_t cycles = 0;
     int drained_rounds = 0;
+    uint32_t empty_sleeps = 0;  // batched sleeps since records last came
     for (;;) {
         const bool stopping = stop.requested();
         const size_t taken = cycle(stopping);
@@ -202,6 +241,7 @@ void capture_writer::run(const stop_event& stop) {
             _files.end_batch();  // a flush for streams and -U, else nothing
             gathered += taken;
             empty_naps = 0;
+            empty_sleeps = 0;
             drained_rounds = 0;
             if (++cycles % cycles_per_drop_sample == 0) {
                 for (auto* s : _sources) {
@@ -229,6 +269,16 @@ void capture_writer::run(const stop_event& stop) {
         for (auto* s : _sources) {
             s->sample_drops();  // going idle: attribute drops, and let quiet() see them
         }
+        if (!_bells.empty()) {
+            // Idle twice in a row (or -U): wake at the next record, however long.
+            const bool next_record = empty_sleeps >= 2 || _cfg.wake_latency_ns <= 0;
+            const int timeout_ms = next_record ? -1 : int(std::max<int64_t>(_cfg.wake_latency_ns / 1'000'000, 1));
+            if (sleep_on_doorbells(stop, next_record ? 1 : std::max<uint32_t>(_cfg.wake_batch, 1), timeout_ms)) {
+                ++empty_sleeps;
+            }
+            continue;
+        }
+        bump(_ctr.sleeps);
         if (++empty_naps <= empty_naps_before_poll) {
             // Aim the next nap at gather_target records, from what the last
             // one gathered (a proportional step, clamped).

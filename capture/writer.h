@@ -17,6 +17,11 @@ struct writer_config {
     int64_t merge_window_ns = 1'000'000'000; // longest wait for a source with a packet in flight
     size_t merge_backlog = 4096;             // ... and no longer than the head's source has this many waiting
     bool flush_when_idle = false;            // for pipes: flush each time the sources run dry
+    // Batched sleep, where every source has a doorbell (see run()): the
+    // writer sleeps until some queue gathered `wake_batch` records or
+    // `wake_latency_ns` passed. 0 = wake at every first record (-U).
+    uint32_t wake_batch = 4096;
+    int64_t wake_latency_ns = 100'000'000;
 };
 
 // Counters of the writer thread: written with relaxed stores by the writer,
@@ -28,6 +33,8 @@ struct writer_counters {
     std::atomic<uint64_t> write_errors{0};    // packets lost because the output failed
     std::atomic<uint64_t> over_limit{0};      // delivered after -c was reached, not written
     std::atomic<uint64_t> meta_missing{0};    // no XDP timestamp: stamped in user space
+    std::atomic<uint64_t> sleeps{0};          // times the thread blocked or napped with nothing to do
+    std::atomic<uint64_t> rung{0};            // ... of them ended by a doorbell (a batch gathered)
 };
 
 // The capture loop: one thread that takes records from every source, merges
@@ -48,10 +55,19 @@ struct writer_counters {
 // order except where a packet took that long from its stamp to its ring;
 // within one source, order is always kept.
 //
-// Idle: while packets flow, after draining every source the writer naps so
-// that about `gather_target` packets gather (adaptive interrupt moderation:
-// 50 µs to 2 ms); after a run of empty naps it blocks in poll() on the
-// sources and the stop event, so an idle capture costs nothing.
+// Idle, with doorbells (AF_XDP sources with the capture program): after
+// draining every source the writer arms each to ring once `wake_batch`
+// records have gathered on it, and blocks in poll() on the doorbells and the
+// stop event for at most `wake_latency_ns`. At any rate it wakes about once
+// per batch, when the batch is there (not on a guess of the rate; a burst
+// cannot overrun the ring while it sleeps); where packets are sparse, once
+// per latency bound (tcpdump's TPACKET_V3 timeout is 1 s). After two sleeps
+// that brought nothing it arms for the next record and waits without a
+// timeout, so an idle capture costs nothing.
+// Without doorbells (ring-buffer sources, tests' plain rings): after draining
+// the writer naps so that about `gather_target` packets gather (adaptive
+// interrupt moderation: 50 µs to 2 ms); after a run of empty naps it blocks
+// in poll() on the sources and the stop event.
 //
 // run() returns when a stop was requested and every source stayed drained
 // for a grace period, when the output fails, when -c is reached or the files
@@ -90,6 +106,8 @@ private:
     };
 
     bool refill(size_t q);
+    // One batched sleep; false when a source had records (no sleep).
+    bool sleep_on_doorbells(const stop_event& stop, uint32_t batch, int timeout_ms);
     void emit(size_t q);
     void give_back(size_t q);
     bool crowded(size_t q) const;
@@ -98,6 +116,7 @@ private:
     std::vector<packet_source*> _sources;
     std::vector<stage> _stages;
     std::vector<uint64_t> _quiet_until;
+    std::vector<doorbell*> _bells;  // distinct; empty unless every source has one
     savefile_set& _files;
     writer_config _cfg;
     writer_counters _ctr;

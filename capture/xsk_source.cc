@@ -259,6 +259,24 @@ packet_source::quiet_state xsk_source::quiet() {
     return quiet_state::in_flight;
 }
 
+packet_source::arm_state xsk_source::arm(uint32_t batch) {
+    if (!_wake_at || !_issued || !_bell) {
+        return arm_state::unsupported;
+    }
+    // From the count now, not from what was peeked: a packet the program
+    // counted that never reached the ring (a drop not yet sampled) must not
+    // make the target one that has already passed.
+    const uint64_t target = __atomic_load_n(_issued, __ATOMIC_ACQUIRE) + batch;
+    __atomic_store_n(_wake_at, target, __ATOMIC_RELAXED);
+    // Store, full fence, load; the program does fetch-add (a full barrier),
+    // then loads wake_at: one of the two sees the other.
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (backlog() > 0 || __atomic_load_n(_issued, __ATOMIC_ACQUIRE) >= target) {
+        return arm_state::ready;
+    }
+    return arm_state::armed;
+}
+
 size_t xsk_source::backlog() const {
     return __atomic_load_n(_rx.producer, __ATOMIC_ACQUIRE) - _rx.cached_cons;
 }

@@ -34,6 +34,13 @@ public:
     // `issued` is the program's per-queue counter (null: no program, tests).
     xsk_source(xsk_queue& xsk, const uint64_t* issued);
 
+    // Batched wake-ups: `wake_at` is the queue's slot beside `issued`, which
+    // the program compares each count with, ringing `bell` on a match.
+    void set_doorbell(uint64_t* wake_at, doorbell* bell) {
+        _wake_at = wake_at;
+        _bell = bell;
+    }
+
     // Rings in plain memory, no socket (tests and benchmarks play the kernel).
     struct rings {
         xsk_ring_cons* rx;
@@ -54,6 +61,8 @@ public:
     quiet_state quiet() override;
     size_t backlog() const override;
     int wait_fd() const override { return _xsk ? _xsk->fd() : -1; }
+    arm_state arm(uint32_t batch) override;
+    doorbell* bell() const override { return _wake_at && _issued ? _bell : nullptr; }
     void sample_drops() override;
     uint32_t queue() const override { return _queue; }
 
@@ -69,6 +78,8 @@ private:
     const uint64_t _frame_mask;
     const uint32_t _queue;
     const uint64_t* _issued;
+    uint64_t* _wake_at = nullptr;
+    doorbell* _bell = nullptr;
     const uint64_t* _plain_drops = nullptr;
     uint64_t _peeked = 0;         // descriptors peeked, all time
     uint64_t _drops_seen = 0;     // socket drops as last sampled

@@ -1,10 +1,11 @@
-# xcap_bpf_skeleton(TARGET SOURCE)
+# xcap_bpf_skeleton(TARGET SOURCE [CLANG_FLAG...])
 #
 # Compiles bpf/<name>.bpf.c with clang for the BPF target, generates a libbpf
 # skeleton header <name>.skel.h with bpftool, and exposes both through an
 # INTERFACE library TARGET (link it to get the include path and the build
 # dependency). The object file path is exported as the TARGET's property
-# XCAP_BPF_OBJECT for tests that need the raw object.
+# XCAP_BPF_OBJECT for tests that need the raw object. Extra arguments go to
+# clang (e.g. -mcpu=v3 for atomics whose result is used: Linux 5.12+).
 find_program(XCAP_CLANG NAMES clang clang-16 clang-15 clang-14 REQUIRED)
 find_program(XCAP_BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
 execute_process(COMMAND ${CMAKE_C_COMPILER} -print-multiarch
@@ -20,7 +21,7 @@ function(xcap_bpf_skeleton target source)
     OUTPUT ${obj}
     COMMAND ${XCAP_CLANG} -O2 -g -target bpf -Wall -Werror -D__TARGET_ARCH_x86
             -I${PROJECT_SOURCE_DIR}/bpf -I/usr/include/${XCAP_MULTIARCH}
-            -c ${src} -o ${obj}
+            ${ARGN} -c ${src} -o ${obj}
     DEPENDS ${src} ${PROJECT_SOURCE_DIR}/bpf/xcap_abi.h ${PROJECT_SOURCE_DIR}/bpf/xcap_record.bpf.h
     COMMENT "BPF ${file}")
   add_custom_command(

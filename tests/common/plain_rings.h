@@ -1,5 +1,6 @@
 #pragma once
 
+#include <unistd.h>
 #include <xdp/xsk.h>
 
 #include <algorithm>
@@ -43,18 +44,20 @@ public:
     // The program counted (and stamped) a packet that is not on the RX ring
     // yet: the next deliver() publishes it.
     void stamp_in_flight() {
-        ++issued;
+        count();
         ++_in_flight;
     }
 
     // A packet of `len` bytes, all `fill_byte`, stamped `ts` (or unstamped).
     // Returns false when the fill ring had no frame (a drop, counted).
     bool deliver(uint64_t ts, uint8_t fill_byte, uint32_t len, bool stamped = true) {
+        uint64_t n = 0;  // 0: counted before (in flight)
         if (_in_flight) {
             --_in_flight;
         } else {
-            ++issued;
+            n = count();
         }
+        doorbell_after_publish bell{*this, n};
         uint32_t cons = _fill_mem.consumer;
         if (cons == __atomic_load_n(&_fill_mem.producer, __ATOMIC_ACQUIRE)) {
             ++drops;
@@ -80,7 +83,7 @@ public:
     // flagged XDP_PKT_CONTD, all published at once. Returns false (nothing
     // published, counted) when the fill ring has too few frames.
     bool deliver_frags(uint64_t ts, const std::vector<uint8_t>& bytes, uint32_t per_frame = frame_size - headroom) {
-        ++issued;
+        doorbell_after_publish bell{*this, count()};
         const uint32_t k = uint32_t((bytes.size() + per_frame - 1) / per_frame);
         uint32_t cons = _fill_mem.consumer;
         if (__atomic_load_n(&_fill_mem.producer, __ATOMIC_ACQUIRE) - cons < k) {
@@ -112,10 +115,27 @@ public:
 
     xsk_ring_cons rx{};
     xsk_ring_prod fill{};
-    uint64_t issued = 0;
+    uint64_t issued = 0;  // atomic increments: the writer may read it from another thread
     uint64_t drops = 0;
+    // The doorbell (xcap_rx's): the packet whose count equals wake_at writes
+    // 1 to bell_fd (an eventfd), once it is published.
+    uint64_t wake_at = 0;
+    int bell_fd = -1;
 
 private:
+    uint64_t count() { return __atomic_add_fetch(&issued, 1, __ATOMIC_SEQ_CST); }
+
+    struct doorbell_after_publish {
+        plain_queue& q;
+        uint64_t n;
+        ~doorbell_after_publish() {
+            if (q.bell_fd >= 0 && n != 0 && n == __atomic_load_n(&q.wake_at, __ATOMIC_SEQ_CST)) {
+                uint64_t one = 1;
+                (void)!write(q.bell_fd, &one, sizeof(one));
+            }
+        }
+    };
+
     struct ring_mem {
         alignas(64) uint32_t producer = 0;
         alignas(64) uint32_t consumer = 0;

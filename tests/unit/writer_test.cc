@@ -2,10 +2,13 @@
 // played by the test (plain rings): order, merge, frame return, counters.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "capture/writer.h"
@@ -311,4 +314,124 @@ TEST(Writer, RunDrainsEverythingAfterAStop) {
     h.writer->run(stop);  // would hang if it did not drain and stop
     EXPECT_TRUE(h.writer->finished());
     EXPECT_EQ(h.records().size(), 2u);
+}
+
+namespace {
+
+// The program's doorbell as an eventfd: readable once a queue's count
+// reached its wake_at.
+class test_doorbell final : public doorbell {
+public:
+    test_doorbell() : _fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+    ~test_doorbell() override { close(_fd); }
+    int fd() const override { return _fd; }
+    void clear() override {
+        uint64_t v;
+        (void)!read(_fd, &v, sizeof(v));
+    }
+
+private:
+    int _fd;
+};
+
+// The writer's thread, stopped and joined on the way out.
+struct running_writer {
+    harness& h;
+    stop_event stop;
+    std::thread t;
+    explicit running_writer(harness& hh) : h(hh), t([this] { h.writer->run(stop); }) {}
+    ~running_writer() {
+        stop.request();
+        t.join();
+    }
+    // Waits (up to 5 s) until the writer has written n records.
+    bool written(uint64_t n) {
+        for (int i = 0; i < 500 && h.writer->counters().written.load() < n; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return h.writer->counters().written.load() >= n;
+    }
+};
+
+struct belled_queue : fake_queue {
+    test_doorbell bell;
+    explicit belled_queue(uint32_t q) : fake_queue(q) {
+        kernel.bell_fd = bell.fd();
+        source->set_doorbell(&kernel.wake_at, &bell);
+    }
+};
+
+}  // namespace
+
+// With a doorbell the writer does not look at the queue until the batch it
+// asked for has gathered (no naps while fewer wait), then takes all of it.
+TEST(WriterDoorbell, SleepsUntilTheBatchHasGatheredThenTakesIt) {
+    belled_queue q(0);
+    writer_config cfg;
+    cfg.wake_batch = 8;
+    cfg.wake_latency_ns = 60'000'000'000;  // never, within the test
+    harness h({&q}, cfg);
+    running_writer w(h);
+    // Armed (asleep, or about to be): from here the writer waits for 8 more.
+    for (int i = 0; i < 500 && __atomic_load_n(&q.kernel.wake_at, __ATOMIC_SEQ_CST) == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(__atomic_load_n(&q.kernel.wake_at, __ATOMIC_SEQ_CST), 8u);
+    for (int i = 0; i < 7; ++i) {
+        q.deliver(uint64_t(monotonic_ns()), uint8_t('a' + i), 60);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(h.writer->counters().written.load(), 0u) << "woke before the batch gathered";
+    q.deliver(uint64_t(monotonic_ns()), 'h', 60);  // the 8th rings
+    ASSERT_TRUE(w.written(8));
+    EXPECT_GE(h.writer->counters().rung.load(), 1u);
+}
+
+// Packets too few for a batch still reach the file within the latency bound.
+TEST(WriterDoorbell, SparsePacketsWaitNoLongerThanTheLatencyBound) {
+    belled_queue q(0);
+    writer_config cfg;
+    cfg.wake_batch = 1000;
+    cfg.wake_latency_ns = 50'000'000;
+    harness h({&q}, cfg);
+    running_writer w(h);
+    for (int i = 0; i < 3; ++i) {
+        q.deliver(uint64_t(monotonic_ns()), 'x', 60);
+    }
+    ASSERT_TRUE(w.written(3));
+    EXPECT_EQ(h.writer->counters().rung.load(), 0u) << "3 of 1000 cannot have rung";
+}
+
+// Idle, the writer stops waking on its latency bound and waits for the next
+// packet, which wakes it at once.
+TEST(WriterDoorbell, AnIdleCaptureWaitsForTheNextPacketWithoutATimer) {
+    belled_queue q(0);
+    writer_config cfg;
+    cfg.wake_batch = 1000;
+    cfg.wake_latency_ns = 20'000'000;
+    harness h({&q}, cfg);
+    running_writer w(h);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // ten latency bounds
+    const uint64_t sleeps = h.writer->counters().sleeps.load();
+    EXPECT_LE(sleeps, 3u) << "woke on its timer while idle";
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(h.writer->counters().sleeps.load(), sleeps) << "woke while idle";
+    q.deliver(uint64_t(monotonic_ns()), 'y', 60);
+    ASSERT_TRUE(w.written(1));
+    EXPECT_EQ(h.writer->counters().rung.load(), 1u);
+}
+
+// A source without a doorbell (a tap ring, plain rings) keeps every source
+// on the nap-and-poll path: nothing waits for a bell that cannot ring.
+TEST(WriterDoorbell, OneSourceWithoutADoorbellMeansNapsForAll) {
+    belled_queue a(0);
+    fake_queue b(1);
+    writer_config cfg;
+    cfg.wake_batch = 1000;
+    cfg.wake_latency_ns = 60'000'000'000;
+    harness h({&a, &b}, cfg);
+    running_writer w(h);
+    a.deliver(uint64_t(monotonic_ns()), 'a', 60);
+    ASSERT_TRUE(w.written(1));
+    EXPECT_EQ(h.writer->counters().rung.load(), 0u);
 }
