@@ -33,6 +33,12 @@ struct run_spec {
     std::string filter;                 // a tcpdump expression given to the tool ("" = none)
     std::vector<std::string> gen_args;  // more xcap-flood arguments (e.g. --ports)
     uint64_t expected = 0;              // packets that belong in the file (0: count)
+    // The generator: xcap-flood, or `xcap replay --pps` of this file sent
+    // replay_loops times (frames larger than a page, which the flood cannot
+    // make). With a replay, no XDP program is put on the receiver for the
+    // peers: the frames come through the veth's normal path.
+    std::string replay_file;
+    uint32_t replay_loops = 1;
 };
 
 struct run_result {

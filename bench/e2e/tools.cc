@@ -87,8 +87,10 @@ run_result harness::capture(const run_spec& spec) {
         // Tap mode attaches its own program, which passes every packet on.
         argv.insert(argv.end(), {XCAP_BIN, "-q", "--tap", "-i", _net.receiver_if(), "-w", file});
     } else {
-        // The generator's frames only reach an interface with an XDP program.
-        attach(XDP_PASS_OBJ);
+        // The flood's frames only reach an interface with an XDP program.
+        if (spec.replay_file.empty()) {
+            attach(XDP_PASS_OBJ);
+        }
         if (spec.tool == "tcpdump") {
             argv.insert(argv.end(), {"tcpdump", "-i", _net.receiver_if(), "-B", "65536", "-w", file});
         } else {
@@ -139,10 +141,21 @@ run_result harness::capture(const run_spec& spec) {
     const double g0 = children_cpu_s();
     const bool timed = _rx_timer.start();
     const int64_t w0 = mono_ns();
-    std::vector<std::string> gen = {FLOOD_BIN, "-i", _net.sender_if(), "-n", std::to_string(spec.count),
-                                    "--size", std::to_string(spec.size), "--cpus", "1"};
-    if (spec.asked_mpps > 0) {
-        gen.insert(gen.end(), {"--pps", fmt("%.0f", spec.asked_mpps * 1e6)});
+    std::vector<std::string> gen;
+    if (spec.replay_file.empty()) {
+        gen = {FLOOD_BIN, "-i", _net.sender_if(), "-n", std::to_string(spec.count), "--size", std::to_string(spec.size),
+               "--cpus", "1"};
+        if (spec.asked_mpps > 0) {
+            gen.insert(gen.end(), {"--pps", fmt("%.0f", spec.asked_mpps * 1e6)});
+        }
+    } else {
+        gen = {"taskset", "-c", "0", XCAP_BIN, "replay", "-q", "-i", _net.sender_if(), "-r", spec.replay_file,
+               "--loop", std::to_string(spec.replay_loops)};
+        if (spec.asked_mpps > 0) {
+            gen.insert(gen.end(), {"--pps", fmt("%.0f", spec.asked_mpps * 1e6)});
+        } else {
+            gen.push_back("--topspeed");
+        }
     }
     gen.insert(gen.end(), spec.gen_args.begin(), spec.gen_args.end());
     const double expect_s = double(spec.count) / ((spec.asked_mpps > 0 ? spec.asked_mpps : 1.0) * 1e6);
@@ -159,8 +172,10 @@ run_result harness::capture(const run_spec& spec) {
     const proc_cpu cpu_end = proc_cpu::read(c.pid());
     p.generator_s = children_cpu_s() - g0;
     std::smatch m;
-    std::string gout = read_text(_tmp + "/gen.out");
+    std::string gout = read_text(_tmp + "/gen.out") + read_text(_tmp + "/gen.err");  // replay reports on stderr
     if (std::regex_search(gout, m, std::regex("\\(([0-9.]+) Mpps\\)"))) {
+        p.offered_mpps = std::stod(m[1]);
+    } else if (std::regex_search(gout, m, std::regex("s: ([0-9.]+) Mpps"))) {  // xcap replay
         p.offered_mpps = std::stod(m[1]);
     }
     // Drain. tcpdump and netsniff-ng read a TPACKET_V3 ring, whose kernel
