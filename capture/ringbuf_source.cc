@@ -156,6 +156,7 @@ size_t ringbuf_source::peek(record_ref* out, size_t max) {
         r.verdict = rec->action;
         r.packet_id = rec->packet_id;
         r.comment = comment_for(rec->prog_id, rec->flags);
+        r.segs = nullptr;
         bytes += rec->wire_len;
     }
     _peek_pos = pos;

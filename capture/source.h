@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "pcap/packet.h"
+
 namespace xcap {
 
 // One packet as a source hands it to the writer: read in place (in a UMEM,
@@ -22,6 +24,9 @@ struct record_ref {
     int32_t verdict;        // XDP action to record (epb_verdict); -1 = none
     uint64_t packet_id;     // epb_packetid given by the source (trace pairs); 0 = the writer numbers it
     const char* comment;    // pcapng opt_comment, owned by the source; null = none
+    // The bytes in pieces (a multi-buffer packet read in place), `data` being
+    // the first piece's; null = all `len` bytes at `data`. Owned by the source.
+    const segment* segs;
 };
 
 // Where an AF_XDP source's batched wake-up arrives (capture/rx_program): one

@@ -108,6 +108,7 @@ void capture_writer::emit(size_t q) {
     meta.xdp_verdict = r.verdict;
     meta.wire_len = r.wire_len;
     meta.comment = r.comment;
+    meta.segs = r.segs;
     if (r.cap) {
         meta.cap = r.cap;  // a filter's `ret k` below the snaplen
     }

@@ -12,6 +12,20 @@
 
 namespace xcap {
 
+namespace {
+
+// PREFETCHW where the CPU has it (x86 since Broadwell; a no-op before): the
+// line comes exclusive, so the store that follows needs no second request.
+inline void prefetch_for_write(const void* p) {
+#if defined(__x86_64__)
+    asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
+#else
+    __builtin_prefetch(p, 1);
+#endif
+}
+
+}  // namespace
+
 xsk_source::xsk_source(xsk_queue& xsk, const uint64_t* issued)
     : _xsk(&xsk),
       _rx(xsk.rx()),
@@ -20,9 +34,6 @@ xsk_source::xsk_source(xsk_queue& xsk, const uint64_t* issued)
       _frame_mask(xsk.frame_mask()),
       _queue(xsk.queue()),
       _issued(issued) {
-    if (xsk.multi_buffer()) {
-        _scratch = std::make_unique<uint8_t[]>(scratch_bytes);
-    }
     sample_drops();
     _drops_pending = 0;  // before the first packet: nothing to attribute them to
 }
@@ -35,11 +46,7 @@ xsk_source::xsk_source(const rings& r, const uint64_t* issued)
       _frame_mask(r.frame_mask),
       _queue(r.queue),
       _issued(issued),
-      _plain_drops(r.drops) {
-    if (r.multi_buffer) {
-        _scratch = std::make_unique<uint8_t[]>(scratch_bytes);
-    }
-}
+      _plain_drops(r.drops) {}
 
 size_t xsk_source::peek(record_ref* out, size_t max) {
     xsk_ring_cons& rx = _rx;
@@ -49,23 +56,35 @@ size_t xsk_source::peek(record_ref* out, size_t max) {
         return 0;
     }
     uint8_t* const area = _area;
-    // The kernel wrote these frames on another core: start every cache miss
-    // now (metadata line and first packet line), so they overlap instead of
-    // being paid one after another. The options of the batch are gathered on
-    // the way: a multi-buffer packet sends the whole batch the other way.
+    // The options of the batch first (the descriptors only, read in order):
+    // a multi-buffer packet sends the whole batch the other way.
     uint32_t options = 0;
     for (uint32_t i = 0; i < n; ++i) {
-        const xdp_desc* d = xsk_ring_cons__rx_desc(&rx, idx + i);
-        options |= d->options;
-        const uint8_t* pkt = area + d->addr;
-        __builtin_prefetch(pkt - sizeof(xcap_meta), 1);
-        __builtin_prefetch(pkt, 0);
+        options |= xsk_ring_cons__rx_desc(&rx, idx + i)->options;
     }
     if (options & XDP_PKT_CONTD) [[unlikely]] {
         return peek_multi(out, max, idx, n);
     }
+    // The kernel wrote the frames on another core: each costs a cache miss
+    // on its metadata line (which this thread then writes: fetched for
+    // ownership at once) and one on its first packet line (read when it is
+    // written out). Issued a few records ahead, so that they overlap without
+    // overflowing the core's miss buffers, which prefetching the whole batch
+    // up front did (a quarter of the capture thread's samples stalled there).
+    constexpr uint32_t ahead = 8;
+    auto prefetch = [&](uint32_t i) {
+        const uint8_t* pkt = area + xsk_ring_cons__rx_desc(&rx, idx + i)->addr;
+        prefetch_for_write(pkt - sizeof(xcap_meta));
+        __builtin_prefetch(pkt, 0);
+    };
+    for (uint32_t i = 0; i < std::min(ahead, n); ++i) {
+        prefetch(i);
+    }
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < n; ++i) {
+        if (i + ahead < n) {
+            prefetch(i + ahead);
+        }
         const xdp_desc* d = xsk_ring_cons__rx_desc(&rx, idx + i);
         fill_record(out[i], d, area + d->addr);
         bytes += d->len;
@@ -93,6 +112,7 @@ inline void xsk_source::fill_record(record_ref& r, const xdp_desc* d, uint8_t* p
     r.verdict = XDP_REDIRECT;  // what xcap_rx did with it
     r.packet_id = 0;
     r.comment = nullptr;
+    r.segs = nullptr;
     if (meta->magic == XCAP_META_MAGIC) {
         r.ts_ns = meta->rx_ts_ns;
         r.cap = meta->cap;
@@ -107,17 +127,19 @@ inline void xsk_source::fill_record(record_ref& r, const xdp_desc* d, uint8_t* p
 
 // A batch with at least one multi-buffer packet. Descriptors [idx, idx + n)
 // are peeked; a packet's descriptors are published together, so one cut off
-// by `max` has the rest on the ring already and is peeked further. What does
-// not fit the scratch area (or `max` records) is un-peeked for next time.
+// by `max` has the rest on the ring already and is peeked further. Pieces
+// point into the UMEM; the frames stay off the fill ring until released, so
+// the array needs at most a slot per RX ring entry.
 size_t xsk_source::peek_multi(record_ref* out, size_t max, uint32_t idx, uint32_t n) {
     xsk_ring_cons& rx = _rx;
     if (_multi_outstanding == 0) {
-        _scratch_used = 0;
+        _segs_used = 0;
     }
-    if (!_scratch) {
-        // Not bound for multi-buffer, yet the kernel split a packet: a
-        // one-time allocation rather than a packet lost.
-        _scratch = std::make_unique<uint8_t[]>(scratch_bytes);
+    if (!_segs) {
+        // Allocated at the first multi-buffer packet: a socket without
+        // multi-buffer never needs it (a driver may still split a packet).
+        _segs_size = rx.size;
+        _segs = std::make_unique<segment[]>(_segs_size);
     }
     size_t recs = 0;
     uint32_t i = 0;
@@ -150,25 +172,20 @@ size_t xsk_source::peek_multi(record_ref* out, size_t max, uint32_t idx, uint32_
                 break;
             }
         }
-        size_t room = scratch_bytes - _scratch_used;
-        if (!whole || (total > room && (recs > 0 || _multi_outstanding > 0))) {
+        if (!whole || _segs_used + k > _segs_size) {
             break;  // next time, from this packet on
         }
         record_ref& r = out[recs++];
         fill_record(r, d, _area + d->addr);
-        uint8_t* dst = _scratch.get() + _scratch_used;
-        uint32_t copied = 0;
-        for (uint32_t j = 0; j < k && copied < room; ++j) {
+        segment* s = _segs.get() + _segs_used;
+        for (uint32_t j = 0; j < k; ++j) {
             const xdp_desc* e = xsk_ring_cons__rx_desc(&rx, idx + i + j);
-            uint32_t c = uint32_t(std::min<uint64_t>(e->len, room - copied));
-            std::memcpy(dst + copied, _area + e->addr, c);
-            copied += c;
+            s[j] = {_area + e->addr, e->len};
         }
-        r.data = dst;
-        r.len = copied;
-        r.wire_len = copied < total ? uint32_t(std::min<uint64_t>(total, UINT32_MAX)) : 0;
+        _segs_used += k;
+        r.segs = s;
+        r.len = uint32_t(std::min<uint64_t>(total, UINT32_MAX));
         r.cookie = uint64_t(k - 1) << 56 | d->addr;
-        _scratch_used += (copied + 63) & ~size_t(63);
         ++_multi_outstanding;
         bytes += total;
         i += k;

@@ -22,11 +22,13 @@ namespace xcap {
 //
 // Multi-buffer (a socket bound with XDP_USE_SG): a packet longer than a frame
 // arrives as several descriptors, all but the last flagged XDP_PKT_CONTD.
-// Such a packet is copied into a scratch area of the source (sized up front)
-// and handed on as one record; its frames go back to the fill ring together
-// when it is released. Packets of one descriptor are still read in place:
-// the flag is looked at once per batch, and only a batch that has it takes
-// the other path. A record's cookie then carries its descriptor count.
+// Such a packet is handed on as one record whose bytes stay in place, in
+// pieces (record_ref::segs, one per descriptor, in an array of the source
+// with a slot per RX ring entry), which the writer gathers straight into
+// its output: no copy on the way. Its frames go back to the fill ring
+// together when it is released. The flag is looked at once per batch, and
+// only a batch that has it takes the other path. A record's cookie then
+// carries its descriptor count.
 //
 // Threading: one thread (the writer) calls everything except counters().
 class xsk_source final : public packet_source {
@@ -52,8 +54,6 @@ public:
         bool multi_buffer = false;        // descriptors may carry XDP_PKT_CONTD
     };
 
-    // Bytes of the scratch area for multi-buffer packets.
-    static constexpr size_t scratch_bytes = size_t(1) << 20;
     xsk_source(const rings& r, const uint64_t* issued);
 
     size_t peek(record_ref* out, size_t max) override;
@@ -85,8 +85,9 @@ private:
     uint64_t _drops_seen = 0;     // socket drops as last sampled
     uint64_t _drops_pending = 0;  // not yet attributed to a record
     int64_t _last_sample_ns = 0;
-    std::unique_ptr<uint8_t[]> _scratch;  // multi-buffer packets, copied whole
-    size_t _scratch_used = 0;
+    std::unique_ptr<segment[]> _segs;  // pieces of multi-buffer records, a slot per RX ring entry
+    uint32_t _segs_size = 0;
+    uint32_t _segs_used = 0;
     uint64_t _multi_outstanding = 0;  // records of several descriptors peeked, not released
 };
 

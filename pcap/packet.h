@@ -1,12 +1,31 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace xcap {
 
 // What a capture knows about a packet beyond its bytes. Classic pcap keeps
 // none of it; pcapng keeps all of it as Enhanced Packet Block options.
+// A piece of a packet that is not in one place (a multi-buffer packet's
+// frames in an AF_XDP UMEM): the writers copy the pieces in turn.
+struct segment {
+    const uint8_t* data;
+    uint32_t len;
+};
+
+// Copies the first `n` bytes of the pieces to `dst` (n at most their sum).
+inline void gather(uint8_t* dst, const segment* s, uint32_t n) {
+    while (n > 0) {
+        const uint32_t c = s->len < n ? s->len : n;
+        std::memcpy(dst, s->data, c);
+        dst += c;
+        n -= c;
+        ++s;
+    }
+}
+
 struct packet_meta {
     static constexpr uint32_t no_queue = UINT32_MAX;
     static constexpr int32_t no_verdict = -1;
@@ -20,6 +39,9 @@ struct packet_meta {
     uint32_t cap = UINT32_MAX;      // store at most this many bytes, besides the snaplen (a filter's `ret k`)
     uint32_t wire_len = 0;          // original length when more than the bytes handed over; 0 = those bytes
     const char* comment = nullptr;  // opt_comment (pcapng only); null = none
+    // The packet's bytes in pieces, in place of `data` (which is then the
+    // first piece's); null = `data` holds all of them.
+    const segment* segs = nullptr;
 };
 
 // An interface as pcapng's Interface Description Block describes it.

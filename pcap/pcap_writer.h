@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "pcap/output.h"
+#include "pcap/packet.h"
 
 namespace xcap {
 
@@ -50,7 +51,9 @@ public:
     // Returns true when the packet was cut by the snaplen.
     // `wire_len`, when more than `len`, is the packet's original length (the
     // source handed over only its first `len` bytes).
-    bool write(uint64_t ts_ns, const uint8_t* data, uint32_t len, uint32_t cap = UINT32_MAX, uint32_t wire_len = 0) {
+    // `segs`, when not null, holds the bytes in pieces (see segment).
+    bool write(uint64_t ts_ns, const uint8_t* data, uint32_t len, uint32_t cap = UINT32_MAX, uint32_t wire_len = 0,
+               const segment* segs = nullptr) {
         const uint32_t limit = cap < _snaplen ? cap : _snaplen;
         uint32_t caplen = len < limit ? len : limit;
         const uint32_t orig = wire_len > len ? wire_len : len;
@@ -62,7 +65,11 @@ public:
         h.caplen = caplen;
         h.len = orig;
         std::memcpy(p, &h, sizeof(h));
-        std::memcpy(p + sizeof(h), data, caplen);
+        if (segs) [[unlikely]] {
+            gather(p + sizeof(h), segs, caplen);
+        } else {
+            std::memcpy(p + sizeof(h), data, caplen);
+        }
         _out.commit(sizeof(h) + caplen);
         return caplen < orig;
     }

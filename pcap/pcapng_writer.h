@@ -90,7 +90,11 @@ public:
         put32(p + 20, caplen);
         put32(p + 24, orig);
         put32(p + 28 + (caplen & ~3u), 0);  // the padding; the data overwrites its front
-        std::memcpy(p + 28, data, caplen);
+        if (meta.segs) [[unlikely]] {
+            gather(p + 28, meta.segs, caplen);
+        } else {
+            std::memcpy(p + 28, data, caplen);
+        }
         uint8_t* o = p + 28 + padded;
         o = option32(o, pcapng::epb_flags, meta.inbound ? pcapng::flags_inbound : 0x2);
         if (has_queue) {

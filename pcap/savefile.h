@@ -117,7 +117,7 @@ public:
             }
         }
         ++_packets_in_file;
-        bool cut = _cfg.format == file_format::pcap ? _pcap->write(ts_ns, data, len, meta.cap, meta.wire_len)
+        bool cut = _cfg.format == file_format::pcap ? _pcap->write(ts_ns, data, len, meta.cap, meta.wire_len, meta.segs)
                                                     : _pcapng->write(ts_ns, data, len, meta);
         return cut ? result::cut : result::written;
     }

@@ -136,3 +136,30 @@ TEST(Output, UnwritablePathThrowsNamingIt) {
         EXPECT_EQ(e.code(), ENOENT);
     }
 }
+
+// A packet in pieces (a multi-buffer packet read in place) is stored as if
+// it were contiguous, and a snaplen that ends inside a piece cuts there.
+TEST(PcapWriter, PiecesAreGatheredAndTheSnaplenCutsInsideOne) {
+    std::vector<uint8_t> whole(5000);
+    for (size_t i = 0; i < whole.size(); ++i) {
+        whole[i] = uint8_t(i * 7 + (i >> 8));
+    }
+    const segment segs[3] = {{whole.data(), 1792}, {whole.data() + 1792, 1792}, {whole.data() + 3584, 1416}};
+    pipe_pair p;
+    ASSERT_EQ(fcntl(p.fds[1], F_SETPIPE_SZ, 1 << 20), 1 << 20);
+    {
+        output out(p.fds[1], "pipe");
+        pcap_writer w(out, 262144, true);
+        EXPECT_FALSE(w.write(1, whole.data(), 5000, UINT32_MAX, 0, segs));
+        EXPECT_TRUE(w.write(2, whole.data(), 5000, 2000, 0, segs));  // cut 208 bytes into the second piece
+        out.flush();
+    }
+    auto b = drain(p.fds[0]);
+    ASSERT_EQ(b.size(), 24u + 16u + 5000u + 16u + 2000u);
+    EXPECT_EQ(at<uint32_t>(b, 24 + 8), 5000u);
+    EXPECT_EQ(std::memcmp(b.data() + 40, whole.data(), 5000), 0);
+    const size_t second = 40 + 5000;
+    EXPECT_EQ(at<uint32_t>(b, second + 8), 2000u);
+    EXPECT_EQ(at<uint32_t>(b, second + 12), 5000u);
+    EXPECT_EQ(std::memcmp(b.data() + second + 16, whole.data(), 2000), 0);
+}

@@ -271,3 +271,28 @@ TEST(Format, ChosenByExtension) {
     EXPECT_EQ(format_for_path("-"), file_format::pcap);
     EXPECT_EQ(format_for_path("pcapng"), file_format::pcap);
 }
+
+TEST(Pcapng, PiecesAreGatheredIntoOneBlock) {
+    // A multi-buffer packet read in place: three pieces, 203 bytes, snaplen
+    // 128 (test_iface) ends inside the second piece.
+    std::vector<uint8_t> pkt(203);
+    for (size_t i = 0; i < pkt.size(); ++i) {
+        pkt[i] = uint8_t(i * 5 + 1);
+    }
+    const segment segs[3] = {{pkt.data(), 100}, {pkt.data() + 100, 100}, {pkt.data() + 200, 3}};
+    packet_meta m;
+    m.segs = segs;
+    auto got = capture_bytes([&](output& out) {
+        pcapng_writer w(out, test_section(), {test_iface()}, false);
+        EXPECT_TRUE(w.write(5'000'000'123ull, pkt.data(), 203, m));
+    });
+    const uint32_t total = 28 + 128 + 8 + 12 + 4 + 4;
+    bytes epb;
+    epb.u32(6).u32(total).u32(0).u32(0).u32(5'000'000).u32(128).u32(203);
+    epb.b.insert(epb.b.end(), pkt.begin(), pkt.begin() + 128);
+    epb.u16(2).u16(4).u32(1);
+    epb.u16(5).u16(8).u64(0);
+    epb.u32(0).u32(total);
+    ASSERT_GE(got.size(), epb.b.size());
+    EXPECT_EQ(std::vector<uint8_t>(got.end() - long(epb.b.size()), got.end()), epb.b);
+}
