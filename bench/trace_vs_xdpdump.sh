@@ -16,7 +16,14 @@
 # and each tool in turn (none, xcap trace, xdpdump; both tools at entry and
 # exit, writing pcapng to /tmp), it measures the program's packet rate (its
 # own run counter over the flood's time) and what the tool wrote and lost.
-# Medians of ROUNDS rounds. Namespaces and files are removed on every path.
+# With the kernel's BPF statistics on (kernel.bpf_stats_enabled, restored
+# after), it also reads what the recorders themselves cost: the run time of
+# every tracing program (fentry/fexit: the tool's) over the flood, per run of
+# the traced program. That is the time the recording adds to each packet
+# (the trampoline's own entry and exit, the same for both tools, aside), and
+# it does not depend on how fast the emulated machine happened to run the
+# flood. Medians of ROUNDS rounds. Namespaces and files are removed on every
+# path.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,8 +46,10 @@ a=xtb-a-$$
 b=xtb-b-$$
 tmp=$(mktemp -d /tmp/xcap-trace-bench.XXXXXX)
 tool_pid=""
+stats_before=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
 cleanup() {
     [ -n "$tool_pid" ] && kill -9 "$tool_pid" 2>/dev/null || true
+    sysctl -qw kernel.bpf_stats_enabled="$stats_before" 2>/dev/null || true
     ip netns del "$a" 2>/dev/null || true
     ip netns del "$b" 2>/dev/null || true
     rm -rf "$tmp"
@@ -69,6 +78,19 @@ for e in json.load(sys.stdin):
 print(total)'
 }
 
+sysctl -qw kernel.bpf_stats_enabled=1
+# Run time (ns) and run count of every loaded tracing program, summed.
+recorders() {
+    bpftool -j prog show | python3 -c '
+import json, sys
+t = c = 0
+for p in json.load(sys.stdin):
+    if p.get("type") == "tracing":
+        t += p.get("run_time_ns", 0)
+        c += p.get("run_cnt", 0)
+print(t, c)'
+}
+
 # Waits (up to 120 s) until the tool's output holds PATTERN, or it died.
 wait_for() {
     local pattern=$1 i
@@ -80,7 +102,7 @@ wait_for() {
     return 1
 }
 
-declare -A rate written lost
+declare -A rate written lost cost
 one_run() {
     local tool=$1 round=$2 before after secs
     rm -f "$tmp"/*.pcapng "$tmp"/*.err "$tmp"/*.out
@@ -96,11 +118,18 @@ one_run() {
             wait_for "listening on" || { cat "$tmp/t.out" "$tmp/t.err" >&2; exit 1; } ;;
     esac
     before=$(runs)
+    read -r t0 c0 < <(recorders)
     ip netns exec "$a" "$flood" -i va -n "$n" --cpus 1 >"$tmp/flood.out" 2>&1
+    read -r t1 c1 < <(recorders)
     after=$(runs)
     secs=$(sed -n 's/.* in \([0-9.]*\) s.*/\1/p' "$tmp/flood.out" | head -n 1)
     local ran=$((after - before))
     rate[$tool,$round]=$(python3 -c "print(round($ran / $secs / 1000, 1))")
+    cost[$tool,$round]=-
+    if [ "$tool" != none ] && [ "$ran" -gt 0 ]; then
+        cost[$tool,$round]=$(python3 -c "print(round(($t1 - $t0) / $ran))")
+        echo "round $round $tool: recorders ran $((c1 - c0)) times, $((t1 - t0)) ns" >&2
+    fi
     written[$tool,$round]=-
     lost[$tool,$round]=-
     if [ -n "$tool_pid" ]; then
@@ -138,16 +167,19 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1
     echo "unpaced (xcap-flood, one CPU), the program's rate from its own run counter; both tools at entry and"
     echo "exit, pcapng into /tmp (tmpfs); offered = 2 records per program run. $(xdpdump --version 2>&1 | head -n 1)."
     echo
-    echo "| tool | program rate, kpps (median; runs) | records written (runs) | records lost (runs) |"
-    echo "|---|---|---|---|"
+    echo "| tool | program rate, kpps (median; runs) | recorders' time per packet, ns (median; runs) | records written (runs) | records lost (runs) |"
+    echo "|---|---|---|---|---|"
     for tool in none xcap xdpdump; do
-        r=() w=() l=()
+        r=() w=() l=() c=()
         for round in $(seq "$rounds"); do
             r+=("${rate[$tool,$round]}")
             w+=("${written[$tool,$round]}")
             l+=("${lost[$tool,$round]}")
+            c+=("${cost[$tool,$round]}")
         done
-        echo "| $tool | $(median "${r[@]}") (${r[*]}) | ${w[*]} | ${l[*]} |"
+        cm=-
+        [ "$tool" != none ] && cm=$(median "${c[@]}")
+        echo "| $tool | $(median "${r[@]}") (${r[*]}) | $cm (${c[*]}) | ${w[*]} | ${l[*]} |"
     done
 } >"$out"
 cat "$out"

@@ -37,7 +37,13 @@
  * decision taken here from bpf_ringbuf_query before the reservation could
  * see a consumer position that is stale by the time of the commit and leave
  * the reader asleep with a record in the ring. The record that takes the ring
- * past half full forces a wake-up (BPF_RB_FORCE_WAKEUP), once per crossing. */
+ * past half full forces a wake-up (BPF_RB_FORCE_WAKEUP), once per crossing.
+ *
+ * Lazy wake-ups (xcap_lazy_wake, set by the writer while it sleeps in
+ * batches, see capture/writer.h): every commit passes BPF_RB_NO_WAKEUP but
+ * the one that takes the ring past wake_bytes (or half full), which forces
+ * one. The writer then wakes once per wake_bytes of records, or on its
+ * latency bound, instead of at the first record after it went to sleep. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "xcap_abi.h"
@@ -46,6 +52,10 @@
 const volatile __u32 snaplen = 262144;
 /* The ring size of one CPU, in bytes (a power of two). */
 const volatile __u64 ring_bytes = 1 << 24;
+/* With lazy wake-ups, the fill level (bytes) whose crossing wakes the reader. */
+const volatile __u64 wake_bytes = 1 << 20;
+/* Written by user space (mapped .bss): 1 while the writer sleeps in batches. */
+volatile __u32 xcap_lazy_wake;
 
 /* The template of the per-CPU rings; the map itself is created by user
  * space and handed to libbpf (bpf_map__reuse_fd) before load. */
@@ -117,9 +127,12 @@ static __always_inline void record(struct xdp_md *ctx, void *ring, struct xcap_r
 	rec->cap_len = n;
 
 	__u64 half = ring_bytes / 2;
+	__u64 after = before + sizeof(*rec) + room + 8;
 	__u64 flags = 0;
-	if (before < half && before + sizeof(*rec) + room + 8 >= half)
+	if ((before < half && after >= half) || (before < wake_bytes && after >= wake_bytes))
 		flags = BPF_RB_FORCE_WAKEUP;
+	else if (xcap_lazy_wake)
+		flags = BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(rec, flags);
 	ctr->recorded++;
 }

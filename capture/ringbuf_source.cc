@@ -195,6 +195,15 @@ packet_source::quiet_state ringbuf_source::quiet() {
     return (word & BPF_RINGBUF_BUSY_BIT) ? quiet_state::in_flight : quiet_state::available;
 }
 
+packet_source::arm_state ringbuf_source::arm(uint32_t batch) {
+    if (!_opts.lazy_wake) {
+        return arm_state::unsupported;
+    }
+    _opts.lazy_wake(batch > 1);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return load_acquire(_producer_pos) > _peek_pos ? arm_state::ready : arm_state::armed;
+}
+
 size_t ringbuf_source::backlog() const {
     const uint64_t producer = load_acquire(_producer_pos);
     return producer > _peek_pos ? size_t((producer - _peek_pos) / 64) : 0;

@@ -28,7 +28,7 @@ namespace xcap {
 // bit) is in flight.
 //
 // Threading: one thread (the writer) calls everything except counters().
-class ringbuf_source final : public packet_source {
+class ringbuf_source final : public packet_source, public doorbell {
 public:
     // What the source needs besides the ring.
     struct options {
@@ -38,6 +38,10 @@ public:
         // Packets the programs could not record so far (ring full), summed
         // over CPUs; read by sample_drops(). Empty: no drop counter.
         std::function<uint64_t()> lost;
+        // Lazy wake-ups of the programs that fill the ring (on: records wake
+        // the reader only every so many bytes; off: at the first record).
+        // Empty: not supported, and the writer naps.
+        std::function<void(bool)> lazy_wake;
     };
 
     // Maps the ring of `map_fd` (the map stays owned by the caller).
@@ -69,6 +73,14 @@ public:
     // Bytes waiting, in 64-byte units (the writer's merge_backlog is a count).
     size_t backlog() const override;
     int wait_fd() const override { return _fd; }
+    // The ring is its own doorbell, with lazy wake-ups on while the writer
+    // sleeps in batches. Its "next record" wake-up can be missed (the
+    // program reads the flag without a barrier): one second at most.
+    arm_state arm(uint32_t batch) override;
+    doorbell* bell() const override { return _opts.lazy_wake ? const_cast<ringbuf_source*>(this) : nullptr; }
+    int fd() const override { return _fd; }
+    void clear() override {}
+    int64_t longest_wait_ns() const override { return 1'000'000'000; }
     void sample_drops() override;
     // Records carry their own queue; this is for the summary only.
     uint32_t queue() const override { return 0; }

@@ -38,6 +38,9 @@ public:
     virtual int fd() const = 0;
     // Empties it after a wake-up (no syscall).
     virtual void clear() = 0;
+    // The longest the writer may wait on it for "the next record" (-1: no
+    // bound): a bell that can miss that wake-up in a race gives a bound.
+    virtual int64_t longest_wait_ns() const { return -1; }
 };
 
 // Counters a source keeps: written by the capture thread with relaxed

@@ -112,6 +112,11 @@ capture_result run_tap(const capture_options& opts, const capture_log& log) {
             }
             return n;
         };
+        so.lazy_wake = [&ifs](bool lazy) {
+            for (const auto& r : ifs) {
+                r->program->set_lazy_wake(lazy);
+            }
+        };
         auto& s = sources.emplace_back(std::make_unique<ringbuf_source>(ring.fd.get(), so));
         srcs.push_back(s.get());
     }
@@ -135,6 +140,7 @@ capture_result run_tap(const capture_options& opts, const capture_log& log) {
     wcfg.count_limit = opts.count;
     wcfg.realtime_offset_ns = measure_clock_offset().realtime_minus_monotonic_ns;
     wcfg.flush_when_idle = files.is_stream();
+    wcfg.wake_latency_ns = opts.packet_buffered ? 0 : wcfg.wake_latency_ns;  // -U: wake at every first record
     // A head waits for another ring's record in flight only while a quarter
     // of its own ring is still free (backlog() counts 64-byte units).
     wcfg.merge_backlog = std::max<size_t>(rings.bytes_per_cpu() / 64 / 4, 64);

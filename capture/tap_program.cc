@@ -1,5 +1,7 @@
 #include "capture/tap_program.h"
 
+#include <algorithm>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
@@ -104,6 +106,9 @@ tap_program::tap_program(const tap_rings& rings, uint32_t snaplen) {
     }
     _skel->rodata->snaplen = snaplen;
     _skel->rodata->ring_bytes = rings.bytes_per_cpu();
+    // Lazy wake-ups come every MiB of records (a few thousand packets), or
+    // a quarter of a smaller ring.
+    _skel->rodata->wake_bytes = std::min<uint64_t>(rings.bytes_per_cpu() / 4, uint64_t(1) << 20);
     if (int err = bpf_map__reuse_fd(_skel->maps.xcap_tap_rings, rings.array_fd())) {
         xcap_tap_bpf__destroy(_skel);
         _skel = nullptr;
@@ -156,6 +161,11 @@ uint64_t tap_program::ring_full_on_cpu(uint32_t cpu) const {
         return 0;
     }
     return per_cpu[cpu].ring_full;
+}
+
+void tap_program::set_lazy_wake(bool lazy) {
+    // .bss is mapped into this process: the program sees the store at once.
+    __atomic_store_n(&_skel->bss->xcap_lazy_wake, lazy ? 1u : 0u, __ATOMIC_RELAXED);
 }
 
 }  // namespace xcap

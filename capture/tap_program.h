@@ -63,6 +63,9 @@ public:
     std::vector<xcap_ring_counters> counters(uint32_t queues) const;
     // Packets the ring of `cpu` had no room for, over every queue.
     uint64_t ring_full_on_cpu(uint32_t cpu) const;
+    // Lazy wake-ups (see bpf/xcap_tap.bpf.c): while on, records wake the
+    // reader only every so many bytes. Takes effect at once.
+    void set_lazy_wake(bool lazy);
 
 private:
     xcap_tap_bpf* _skel = nullptr;

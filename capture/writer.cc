@@ -67,13 +67,18 @@ bool capture_writer::sleep_on_doorbells(const stop_event& stop, uint32_t batch, 
         }
     }
     fds[n++] = {stop.fd(), POLLIN, 0};
+    const int64_t t0 = monotonic_ns();
     const int rc = poll(fds, n, timeout_ms);
     bump(_ctr.sleeps);
     if (rc > 0) {
         for (auto* b : _bells) {
             b->clear();
         }
-        bump(_ctr.rung, !(fds[n - 1].revents & POLLIN) || rc > 1);
+        // At its timeout poll() looks at the fds once more, and a ring's fd
+        // is readable whenever it holds records: a bell rang only if the
+        // sleep ended before the timeout.
+        const bool timed_out = timeout_ms >= 0 && monotonic_ns() - t0 >= int64_t(timeout_ms) * 1'000'000;
+        bump(_ctr.rung, !timed_out && (!(fds[n - 1].revents & POLLIN) || rc > 1));
     }
     return true;
 }
@@ -273,7 +278,13 @@ void capture_writer::run(const stop_event& stop) {
         if (!_bells.empty()) {
             // Idle twice in a row (or -U): wake at the next record, however long.
             const bool next_record = empty_sleeps >= 2 || _cfg.wake_latency_ns <= 0;
-            const int timeout_ms = next_record ? -1 : int(std::max<int64_t>(_cfg.wake_latency_ns / 1'000'000, 1));
+            int64_t bound = -1;  // next record: as long as every bell allows
+            for (auto* b : _bells) {
+                const int64_t w = b->longest_wait_ns();
+                bound = w >= 0 && (bound < 0 || w < bound) ? w : bound;
+            }
+            const int64_t wait_ns = next_record ? bound : _cfg.wake_latency_ns;
+            const int timeout_ms = wait_ns < 0 ? -1 : int(std::max<int64_t>(wait_ns / 1'000'000, 1));
             if (sleep_on_doorbells(stop, next_record ? 1 : std::max<uint32_t>(_cfg.wake_batch, 1), timeout_ms)) {
                 ++empty_sleeps;
             }

@@ -592,6 +592,21 @@ TEST_F(Capture, ABurstRingsTheDoorbellAndLosesNothing) {
     EXPECT_GE(number_in(err, "([0-9]+) of them until a batch of packets had gathered"), 10u) << err;
 }
 
+// Sparse traffic wakes the capture thread about ten times a second (its
+// 100 ms latency bound), not at 2 ms naps: 2,000 packets at 1,000 a second
+// are fewer than a batch, so the bell never rings.
+TEST_F(Capture, SparseTrafficWakesTheWriterOnItsLatencyBound) {
+    child x = start_xcap({"-w", path("s.pcap"), "-v"});
+    send(2000, {"--threads", "1", "--pps", "1000"});
+    x.signal(SIGINT);
+    ASSERT_EQ(x.wait(10), 0) << read_text(path("xcap.err"));
+    const std::string err = read_text(path("xcap.err"));
+    EXPECT_EQ(read_pcap(path("s.pcap")).size(), 2000u) << err;
+    EXPECT_LE(number_in(err, "slept ([0-9]+) times"), 60u) << err;
+    EXPECT_GE(number_in(err, "slept ([0-9]+) times"), 5u) << err;
+    EXPECT_EQ(number_in(err, "([0-9]+) of them until a batch"), 0u) << err;
+}
+
 // An IP-only interface (tun here; ipip, gre and wireguard alike) hands XDP
 // frames that start at the IP header: the file says LINKTYPE_RAW, so readers
 // decode them, instead of mislabelling them as Ethernet.

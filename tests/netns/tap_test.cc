@@ -223,6 +223,24 @@ TEST_F(Tap, FilterCopiesOnlyMatchesAndEverythingPasses) {
     EXPECT_EQ(number_in(err, "([0-9]+) packets? captured"), recs.size());
 }
 
+// Sparse traffic under --tap wakes the capture thread about ten times a
+// second (its 100 ms latency bound), not at each packet nor at 2 ms naps:
+// while it sleeps the program commits records without waking it until a
+// megabyte has gathered. 40 packets over 2 s; the nap-and-poll writer slept
+// several hundred times here.
+TEST_F(Tap, SparseTrafficWakesTheWriterOnItsLatencyBound) {
+    child x(xcap({"--tap", "-v", "-w", path("s.pcapng")}), path("x.out"), path("x.err"));
+    ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("x.err"));
+    auto p = ping(40, "0.05");
+    EXPECT_NE(p.output.find("40 received"), std::string::npos) << p.output;
+    x.signal(SIGINT);
+    ASSERT_EQ(x.wait(30), 0) << read_text(path("x.err"));
+    const std::string err = read_text(path("x.err"));
+    EXPECT_GE(read_capture(path("s.pcapng")).size(), 40u) << err;
+    EXPECT_LE(number_in(err, "slept ([0-9]+) times"), 60u) << err;
+    EXPECT_GE(number_in(err, "slept ([0-9]+) times"), 1u) << err;
+}
+
 // A reader that stalls (a pipe nobody reads) and small rings: the rings fill,
 // each packet they had no room for is counted (and carried by
 // epb_dropcount), written + dropped = what the program saw, and the host's
