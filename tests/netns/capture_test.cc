@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -581,15 +582,22 @@ TEST_F(Capture, IdleCaptureDoesNotSpinOrNap) {
 TEST_F(Capture, ABurstRingsTheDoorbellAndLosesNothing) {
     child x = start_xcap({"-w", path("b.pcap"), "-B", "16384", "-v"});
     usleep(300'000);  // idle: the thread now waits for the next packet
+    const auto t0 = std::chrono::steady_clock::now();
     send(30000, {"--threads", "1", "--pps", "100000"});
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     usleep(300'000);
     x.signal(SIGINT);
     ASSERT_EQ(x.wait(10), 0) << read_text(path("xcap.err"));
     const std::string err = read_text(path("xcap.err"));
     EXPECT_EQ(read_pcap(path("b.pcap")).size(), 30000u) << err;
     EXPECT_EQ(number_in(err, "([0-9]+) packets? dropped"), 0u) << err;
-    // 30000 packets in batches of 1024: the bell rings for most of them.
-    EXPECT_GE(number_in(err, "([0-9]+) of them until a batch of packets had gathered"), 10u) << err;
+    // 30000 packets in batches of 1024: the bell rings for most of them, as
+    // long as a batch gathers within the 100 ms bound (20 kpps; an emulated
+    // guest's generator may be slower, and then only the loss is checked).
+    if (30000 / secs >= 20000) {
+        EXPECT_GE(number_in(err, "([0-9]+) of them until a batch of packets had gathered"), 10u)
+            << err << "sent at " << 30000 / secs << " pps";
+    }
 }
 
 // Sparse traffic wakes the capture thread about ten times a second (its
