@@ -23,6 +23,7 @@ function(xcap_bpf_skeleton target source)
             -I${PROJECT_SOURCE_DIR}/bpf -I/usr/include/${XCAP_MULTIARCH}
             ${ARGN} -c ${src} -o ${obj}
     DEPENDS ${src} ${PROJECT_SOURCE_DIR}/bpf/xcap_abi.h ${PROJECT_SOURCE_DIR}/bpf/xcap_record.bpf.h
+            ${PROJECT_SOURCE_DIR}/bpf/xcap_cbpf.bpf.h ${PROJECT_SOURCE_DIR}/bpf/xcap_cbpf_abi.h
     COMMENT "BPF ${file}")
   add_custom_command(
     OUTPUT ${skel}
