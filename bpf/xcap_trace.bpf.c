@@ -9,13 +9,20 @@
  *
  * Packet bytes are read from the xdp_buff with bpf_probe_read_kernel: the
  * linear part only (fragments of a multi-buffer packet are not read, and
- * wire_len counts the linear part). */
+ * wire_len counts the linear part).
+ *
+ * A filter expression (xcap_cbpf.bpf.h) runs where a packet is first seen:
+ * at entry, or at exit when no entry program is loaded (--at exit). A packet
+ * that does not match is counted (filtered) and recorded neither at entry
+ * nor at exit: the entry leaves its verdict in the CPU's xcap_pairs slot for
+ * the exit of the same run. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 
 #define XCAP_LOAD(src, dst, n) bpf_probe_read_kernel((dst), (n), (src))
 #include "xcap_record.bpf.h"
+#include "xcap_cbpf.bpf.h"
 
 /* The few kernel fields read here, relocated by CO-RE against the running
  * kernel's BTF. */
@@ -38,12 +45,15 @@ struct xdp_buff {
 const volatile __u32 traced_prog_id = 0;
 const volatile __u8 with_entry = 1; /* the entry program is loaded: it counts packets and makes the pair ids */
 
-/* Per CPU: the id of the packet the traced program is running for. An XDP
+/* Per CPU: the id of the packet the traced program is running for, and the
+ * filter's result for it (0: no match, not recorded at exit either). An XDP
  * program runs to its end on one CPU without another packet in between, so
  * the entry and exit of one run see the same slot. */
 struct xcap_pair {
 	__u64 seq;
 	__u64 current;
+	__u32 match;
+	__u32 reserved;
 };
 
 struct {
@@ -79,7 +89,6 @@ static __always_inline void trace(struct xdp_buff *xdp, __s32 action, __u32 flag
 	struct xdp_rxq_info *rxq = BPF_CORE_READ(xdp, rxq);
 	struct xcap_record_args a = {
 		.src = data,
-		.packet_id = first ? next_id(p) : p->current,
 		.len = data_end > data ? (__u32)(data_end - data) : 0,
 		.ifindex = rxq ? BPF_CORE_READ(rxq, dev, ifindex) : 0,
 		.rx_queue = rxq ? BPF_CORE_READ(rxq, queue_index) : 0,
@@ -88,6 +97,20 @@ static __always_inline void trace(struct xdp_buff *xdp, __s32 action, __u32 flag
 		.flags = flags,
 	};
 	a.wire_len = a.len;
+	if (first) {
+		/* The filter sees what the record would hold. */
+		__u32 copy = a.len < xcap_snaplen ? a.len : xcap_snaplen;
+		p->match = xcap_cbpf_run(data, copy, a.wire_len, a.ifindex, a.rx_queue);
+		if (!p->match) {
+			ctr->filtered++;
+			return;
+		}
+	} else if (!p->match) {
+		return; /* its entry did not match */
+	}
+	if (p->match < a.len)
+		a.len = p->match; /* a classic `ret k` below the length cuts the record there */
+	a.packet_id = first ? next_id(p) : p->current;
 	xcap_record(ctr, &a);
 }
 
