@@ -3,7 +3,7 @@
  * see the packet only through bpf_probe_read_kernel; the hook programs are
  * XDP programs too, but each must return its slot's action). Included by
  * bpf/xcap_trace.bpf.c and bpf/xcap_hook.bpf.c, and by the tests' XDP
- * program (tests/unit/cbpf_test.bpf.c).
+ * program (tests/common/cbpf_run.bpf.c, for the unit tests and bench/).
  *
  * The includer defines XCAP_LOAD(src, dst, n) first, as for
  * xcap_record.bpf.h: copy n (1 .. XCAP_TRACE_MAX_CAP) packet bytes from `src`

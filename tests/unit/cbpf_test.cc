@@ -1,7 +1,7 @@
 // The trace recorders' classic BPF interpreter (bpf/xcap_cbpf.bpf.h), in an
-// XDP program of its own (cbpf_test.bpf.c) run with BPF_PROG_RUN: the
-// differential corpus against libpcap's interpreter on records cut at the
-// snaplen, then instruction by instruction. Needs root or CAP_BPF (skips
+// XDP program of its own (tests/common/cbpf_run.bpf.c) run with
+// BPF_PROG_RUN: the differential corpus against libpcap's interpreter on
+// records cut at the snaplen, then instruction by instruction. Needs root or CAP_BPF (skips
 // without); the preparation tests need nothing.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -17,7 +17,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "cbpf_test.skel.h"
+#include "cbpf_run.skel.h"
 #include "common/error.h"
 #include "filter/filter.h"
 #include "filter/interpreter.h"
@@ -59,19 +59,19 @@ class interpreter {
 public:
     explicit interpreter(const compiled_filter& f) {
         auto p = prepare_interpreter(f, "in the test");
-        _skel = cbpf_test_bpf__open();
+        _skel = cbpf_run_bpf__open();
         if (!_skel) {
             throw std::runtime_error("cannot open the test's interpreter program");
         }
         _skel->rodata->xcap_cbpf_len = uint32_t(p.insns.size());
         _skel->rodata->xcap_cbpf_steps = p.steps;
-        if (int err = cbpf_test_bpf__load(_skel); err != 0) {
-            cbpf_test_bpf__destroy(_skel);
+        if (int err = cbpf_run_bpf__load(_skel); err != 0) {
+            cbpf_run_bpf__destroy(_skel);
             throw std::runtime_error("loading the interpreter for '" + f.expression + "': " + std::strerror(-err));
         }
         write_interpreter_program(bpf_map__fd(_skel->maps.xcap_cbpf_prog), p);
     }
-    ~interpreter() { cbpf_test_bpf__destroy(_skel); }
+    ~interpreter() { cbpf_run_bpf__destroy(_skel); }
     interpreter(const interpreter&) = delete;
     interpreter& operator=(const interpreter&) = delete;
 
@@ -80,18 +80,18 @@ public:
                  const xdp_run_options& o = {}) {
         _skel->data->snaplen = snaplen;
         _skel->bss->result = 0xdeadbeef;
-        auto r = run_xdp(bpf_program__fd(_skel->progs.cbpf_test), packet, o);
+        auto r = run_xdp(bpf_program__fd(_skel->progs.cbpf_run), packet, o);
         const uint32_t k = _skel->bss->result;
         EXPECT_EQ(r.retval, k ? uint32_t(XDP_PASS) : uint32_t(XDP_DROP));
         return k;
     }
     uint32_t duration_ns(const std::vector<uint8_t>& packet, int repeat) {
         _skel->data->snaplen = XCAP_TRACE_MAX_CAP;
-        return run_xdp(bpf_program__fd(_skel->progs.cbpf_test), packet, {.repeat = repeat}).duration_ns;
+        return run_xdp(bpf_program__fd(_skel->progs.cbpf_run), packet, {.repeat = repeat}).duration_ns;
     }
 
 private:
-    cbpf_test_bpf* _skel = nullptr;
+    cbpf_run_bpf* _skel = nullptr;
 };
 
 uint32_t result(const compiled_filter& f, const std::vector<uint8_t>& packet, uint32_t snaplen = XCAP_TRACE_MAX_CAP) {
