@@ -36,6 +36,7 @@
 #include "frames.h"
 #include "netns_test.h"
 #include "xdp_actions.skel.h"
+#include "xdp_actions_frags.skel.h"
 
 #include <xdp/libxdp.h>
 
@@ -82,50 +83,73 @@ struct bpffs_mount {
 };
 
 // The tests' XDP program on the receiving veth (native mode), through a
-// bpf_link the test holds; its hook map pinned at `pin` when given.
+// bpf_link the test holds; its hook map pinned at `pin` when given. With
+// `frags`, the build loaded as xdp.frags (for jumbo frames).
 class user_program {
 public:
-    user_program(const veth_pair& net, const std::string& pin) : _pin(pin) {
-        _skel = xdp_actions_bpf__open_and_load();
-        if (!_skel) {
+    user_program(const veth_pair& net, const std::string& pin, bool frags = false) : _pin(pin) {
+        if (frags) {
+            _frags_skel = xdp_actions_frags_bpf__open_and_load();
+            if (_frags_skel) {
+                _prog = _frags_skel->progs.xdp_actions;
+                _hook = _frags_skel->maps.xdpcap_hook;
+                _runs = _frags_skel->maps.action_runs;
+                _multi = _frags_skel->maps.multi_buffer_runs;
+            }
+        } else {
+            _skel = xdp_actions_bpf__open_and_load();
+            if (_skel) {
+                _prog = _skel->progs.xdp_actions;
+                _hook = _skel->maps.xdpcap_hook;
+                _runs = _skel->maps.action_runs;
+                _multi = _skel->maps.multi_buffer_runs;
+            }
+        }
+        if (!_prog) {
             _error = std::string("cannot load xdp_actions: ") + std::strerror(errno);
             return;
         }
-        if (!pin.empty() && bpf_map__pin(_skel->maps.xdpcap_hook, pin.c_str()) != 0) {
+        if (!pin.empty() && bpf_map__pin(_hook, pin.c_str()) != 0) {
             _error = "cannot pin the hook map at " + pin;
             return;
         }
         in_netns(net.receiver_ns(), [&] {
             int ifindex = int(if_nametoindex(net.receiver_if().c_str()));
             LIBBPF_OPTS(bpf_link_create_opts, o, .flags = XDP_FLAGS_DRV_MODE);
-            _link = bpf_link_create(bpf_program__fd(_skel->progs.xdp_actions), ifindex, BPF_XDP, &o);
+            _link = bpf_link_create(bpf_program__fd(_prog), ifindex, BPF_XDP, &o);
         });
         if (_link < 0) {
-            _error = "cannot attach xdp_actions to " + net.receiver_if();
+            _error = "cannot attach xdp_actions to " + net.receiver_if() + ": " + std::strerror(errno);
         }
     }
     ~user_program() {
         if (_link >= 0) {
             close(_link);
         }
-        if (_skel) {
-            if (!_pin.empty()) {
-                bpf_map__unpin(_skel->maps.xdpcap_hook, _pin.c_str());
-            }
-            xdp_actions_bpf__destroy(_skel);
+        if (_prog && !_pin.empty()) {
+            bpf_map__unpin(_hook, _pin.c_str());
         }
+        xdp_actions_bpf__destroy(_skel);
+        xdp_actions_frags_bpf__destroy(_frags_skel);
     }
     bool ok() const { return _error.empty(); }
     const std::string& error() const { return _error; }
-    uint32_t id() const { return xcap::program_id(bpf_program__fd(_skel->progs.xdp_actions)); }
-    int hook_fd() const { return bpf_map__fd(_skel->maps.xdpcap_hook); }
+    uint32_t id() const { return xcap::program_id(bpf_program__fd(_prog)); }
+    int hook_fd() const { return bpf_map__fd(_hook); }
+    // Runs on a frame in several buffers.
+    uint64_t multi_buffer_runs() const {
+        uint32_t zero = 0;
+        uint64_t n = 0;
+        bpf_map_lookup_elem(bpf_map__fd(_multi), &zero, &n);
+        return n;
+    }
 
     // How many packets it ran for with each action (the tests' UDP only).
     std::vector<uint64_t> runs() const {
         std::vector<uint64_t> out;
         for (uint32_t i = 0; i < actions; ++i) {
             uint64_t n = 0;
-            bpf_map_lookup_elem(bpf_map__fd(_skel->maps.action_runs), &i, &n);
+            bpf_map_lookup_elem(bpf_map__fd(_runs), &i, &n);
             out.push_back(n);
         }
         return out;
@@ -136,7 +160,7 @@ public:
     uint64_t others() const {
         uint32_t i = actions;
         uint64_t n = 0;
-        bpf_map_lookup_elem(bpf_map__fd(_skel->maps.action_runs), &i, &n);
+        bpf_map_lookup_elem(bpf_map__fd(_runs), &i, &n);
         return n;
     }
     uint64_t total_runs() const {
@@ -159,6 +183,11 @@ public:
 private:
     std::string _pin;
     xdp_actions_bpf* _skel = nullptr;
+    xdp_actions_frags_bpf* _frags_skel = nullptr;
+    bpf_program* _prog = nullptr;
+    bpf_map* _hook = nullptr;
+    bpf_map* _runs = nullptr;
+    bpf_map* _multi = nullptr;
     int _link = -1;
     std::string _error;
 };
@@ -1221,4 +1250,90 @@ TEST_F(TraceFentry, FilterAtExitSeesThePacketAsItLeaves) {
     }
     const std::string err = read_text(path("trace.err"));
     EXPECT_EQ(number_in(err, "the other ([0-9]+) recorded at exit"), n / 2) << err;
+}
+
+// Jumbo frames at MTU 9000 through a program loaded with frags: veth hands
+// it every frame longer than a page in several buffers (the program counts
+// them), and the fentry/fexit records hold each frame whole, at entry as
+// sent and at exit as rewritten, with the whole length; a filter that reads
+// a byte past the first buffer sees it.
+TEST_F(TraceFentry, JumboFramesWholeAtEntryAndExit) {
+    auto mtu = sh("ip -n " + net->sender_ns() + " link set dev " + net->sender_if() + " mtu 9000 && ip -n " +
+                  net->receiver_ns() + " link set dev " + net->receiver_if() + " mtu 9000");
+    ASSERT_EQ(mtu.status, 0) << mtu.output;
+    user_program prog(*net, "", true);
+    ASSERT_TRUE(prog.ok()) << prog.error();
+    // Every action with every size: 9,014 bytes (the largest at MTU 9000),
+    // 6,000, 4,200 and 1,000. Byte 5,000 carries the frame's number.
+    const size_t sizes[] = {9014, 6000, 4200, 1000};
+    const uint32_t n = 48;
+    auto frame = [&](uint32_t i) {
+        auto f = test_frame(i, mac, sizes[(i / 6) % 4]);
+        if (f.size() > 5000) {
+            f[5000] = uint8_t(i);
+        }
+        return f;
+    };
+    auto run = [&](const std::string& name, std::vector<std::string> filter) {
+        std::vector<std::string> args = {"-i", net->receiver_if(), "-w", path(name + ".pcapng")};
+        args.insert(args.end(), filter.begin(), filter.end());
+        child c = start_trace(args, true, name);
+        frame_sender s(*net);
+        const uint64_t before = prog.total_runs();
+        for (uint32_t i = 0; i < n; ++i) {
+            ASSERT_TRUE(s.send(frame(i))) << "frame " << i << ": " << std::strerror(errno);
+        }
+        for (int k = 0; k < 600 && prog.total_runs() < before + n; ++k) {
+            usleep(50'000);
+        }
+        ASSERT_EQ(prog.total_runs(), before + n) << "the program did not see every frame";
+        c.signal(SIGINT);
+        ASSERT_EQ(c.wait(60), 0) << read_text(path(name + ".err"));
+    };
+    // Every frame.
+    run("all", {});
+    EXPECT_GE(prog.multi_buffer_runs(), n / 2) << "veth did not hand the program multi-buffer frames";
+    std::string error;
+    auto recs = read_epbs(path("all.pcapng"), &error);
+    ASSERT_EQ(error, "");
+    std::vector<int> entries(n, 0), exits(n, 0);
+    for (const auto& r : recs) {
+        const int64_t i = frame_number(r.data);
+        if (i < 0) {
+            continue;  // not the tests' UDP (see others())
+        }
+        ASSERT_LT(i, int64_t(n));
+        const auto sent = frame(uint32_t(i));
+        EXPECT_EQ(r.orig_len, sent.size()) << "frame " << i << ": the whole length";
+        if (r.has_verdict) {
+            ++exits[size_t(i)];
+            EXPECT_EQ(r.data.size(), sent.size()) << "exit of frame " << i;
+            EXPECT_TRUE(r.data == rewritten(sent)) << "exit of frame " << i << " is not the frame, whole";
+        } else {
+            ++entries[size_t(i)];
+            EXPECT_EQ(r.data.size(), sent.size()) << "entry of frame " << i;
+            EXPECT_TRUE(r.data == sent) << "entry of frame " << i << " is not the frame, whole";
+        }
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        EXPECT_EQ(entries[i], 1) << "frame " << i;
+        EXPECT_EQ(exits[i], 1) << "frame " << i;
+    }
+    // A filter on byte 5,000, which lies past the first buffer: the odd
+    // frames long enough to have it.
+    run("filtered", {"ether[5000] & 1 = 1"});
+    recs = read_epbs(path("filtered.pcapng"), &error);
+    ASSERT_EQ(error, "");
+    uint32_t want = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        want += i % 2 == 1 && frame(i).size() > 5000;
+    }
+    ASSERT_GT(want, 0u);
+    EXPECT_EQ(recs.size(), 2u * want);
+    for (const auto& r : recs) {
+        const int64_t i = frame_number(r.data);
+        ASSERT_GE(i, 0);
+        EXPECT_TRUE(i % 2 == 1 && r.orig_len > 5000) << "frame " << i << " does not match";
+        EXPECT_EQ(r.data.size(), r.orig_len) << "frame " << i;
+    }
 }
