@@ -824,6 +824,18 @@ TEST_F(Trace, BadFilterExpressionExits2WithNothingLoaded) {
     EXPECT_FALSE(file_exists(path("t.pcapng")));
 }
 
+// With no program on the interface, a bad expression is still exit 2 in
+// one line: before the tap fallback says anything or attaches.
+TEST_F(Trace, BadFilterExpressionBeforeTheTapFallback) {
+    child c(net->in_receiver({XCAP_BIN, "trace", "-i", net->receiver_if(), "-w", path("t.pcapng"), "udp", "port",
+                              "99999"}),
+            path("o"), path("e"));
+    EXPECT_EQ(c.wait(30), 2);
+    expect_one_line(read_text(path("e")), "bad filter expression 'udp port 99999'");
+    EXPECT_FALSE(net->receiver_has_xdp());
+    EXPECT_FALSE(file_exists(path("t.pcapng")));
+}
+
 // A slot held by someone else is refused (exit 6) unless --force.
 TEST_F(Trace, HookSlotOfAnotherProgramIsRefused) {
     bpffs_mount fs(path("bpffs"));
