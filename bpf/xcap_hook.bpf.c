@@ -5,6 +5,10 @@
  * Each records the packet as the user's program leaves it, with the action,
  * and returns that action, so the packet goes where it was going.
  *
+ * A filter expression (xcap_cbpf.bpf.h) runs on the packet as the hook
+ * sees it; one that does not match is counted (filtered), not recorded, and
+ * goes on with its action all the same.
+ *
  * Program names start with "xcap_hook_": user space finds leftovers of a
  * killed xcap by that name. */
 #include <linux/bpf.h>
@@ -13,6 +17,7 @@
 /* Multi-buffer packets included: bpf_xdp_load_bytes reads across fragments. */
 #define XCAP_LOAD(src, dst, n) bpf_xdp_load_bytes((struct xdp_md *)(src), 0, (dst), (n))
 #include "xcap_record.bpf.h"
+#include "xcap_cbpf.bpf.h"
 
 static __always_inline int hook(struct xdp_md *ctx, int action)
 {
@@ -32,6 +37,14 @@ static __always_inline int hook(struct xdp_md *ctx, int action)
 		.flags = XCAP_RECORD_EXIT,
 	};
 	a.wire_len = a.len;
+	__u32 copy = a.len < xcap_snaplen ? a.len : xcap_snaplen;
+	__u32 k = xcap_cbpf_run(ctx, copy, a.wire_len, a.ifindex, a.rx_queue);
+	if (!k) {
+		ctr->filtered++;
+		return action;
+	}
+	if (k < a.len)
+		a.len = k; /* a classic `ret k` below the length cuts the record there */
 	xcap_record(ctr, &a);
 	return action;
 }

@@ -17,6 +17,8 @@
 #include "engine/link_monitor.h"
 #include "engine/signals.h"
 #include "engine/xdp_programs.h"
+#include "filter/filter.h"
+#include "filter/interpreter.h"
 
 namespace xcap {
 namespace {
@@ -71,6 +73,14 @@ uint64_t trace_totals::offered() const {
     return n;
 }
 
+uint64_t trace_totals::not_matched() const {
+    uint64_t n = 0;
+    for (const auto& p : programs) {
+        n += p.filtered;
+    }
+    return n;
+}
+
 uint64_t trace_totals::ring_full() const {
     uint64_t n = 0;
     for (const auto& p : programs) {
@@ -83,6 +93,14 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
     const capture_options& co = opts.capture;
     const bool hook = !opts.hook.empty();
     route_library_logs(co.verbose);
+    const uint32_t snaplen = std::min<uint32_t>(co.snaplen, XCAP_TRACE_MAX_CAP);
+
+    // A bad expression fails first (exit 2), before anything is looked at
+    // or loaded; so does one the recorders' interpreter cannot run.
+    std::optional<interpreter_program> filter;
+    if (!co.filter.empty()) {
+        filter = prepare_interpreter(compile_filter(co.filter, snaplen), "in xcap trace");
+    }
 
     // Everything that can be checked without side effects comes first.
     std::optional<device_info> dev;
@@ -113,7 +131,8 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
     }
 
     recorder_options ro;
-    ro.snaplen = std::min<uint32_t>(co.snaplen, XCAP_TRACE_MAX_CAP);
+    ro.snaplen = snaplen;
+    ro.filter = filter ? &*filter : nullptr;
     ro.ring_bytes = opts.ring_bytes;
     ro.entry = opts.at_entry;
     ro.exit = opts.at_exit;
@@ -144,7 +163,8 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
     iface.name = dev ? dev->name : opts.hook;
     iface.description = "xcap trace of " + traced + " " + where_traced(opts);
     iface.linktype = linktype;
-    iface.snaplen = std::min<uint32_t>(co.snaplen, XCAP_TRACE_MAX_CAP);  // what a record can hold
+    iface.snaplen = snaplen;  // what a record can hold
+    iface.filter = co.filter;  // pcapng's if_filter
     savefile_set files(fcfg, describe_section(), {iface});
 
     auto counts = [&] { return hooked ? hooked->counts() : fentry->counts(); };
@@ -168,7 +188,10 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
         source.name_program(0, "hook " + opts.hook);
     }
     log.info("tracing " + traced + (dev ? " on " + dev->name : std::string()) + " " + where_traced(opts) + " (" +
-             (hook ? "hook programs" : "fentry/fexit") + "), ring buffer " + size_text(opts.ring_bytes));
+             (hook ? "hook programs" : "fentry/fexit") + "), ring buffer " + size_text(opts.ring_bytes) +
+             (filter ? ", filter '" + co.filter + "' (" + std::to_string(filter->insns.size()) +
+                           " classic instructions, interpreted)"
+                     : std::string()));
 
     // Taken by this thread only; the capture thread inherits the mask.
     stop_signals signals;
@@ -193,6 +216,13 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
         t.xsk.rx_ring_full = q.xsk.rx_ring_full;
         t.queues.push_back(q);
         add_writer_counts(t, writer.counters());
+        if (filter) {
+            // For --stats' "did not match the filter".
+            t.filtered = true;
+            for (const auto& c : counts()) {
+                t.filter_rejected += c.filtered;
+            }
+        }
         return t;
     };
     auto interface_counts = [](const capture_totals& t) {
@@ -221,6 +251,7 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
     result.totals.at_entry = hook ? false : opts.at_entry;
     result.totals.at_exit = hook ? true : opts.at_exit;
     result.totals.ring_bytes = source.ring_size();
+    result.totals.filtered = filter.has_value();
     return result;
 }
 

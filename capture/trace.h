@@ -16,8 +16,9 @@ namespace xcap {
 
 struct trace_options {
     // -i, -w, -c, -s, --duration, --stats, -C/-G/-W/-z, -U, --format,
-    // --micro, -q, -v, --force mean what they mean for a capture. Trace
-    // writes pcapng unless --format or the name says pcap.
+    // --micro, -q, -v, --force and the filter expression (capture.filter)
+    // mean what they mean for a capture. Trace writes pcapng unless --format
+    // or the name says pcap.
     capture_options capture;
     std::string hook;       // --hook PATH: an xdpcap hook map in bpffs; "" = fentry/fexit
     std::string program;    // --program NAME|ID; "" = every program that sees the packets
@@ -34,10 +35,13 @@ struct trace_totals {
     bool at_entry = true;
     bool at_exit = true;
     uint64_t ring_bytes = 0;
+    bool filtered = false;  // a filter expression ran in the recorders
 
     // Records the programs tried to write (recorded + ring full).
     uint64_t offered() const;
     uint64_t ring_full() const;
+    // Packets the filter did not match (not recorded).
+    uint64_t not_matched() const;
 };
 
 struct trace_result {

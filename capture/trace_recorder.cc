@@ -45,6 +45,7 @@ void add_counts(program_counts& c, int counters_fd, int actions_fd) {
         c.seen += v.seen;
         c.recorded += v.recorded;
         c.ring_full += v.ring_full;
+        c.filtered += v.filtered;
         c.ring_full_per_cpu.push_back(v.ring_full);
     }
     for (const auto& v : per_cpu<xcap_trace_actions>(actions_fd)) {
@@ -127,6 +128,10 @@ fentry_recorder::fentry_recorder(const std::vector<xdp_program_ref>& targets, co
             s->rodata->xcap_snaplen = std::min<uint32_t>(opts.snaplen, XCAP_TRACE_MAX_CAP);
             s->rodata->traced_prog_id = t.id;
             s->rodata->with_entry = opts.entry ? 1 : 0;
+            if (opts.filter) {
+                s->rodata->xcap_cbpf_len = uint32_t(opts.filter->insns.size());
+                s->rodata->xcap_cbpf_steps = opts.filter->steps;
+            }
             // One ring for every traced program: the first instance makes it.
             int err = _ring_fd < 0 ? bpf_map__set_max_entries(s->maps.xcap_ring, uint32_t(opts.ring_bytes))
                                    : bpf_map__reuse_fd(s->maps.xcap_ring, _ring_fd);
@@ -141,6 +146,10 @@ fentry_recorder::fentry_recorder(const std::vector<xdp_program_ref>& targets, co
                 throw failure(failure_kind::runtime, -err, "cannot prepare the trace programs for " + t.describe());
             }
             err = xcap_trace_bpf__load(s);
+            if (!err && opts.filter) {
+                // The program runs from the moment of attaching: its filter is there first.
+                write_interpreter_program(bpf_map__fd(s->maps.xcap_cbpf_prog), *opts.filter);
+            }
             if (!err) {
                 err = xcap_trace_bpf__attach(s);
             }
@@ -279,6 +288,10 @@ void hook_recorder::install(const recorder_options& opts) {
             throw failure(failure_kind::runtime, errno, "cannot open xcap's hook programs");
         }
         _skel->rodata->xcap_snaplen = std::min<uint32_t>(opts.snaplen, XCAP_TRACE_MAX_CAP);
+        if (opts.filter) {
+            _skel->rodata->xcap_cbpf_len = uint32_t(opts.filter->insns.size());
+            _skel->rodata->xcap_cbpf_steps = opts.filter->steps;
+        }
         bpf_map__set_max_entries(_skel->maps.xcap_ring, uint32_t(opts.ring_bytes));
         bpf_program* progs[XCAP_HOOK_SLOTS] = {_skel->progs.xcap_hook_abort, _skel->progs.xcap_hook_drop,
                                                _skel->progs.xcap_hook_pass, _skel->progs.xcap_hook_tx,
@@ -291,6 +304,10 @@ void hook_recorder::install(const recorder_options& opts) {
         if (int err = xcap_hook_bpf__load(_skel); err != 0) {
             throw failure(failure_kind::unsupported, -err, "cannot load xcap's hook programs",
                           "run with -v to see libbpf's messages");
+        }
+        if (opts.filter) {
+            // Before any slot holds a program: they run from then on.
+            write_interpreter_program(bpf_map__fd(_skel->maps.xcap_cbpf_prog), *opts.filter);
         }
         int err = 0;
         for (uint32_t slot = 0; slot < _slots && !err; ++slot) {

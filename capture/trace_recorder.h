@@ -23,6 +23,7 @@
 #include "bpf/xcap_abi.h"
 #include "common/fd.h"
 #include "engine/xdp_programs.h"
+#include "filter/interpreter.h"
 
 struct xcap_trace_bpf;
 struct xcap_hook_bpf;
@@ -36,6 +37,10 @@ struct recorder_options {
     bool exit = true;                // fexit: ... as it leaves it, with its action
     bool force = false;              // hook: take slots another program holds
     bool verbose = false;
+    // The filter expression, prepared for the recorders' interpreter
+    // (bpf/xcap_cbpf.bpf.h); null: every packet is recorded. Not owned; used
+    // only by the constructors.
+    const interpreter_program* filter = nullptr;
 };
 
 // What one traced program (or the hook) did while traced.
@@ -45,6 +50,7 @@ struct program_counts {
     uint64_t seen = 0;      // packets it ran for
     uint64_t recorded = 0;  // records committed to the ring
     uint64_t ring_full = 0; // records lost: the ring had no room
+    uint64_t filtered = 0;  // packets the filter did not match: not recorded
     std::vector<uint64_t> ring_full_per_cpu;
     uint64_t actions[XCAP_XDP_ACTIONS + 1] = {};  // its actions, by value (last: any other)
 };

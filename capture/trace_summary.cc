@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <string>
@@ -26,9 +27,18 @@ std::string format_trace_summary(const trace_totals& t, const std::string& outpu
         packets += p.seen;
     }
     s += " (" + plural(packets, "packet") + " seen";
-    s += t.hook ? ", recorded as the program left them)\n"
-                : t.at_entry && t.at_exit ? ", each recorded at entry and exit)\n"
-                                          : t.at_entry ? ", recorded at entry)\n" : ", recorded at exit)\n";
+    const char* how = t.hook                     ? "recorded as the program left them"
+                      : t.at_entry && t.at_exit ? "each recorded at entry and exit"
+                      : t.at_entry              ? "recorded at entry"
+                                                : "recorded at exit";
+    if (t.filtered) {
+        // As the tap summary does: what the filter left out, then what it let through.
+        const uint64_t out = t.not_matched();
+        s += fmt(", %" PRIu64 " did not match the filter, the other %" PRIu64 " %s)\n", out,
+                 packets - std::min(packets, out), how);
+    } else {
+        s += fmt(", %s)\n", how);
+    }
     s += plural(t.offered(), "record") + " offered to the ring buffer (" +
          fmt("%" PRIu64 " KiB", t.ring_bytes >> 10) + "), " + plural(c.received, "record") + " received by xcap";
     if (c.over_limit) {

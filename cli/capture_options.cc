@@ -202,28 +202,44 @@ bool parse_output_option(arg_walker& arg, capture_options& o) {
     return true;
 }
 
+bool filter_words::take(arg_walker& arg) {
+    if (arg.operand()) {
+        expression += (expression.empty() ? "" : " ") + arg.name();
+    } else if (arg.is("-F")) {
+        file = arg.value();
+    } else if (arg.is("-d")) {
+        arg.flag();
+        dump = true;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+std::string filter_words::finish() const {
+    if (file.empty()) {
+        return expression;
+    }
+    if (!expression.empty()) {
+        throw failure(failure_kind::usage, "a filter expression both on the command line and in -F " + file,
+                      "give it one way");
+    }
+    return read_filter_file(file);
+}
+
 cli_command parse_capture_command(const std::vector<std::string>& args) {
     cli_command cmd;
     capture_options& o = cmd.capture;
     arg_walker arg(args, "see xcap --help");
-    std::string expression;  // the trailing words, as tcpdump takes them
-    std::string filter_file;
-    bool dump = false;
+    filter_words filter;
     bool buffer_given = false;
     bool ring_given = false;
     while (arg.next()) {
         const std::string& a = arg.name();
-        if (parse_output_option(arg, o) || arg.flag("--tap", nullptr, o.tap)) {
+        if (parse_output_option(arg, o) || arg.flag("--tap", nullptr, o.tap) || filter.take(arg)) {
             continue;
         }
-        if (arg.operand()) {
-            expression += (expression.empty() ? "" : " ") + a;
-        } else if (arg.is("-F")) {
-            filter_file = arg.value();
-        } else if (arg.is("-d")) {
-            arg.flag();
-            dump = true;
-        } else if (arg.is("-h", "--help")) {
+        if (arg.is("-h", "--help")) {
             cmd.what = cli_command::help;
             return cmd;
         } else if (arg.is("-D", "--list-interfaces")) {
@@ -250,15 +266,8 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
             arg.unknown("option ");
         }
     }
-    if (!filter_file.empty()) {
-        if (!expression.empty()) {
-            throw failure(failure_kind::usage, "a filter expression both on the command line and in -F " + filter_file,
-                          "give it one way");
-        }
-        expression = read_filter_file(filter_file);
-    }
-    o.filter = expression;
-    if (dump) {
+    o.filter = filter.finish();
+    if (filter.dump) {
         // As tcpdump -d: show the compiled program and exit; nothing to capture.
         cmd.what = cli_command::dump_filter;
         return cmd;

@@ -96,8 +96,10 @@ SYNOPSIS
     xcap trace -i INTERFACE -w FILE [--program NAME|ID] [--at entry|exit|entry,exit]
          [--ring-size SIZE] [-c COUNT] [-s SNAPLEN] [--duration SECONDS] [--stats SECONDS]
          [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND] [-U] [--format pcap|pcapng]
-         [--micro] [-q] [-v]
+         [--micro] [-q] [-v] [-F FILE | EXPRESSION]
     xcap trace --hook BPFFS_PATH -w FILE [-i INTERFACE] [--force] [other output options]
+         [-F FILE | EXPRESSION]
+    xcap trace -d [-s SNAPLEN] EXPRESSION
 
 DESCRIPTION
     Records every packet the XDP program attached to INTERFACE sees, as it
@@ -109,6 +111,15 @@ DESCRIPTION
     a name ending in .pcap says pcap: per packet epb_verdict (the action, at
     exit), epb_queue, epb_packetid (the same for a packet's entry and exit),
     inbound flags and a comment "entry NAME" or "exit NAME".
+
+    EXPRESSION (or -F FILE) is a tcpdump filter, as for a capture: only the
+    packets it matches are recorded, at entry and exit both (it is tested
+    where the packet is first seen: at entry, or at exit with --at exit; with
+    --hook, on the packet as the program left it). It sees what a record
+    would hold (the first -s bytes; `len` is the whole length), so
+    tcpdump -r FILE EXPRESSION selects every record. The recorders interpret
+    libpcap's classic BPF program themselves; the summary says how many
+    packets did not match. A bad expression exits 2 with nothing loaded.
 
     fentry/fexit need a kernel that allows BPF tracing programs on XDP
     programs (BTF, CAP_BPF, CAP_PERFMON); where the kernel refuses them xcap
@@ -140,6 +151,11 @@ OPTIONS
         record is lost and counted (per CPU) in the summary.
     --force
         With --hook: take slots that hold another program (not put back).
+    -F FILE
+        Read the filter expression from FILE (line breaks count as spaces).
+    -d
+        Print the classic BPF program the expression compiles to (with the
+        trace's snaplen), as tcpdump -d does, and exit.
     -w, -c, -s, --duration, --stats, -C, -G, -W, -z, -U, --format, --micro, -q, -v
         As for a capture (see xcap --help); -c counts records, -s is at most
         16384 for trace.

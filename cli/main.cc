@@ -94,6 +94,12 @@ std::optional<capture_options> tap_fallback(const trace_options& opts) {
 }
 
 int trace_main(const trace_options& opts) {
+    if (!opts.capture.filter.empty()) {
+        // A bad expression is exit 2 before anything else is said or done,
+        // the tap fallback's line included (run_trace and run_tap compile it
+        // again for their own use).
+        compile_filter(opts.capture.filter, opts.capture.snaplen);
+    }
     if (auto co = tap_fallback(opts)) {
         console(opts.capture.quiet)
             .print(line_kind::warning, opts.capture.interface +

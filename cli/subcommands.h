@@ -24,4 +24,19 @@ bool parse_output_option(arg_walker& arg, capture_options& o);
 // What those require together: an output, and rotation only into files.
 void check_output_options(const capture_options& o);
 
+// The filter expression as tcpdump takes it, for a capture and a trace
+// alike: the trailing words, or -F FILE (the whole file; line breaks are
+// spaces); and -d, which prints the compiled program instead of running.
+struct filter_words {
+    std::string expression;
+    std::string file;
+    bool dump = false;
+
+    // True when the walker's current word was one of them (and this took it).
+    bool take(arg_walker& arg);
+    // The expression ("" for none), read from the file with -F. Throws
+    // failure(usage) when both are given or the file cannot be read.
+    std::string finish() const;
+};
+
 }  // namespace xcap

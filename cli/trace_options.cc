@@ -1,3 +1,6 @@
+#include <algorithm>
+
+#include "bpf/xcap_abi.h"
 #include "cli/args.h"
 #include "cli/subcommands.h"
 
@@ -49,16 +52,17 @@ cli_command parse_trace_command(const std::vector<std::string>& args) {
     cmd.what = cli_command::run_trace;
     trace_options& o = cmd.trace;
     bool at_given = false;
+    filter_words filter;
     arg_walker arg(args, "see xcap trace --help");
     while (arg.next()) {
         const std::string& a = arg.name();
         if (parse_output_option(arg, o.capture)) {
             continue;
         }
-        if (arg.operand()) {
-            throw failure(failure_kind::usage, "xcap trace takes no filter expression ('" + a + "')",
-                          "trace records every packet the program sees; filter the file afterwards");
-        } else if (arg.is("-h", "--help")) {
+        if (filter.take(arg)) {
+            continue;
+        }
+        if (arg.is("-h", "--help")) {
             cmd.what = cli_command::trace_help;
             return cmd;
         } else if (arg.is("--hook")) {
@@ -84,6 +88,15 @@ cli_command parse_trace_command(const std::vector<std::string>& args) {
         } else {
             arg.unknown("trace option ");
         }
+    }
+    o.capture.filter = filter.finish();
+    if (filter.dump) {
+        // As tcpdump -d: the program the recorders would interpret, compiled
+        // with the trace's snaplen (at most XCAP_TRACE_MAX_CAP).
+        cmd.what = cli_command::dump_filter;
+        cmd.capture.filter = o.capture.filter;
+        cmd.capture.snaplen = std::min<uint32_t>(o.capture.snaplen, XCAP_TRACE_MAX_CAP);
+        return cmd;
     }
     check_trace(o, at_given);
     return cmd;

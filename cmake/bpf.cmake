@@ -21,8 +21,10 @@ function(xcap_bpf_skeleton target source)
     OUTPUT ${obj}
     COMMAND ${XCAP_CLANG} -O2 -g -target bpf -Wall -Werror -D__TARGET_ARCH_x86
             -I${PROJECT_SOURCE_DIR}/bpf -I/usr/include/${XCAP_MULTIARCH}
-            ${ARGN} -c ${src} -o ${obj}
+            ${ARGN} -MD -MF ${obj}.d -c ${src} -o ${obj}
+    DEPFILE ${obj}.d
     DEPENDS ${src} ${PROJECT_SOURCE_DIR}/bpf/xcap_abi.h ${PROJECT_SOURCE_DIR}/bpf/xcap_record.bpf.h
+            ${PROJECT_SOURCE_DIR}/bpf/xcap_cbpf.bpf.h ${PROJECT_SOURCE_DIR}/bpf/xcap_cbpf_abi.h
     COMMENT "BPF ${file}")
   add_custom_command(
     OUTPUT ${skel}

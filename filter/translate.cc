@@ -10,11 +10,13 @@
 
 #include "common/error.h"
 #include "filter/assembler.h"
+#include "filter/classic.h"
 
 namespace xcap {
 namespace {
 
 using namespace ebpf;
+using namespace classic;
 
 // Classic A and X live in callee-saved registers so helper calls (ancillary
 // loads, `len`, the frags slow path) keep them. data_end sits in r5, which a
@@ -33,95 +35,13 @@ constexpr int16_t bytes_slot = -72;  // bpf_xdp_load_bytes' buffer, 8 bytes
 // counter, three `protochain`s in a row exceed its million-instruction budget.
 constexpr int16_t loop_slot(size_t j) { return int16_t(-80 - 8 * int(j)); }
 constexpr size_t max_loops = 32;
-constexpr uint32_t memwords = 16;
-
-// The verifier reasons about packet offsets up to MAX_PACKET_OFF (0xffff),
-// and no XDP buffer is longer: a load that cannot fit below it never fits.
-constexpr uint64_t max_packet = 0xffff;
-
 // As many backward jumps as libpcap's interpreter takes (MAX_BACKWARD_JUMPS,
 // there per packet, here per loop); the verifier needs a bound to accept a
 // loop at all.
 constexpr int64_t max_backward_jumps = 64;
 
-constexpr uint16_t code_of(uint16_t cls, uint16_t rest) { return uint16_t(cls | rest); }
-
-int size_bytes(uint16_t code) {
-    switch (BPF_SIZE(code)) {
-        case BPF_W: return 4;
-        case BPF_H: return 2;
-        default: return 1;
-    }
-}
-
 uint8_t ebpf_size(int bytes) {
     return bytes == 4 ? BPF_W : bytes == 2 ? BPF_H : BPF_B;
-}
-
-std::string hex(uint32_t v) {
-    char buf[16];
-    std::snprintf(buf, sizeof(buf), "0x%x", v);
-    return buf;
-}
-
-// How an absolute load's k is to be read.
-enum class abs_kind { packet, never_fits, ancillary };
-
-struct abs_target {
-    abs_kind kind;
-    uint64_t offset;  // packet: the frame offset; ancillary: SKF_AD_* number
-};
-
-abs_target classify_abs(uint32_t k, int size) {
-    const int32_t sk = int32_t(k);
-    if (sk >= SKF_AD_OFF && sk < 0) {
-        return {abs_kind::ancillary, uint64_t(sk - SKF_AD_OFF)};
-    }
-    if (sk >= SKF_LL_OFF && sk < SKF_NET_OFF) {
-        // The link-layer header is where an XDP frame starts.
-        uint64_t off = uint64_t(sk - SKF_LL_OFF);
-        return {off + uint64_t(size) <= max_packet ? abs_kind::packet : abs_kind::never_fits, off};
-    }
-    if (sk >= SKF_NET_OFF && sk < SKF_AD_OFF) {
-        throw failure(failure_kind::usage,
-                          "the filter loads relative to the network header (SKF_NET_OFF), which has no meaning in XDP");
-    }
-    return {uint64_t(k) + uint64_t(size) <= max_packet ? abs_kind::packet : abs_kind::never_fits, k};
-}
-
-const char* ancillary_name(uint64_t n) {
-    switch (n) {
-        case SKF_AD_PROTOCOL: return "protocol";
-        case SKF_AD_PKTTYPE: return "pkttype";
-        case SKF_AD_IFINDEX: return "ifindex";
-        case SKF_AD_NLATTR: return "nlattr";
-        case SKF_AD_NLATTR_NEST: return "nlattr_nest";
-        case SKF_AD_MARK: return "mark";
-        case SKF_AD_QUEUE: return "queue";
-        case SKF_AD_HATYPE: return "hatype";
-        case SKF_AD_RXHASH: return "rxhash";
-        case SKF_AD_CPU: return "cpu";
-        case SKF_AD_ALU_XOR_X: return "alu_xor_x";
-        case SKF_AD_VLAN_TAG: return "vlan_tci";
-        case SKF_AD_VLAN_TAG_PRESENT: return "vlan_avail";
-        case SKF_AD_PAY_OFFSET: return "poff";
-        case SKF_AD_RANDOM: return "rand";
-        case SKF_AD_VLAN_TPID: return "vlan_tpid";
-        default: return nullptr;
-    }
-}
-
-bool ancillary_supported(uint64_t n) {
-    switch (n) {
-        case SKF_AD_PROTOCOL:
-        case SKF_AD_PKTTYPE:
-        case SKF_AD_IFINDEX:
-        case SKF_AD_QUEUE:
-        case SKF_AD_CPU:
-        case SKF_AD_ALU_XOR_X:
-        case SKF_AD_RANDOM: return true;
-        default: return false;
-    }
 }
 
 // What the control-flow analysis needs to know about one classic instruction.
@@ -183,70 +103,7 @@ private:
                           "the filter cannot run in XDP: instruction " + std::to_string(i) + " " + why);
     }
 
-    void validate() const {
-        for (long i = 0; i < _n; ++i) {
-            const auto& c = at(i);
-            switch (c.code) {
-                case code_of(BPF_LD, BPF_W | BPF_ABS):
-                case code_of(BPF_LD, BPF_H | BPF_ABS):
-                case code_of(BPF_LD, BPF_B | BPF_ABS): {
-                    auto t = classify_abs(c.k, size_bytes(c.code));
-                    if (t.kind == abs_kind::ancillary && !ancillary_supported(t.offset)) {
-                        const char* name = ancillary_name(t.offset);
-                        refuse(i, std::string("uses the Linux ancillary load ") +
-                                      (name ? std::string("'") + name + "'" : "SKF_AD_OFF+" + hex(uint32_t(t.offset))) +
-                                      ", which has no equivalent in XDP");
-                    }
-                    break;
-                }
-                case code_of(BPF_LDX, BPF_MSH | BPF_B): {
-                    int32_t sk = int32_t(c.k);
-                    if (sk < 0 && sk >= SKF_NET_OFF) {
-                        refuse(i, "(ldxb msh) loads from a Linux ancillary or network-header offset");
-                    }
-                    break;
-                }
-                case code_of(BPF_LD, BPF_MEM):
-                case code_of(BPF_LDX, BPF_MEM):
-                case BPF_ST:
-                case BPF_STX:
-                    if (c.k >= memwords) {
-                        refuse(i, "uses scratch memory M[" + std::to_string(c.k) + "] (there are 16)");
-                    }
-                    break;
-                case code_of(BPF_LD, BPF_W | BPF_IND):
-                case code_of(BPF_LD, BPF_H | BPF_IND):
-                case code_of(BPF_LD, BPF_B | BPF_IND):
-                case code_of(BPF_LD, BPF_W | BPF_LEN):
-                case code_of(BPF_LDX, BPF_W | BPF_LEN):
-                case code_of(BPF_LD, BPF_IMM):
-                case code_of(BPF_LDX, BPF_IMM):
-                case code_of(BPF_RET, BPF_K):
-                case code_of(BPF_RET, BPF_A):
-                case code_of(BPF_MISC, BPF_TAX):
-                case code_of(BPF_MISC, BPF_TXA):
-                case code_of(BPF_JMP, BPF_JA):
-                    break;
-                default:
-                    if (BPF_CLASS(c.code) == BPF_ALU) {
-                        uint16_t op = BPF_OP(c.code);
-                        bool known = op <= BPF_MOD || op == BPF_XOR;
-                        bool neg = op == BPF_NEG;
-                        if (known && (neg ? c.code == (BPF_ALU | BPF_NEG) : (c.code & ~0xf8) == BPF_ALU)) {
-                            break;
-                        }
-                    }
-                    if (BPF_CLASS(c.code) == BPF_JMP) {
-                        uint16_t op = BPF_OP(c.code);
-                        if ((op == BPF_JEQ || op == BPF_JGT || op == BPF_JGE || op == BPF_JSET) &&
-                            (c.code & ~0xf8) == BPF_JMP) {
-                            break;
-                        }
-                    }
-                    refuse(i, "has an opcode that is not classic BPF (" + hex(c.code) + ")");
-            }
-        }
-    }
+    void validate() const { check_classic(_prog, "in XDP"); }
 
     flow flow_of(long i) const {
         const auto& c = at(i);

@@ -49,9 +49,29 @@ static __always_inline int choose(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+/* Frames the program saw in several buffers (bpf_xdp_get_buff_len longer
+ * than the linear part): only the frags build (xdp_actions_frags.bpf.c)
+ * can see one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} multi_buffer_runs SEC(".maps");
+
+#ifdef XDP_ACTIONS_FRAGS
+SEC("xdp.frags")
+#else
 SEC("xdp")
+#endif
 int xdp_actions(struct xdp_md *ctx)
 {
+	if (bpf_xdp_get_buff_len(ctx) > (__u64)(ctx->data_end - ctx->data)) {
+		__u32 zero = 0;
+		__u64 *m = bpf_map_lookup_elem(&multi_buffer_runs, &zero);
+		if (m)
+			__sync_fetch_and_add(m, 1);
+	}
 	int action = choose(ctx);
 	__u32 slot = action < 0 ? 5 : (__u32)action;
 	__u64 *n = bpf_map_lookup_elem(&action_runs, &slot);

@@ -2,19 +2,21 @@
 // file of its own.
 #include <pcap/pcap.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "filter_support.h"
 
 namespace xcap::test {
 
-uint32_t run_classic(const compiled_filter& filter, const std::vector<uint8_t>& packet) {
+uint32_t run_classic(const compiled_filter& filter, const std::vector<uint8_t>& packet, uint32_t caplen) {
     static_assert(sizeof(classic_insn) == sizeof(struct bpf_insn));
     bpf_program prog{};
     prog.bf_len = u_int(filter.classic.size());
     prog.bf_insns = reinterpret_cast<struct bpf_insn*>(const_cast<classic_insn*>(filter.classic.data()));
     pcap_pkthdr h{};
-    h.caplen = h.len = bpf_u_int32(packet.size());
+    h.len = bpf_u_int32(packet.size());
+    h.caplen = std::min<bpf_u_int32>(h.len, caplen);
     return uint32_t(pcap_offline_filter(&prog, &h, packet.data()));
 }
 

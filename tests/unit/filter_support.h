@@ -33,12 +33,43 @@ struct xdp_run_options {
 // Throws std::system_error when the kernel refuses the run.
 xdp_run run_xdp(int prog_fd, const std::vector<uint8_t>& packet, const xdp_run_options& options = {});
 
-// libpcap's own interpreter (pcap_offline_filter) on `packet`, with caplen
-// and wire length both its size: the frame as XDP sees it.
-uint32_t run_classic(const compiled_filter& filter, const std::vector<uint8_t>& packet);
+// libpcap's own interpreter (pcap_offline_filter) on `packet`: wire length
+// its size, caplen its size or `caplen` if that is less (a record cut at a
+// snaplen). By default the frame as XDP sees it.
+uint32_t run_classic(const compiled_filter& filter, const std::vector<uint8_t>& packet,
+                     uint32_t caplen = UINT32_MAX);
 
 // The packets of a capture file when its link type is Ethernet; `why` says
 // why not otherwise (and the result is empty).
 std::vector<std::vector<uint8_t>> ethernet_packets(const std::string& path, std::string* why);
+
+// The differential tests' corpus (filter_corpus.cc), shared by the
+// translator's (filter_differential_test.cc) and the trace interpreter's
+// (cbpf_test.cc): at least 150 tcpdump expressions (`inbound`, `outbound`
+// and `ifindex` left out: libpcap's interpreter has no ancillary data and
+// answers 0 for them);
+const std::vector<const char*>& filter_corpus();
+// deterministic generated traffic: the mixed frames, each cut short at
+// several points, and with header bytes changed;
+std::vector<std::vector<uint8_t>> generated_filter_traffic();
+// and the packets of every Ethernet capture under `root` (files: how many
+// captures there are; none when the folder is absent).
+struct shared_captures {
+    std::vector<std::vector<uint8_t>> packets;
+    size_t files = 0;
+    size_t ethernet_files = 0;
+};
+shared_captures load_shared_captures(const std::string& root);
+
+// Classic programs libpcap would never write (ret a, jset x, stores and loads
+// of X, shifts by X, division by an X that is sometimes 0, loads at the edge
+// of short frames), 1000 of them at random from a fixed seed, and 30 frames
+// to run them on. M[] is written first because libpcap 1.10's interpreter
+// does not clear it.
+struct random_classic_set {
+    std::vector<compiled_filter> programs;
+    std::vector<std::vector<uint8_t>> frames;
+};
+random_classic_set random_classic_programs();
 
 }  // namespace xcap::test

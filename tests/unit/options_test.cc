@@ -265,6 +265,32 @@ TEST(TraceOptions, AtProgramHookAndRing) {
     EXPECT_EQ(parse({"trace", "--help"}).what, cli_command::trace_help);
 }
 
+// The same expression syntax as a capture: trailing words, -F, -d.
+TEST(TraceOptions, FilterExpressionAsCaptureTakesIt) {
+    auto c = parse({"trace", "-i", "e", "-w", "f", "udp", "port", "53", "--at", "exit"});
+    EXPECT_EQ(c.what, cli_command::run_trace);
+    EXPECT_EQ(c.trace.capture.filter, "udp port 53");
+    EXPECT_FALSE(c.trace.at_entry);
+    EXPECT_EQ(parse({"trace", "--hook", "/x", "-w", "f", "--", "ip[2:2]", ">", "-1"}).trace.capture.filter,
+              "ip[2:2] > -1");
+    EXPECT_EQ(parse({"trace", "-i", "e", "-w", "f"}).trace.capture.filter, "");
+    char tmpl[] = "/tmp/xcap-filter-XXXXXX";
+    int fd = mkstemp(tmpl);
+    ASSERT_GE(fd, 0);
+    const std::string text = "icmp or\narp\n";
+    ASSERT_EQ(write(fd, text.data(), text.size()), ssize_t(text.size()));
+    close(fd);
+    EXPECT_EQ(parse({"trace", "-i", "e", "-w", "f", "-F", tmpl}).trace.capture.filter, "icmp or arp ");
+    expect_usage_error({"trace", "-i", "e", "-w", "f", "-F", tmpl, "udp"}, "both on the command line and in -F");
+    unlink(tmpl);
+    // -d: compiled with the trace's snaplen (at most 16384), nothing else needed.
+    c = parse({"trace", "-d", "icmp"});
+    EXPECT_EQ(c.what, cli_command::dump_filter);
+    EXPECT_EQ(c.capture.filter, "icmp");
+    EXPECT_EQ(c.capture.snaplen, 16384u);
+    EXPECT_EQ(parse({"trace", "-s", "96", "-d", "icmp"}).capture.snaplen, 96u);
+}
+
 TEST(TraceOptions, BadInputIsNamed) {
     expect_usage_error({"trace", "-w", "f"}, "no interface given");
     expect_usage_error({"trace", "-i", "e"}, "no output given");
@@ -272,7 +298,6 @@ TEST(TraceOptions, BadInputIsNamed) {
     expect_usage_error({"trace", "-i", "e", "-w", "f", "--ring-size", "3000"}, "power of two");
     expect_usage_error({"trace", "-i", "e", "-w", "f", "--ring-size", "1k"}, "--ring-size");
     expect_usage_error({"trace", "--hook", "/x", "-w", "f", "--at", "entry"}, "do not go with --hook");
-    expect_usage_error({"trace", "-i", "e", "-w", "f", "udp"}, "takes no filter expression");
     expect_usage_error({"trace", "-i", "e", "-w", "f", "--queues", "1"}, "--queues");
     expect_usage_error({"trace", "-i", "e", "-w", "-", "-C", "1"}, "need a file");
 }

@@ -164,3 +164,31 @@ TEST(TraceSummary, HistogramAndLossesByReasonAndCpu) {
     EXPECT_NE(s.find("recorded at entry)"), std::string::npos) << s;
     EXPECT_EQ(s.find("XDP_PASS"), std::string::npos) << "no actions without the exit: " << s;
 }
+
+// With a filter: how many did not match, and what became of the rest.
+TEST(TraceSummary, FilterSaysHowManyDidNotMatch) {
+    xcap::trace_totals t;
+    t.ring_bytes = 8u << 20;
+    t.filtered = true;
+    t.capture.received = t.capture.written = 240;
+    xcap::program_counts p;
+    p.name = "'xdp_lb' (id 42)";
+    p.seen = 1000;
+    p.recorded = 240;
+    p.filtered = 880;
+    p.actions[2] = 1000;
+    t.programs.push_back(p);
+    std::string s = xcap::format_trace_summary(t, "t.pcapng");
+    EXPECT_NE(s.find("240 records written to t.pcapng (1000 packets seen, 880 did not match the filter, the other 120 "
+                     "each recorded at entry and exit)\n"),
+              std::string::npos)
+        << s;
+    t.hook = true;
+    s = xcap::format_trace_summary(t, "t.pcapng");
+    EXPECT_NE(s.find("(1000 packets seen, 880 did not match the filter, the other 120 recorded as the program left "
+                     "them)"),
+              std::string::npos)
+        << s;
+    t.filtered = false;
+    EXPECT_EQ(xcap::format_trace_summary(t, "t.pcapng").find("filter"), std::string::npos);
+}
