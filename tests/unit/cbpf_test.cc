@@ -85,10 +85,6 @@ public:
         EXPECT_EQ(r.retval, k ? uint32_t(XDP_PASS) : uint32_t(XDP_DROP));
         return k;
     }
-    uint32_t duration_ns(const std::vector<uint8_t>& packet, int repeat) {
-        _skel->data->snaplen = XCAP_TRACE_MAX_CAP;
-        return run_xdp(bpf_program__fd(_skel->progs.cbpf_run), packet, {.repeat = repeat}).duration_ns;
-    }
 
 private:
     cbpf_run_bpf* _skel = nullptr;
@@ -513,19 +509,4 @@ TEST(TraceFilterInterpreter, AncillaryLoadsHaveTheirXdpMeaning) {
               0xffu);
     EXPECT_EQ(result(program({stmt(BPF_LD | BPF_H | BPF_ABS, uint32_t(SKF_LL_OFF + 12)), stmt(BPF_RET | BPF_A, 0)}), ip4),
               0x0800u);
-}
-
-// Not a benchmark (bench/ has those): the kernel's own per-run time for the
-// 1-, 5- and 20-term expressions, printed so a slow interpreter shows.
-TEST(TraceFilterInterpreter, CostPerPacket) {
-    SKIP_WITHOUT_BPF();
-    auto pkt = build_frame(0);
-    for (const char* expr : {"udp port 40001",
-                             "udp port 40001 or tcp port 80 or icmp or arp or ip6 and udp port 9",
-                             "port 1 or port 2 or port 3 or port 4 or port 5 or port 6 or port 7 or port 8 or port 9 "
-                             "or port 10 or port 11 or port 12 or port 13 or port 14 or port 15 or port 16 or port 17 "
-                             "or port 18 or port 19 or port 20"}) {
-        interpreter in(compile_filter(expr, 16384));
-        std::printf("%4u ns per packet: %s\n", in.duration_ns(pkt, 10000), expr);
-    }
 }
