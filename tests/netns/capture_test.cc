@@ -602,7 +602,8 @@ TEST_F(Capture, ABurstRingsTheDoorbellAndLosesNothing) {
 
 // Sparse traffic wakes the capture thread about ten times a second (its
 // 100 ms latency bound), not at 2 ms naps: 2,000 packets at 1,000 a second
-// are fewer than a batch, so the bell never rings.
+// are fewer than a batch, so the bell rings only to end an idle wait (for
+// the first packet; more only if the generator stalls for 200 ms).
 TEST_F(Capture, SparseTrafficWakesTheWriterOnItsLatencyBound) {
     child x = start_xcap({"-w", path("s.pcap"), "-v"});
     send(2000, {"--threads", "1", "--pps", "1000"});
@@ -612,7 +613,7 @@ TEST_F(Capture, SparseTrafficWakesTheWriterOnItsLatencyBound) {
     EXPECT_EQ(read_pcap(path("s.pcap")).size(), 2000u) << err;
     EXPECT_LE(number_in(err, "slept ([0-9]+) times"), 60u) << err;
     EXPECT_GE(number_in(err, "slept ([0-9]+) times"), 5u) << err;
-    EXPECT_EQ(number_in(err, "([0-9]+) of them until a batch"), 0u) << err;
+    EXPECT_LE(number_in(err, "([0-9]+) of them until a batch"), 3u) << err;
 }
 
 // An IP-only interface (tun here; ipip, gre and wireguard alike) hands XDP
