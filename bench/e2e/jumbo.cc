@@ -56,41 +56,10 @@ void jumbo_bench::run(harness& h) {
         if (h.over_time() || g_interrupted || !h.want_tool(tool)) {
             continue;
         }
-        climb c;
-        c.tool = tool;
-        for (double mpps : rates) {
-            run_spec s{"jumbo", tool, jumbo_frame, mpps, in_file * loops};
-            s.replay_file = file;
-            s.replay_loops = loops;
-            auto r = h.measure(s);
-            if (!r.error.empty()) {
-                c.runs.push_back(r);
-                break;
-            }
-            if (!r.lossless()) {
-                // A loss is tried once more: a transient on a shared machine
-                // is not the tool's limit.
-                c.runs.push_back(r);
-                r = h.measure(s);
-            }
-            c.runs.push_back(r);
-            if (!r.lossless() || !r.reached() || h.over_time() || g_interrupted) {
-                break;
-            }
-        }
-        _climbs.push_back(std::move(c));
-    }
-    for (auto& c : _climbs) {
-        for (const auto& r : c.runs) {
-            if (r.lossless() && (!c.best || r.offered_mpps > c.best->offered_mpps)) {
-                c.best = &r;
-            }
-        }
-        for (const auto& r : c.runs) {
-            if (r.error.empty() && !r.lossless() && c.best && r.offered_mpps > c.best->offered_mpps) {
-                c.bounded = true;
-            }
-        }
+        run_spec s{"jumbo", tool, jumbo_frame, 0, in_file * loops};
+        s.replay_file = file;
+        s.replay_loops = loops;
+        _climbs.push_back(climb_rates(h, s, rates));
     }
 }
 

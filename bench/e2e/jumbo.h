@@ -7,6 +7,7 @@
 // rate until it loses packets: its highest lossless rate, and own and
 // machine CPU per packet at every step, so the tools can be compared at the
 // same offered rate.
+#include "climb.h"
 #include "harness.h"
 
 namespace xcap::e2e {
@@ -18,13 +19,6 @@ public:
     int section() const override { return 36; }
     void markdown(std::ostream& md, const harness& h) const override;
     void json(std::ostream& js, const harness& h) const override;
-
-    struct climb {
-        std::string tool;
-        std::vector<run_result> runs;
-        const run_result* best = nullptr;  // the highest offered rate with nothing lost
-        bool bounded = false;              // a run at a higher rate lost packets
-    };
 
 private:
     std::vector<climb> _climbs;

@@ -29,45 +29,7 @@ void tap_bench::run(harness& h) {
             if (h.over_time() || g_interrupted || !h.want_tool(tool)) {
                 continue;
             }
-            climb c;
-            c.tool = tool;
-            c.size = size;
-            // Up until a run loses packets; a loss is tried once more (a
-            // transient on a shared machine is not the tool's limit).
-            for (double mpps : rates[size]) {
-                auto r = h.measure({"tap", tool, size, mpps, count});
-                if (!r.error.empty()) {
-                    c.runs.push_back(r);
-                    break;
-                }
-                if (!r.lossless()) {
-                    c.runs.push_back(r);
-                    r = h.measure({"tap", tool, size, mpps, count});
-                }
-                c.runs.push_back(r);
-                if (!r.lossless()) {
-                    break;
-                }
-                if (!r.reached()) {
-                    break;  // the generator's limit
-                }
-                if (h.over_time() || g_interrupted) {
-                    break;
-                }
-            }
-            _climbs.push_back(std::move(c));
-        }
-    }
-    for (auto& c : _climbs) {
-        for (const auto& r : c.runs) {
-            if (r.lossless() && (!c.best || r.offered_mpps > c.best->offered_mpps)) {
-                c.best = &r;
-            }
-        }
-        for (const auto& r : c.runs) {
-            if (r.error.empty() && !r.lossless() && c.best && r.offered_mpps > c.best->offered_mpps) {
-                c.bounded = true;
-            }
+            _climbs.push_back(climb_rates(h, {"tap", tool, size, 0, count}, rates[size]));
         }
     }
 }

@@ -4,6 +4,7 @@
 // which also leave every packet to the stack, at 64 and 1500 bytes: the
 // highest lossless rate (paced steps), and own and machine CPU per packet
 // at the highest rate every tool held.
+#include "climb.h"
 #include "harness.h"
 
 namespace xcap::e2e {
@@ -15,14 +16,6 @@ public:
     int section() const override { return 35; }
     void markdown(std::ostream& md, const harness& h) const override;
     void json(std::ostream& js, const harness& h) const override;
-
-    struct climb {
-        std::string tool;
-        uint32_t size = 64;
-        std::vector<run_result> runs;
-        const run_result* best = nullptr;  // the highest offered rate with nothing lost
-        bool bounded = false;              // a run at a higher rate lost packets
-    };
 
 private:
     std::vector<climb> _climbs;

@@ -31,6 +31,7 @@
 #include "filter/filter.h"
 #include "filter/interpreter.h"
 #include "filter/translate.h"
+#include "bench/prog_run.h"
 #include "frames.h"
 
 using namespace xcap;
@@ -98,20 +99,7 @@ struct sides {
 };
 
 uint32_t run(int fd, const std::vector<uint8_t>& data, int reps, double* ns) {
-    std::vector<uint8_t> out(data.size() + 512);
-    LIBBPF_OPTS(bpf_test_run_opts, o);
-    o.data_in = data.data();
-    o.data_size_in = uint32_t(data.size());
-    o.data_out = out.data();
-    o.data_size_out = uint32_t(out.size());
-    o.repeat = reps;
-    if (bpf_prog_test_run_opts(fd, &o) != 0) {
-        throw std::runtime_error(std::string("BPF_PROG_RUN: ") + std::strerror(errno));
-    }
-    if (ns) {
-        *ns = double(o.duration);
-    }
-    return o.retval;
+    return xcap::prog_run(fd, data, reps, ns);
 }
 
 sides& setup() {
