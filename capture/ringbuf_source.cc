@@ -199,9 +199,8 @@ packet_source::arm_state ringbuf_source::arm(uint32_t batch) {
     if (!_opts.lazy_wake) {
         return arm_state::unsupported;
     }
-    _opts.lazy_wake(batch > 1);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    return load_acquire(_producer_pos) > _peek_pos ? arm_state::ready : arm_state::armed;
+    _opts.lazy_wake(batch > 1);  // a sequentially consistent store, then this load
+    return __atomic_load_n(_producer_pos, __ATOMIC_SEQ_CST) > _peek_pos ? arm_state::ready : arm_state::armed;
 }
 
 size_t ringbuf_source::backlog() const {

@@ -165,7 +165,7 @@ uint64_t tap_program::ring_full_on_cpu(uint32_t cpu) const {
 
 void tap_program::set_lazy_wake(bool lazy) {
     // .bss is mapped into this process: the program sees the store at once.
-    __atomic_store_n(&_skel->bss->xcap_lazy_wake, lazy ? 1u : 0u, __ATOMIC_RELAXED);
+    __atomic_store_n(&_skel->bss->xcap_lazy_wake, lazy ? 1u : 0u, __ATOMIC_SEQ_CST);
 }
 
 }  // namespace xcap

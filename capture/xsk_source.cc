@@ -284,11 +284,11 @@ packet_source::arm_state xsk_source::arm(uint32_t batch) {
     // counted that never reached the ring (a drop not yet sampled) must not
     // make the target one that has already passed.
     const uint64_t target = __atomic_load_n(_issued, __ATOMIC_ACQUIRE) + batch;
-    __atomic_store_n(_wake_at, target, __ATOMIC_RELAXED);
-    // Store, full fence, load; the program does fetch-add (a full barrier),
-    // then loads wake_at: one of the two sees the other.
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (backlog() > 0 || __atomic_load_n(_issued, __ATOMIC_ACQUIRE) >= target) {
+    // A sequentially consistent store, then load (no later load moves above
+    // the store: an XCHG on x86); the program does fetch-add (a full
+    // barrier), then loads wake_at: one of the two sees the other.
+    __atomic_store_n(_wake_at, target, __ATOMIC_SEQ_CST);
+    if (backlog() > 0 || __atomic_load_n(_issued, __ATOMIC_SEQ_CST) >= target) {
         return arm_state::ready;
     }
     return arm_state::armed;
