@@ -38,7 +38,7 @@
 #include "filter/assembler.h"
 #include "filter/filter.h"
 #include "filter/translate.h"
-#include "bench/prog_run.h"
+#include "bench/filter_bench_common.h"
 #include "frames.h"
 
 using namespace xcap;
@@ -51,20 +51,8 @@ namespace {
 constexpr int repeat = 20000;      // runs per BPF_PROG_RUN call, one frame
 constexpr uint32_t packets = 120;  // distinct frames (every kind of the mix), each timed once per repetition
 
-// Index 0 is no program work at all (an XDP program that returns XDP_PASS,
-// a socket filter that returns its k): what BPF_PROG_RUN itself costs per
-// run, to subtract from the rest.
-const char* const expressions[] = {
-    nullptr,
-    "",
-    "udp",
-    "tcp dst port 80 or udp dst port 53 or icmp or arp or vlan 100",
-    "net 10.0.0.0/8 or net 172.16.0.0/12 or host 192.168.1.1 or tcp port 22 or tcp port 23 or tcp port 25 or "
-    "udp port 53 or tcp port 110 or udp port 123 or tcp port 143 or udp port 161 or tcp port 389 or "
-    "tcp port 443 or udp port 500 or tcp port 993 or tcp port 995 or udp port 1812 or tcp port 3306 or "
-    "tcp port 5432 or tcp port 80",
-};
-const char* const labels[] = {"empty program", "no filter", "1 term", "5 terms", "20 terms"};
+const auto& expressions = bench_expressions;
+const auto& labels = bench_labels;
 
 // The kernel's conversion of a classic socket filter (net/core/filter.c,
 // bpf_convert_filter), rebuilt with eBPF LD_ABS/LD_IND for packet loads.
@@ -177,22 +165,6 @@ std::vector<bpf_insn> kernel_style_socket_filter(const compiled_filter& f) {
     return as.finish();
 }
 
-// The translated filter alone in an XDP program: XDP_PASS on a match,
-// XDP_DROP otherwise.
-std::vector<bpf_insn> filter_only(const compiled_filter& f) {
-    using namespace ebpf;
-    assembler as;
-    as.append(translate(f));
-    auto no = as.new_label();
-    as.jump_imm(BPF_JMP32, BPF_JEQ, r0, 0, no);
-    as.mov32_imm(r0, XDP_PASS);
-    as.exit();
-    as.bind(no);
-    as.mov32_imm(r0, XDP_DROP);
-    as.exit();
-    return as.finish();
-}
-
 struct sides {
     std::vector<std::vector<uint8_t>> frames;     // as XDP sees them
     std::vector<std::vector<uint8_t>> skb_input;  // 14 bytes the kernel pulls, then the frame
@@ -201,10 +173,6 @@ struct sides {
     std::vector<unique_fd> classic;
     std::vector<size_t> classic_insns;
 };
-
-uint32_t run(int fd, const std::vector<uint8_t>& data, int reps, double* ns) {
-    return xcap::prog_run(fd, data, reps, ns);
-}
 
 sides& setup() {
     static sides s = [] {
@@ -251,9 +219,9 @@ sides& setup() {
             // Same verdict on every frame, or the comparison means nothing.
             size_t matches = 0;
             for (uint32_t i = 0; i < packets; ++i) {
-                bool x = run(s.xdp.back()->fd(), s.frames[i], 1, nullptr) == XDP_PASS;
-                bool alone = run(s.xdp_filter.back().get(), s.frames[i], 1, nullptr) == XDP_PASS;
-                bool c = run(fd, s.skb_input[i], 1, nullptr) != 0;
+                bool x = prog_run(s.xdp.back()->fd(), s.frames[i], 1, nullptr) == XDP_PASS;
+                bool alone = prog_run(s.xdp_filter.back().get(), s.frames[i], 1, nullptr) == XDP_PASS;
+                bool c = prog_run(fd, s.skb_input[i], 1, nullptr) != 0;
                 if (x != c || alone != c) {
                     throw std::runtime_error(std::string("verdicts differ on '") + e + "', frame " + std::to_string(i));
                 }
@@ -287,7 +255,7 @@ void bench(benchmark::State& state, side which_side) {
     double total = 0;
     for (auto _ : state) {
         double ns = 0;
-        run(fd, inputs[i], repeat, &ns);
+        prog_run(fd, inputs[i], repeat, &ns);
         state.SetIterationTime(ns * 1e-9);  // one iteration = one packet (the average of `repeat`)
         total += ns;
         i = (i + 1) % packets;

@@ -49,6 +49,14 @@ capture_writer::capture_writer(std::vector<packet_source*> sources, savefile_set
             _bells.push_back(b);
         }
     }
+    for (auto* b : _bells) {
+        _bell_fds.push_back({b->fd(), POLLIN, 0});
+        const int64_t w = b->longest_wait_ns();
+        _next_record_wait_ns = w >= 0 && (_next_record_wait_ns < 0 || w < _next_record_wait_ns) ? w : _next_record_wait_ns;
+    }
+    if (!_bells.empty()) {
+        _bell_fds.push_back({-1, POLLIN, 0});  // the stop event, set by run()
+    }
 }
 
 bool capture_writer::sleep_on_doorbells(const stop_event& stop, uint32_t batch, int timeout_ms) {
@@ -59,16 +67,10 @@ bool capture_writer::sleep_on_doorbells(const stop_event& stop, uint32_t batch, 
     if (ready) {
         return false;
     }
-    pollfd fds[16];
-    size_t n = 0;
-    for (auto* b : _bells) {
-        if (n + 1 < std::size(fds)) {
-            fds[n++] = {b->fd(), POLLIN, 0};
-        }
-    }
-    fds[n++] = {stop.fd(), POLLIN, 0};
+    pollfd& stop_fd = _bell_fds.back();
+    stop_fd.fd = stop.fd();
     const int64_t t0 = monotonic_ns();
-    const int rc = poll(fds, n, timeout_ms);
+    const int rc = poll(_bell_fds.data(), _bell_fds.size(), timeout_ms);
     bump(_ctr.sleeps);
     if (rc > 0) {
         for (auto* b : _bells) {
@@ -78,7 +80,7 @@ bool capture_writer::sleep_on_doorbells(const stop_event& stop, uint32_t batch, 
         // is readable whenever it holds records: a bell rang only if the
         // sleep ended before the timeout.
         const bool timed_out = timeout_ms >= 0 && monotonic_ns() - t0 >= int64_t(timeout_ms) * 1'000'000;
-        bump(_ctr.rung, !timed_out && (!(fds[n - 1].revents & POLLIN) || rc > 1));
+        bump(_ctr.rung, !timed_out && (!(stop_fd.revents & POLLIN) || rc > 1));
     }
     return true;
 }
@@ -278,12 +280,7 @@ void capture_writer::run(const stop_event& stop) {
         if (!_bells.empty()) {
             // Idle twice in a row (or -U): wake at the next record, however long.
             const bool next_record = empty_sleeps >= 2 || _cfg.wake_latency_ns <= 0;
-            int64_t bound = -1;  // next record: as long as every bell allows
-            for (auto* b : _bells) {
-                const int64_t w = b->longest_wait_ns();
-                bound = w >= 0 && (bound < 0 || w < bound) ? w : bound;
-            }
-            const int64_t wait_ns = next_record ? bound : _cfg.wake_latency_ns;
+            const int64_t wait_ns = next_record ? _next_record_wait_ns : _cfg.wake_latency_ns;
             const int timeout_ms = wait_ns < 0 ? -1 : int(std::max<int64_t>(wait_ns / 1'000'000, 1));
             if (sleep_on_doorbells(stop, next_record ? 1 : std::max<uint32_t>(_cfg.wake_batch, 1), timeout_ms)) {
                 ++empty_sleeps;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <poll.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -55,16 +57,17 @@ struct writer_counters {
 // order except where a packet took that long from its stamp to its ring;
 // within one source, order is always kept.
 //
-// Idle, with doorbells (AF_XDP sources with the capture program): after
-// draining every source the writer arms each to ring once `wake_batch`
-// records have gathered on it, and blocks in poll() on the doorbells and the
-// stop event for at most `wake_latency_ns`. At any rate it wakes about once
-// per batch, when the batch is there (not on a guess of the rate; a burst
-// cannot overrun the ring while it sleeps); where packets are sparse, once
-// per latency bound (tcpdump's TPACKET_V3 timeout is 1 s). After two sleeps
-// that brought nothing it arms for the next record and waits without a
-// timeout, so an idle capture costs nothing.
-// Without doorbells (ring-buffer sources, tests' plain rings): after draining
+// Idle, with doorbells (AF_XDP sources with the capture program, tap's
+// rings): after draining every source the writer arms each to ring once
+// `wake_batch` records have gathered on it (tap: its program's own fill
+// level), and blocks in poll() on the doorbells and the stop event for at
+// most `wake_latency_ns`. At any rate it wakes about once per batch, when
+// the batch is there (not on a guess of the rate; a burst cannot overrun the
+// ring while it sleeps); where packets are sparse, once per latency bound
+// (tcpdump's TPACKET_V3 timeout is 1 s). After two sleeps that brought
+// nothing it arms for the next record and waits as long as every doorbell
+// allows (no timeout for AF_XDP), so an idle capture costs nothing.
+// Without doorbells (trace's ring, tests' plain rings): after draining
 // the writer naps so that about `gather_target` packets gather (adaptive
 // interrupt moderation: 50 µs to 2 ms); after a run of empty naps it blocks
 // in poll() on the sources and the stop event.
@@ -116,7 +119,9 @@ private:
     std::vector<packet_source*> _sources;
     std::vector<stage> _stages;
     std::vector<uint64_t> _quiet_until;
-    std::vector<doorbell*> _bells;  // distinct; empty unless every source has one
+    std::vector<doorbell*> _bells;   // distinct; empty unless every source has one
+    std::vector<pollfd> _bell_fds;   // their fds, then the stop event's
+    int64_t _next_record_wait_ns = -1;  // the longest wait for "the next record" every bell allows (-1: none)
     savefile_set& _files;
     writer_config _cfg;
     writer_counters _ctr;

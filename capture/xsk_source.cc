@@ -12,20 +12,6 @@
 
 namespace xcap {
 
-namespace {
-
-// PREFETCHW where the CPU has it (x86 since Broadwell; a no-op before): the
-// line comes exclusive, so the store that follows needs no second request.
-inline void prefetch_for_write(const void* p) {
-#if defined(__x86_64__)
-    asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
-#else
-    __builtin_prefetch(p, 1);
-#endif
-}
-
-}  // namespace
-
 xsk_source::xsk_source(xsk_queue& xsk, const uint64_t* issued)
     : _xsk(&xsk),
       _rx(xsk.rx()),
@@ -56,35 +42,23 @@ size_t xsk_source::peek(record_ref* out, size_t max) {
         return 0;
     }
     uint8_t* const area = _area;
-    // The options of the batch first (the descriptors only, read in order):
-    // a multi-buffer packet sends the whole batch the other way.
+    // The kernel wrote these frames on another core: start every cache miss
+    // now (metadata line and first packet line), so they overlap instead of
+    // being paid one after another. The options of the batch are gathered on
+    // the way: a multi-buffer packet sends the whole batch the other way.
     uint32_t options = 0;
     for (uint32_t i = 0; i < n; ++i) {
-        options |= xsk_ring_cons__rx_desc(&rx, idx + i)->options;
+        const xdp_desc* d = xsk_ring_cons__rx_desc(&rx, idx + i);
+        options |= d->options;
+        const uint8_t* pkt = area + d->addr;
+        __builtin_prefetch(pkt - sizeof(xcap_meta), 1);
+        __builtin_prefetch(pkt, 0);
     }
     if (options & XDP_PKT_CONTD) [[unlikely]] {
         return peek_multi(out, max, idx, n);
     }
-    // The kernel wrote the frames on another core: each costs a cache miss
-    // on its metadata line (which this thread then writes: fetched for
-    // ownership at once) and one on its first packet line (read when it is
-    // written out). Issued a few records ahead, so that they overlap without
-    // overflowing the core's miss buffers, which prefetching the whole batch
-    // up front did (a quarter of the capture thread's samples stalled there).
-    constexpr uint32_t ahead = 8;
-    auto prefetch = [&](uint32_t i) {
-        const uint8_t* pkt = area + xsk_ring_cons__rx_desc(&rx, idx + i)->addr;
-        prefetch_for_write(pkt - sizeof(xcap_meta));
-        __builtin_prefetch(pkt, 0);
-    };
-    for (uint32_t i = 0; i < std::min(ahead, n); ++i) {
-        prefetch(i);
-    }
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < n; ++i) {
-        if (i + ahead < n) {
-            prefetch(i + ahead);
-        }
         const xdp_desc* d = xsk_ring_cons__rx_desc(&rx, idx + i);
         fill_record(out[i], d, area + d->addr);
         bytes += d->len;
@@ -128,8 +102,10 @@ inline void xsk_source::fill_record(record_ref& r, const xdp_desc* d, uint8_t* p
 // A batch with at least one multi-buffer packet. Descriptors [idx, idx + n)
 // are peeked; a packet's descriptors are published together, so one cut off
 // by `max` has the rest on the ring already and is peeked further. Pieces
-// point into the UMEM; the frames stay off the fill ring until released, so
-// the array needs at most a slot per RX ring entry.
+// point into the UMEM (the frames stay off the fill ring until released) and
+// are listed in an array of a slot per RX ring entry, reused once no record
+// of several descriptors is outstanding; a packet that does not fit is
+// un-peeked for next time.
 size_t xsk_source::peek_multi(record_ref* out, size_t max, uint32_t idx, uint32_t n) {
     xsk_ring_cons& rx = _rx;
     if (_multi_outstanding == 0) {

@@ -51,7 +51,6 @@ public:
         uint64_t frame_mask;
         uint32_t queue;
         const uint64_t* drops = nullptr;  // the "socket's" drop count
-        bool multi_buffer = false;        // descriptors may carry XDP_PKT_CONTD
     };
 
     xsk_source(const rings& r, const uint64_t* issued);

@@ -6,8 +6,6 @@
 
 namespace xcap {
 
-// What a capture knows about a packet beyond its bytes. Classic pcap keeps
-// none of it; pcapng keeps all of it as Enhanced Packet Block options.
 // A piece of a packet that is not in one place (a multi-buffer packet's
 // frames in an AF_XDP UMEM): the writers copy the pieces in turn.
 struct segment {
@@ -26,6 +24,8 @@ inline void gather(uint8_t* dst, const segment* s, uint32_t n) {
     }
 }
 
+// What a capture knows about a packet beyond its bytes. Classic pcap keeps
+// none of it; pcapng keeps all of it as Enhanced Packet Block options.
 struct packet_meta {
     static constexpr uint32_t no_queue = UINT32_MAX;
     static constexpr int32_t no_verdict = -1;

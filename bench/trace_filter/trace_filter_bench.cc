@@ -31,7 +31,7 @@
 #include "filter/filter.h"
 #include "filter/interpreter.h"
 #include "filter/translate.h"
-#include "bench/prog_run.h"
+#include "bench/filter_bench_common.h"
 #include "frames.h"
 
 using namespace xcap;
@@ -41,31 +41,8 @@ namespace {
 constexpr int repeat = 20000;      // runs per BPF_PROG_RUN call, one frame
 constexpr uint32_t packets = 120;  // distinct frames, each timed once per repetition
 
-const char* const expressions[] = {
-    nullptr,
-    "",
-    "udp",
-    "tcp dst port 80 or udp dst port 53 or icmp or arp or vlan 100",
-    "net 10.0.0.0/8 or net 172.16.0.0/12 or host 192.168.1.1 or tcp port 22 or tcp port 23 or tcp port 25 or "
-    "udp port 53 or tcp port 110 or udp port 123 or tcp port 143 or udp port 161 or tcp port 389 or "
-    "tcp port 443 or udp port 500 or tcp port 993 or tcp port 995 or udp port 1812 or tcp port 3306 or "
-    "tcp port 5432 or tcp port 80",
-};
-const char* const labels[] = {"empty program", "no filter", "1 term", "5 terms", "20 terms"};
-
-std::vector<bpf_insn> filter_only(const compiled_filter& f) {
-    using namespace ebpf;
-    assembler as;
-    as.append(translate(f));
-    auto no = as.new_label();
-    as.jump_imm(BPF_JMP32, BPF_JEQ, r0, 0, no);
-    as.mov32_imm(r0, XDP_PASS);
-    as.exit();
-    as.bind(no);
-    as.mov32_imm(r0, XDP_DROP);
-    as.exit();
-    return as.finish();
-}
+const auto& expressions = bench_expressions;
+const auto& labels = bench_labels;
 
 struct interpreter {
     cbpf_run_bpf* skel = nullptr;
@@ -98,10 +75,6 @@ struct sides {
     std::vector<std::unique_ptr<interpreter>> interpreted;
 };
 
-uint32_t run(int fd, const std::vector<uint8_t>& data, int reps, double* ns) {
-    return xcap::prog_run(fd, data, reps, ns);
-}
-
 sides& setup() {
     static sides s = [] {
         sides s;
@@ -118,8 +91,8 @@ sides& setup() {
             s.interpreted.push_back(std::make_unique<interpreter>(which == 1 ? nullptr : &f));
             size_t matches = 0;
             for (uint32_t i = 0; i < packets; ++i) {
-                bool t = run(s.translated.back().get(), s.frames[i], 1, nullptr) == XDP_PASS;
-                bool in = run(s.interpreted.back()->fd(), s.frames[i], 1, nullptr) == XDP_PASS;
+                bool t = prog_run(s.translated.back().get(), s.frames[i], 1, nullptr) == XDP_PASS;
+                bool in = prog_run(s.interpreted.back()->fd(), s.frames[i], 1, nullptr) == XDP_PASS;
                 if (t != in) {
                     throw std::runtime_error(std::string("verdicts differ on '") + expressions[which] + "', frame " +
                                              std::to_string(i));
@@ -155,7 +128,7 @@ void bench(benchmark::State& state, side which_side) {
     double total = 0;
     for (auto _ : state) {
         double ns = 0;
-        run(fd, s->frames[i], repeat, &ns);
+        prog_run(fd, s->frames[i], repeat, &ns);
         state.SetIterationTime(ns * 1e-9);
         total += ns;
         i = (i + 1) % packets;

@@ -29,7 +29,6 @@ struct queue_under_test {
     std::unique_ptr<xsk_source> source;
     explicit queue_under_test(uint32_t frames) : kernel(frames) {
         xsk_source::rings r{&kernel.rx, &kernel.fill, kernel.area(), kernel.frame_mask(), 0, &kernel.drops};
-        r.multi_buffer = true;
         source = std::make_unique<xsk_source>(r, &kernel.issued);
     }
     // Sends frame i: several descriptors when it does not fit one frame.
