@@ -93,45 +93,98 @@ bool capture_writer::refill(size_t q) {
     return s.count > 0;
 }
 
-void capture_writer::emit(size_t q) {
+void capture_writer::emit(size_t q, size_t k) {
     stage& s = _stages[q];
-    const record_ref& r = s.rec[s.head++];
-    if (!r.stamped) {
-        bump(_ctr.meta_missing);
+    const record_ref* r = s.rec + s.head;
+    s.head += k;
+    uint64_t unstamped = 0;
+    for (size_t i = 0; i < k; ++i) {
+        unstamped += !r[i].stamped;
     }
+    bump(_ctr.meta_missing, unstamped);
     if (_limit_reached || _files_done) {
-        bump(_ctr.over_limit);
+        bump(_ctr.over_limit, k);
         return;
     }
     if (_files.failed()) {
-        bump(_ctr.write_errors);
+        bump(_ctr.write_errors, k);
         return;
     }
-    packet_meta meta;
-    meta.interface = r.interface;
-    meta.queue = r.queue;
-    meta.packet_id = r.packet_id ? r.packet_id : _packet_id;
-    meta.dropcount = r.drops_before;
-    meta.xdp_verdict = r.verdict;
-    meta.wire_len = r.wire_len;
-    meta.comment = r.comment;
-    meta.segs = r.segs;
-    if (r.cap) {
-        meta.cap = r.cap;  // a filter's `ret k` below the snaplen
+    size_t n = k;
+    if (_cfg.count_limit) {
+        // Not yet reached (checked above): written < count_limit.
+        n = std::min<uint64_t>(k, _cfg.count_limit - _ctr.written.load(std::memory_order_relaxed));
     }
-    auto res = _files.write(r.ts_ns + uint64_t(_cfg.realtime_offset_ns), r.data, r.len, meta);
-    if (res == savefile_set::result::files_done) {
-        _files_done = true;
-        bump(_ctr.over_limit);
-        return;
+    const uint64_t first_id = _packet_id;
+    const auto res = _files.write_run(r, n, uint64_t(_cfg.realtime_offset_ns), [first_id](const record_ref& x, size_t i) {
+        packet_meta meta;
+        meta.interface = x.interface;
+        meta.queue = x.queue;
+        meta.packet_id = x.packet_id ? x.packet_id : first_id + i;
+        meta.dropcount = x.drops_before;
+        meta.xdp_verdict = x.verdict;
+        meta.wire_len = x.wire_len;
+        meta.comment = x.comment;
+        meta.segs = x.segs;
+        if (x.cap) {
+            meta.cap = x.cap;  // a filter's `ret k` below the snaplen
+        }
+        return meta;
+    });
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < res.written; ++i) {
+        bytes += r[i].wire_len > r[i].len ? r[i].wire_len : r[i].len;
     }
-    ++_packet_id;
-    bump(_ctr.snaplen_cut, res == savefile_set::result::cut);
-    bump(_ctr.written);
-    bump(_ctr.written_bytes, r.wire_len > r.len ? r.wire_len : r.len);
+    _packet_id += res.written;
+    bump(_ctr.snaplen_cut, res.cut);
+    bump(_ctr.written, res.written);
+    bump(_ctr.written_bytes, bytes);
     if (_cfg.count_limit && _ctr.written.load(std::memory_order_relaxed) >= _cfg.count_limit) {
         _limit_reached = true;
     }
+    // What was not written: after the last file (-W with -G), past -c, or
+    // after the output failed.
+    const size_t rest = k - res.written;
+    if (res.files_done) {
+        _files_done = true;
+    }
+    if (rest > 0) {
+        bump(_files.failed() && !res.files_done && res.written < n ? _ctr.write_errors : _ctr.over_limit, rest);
+    }
+}
+
+size_t capture_writer::run_length(size_t best, bool check_quiet) const {
+    const stage& b = _stages[best];
+    const size_t nq = _sources.size();
+    if (nq == 1) {
+        return b.count - b.head;
+    }
+    // The head goes first (the caller decided). A later record of best goes
+    // before another source's head if it is older, or as old and best's
+    // index is lower (the order one-by-one selection gives); and, for an
+    // idle source, if it is no newer than the time that source is known
+    // quiet up to.
+    size_t k = 1;
+    for (; b.head + k < b.count; ++k) {
+        const uint64_t ts = b.rec[b.head + k].ts_ns;
+        bool goes = true;
+        for (size_t q = 0; q < nq && goes; ++q) {
+            if (q == best) {
+                continue;
+            }
+            const stage& o = _stages[q];
+            if (!o.empty()) {
+                const uint64_t h = o.rec[o.head].ts_ns;
+                goes = ts < h || (ts == h && best < q);
+            } else if (check_quiet) {
+                goes = ts <= _quiet_until[q];
+            }
+        }
+        if (!goes) {
+            break;
+        }
+    }
+    return k;
 }
 
 void capture_writer::give_back(size_t q) {
@@ -214,7 +267,7 @@ size_t capture_writer::cycle(bool draining) {
                 break;
             }
         }
-        emit(best);
+        emit(best, run_length(best, nq > 1 && !draining));
         if (b.empty()) {
             give_back(best);
             if (refill(best)) {

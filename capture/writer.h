@@ -111,7 +111,13 @@ private:
     bool refill(size_t q);
     // One batched sleep; false when a source had records (no sleep).
     bool sleep_on_doorbells(const stop_event& stop, uint32_t batch, int timeout_ms);
-    void emit(size_t q);
+    // Writes the next `k` records of q's stage (a run no other source's
+    // record goes between).
+    void emit(size_t q, size_t k);
+    // How many records of `best`'s stage, from its head, go out before any
+    // other source's: bounded by the other heads and by how long the idle
+    // sources are known to be quiet (`check_quiet`: not while draining).
+    size_t run_length(size_t best, bool check_quiet) const;
     void give_back(size_t q);
     bool crowded(size_t q) const;
     bool pending() const;

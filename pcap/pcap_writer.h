@@ -68,10 +68,24 @@ public:
         if (segs) [[unlikely]] {
             gather(p + sizeof(h), segs, caplen);
         } else {
-            std::memcpy(p + sizeof(h), data, caplen);
+            copy_packet(p + sizeof(h), data, caplen);
         }
         _out.commit(sizeof(h) + caplen);
         return caplen < orig;
+    }
+
+    // A run of packets in one loop (see savefile_set::write_run): `R` has
+    // ts_ns (monotonic, `ts_offset` added), data, len, cap (0 = none),
+    // wire_len and segs. Stops early if the output fails. Returns how many
+    // were written and adds those the snaplen cut to `cut`.
+    template <class R>
+    size_t write_run(const R* recs, size_t n, uint64_t ts_offset, uint64_t& cut) {
+        size_t i = 0;
+        for (; i < n && !_out.failed(); ++i) {
+            const R& r = recs[i];
+            cut += write(r.ts_ns + ts_offset, r.data, r.len, r.cap ? r.cap : UINT32_MAX, r.wire_len, r.segs);
+        }
+        return i;
     }
 
     uint32_t snaplen() const { return _snaplen; }

@@ -93,7 +93,7 @@ public:
         if (meta.segs) [[unlikely]] {
             gather(p + 28, meta.segs, caplen);
         } else {
-            std::memcpy(p + 28, data, caplen);
+            copy_packet(p + 28, data, caplen);
         }
         uint8_t* o = p + 28 + padded;
         o = option32(o, pcapng::epb_flags, meta.inbound ? pcapng::flags_inbound : 0x2);

@@ -122,6 +122,48 @@ public:
         return cut ? result::cut : result::written;
     }
 
+    struct run_result {
+        size_t written = 0;       // accepted, from the first on (the rest were not written)
+        uint64_t cut = 0;         // ... of which the snaplen cut
+        bool files_done = false;  // stopped because -W with -G finished its last file
+    };
+
+    // A run of packets, as write() one by one would take them, but in one
+    // loop when no rotation is configured (the common case: the format's
+    // writer inlined, no per-packet checks). Stops at the first packet after
+    // the output failed, as a caller checking failed() before each write()
+    // would. `R` has ts_ns (`ts_offset` is added), data, len, cap (0 =
+    // none), wire_len and segs; `meta_of(r, i)` gives the i-th packet's
+    // packet_meta, asked only for pcapng.
+    template <class R, class MetaOf>
+    run_result write_run(const R* recs, size_t n, uint64_t ts_offset, MetaOf&& meta_of) {
+        run_result res;
+        if (!_done && !_cfg.rotate_bytes && !_cfg.rotate_seconds) {
+            if (_pcap) {
+                res.written = _pcap->write_run(recs, n, ts_offset, res.cut);
+            } else {
+                size_t i = 0;
+                for (; i < n && !_out->failed(); ++i) {
+                    res.cut += _pcapng->write(recs[i].ts_ns + ts_offset, recs[i].data, recs[i].len, meta_of(recs[i], i));
+                }
+                res.written = i;
+            }
+            _packets_in_file += res.written;
+            return res;
+        }
+        for (size_t i = 0; i < n && !failed(); ++i) {
+            const R& r = recs[i];
+            const result w = write(r.ts_ns + ts_offset, r.data, r.len, meta_of(r, i));
+            if (w == result::files_done) {
+                res.files_done = true;
+                break;
+            }
+            ++res.written;
+            res.cut += w == result::cut;
+        }
+        return res;
+    }
+
     // Where the Interface Statistics Blocks get their counts (pcapng only).
     void set_statistics_source(statistics_source stats) {
         _stats = std::move(stats);
