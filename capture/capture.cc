@@ -31,6 +31,18 @@
 #include "capture/writer.h"
 
 namespace xcap {
+
+uint32_t umem_frame_size(uint32_t largest_frame, bool multi_buffer) {
+    return multi_buffer && largest_frame <= 2048 - xsk_rx_headroom ? 2048 : 4096;
+}
+
+uint32_t umem_frames(uint64_t kib, uint32_t frame_size) {
+    uint32_t frames = 1;
+    while (uint64_t(frames) * 2 * frame_size <= kib * 1024) {
+        frames *= 2;
+    }
+    return frames;
+}
 namespace {
 
 std::vector<uint32_t> choose_queues(const capture_options& opts, const device_info& dev) {
@@ -150,13 +162,18 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
     // Jumbo frames: multi-buffer sockets and a frags program where the
     // kernel has them (capture/frame_limit.h for where it does not).
     const bool multi_buffer = xsk_multibuffer_supported();
-    xsk_config cfg;
-    cfg.frame_count = opts.frames_per_queue;
     std::vector<packet_source*> srcs;
+    uint32_t fewest_frames = UINT32_MAX;  // of any queue
+    uint32_t frames_per_packet = 1;       // the most one packet of the largest frame takes, anywhere
     for (uint32_t i = 0; i < ifs.size(); ++i) {
         auto& r = *ifs[i];
         r.program = std::make_unique<rx_program>(multi_buffer);
-        xsk_config icfg = cfg;
+        xsk_config icfg;
+        icfg.frame_size = umem_frame_size(largest_frame(r.dev, r.dev.mtu), r.program->frags());
+        icfg.frame_count = umem_frames(opts.buffer_kib, icfg.frame_size);
+        fewest_frames = std::min(fewest_frames, icfg.frame_count);
+        const uint32_t room = icfg.frame_size - xsk_rx_headroom;
+        frames_per_packet = std::max(frames_per_packet, (largest_frame(r.dev, r.dev.mtu) + room - 1) / room);
         icfg.multi_buffer = r.program->frags();
         icfg.prefer_multi_buffer = largest_frame(r.dev, r.dev.mtu) > icfg.frame_size - xsk_rx_headroom;
         for (uint32_t q : r.queues) {
@@ -194,7 +211,9 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
         r->program->attach(r->dev, opts.mode, r->filter_program ? r->filter_program->fd() : -1);
         for (const auto& x : r->xsks) {
             info(r->dev.name + " queue " + std::to_string(x->queue()) + ": " + to_string(r->program->mode()) +
-                 " XDP, " + (x->zero_copy() ? "zero-copy" : "copy") + " mode" + (x->multi_buffer() ? ", multi-buffer" : ""));
+                 " XDP, " + (x->zero_copy() ? "zero-copy" : "copy") + " mode" + (x->multi_buffer() ? ", multi-buffer" : "") +
+                 ", " + std::to_string(x->config().frame_count) + " frames of " +
+                 std::to_string(x->config().frame_size / 1024) + " KiB");
         }
         if (!r->limit_line.empty()) {
             log.warn(r->limit_line);
@@ -220,16 +239,11 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
     wcfg.count_limit = opts.count;
     wcfg.realtime_offset_ns = measure_clock_offset().realtime_minus_monotonic_ns;
     wcfg.flush_when_idle = files.is_stream();
-    wcfg.merge_backlog = std::max<size_t>(cfg.frame_count / 4, 64);
+    wcfg.merge_backlog = std::max<size_t>(fewest_frames / 4, 64);
     // The writer wakes when a queue has a quarter of its frames in use, in
     // packets of the largest frame any interface takes (a jumbo frame spans
     // several), or after 100 ms; -U: at every first packet.
-    uint32_t frames_per_packet = 1;
-    for (const auto& r : ifs) {
-        const uint32_t room = cfg.frame_size - xsk_rx_headroom;
-        frames_per_packet = std::max(frames_per_packet, (largest_frame(r->dev, r->dev.mtu) + room - 1) / room);
-    }
-    wcfg.wake_batch = std::max<uint32_t>(cfg.frame_count / 4 / frames_per_packet, 1);
+    wcfg.wake_batch = std::max<uint32_t>(fewest_frames / 4 / frames_per_packet, 1);
     wcfg.wake_latency_ns = opts.packet_buffered ? 0 : wcfg.wake_latency_ns;
     capture_writer writer(srcs, files, wcfg);
 

@@ -37,7 +37,7 @@ struct capture_options {
     bool force = false;
     bool quiet = false;
     bool verbose = false;
-    uint32_t frames_per_queue = 16384; // -B, in frames of 4 KiB
+    uint64_t buffer_kib = 65536;       // -B: UMEM per queue (see umem_frames)
     bool tap = false;                  // --tap: copy through BPF ring buffers, every packet goes on
     uint64_t ring_bytes = 16u << 20;   // --ring-size: bytes of ring buffer per CPU (tap)
 
@@ -46,6 +46,16 @@ struct capture_options {
         return interfaces.empty() ? std::vector<std::string>{interface} : interfaces;
     }
 };
+
+// A queue's UMEM frames: 2 KiB each where the interface's largest frame
+// fits one (after the kernel's headroom) and the kernel takes multi-buffer
+// (a longer frame, should one come, then spans two), else 4 KiB. Twice the
+// packets in the same memory at MTU 1500: the buffer rides out stalls of
+// twice the length.
+uint32_t umem_frame_size(uint32_t largest_frame, bool multi_buffer);
+// How many frames `kib` holds, rounded down to a power of two (the rings
+// want one) rather than take more memory than asked for.
+uint32_t umem_frames(uint64_t kib, uint32_t frame_size);
 
 struct queue_totals {
     uint32_t interface = 0;  // index into capture_totals::interfaces

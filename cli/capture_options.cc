@@ -13,16 +13,6 @@ namespace {
 
 constexpr choice<file_format> file_formats[] = {{"pcap", file_format::pcap}, {"pcapng", file_format::pcapng}};
 
-// tcpdump's -B counts KiB per queue; the UMEM wants a power of two of 4 KiB
-// frames, so round down rather than allocate more than was asked for.
-uint32_t frames_for_kib(uint64_t kib) {
-    uint32_t frames = 1;
-    while (uint64_t(frames) * 2 * 4 <= kib) {
-        frames *= 2;
-    }
-    return frames;
-}
-
 // tcpdump's -F: the whole file is the expression; line breaks are spaces.
 std::string read_filter_file(const std::string& path) {
     std::ifstream f(path);
@@ -251,7 +241,7 @@ cli_command parse_capture_command(const std::vector<std::string>& args) {
             cmd.what = cli_command::version;
             return cmd;
         } else if (arg.is("-B", "--buffer-size")) {
-            o.frames_per_queue = frames_for_kib(parse_uint(a, arg.value(), 1024, 4u << 20));
+            o.buffer_kib = parse_uint(a, arg.value(), 1024, 4u << 20);
             buffer_given = true;
         } else if (arg.is("--ring-size")) {
             o.ring_bytes = parse_ring_size(a, arg.value());

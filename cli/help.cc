@@ -339,8 +339,10 @@ OPTIONS
         ones (a1b23c4d), for old readers.
     -B, --buffer-size KIB
         Packet buffer per queue in KiB (1024-4194304, default 65536), rounded
-        down to a power of two of 4 KiB frames. A larger buffer rides out
-        longer stalls of the writer.
+        down to a power of two of frames: 2 KiB each where the MTU's largest
+        frame fits one and the kernel has AF_XDP multi-buffer, else 4 KiB
+        (-v shows which). A larger buffer rides out longer stalls of the
+        writer.
     -v, --verbose
         Show libbpf's and libxdp's own messages.
     -h, --help

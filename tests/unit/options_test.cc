@@ -88,9 +88,22 @@ TEST(Options, HelpAndVersion) {
 }
 
 TEST(Options, BufferSizeRoundsDownToPowerOfTwoFrames) {
-    EXPECT_EQ(parse({"-i", "e", "-w", "f", "-B", "65536"}).capture.frames_per_queue, 16384u);
-    EXPECT_EQ(parse({"-i", "e", "-w", "f", "-B", "100000"}).capture.frames_per_queue, 16384u);
-    EXPECT_EQ(parse({"-i", "e", "-w", "f", "-B", "1024"}).capture.frames_per_queue, 256u);
+    EXPECT_EQ(parse({"-i", "e", "-w", "f", "-B", "100000"}).capture.buffer_kib, 100000u);
+    EXPECT_EQ(umem_frames(65536, 4096), 16384u);
+    EXPECT_EQ(umem_frames(65536, 2048), 32768u) << "the same memory, twice the frames";
+    EXPECT_EQ(umem_frames(100000, 4096), 16384u) << "rounded down, never more memory than asked";
+    EXPECT_EQ(umem_frames(100000, 2048), 32768u);
+    EXPECT_EQ(umem_frames(1024, 4096), 256u);
+    EXPECT_THROW(parse({"-i", "e", "-w", "f", "-B", "1000"}), failure);
+}
+
+TEST(Options, FramesAreHalfAPageWhereTheLargestFrameFitsAndMultiBufferBacksIt) {
+    EXPECT_EQ(umem_frame_size(1518, true), 2048u) << "MTU 1500 with a VLAN tag";
+    EXPECT_EQ(umem_frame_size(1792, true), 2048u) << "exactly fits after the 256-byte headroom";
+    EXPECT_EQ(umem_frame_size(1793, true), 4096u);
+    EXPECT_EQ(umem_frame_size(9018, true), 4096u) << "jumbo: pieces of 4 KiB";
+    EXPECT_EQ(umem_frame_size(1518, false), 4096u)
+        << "without multi-buffer a frame is the most one packet can be: keep 3,840 bytes";
 }
 
 TEST(QueueList, NumbersAndRanges) {
