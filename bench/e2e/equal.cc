@@ -122,7 +122,7 @@ void equal_rate::markdown(std::ostream& md, const harness& h) const {
                 ++n;
             }
         }
-        if (n) {
+        if (n && most_s > 2) {
             md << fmt("\nnetsniff-ng's set-up took up to %.1f s (%.1f s of CPU) before it captured anything in this "
                       "run: it faults in a TPACKET_V3 ring sized from the machine's memory (2.4 GiB here). The "
                       "previous harness started the flood 1 s after starting it, so at 1500 B (the shortest "
