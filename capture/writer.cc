@@ -163,26 +163,23 @@ size_t capture_writer::run_length(size_t best, bool check_quiet) const {
     // before another source's head if it is older, or as old and best's
     // index is lower (the order one-by-one selection gives); and, for an
     // idle source, if it is no newer than the time that source is known
-    // quiet up to.
+    // quiet up to. As one bound: best's records go while older than `limit`.
+    uint64_t limit = UINT64_MAX;
+    for (size_t q = 0; q < nq; ++q) {
+        if (q == best) {
+            continue;
+        }
+        const stage& o = _stages[q];
+        if (!o.empty()) {
+            const uint64_t h = o.rec[o.head].ts_ns;
+            limit = std::min(limit, best < q && h < UINT64_MAX ? h + 1 : h);
+        } else if (check_quiet) {
+            limit = std::min(limit, _quiet_until[q] < UINT64_MAX ? _quiet_until[q] + 1 : UINT64_MAX);
+        }
+    }
     size_t k = 1;
-    for (; b.head + k < b.count; ++k) {
-        const uint64_t ts = b.rec[b.head + k].ts_ns;
-        bool goes = true;
-        for (size_t q = 0; q < nq && goes; ++q) {
-            if (q == best) {
-                continue;
-            }
-            const stage& o = _stages[q];
-            if (!o.empty()) {
-                const uint64_t h = o.rec[o.head].ts_ns;
-                goes = ts < h || (ts == h && best < q);
-            } else if (check_quiet) {
-                goes = ts <= _quiet_until[q];
-            }
-        }
-        if (!goes) {
-            break;
-        }
+    while (b.head + k < b.count && b.rec[b.head + k].ts_ns < limit) {
+        ++k;
     }
     return k;
 }
