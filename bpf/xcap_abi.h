@@ -100,3 +100,14 @@ struct xcap_trace_actions {
  * hook.h): a BPF_MAP_TYPE_PROG_ARRAY with int keys and values, indexed by
  * the XDP action, that the program tail-calls on its way out. */
 #define XCAP_HOOK_SLOTS 5
+
+/* Replay with --xdp-tx: a slot per packet in an mmapable array map, its
+ * bytes after an 8-byte header. A live frame holds at most a page less the
+ * XDP headroom and the skb_shared_info the kernel keeps at its end. */
+#define XCAP_REPLAY_MAX_FRAME 3496
+#define XCAP_REPLAY_MIN_SLOT 64
+struct xcap_replay_slot {
+	__u32 len;
+	__u32 reserved;
+	__u8 data[XCAP_REPLAY_MIN_SLOT];  /* at least; the map's value size sets how many */
+};

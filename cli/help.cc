@@ -11,6 +11,8 @@ SYNOPSIS
          [--loop N] [--loop-delay SECONDS] [--limit PACKETS] [--duration SECONDS]
          [--queues N] [--preload MB] [--bind auto|zerocopy|copy]
          [--xdp-mode auto|native|generic] [--force] [-q] [-v]
+    xcap replay -i INTERFACE -r FILE --topspeed --xdp-tx [--loop N] [--limit PACKETS]
+         [--duration SECONDS] [--preload MB]
 
 DESCRIPTION
     Sends every Ethernet frame of FILE (pcap or pcapng) out of INTERFACE,
@@ -66,6 +68,17 @@ OPTIONS
         a quarter of RAM, at most 1024); 0 streams it from the file.
     --bind auto|zerocopy|copy
         As for capture: zero-copy first by default.
+    --xdp-tx
+        With --topspeed: send with XDP live frames instead of an AF_XDP
+        socket. The whole file is loaded into a BPF map (within --preload),
+        and a BPF program run by BPF_PROG_RUN (BPF_F_TEST_XDP_LIVE_FRAMES)
+        copies each packet into a frame and returns XDP_TX, which hands it
+        to the driver's XDP transmit: no socket buffer per packet. One CPU,
+        file order, frames up to 3,496 bytes (longer ones are skipped and
+        counted). The driver must transmit XDP frames: a veth only when its
+        peer has an XDP program or GRO on; a NIC driver with ndo_xdp_xmit.
+        xcap counts the frames handed over; the interface's own counters say
+        what it sent. Linux 5.18 or later.
     --xdp-mode auto|native|generic
         Attach a pass-through XDP program in this mode while sending, for
         drivers that only run zero-copy AF_XDP with one attached. Without it

@@ -23,6 +23,21 @@ void check_replay(const replay_options& o, int pacing_options) {
         throw failure(failure_kind::usage, "choose one of --multiplier, --pps, --mbps and --topspeed",
                       "see xcap replay --help");
     }
+    if (o.xdp_tx) {
+        // It sends as fast as one CPU can, from one thread: no schedule, no
+        // queues to spread over, no socket to bind.
+        const char* clash = o.pace.mode != pace_mode::topspeed ? "without --topspeed"
+                            : o.queues > 1                       ? "with --queues"
+                            : o.attach                           ? "with --xdp-mode"
+                            : o.bind != bind_mode::automatic     ? "with --bind"
+                            : o.input == "-"                     ? "reading standard input"
+                                                                 : nullptr;
+        if (clash) {
+            throw failure(failure_kind::usage, std::string("--xdp-tx cannot be used ") + clash,
+                          "--xdp-tx sends the whole file as fast as it can (add --topspeed), from one CPU, out of "
+                          "one queue, from a file it loads first");
+        }
+    }
 }
 
 }  // namespace
@@ -36,7 +51,7 @@ cli_command parse_replay_command(const std::vector<std::string>& args) {
     while (arg.next()) {
         const std::string& a = arg.name();
         if (arg.flag("--force", nullptr, o.force) || arg.flag("-q", "--quiet", o.quiet) ||
-            arg.flag("-v", "--verbose", o.verbose)) {
+            arg.flag("-v", "--verbose", o.verbose) || arg.flag("--xdp-tx", nullptr, o.xdp_tx)) {
             continue;
         }
         if (arg.is("-h", "--help")) {

@@ -1,6 +1,9 @@
 #include "replay/replay.h"
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/capability.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -19,9 +22,11 @@
 #include "engine/device.h"
 #include "engine/signals.h"
 #include "engine/xsk.h"
+#include "bpf/xcap_abi.h"
 #include "pcap/reader.h"
 #include "replay/pass_program.h"
 #include "replay/tx_worker.h"
+#include "xcap_replay.skel.h"
 
 namespace xcap {
 namespace {
@@ -383,6 +388,156 @@ void supervise(const replay_options& opts, tx_shared& shared, const stop_signals
     }
 }
 
+// --xdp-tx: every packet of the file in a slot of an mmapable array map,
+// sent by xcap_replay.bpf.c run through BPF_PROG_RUN with live frames (see
+// there). As fast as the CPU goes, in the file's order, on this thread.
+replay_result run_replay_xdp(const replay_options& opts, const device_info& dev,
+                             const std::function<void(const std::string&)>& info) {
+    replay_result result;
+    replay_totals& t = result.totals;
+    t.paced = false;
+    t.preloaded = true;
+    t.xdp_tx = true;
+    t.max_frame = dev.mtu + 14;
+    // A live frame is one page: longer frames are skipped and counted.
+    const classifier proto{t.max_frame, XCAP_REPLAY_MAX_FRAME, XCAP_REPLAY_MAX_FRAME, t};
+    t.frame_limit = t.max_frame + 4 > XCAP_REPLAY_MAX_FRAME ? XCAP_REPLAY_MAX_FRAME : 0;
+    std::exception_ptr read_failure;
+    replay_totals counting;  // the first pass only sizes the map
+    classifier sizing{proto.max_frame, proto.frame_size, proto.chunk, counting};
+    uint64_t packets = 0;
+    uint32_t longest = 14;
+    const uint64_t readable = read_pass(opts.input, UINT64_MAX, nullptr, read_failure,
+                                        [&](const read_packet& p, uint64_t n) {
+                                            if (uint32_t bytes = sizing(p, n)) {
+                                                ++packets;
+                                                longest = std::max(longest, bytes);
+                                            }
+                                            return true;
+                                        });
+    t.file_packets = readable;
+    if (readable == 0 && read_failure) {
+        std::rethrow_exception(read_failure);
+    }
+    if (packets == 0) {
+        result.empty = readable == 0;
+        if (readable) {
+            info("all " + std::to_string(readable) + " packets of " + opts.input + " are skipped; nothing to send");
+        }
+        return result;
+    }
+    if (packets > UINT32_MAX) {
+        throw failure(failure_kind::usage, opts.input + ": " + std::to_string(packets) + " packets, more than --xdp-tx takes",
+                      "leave out --xdp-tx");
+    }
+    const uint32_t value_size = (uint32_t(sizeof(xcap_replay_slot)) - XCAP_REPLAY_MIN_SLOT + longest + 7) & ~7u;
+    const uint64_t map_bytes = uint64_t(value_size) * packets;
+    const int64_t budget = opts.preload_bytes < 0 ? default_preload() : opts.preload_bytes;
+    if (int64_t(map_bytes) > budget) {
+        throw failure(failure_kind::usage,
+                      "--xdp-tx: " + opts.input + " needs " + std::to_string(map_bytes >> 20) +
+                          " MiB in memory, more than the --preload budget (" + std::to_string(budget >> 20) + " MiB)",
+                      "raise --preload, or leave out --xdp-tx");
+    }
+
+    xcap_replay_bpf* skel = xcap_replay_bpf__open();
+    if (!skel) {
+        throw failure(failure_kind::runtime, errno, "cannot open the replay program");
+    }
+    std::unique_ptr<xcap_replay_bpf, void (*)(xcap_replay_bpf*)> own(skel, xcap_replay_bpf__destroy);
+    skel->rodata->packet_count = uint32_t(packets);
+    skel->rodata->slot_bytes = value_size - 8;
+    bpf_map__set_value_size(skel->maps.xcap_replay_packets, value_size);
+    bpf_map__set_max_entries(skel->maps.xcap_replay_packets, uint32_t(packets));
+    if (int err = xcap_replay_bpf__load(skel)) {
+        throw failure(failure_kind::unsupported, -err, "cannot load the --xdp-tx program (" + std::to_string(packets) +
+                                                        " packets, " + std::to_string(map_bytes >> 20) + " MiB)",
+                      "leave out --xdp-tx");
+    }
+    const int map_fd = bpf_map__fd(skel->maps.xcap_replay_packets);
+    const size_t mapped = (map_bytes + 4095) & ~size_t(4095);
+    void* area = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+    if (area == MAP_FAILED) {
+        throw failure(failure_kind::runtime, errno, "cannot map the --xdp-tx packet map");
+    }
+    std::unique_ptr<void, std::function<void(void*)>> unmap(area, [mapped](void* a) { munmap(a, mapped); });
+    uint64_t slot = 0;
+    classifier classify = proto;  // counts the skipped into t, once
+    read_pass(opts.input, readable, nullptr, read_failure, [&](const read_packet& p, uint64_t n) {
+        if (uint32_t bytes = classify(p, n)) {
+            auto* s = reinterpret_cast<xcap_replay_slot*>(static_cast<uint8_t*>(area) + slot * value_size);
+            s->len = bytes;
+            std::memcpy(s->data, p.data, bytes);
+            ++slot;
+        }
+        return slot < packets;
+    });
+    if (t.skipped_too_big) {
+        info("skipping " + std::to_string(t.skipped_too_big) + " packet" + (t.skipped_too_big == 1 ? "" : "s") +
+             " larger than " + takes(t, dev.name, dev.mtu) + "; the first is packet " + std::to_string(t.first_too_big) +
+             " (" + std::to_string(t.first_too_big_len) + " bytes)");
+    }
+    info(dev.name + ": sending with XDP live frames (BPF_PROG_RUN, XDP_TX), " + std::to_string(packets) +
+         " packets preloaded");
+
+    // How many runs in all: the file `loops` times (0: until stopped), at
+    // most --limit. Calls of a bounded size, so a signal or --duration ends
+    // the run within a few tens of milliseconds.
+    const uint64_t total = opts.loops ? packets * opts.loops : UINT64_MAX;
+    const uint64_t want = opts.limit ? std::min<uint64_t>(total, opts.limit) : total;
+    constexpr uint64_t per_call = 1u << 18;
+    std::vector<uint8_t> frame(longest, 0);
+    std::memcpy(frame.data() + 12, "\x08\x00", 2);
+    stop_signals signals;
+    const int64_t start = monotonic_ns();
+    const int64_t deadline = opts.duration_s > 0 ? start + int64_t(opts.duration_s * 1e9) : 0;
+    const int prog = bpf_program__fd(skel->progs.xcap_replay);
+    uint64_t done = 0;
+    while (done < want) {
+        if (signals.wait(0)) {
+            result.interrupted = true;
+            break;
+        }
+        if (deadline && monotonic_ns() >= deadline) {
+            break;
+        }
+        const uint64_t n = std::min(per_call, want - done);
+        xdp_md ctx{};
+        ctx.ingress_ifindex = uint32_t(dev.ifindex);
+        ctx.data_end = uint32_t(frame.size());
+        LIBBPF_OPTS(bpf_test_run_opts, run);
+        run.data_in = frame.data();
+        run.data_size_in = uint32_t(frame.size());
+        run.ctx_in = &ctx;
+        run.ctx_size_in = sizeof(ctx);
+        run.repeat = int(n);
+        run.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
+        run.batch_size = 64;
+        if (bpf_prog_test_run_opts(prog, &run) != 0) {
+            const int err = errno;
+            if (err == EINTR) {
+                result.interrupted = true;
+                break;
+            }
+            throw failure(failure_kind::unsupported, err, "cannot send with XDP live frames on " + dev.name,
+                          "leave out --xdp-tx (it needs Linux 5.18 or later)");
+        }
+        done += n;
+    }
+    t.seconds = double(monotonic_ns() - start) / 1e9;
+    t.sent = skel->bss->sent;
+    t.sent_bytes = skel->bss->sent_bytes;
+    t.xdp_failed = skel->bss->failed;
+    if (read_failure) {
+        try {
+            std::rethrow_exception(read_failure);
+        } catch (const failure& e) {
+            result.input_error = e;
+        }
+    }
+    return result;
+}
+
 }  // namespace
 
 replay_result run_replay(const replay_options& opts, const std::function<void(const std::string&)>& info,
@@ -401,6 +556,9 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
 
     device_info dev = probe_device(opts.interface);
     check_setup(opts, dev);
+    if (opts.xdp_tx) {
+        return run_replay_xdp(opts, dev, info);
+    }
     std::optional<xdp_takeover> takeover;
     if (opts.attach) {
         takeover.emplace(dev, opts.force, "leave out --xdp-mode, remove it, or pass --force");
@@ -558,8 +716,15 @@ std::string format_replay_summary(const replay_totals& t, const std::string& dev
     double secs = t.seconds > 0 ? t.seconds : 1e-9;
     std::snprintf(b, sizeof(b), "sent %" PRIu64 " packets (%" PRIu64 " bytes) in %.3f s: %.3f Mpps, %.1f Mbps%s\n", t.sent,
                   t.sent_bytes, t.seconds, double(t.sent) / secs / 1e6, double(t.sent_bytes) * 8 / secs / 1e6,
-                  t.preloaded ? " (preloaded)" : " (streamed)");
+                  t.xdp_tx ? " (preloaded, XDP live frames)" : t.preloaded ? " (preloaded)" : " (streamed)");
     s += b;
+    if (t.xdp_tx) {
+        std::snprintf(b, sizeof(b),
+                      "sent with XDP live frames (XDP_TX): %" PRIu64 " handed to the driver; %" PRIu64
+                      " could not be built; the interface's own counters say what it sent\n",
+                      t.sent, t.xdp_failed);
+        s += b;
+    }
     if (t.paced && t.errors.count()) {
         s += "send-time error against the schedule: p50 " + human_ns(t.errors.quantile(0.5)) + ", p99 " +
              human_ns(t.errors.quantile(0.99)) + ", max " + human_ns(t.errors.max()) + "\n";

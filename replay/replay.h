@@ -30,6 +30,9 @@ struct replay_options {
     bool quiet = false;
     bool verbose = false;
     bool progress = false;              // a progress line on stderr (set when stderr is a terminal)
+    // --xdp-tx: send with XDP live frames (BPF_PROG_RUN, XDP_TX) instead of
+    // an AF_XDP socket: no skb per packet; --topspeed only, one CPU.
+    bool xdp_tx = false;
 };
 
 struct replay_queue_totals {
@@ -53,6 +56,8 @@ struct replay_totals {
     uint32_t frame_limit = 0;        // one UMEM frame, when that is less and sends cannot span several; else 0
     bool preloaded = false;
     bool paced = true;               // false with --topspeed: no schedule to miss
+    bool xdp_tx = false;             // sent with --xdp-tx: `sent` is what the program handed the driver
+    uint64_t xdp_failed = 0;         // --xdp-tx: runs that could not build their frame
     error_histogram errors;          // send time − due time, ns
     double seconds = 0;
 };

@@ -135,6 +135,52 @@ TEST_F(Replay, RoundTripOfAGeneratedFile) {
         << err;
 }
 
+// --xdp-tx: the same bytes in the same order, through XDP live frames; what
+// a live frame cannot carry is skipped and counted; --loop sends it again.
+TEST_F(Replay, XdpTxRoundTripInFileOrder) {
+    auto frames = mixed(1000, 50'000);
+    std::vector<uint8_t> big(2000, 0x11), runt(10, 0x22);
+    big[12] = 0x08;
+    frames.insert(frames.begin() + 100, {frames[100].ts_ns, 2000, big});
+    frames.insert(frames.begin() + 200, {frames[200].ts_ns, 10, runt});
+    auto cut = frames[400];
+    cut.data.resize(60);
+    frames.insert(frames.begin() + 400, cut);
+    write_pcap(path("in.pcap"), frames);
+
+    // The receiver's capture program is what lets its veth take XDP frames.
+    child c = capture(path("out.pcap"));
+    std::string err;
+    ASSERT_EQ(replay({"-r", path("in.pcap"), "--topspeed", "--xdp-tx", "--loop", "3"}, err), 0) << err;
+    auto got = stop(c, path("out.pcap"));
+
+    std::vector<frame> want;
+    std::copy_if(frames.begin(), frames.end(), std::back_inserter(want), sendable);
+    ASSERT_EQ(want.size(), 1001u);
+    ASSERT_EQ(got.size(), 3 * want.size()) << err << read_text(path("cap.err"));
+    for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(got[i].data, want[i % want.size()].data) << "packet " << i;
+    }
+    EXPECT_EQ(number_in(err, "sent ([0-9]+) packets"), 3003u) << err;
+    EXPECT_NE(err.find("XDP live frames"), std::string::npos) << err;
+    EXPECT_EQ(number_in(err, "skipped ([0-9]+) larger"), 1u) << err;
+    EXPECT_EQ(number_in(err, "and ([0-9]+) shorter than an Ethernet header"), 1u) << err;
+}
+
+TEST_F(Replay, XdpTxRefusesWhatItCannotDo) {
+    write_pcap(path("in.pcap"), mixed(10, 1000));
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"-r", path("in.pcap"), "--xdp-tx"},
+             {"-r", path("in.pcap"), "--xdp-tx", "--pps", "1000"},
+             {"-r", path("in.pcap"), "--xdp-tx", "--topspeed", "--queues", "2"},
+             {"-r", "-", "--xdp-tx", "--topspeed"}}) {
+        std::string err;
+        EXPECT_EQ(replay(args, err), 2) << err;
+        EXPECT_NE(err.find("--xdp-tx cannot be used"), std::string::npos) << err;
+        EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "one line, with its hint: " << err;
+    }
+}
+
 // The same through the streaming path (no preload).
 TEST_F(Replay, RoundTripStreamed) {
     auto frames = mixed(6000, 20'000);
