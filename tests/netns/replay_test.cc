@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -165,6 +166,40 @@ TEST_F(Replay, XdpTxRoundTripInFileOrder) {
     EXPECT_NE(err.find("XDP live frames"), std::string::npos) << err;
     EXPECT_EQ(number_in(err, "skipped ([0-9]+) larger"), 1u) << err;
     EXPECT_EQ(number_in(err, "and ([0-9]+) shorter than an Ethernet header"), 1u) << err;
+}
+
+TEST_F(Replay, XdpTxLimitAndEndlessLoop) {
+    auto frames = mixed(700, 1000);
+    write_pcap(path("in.pcap"), frames);
+    {
+        child c = capture(path("limit.pcap"));
+        std::string err;
+        ASSERT_EQ(replay({"-r", path("in.pcap"), "--topspeed", "--xdp-tx", "--loop", "0", "--limit", "1500"}, err), 0)
+            << err;
+        auto got = stop(c, path("limit.pcap"));
+        ASSERT_EQ(got.size(), 1500u) << err;
+        for (size_t i = 0; i < got.size(); ++i) {
+            ASSERT_EQ(got[i].data, frames[i % frames.size()].data) << "packet " << i;
+        }
+        EXPECT_EQ(number_in(err, "sent ([0-9]+) packets"), 1500u) << err;
+    }
+    {
+        // Endless, ended by --duration: it stops within the bound and says what it sent.
+        child c = capture(path("duration.pcap"), {"-B", "262144"});
+        std::string err;
+        const auto t0 = std::chrono::steady_clock::now();
+        ASSERT_EQ(replay({"-r", path("in.pcap"), "--topspeed", "--xdp-tx", "--loop", "0", "--duration", "0.3"}, err),
+                  0)
+            << err;
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        // Within a call of BPF_PROG_RUN (100-400 ms here; the first, of
+        // 262,144 runs, takes seconds in the guest under TCG).
+        EXPECT_LT(secs, 30.0) << "--duration ends an endless loop";
+        const uint64_t sent = number_in(err, "sent ([0-9]+) packets");
+        EXPECT_GT(sent, 700u) << err;
+        auto got = stop(c, path("duration.pcap"));
+        EXPECT_LE(got.size(), sent) << "nothing arrives that was not sent";
+    }
 }
 
 TEST_F(Replay, XdpTxRefusesWhatItCannotDo) {
