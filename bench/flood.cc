@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/live_frames.h"
 #include "xcap_gen.skel.h"
 
 namespace {
@@ -187,19 +188,8 @@ int main(int argc, char** argv) {
                     // Keep bursts short when paced: no more than 100 µs worth.
                     n = std::min<uint64_t>(n, std::max<uint64_t>(1, uint64_t(100'000 / gap_ns)));
                 }
-                xdp_md ctx{};
-                ctx.ingress_ifindex = ifindex;
-                ctx.data_end = uint32_t(frame.size());  // the kernel insists: data_end == frame size
-                LIBBPF_OPTS(bpf_test_run_opts, opts);
-                opts.data_in = frame.data();
-                opts.data_size_in = uint32_t(frame.size());
-                opts.ctx_in = &ctx;
-                opts.ctx_size_in = sizeof(ctx);
-                opts.repeat = int(n);
-                opts.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
-                opts.batch_size = 64;
-                if (bpf_prog_test_run_opts(prog, &opts) != 0) {
-                    std::fprintf(stderr, "xcap-flood: BPF_PROG_RUN failed: %s\n", std::strerror(errno));
+                if (const int err = xcap::run_live_frames(prog, ifindex, frame, n)) {
+                    std::fprintf(stderr, "xcap-flood: BPF_PROG_RUN failed: %s\n", std::strerror(err));
                     failed = true;
                     return;
                 }

@@ -21,6 +21,7 @@
 #include "engine/clock.h"
 #include "engine/cpu.h"
 #include "engine/device.h"
+#include "engine/live_frames.h"
 #include "engine/signals.h"
 #include "engine/xsk.h"
 #include "bpf/xcap_abi.h"
@@ -509,19 +510,7 @@ replay_result run_replay_xdp(const replay_options& opts, const device_info& dev,
         }
         const uint64_t n = std::min(per_call, want - done);
         const int64_t call_start = monotonic_ns();
-        xdp_md ctx{};
-        ctx.ingress_ifindex = uint32_t(dev.ifindex);
-        ctx.data_end = uint32_t(frame.size());
-        LIBBPF_OPTS(bpf_test_run_opts, run);
-        run.data_in = frame.data();
-        run.data_size_in = uint32_t(frame.size());
-        run.ctx_in = &ctx;
-        run.ctx_size_in = sizeof(ctx);
-        run.repeat = int(n);
-        run.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
-        run.batch_size = 64;
-        if (bpf_prog_test_run_opts(prog, &run) != 0) {
-            const int err = errno;
+        if (const int err = run_live_frames(prog, dev.ifindex, frame, n)) {
             if (err == EINTR) {
                 result.interrupted = true;
                 break;
