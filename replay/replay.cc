@@ -325,9 +325,13 @@ private:
 
 void check_setup(const replay_options& opts, const device_info& dev) {
     require_up(dev);
-    // Sending needs the socket and its pinned buffers; a program only with --xdp-mode.
-    std::vector<capability_need> needs = {capability(CAP_NET_RAW), capability(CAP_IPC_LOCK)};
-    if (opts.attach) {
+    // Sending needs the socket and its pinned buffers; a program only with
+    // --xdp-mode. --xdp-tx needs no socket, but loads and runs a program.
+    std::vector<capability_need> needs;
+    if (!opts.xdp_tx) {
+        needs = {capability(CAP_NET_RAW), capability(CAP_IPC_LOCK)};
+    }
+    if (opts.attach || opts.xdp_tx) {
         needs.push_back(capability(CAP_NET_ADMIN));
         needs.push_back(capability(CAP_BPF));
     }
@@ -493,8 +497,7 @@ replay_result run_replay_xdp(const replay_options& opts, const device_info& dev,
     const uint64_t total = opts.loops ? packets * opts.loops : UINT64_MAX;
     const uint64_t want = opts.limit ? std::min<uint64_t>(total, opts.limit) : total;
     uint64_t per_call = 262144;
-    std::vector<uint8_t> frame(longest, 0);
-    std::memcpy(frame.data() + 12, "\x08\x00", 2);
+    std::vector<uint8_t> frame(longest, 0);  // each run sizes it and writes its packet over it
     stop_signals signals;
     const int64_t start = monotonic_ns();
     const int64_t deadline = opts.duration_s > 0 ? start + int64_t(opts.duration_s * 1e9) : 0;

@@ -202,6 +202,28 @@ TEST_F(Replay, XdpTxLimitAndEndlessLoop) {
     }
 }
 
+// --xdp-tx loads and runs a program: without CAP_BPF (or CAP_SYS_ADMIN) it stops at once with
+// exit 4 naming it; it opens no socket, so CAP_NET_RAW is not asked for.
+TEST_F(Replay, XdpTxNamesTheCapabilityItNeeds) {
+    if (run_command("command -v setpriv").status != 0) {
+        GTEST_SKIP() << "setpriv (util-linux) is not installed";
+    }
+    write_pcap(path("in.pcap"), mixed(10, 1000));
+    auto sender = [&](const std::string& drop) {
+        std::vector<std::string> argv = {"setpriv", "--bounding-set=-" + drop, XCAP_BIN, "replay", "-i",
+                                         net->sender_if(), "-r", path("in.pcap"), "--topspeed", "--xdp-tx"};
+        child r(net->in_sender(argv), path("caps.out"), path("caps.err"));
+        const int rc = r.wait(60);  // before reading what it wrote
+        return std::make_pair(rc, read_text(path("caps.err")));
+    };
+    auto [rc, err] = sender("bpf,-sys_admin");  // CAP_SYS_ADMIN also counts for BPF
+    EXPECT_EQ(rc, 4) << err;
+    EXPECT_NE(err.find("CAP_BPF"), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    auto [rc2, err2] = sender("net_raw");
+    EXPECT_EQ(rc2, 0) << "no socket, so no CAP_NET_RAW needed: " << err2;
+}
+
 TEST_F(Replay, XdpTxRefusesWhatItCannotDo) {
     write_pcap(path("in.pcap"), mixed(10, 1000));
     for (const auto& args : std::vector<std::vector<std::string>>{
