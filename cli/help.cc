@@ -11,14 +11,16 @@ SYNOPSIS
          [--loop N] [--loop-delay SECONDS] [--limit PACKETS] [--duration SECONDS]
          [--queues N] [--preload MB] [--bind auto|zerocopy|copy]
          [--xdp-mode auto|native|generic] [--force] [-q] [-v]
-    xcap replay -i INTERFACE -r FILE --topspeed --xdp-tx [--loop N] [--limit PACKETS]
+    xcap replay -i INTERFACE -r FILE --topspeed [--xdp-tx | --no-xdp-tx] [--loop N] [--limit PACKETS]
          [--duration SECONDS] [--preload MB]
 
 DESCRIPTION
     Sends every Ethernet frame of FILE (pcap or pcapng) out of INTERFACE,
     through AF_XDP TX sockets: zero-copy where the driver can, copy mode
     otherwise. By default with the capture's own timing, on one TX queue, in
-    file order.
+    file order. --topspeed sends with XDP live frames instead where the
+    driver transmits XDP frames (see --xdp-tx), with no socket buffer per
+    packet.
 
     The schedule is absolute: packet i is due at the start plus its own
     offset, so a late packet never delays the ones after it, and a sender
@@ -68,17 +70,24 @@ OPTIONS
         a quarter of RAM, at most 1024); 0 streams it from the file.
     --bind auto|zerocopy|copy
         As for capture: zero-copy first by default.
-    --xdp-tx
-        With --topspeed: send with XDP live frames instead of an AF_XDP
-        socket. The whole file is loaded into a BPF map (within --preload),
-        and a BPF program run by BPF_PROG_RUN (BPF_F_TEST_XDP_LIVE_FRAMES)
-        copies each packet into a frame and returns XDP_TX, which hands it
-        to the driver's XDP transmit: no socket buffer per packet. One CPU,
-        file order, frames up to 3,496 bytes (longer ones are skipped and
-        counted). The driver must transmit XDP frames: a veth only when its
-        peer has an XDP program or GRO on; a NIC driver with ndo_xdp_xmit.
-        xcap counts the frames handed over; the interface's own counters say
-        what it sent. Linux 5.18 or later.
+    --xdp-tx, --no-xdp-tx
+        How --topspeed sends. By default it uses XDP live frames where it
+        can, and an AF_XDP socket where it cannot; -v says why. Live frames:
+        the whole file is loaded into a BPF map (within --preload), and a
+        BPF program run by BPF_PROG_RUN (BPF_F_TEST_XDP_LIVE_FRAMES) copies
+        each packet into a frame and returns XDP_TX, which hands it to the
+        driver's XDP transmit: no socket buffer per packet, several times
+        faster. They send one file, from one CPU, in file order, with no
+        --queues, --bind, --xdp-mode, --loop-delay or standard input; frames
+        up to 3,496 bytes (longer ones are skipped and counted, so xcap uses
+        them only where the MTU is below 3,478); CAP_BPF and CAP_NET_ADMIN;
+        and a driver that transmits XDP frames now: its xdp-features name
+        ndo-xmit (Linux 6.3 and later report them; a veth has it while its
+        peer has an XDP program or GRO on, some NIC drivers only while an
+        XDP program is attached). xcap counts the frames handed to the
+        driver; the interface's own counters say what it sent.
+        --xdp-tx: live frames or a one-line refusal. --no-xdp-tx: always
+        the socket.
     --xdp-mode auto|native|generic
         Attach a pass-through XDP program in this mode while sending, for
         drivers that only run zero-copy AF_XDP with one attached. Without it

@@ -23,7 +23,7 @@ void check_replay(const replay_options& o, int pacing_options) {
         throw failure(failure_kind::usage, "choose one of --multiplier, --pps, --mbps and --topspeed",
                       "see xcap replay --help");
     }
-    if (o.xdp_tx) {
+    if (o.send == send_path::live_frames) {
         // It sends as fast as one CPU can, from one thread: no schedule, no
         // queues to spread over, no socket to bind.
         const char* clash = o.pace.mode != pace_mode::topspeed ? "without --topspeed"
@@ -31,11 +31,12 @@ void check_replay(const replay_options& o, int pacing_options) {
                             : o.attach                           ? "with --xdp-mode"
                             : o.bind != bind_mode::automatic     ? "with --bind"
                             : o.input == "-"                     ? "reading standard input"
+                            : o.pace.loop_delay_ns > 0           ? "with --loop-delay"
                                                                  : nullptr;
         if (clash) {
             throw failure(failure_kind::usage, std::string("--xdp-tx cannot be used ") + clash,
                           "--xdp-tx sends the whole file as fast as it can (add --topspeed), from one CPU, out of "
-                          "one queue, from a file it loads first");
+                          "one queue, from a file it loads first, with no pause between loops");
         }
     }
 }
@@ -51,7 +52,16 @@ cli_command parse_replay_command(const std::vector<std::string>& args) {
     while (arg.next()) {
         const std::string& a = arg.name();
         if (arg.flag("--force", nullptr, o.force) || arg.flag("-q", "--quiet", o.quiet) ||
-            arg.flag("-v", "--verbose", o.verbose) || arg.flag("--xdp-tx", nullptr, o.xdp_tx)) {
+            arg.flag("-v", "--verbose", o.verbose)) {
+            continue;
+        }
+        if (arg.is("--xdp-tx") || arg.is("--no-xdp-tx")) {
+            arg.flag();
+            const send_path want = a == "--xdp-tx" ? send_path::live_frames : send_path::socket;
+            if (o.send != send_path::automatic && o.send != want) {
+                throw failure(failure_kind::usage, "--xdp-tx and --no-xdp-tx both given", "choose one");
+            }
+            o.send = want;
             continue;
         }
         if (arg.is("-h", "--help")) {

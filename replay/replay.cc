@@ -14,6 +14,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "common/error.h"
@@ -22,6 +23,7 @@
 #include "engine/cpu.h"
 #include "engine/device.h"
 #include "engine/live_frames.h"
+#include "engine/netdev_features.h"
 #include "engine/signals.h"
 #include "engine/xsk.h"
 #include "bpf/xcap_abi.h"
@@ -323,15 +325,15 @@ private:
     std::thread _thread;
 };
 
-void check_setup(const replay_options& opts, const device_info& dev) {
+void check_setup(const replay_options& opts, const device_info& dev, bool live_frames) {
     require_up(dev);
     // Sending needs the socket and its pinned buffers; a program only with
-    // --xdp-mode. --xdp-tx needs no socket, but loads and runs a program.
+    // --xdp-mode. Live frames need no socket, but load and run a program.
     std::vector<capability_need> needs;
-    if (!opts.xdp_tx) {
+    if (!live_frames) {
         needs = {capability(CAP_NET_RAW), capability(CAP_IPC_LOCK)};
     }
-    if (opts.attach || opts.xdp_tx) {
+    if (opts.attach || live_frames) {
         needs.push_back(capability(CAP_NET_ADMIN));
         needs.push_back(capability(CAP_BPF));
     }
@@ -342,6 +344,86 @@ void check_setup(const replay_options& opts, const device_info& dev) {
                           std::to_string(dev.tx_queues) + " TX queue" + (dev.tx_queues == 1 ? "" : "s"),
                       "choose at most that many");
     }
+}
+
+// Whether the driver transmits XDP frames now, by the xdp-features the kernel
+// reports (6.3 and later): yes, no, or not reported. A veth has ndo-xmit only
+// while its peer has an XDP program or GRO on; a NIC driver may have it only
+// while an XDP program is attached.
+std::optional<bool> driver_takes_xdp_frames(const device_info& dev) {
+    try {
+        const netdev_report report = query_netdev_features();
+        if (!report.reported) {
+            return std::nullopt;
+        }
+        auto it = report.by_ifindex.find(uint32_t(dev.ifindex));
+        if (it == report.by_ifindex.end()) {
+            return std::nullopt;
+        }
+        return (it->second.xdp_features & xdp_act::ndo_xmit) != 0;
+    } catch (const failure&) {
+        return std::nullopt;  // no answer: the caller decides as for an old kernel
+    }
+}
+
+// send_path::automatic: why this run goes through the AF_XDP socket rather
+// than live frames, or "" when live frames can send it.
+std::string why_not_live_frames(const replay_options& opts, const device_info& dev) {
+    if (opts.pace.mode != pace_mode::topspeed) {
+        return "live frames only send --topspeed";
+    }
+    if (opts.queues > 1) {
+        return "live frames send from one CPU (--queues " + std::to_string(opts.queues) + " given)";
+    }
+    if (opts.attach) {
+        return "--xdp-mode is for the socket";
+    }
+    if (opts.bind != bind_mode::automatic) {
+        return "--bind is for the socket";
+    }
+    if (opts.input == "-") {
+        return "live frames send a file loaded first, not standard input";
+    }
+    if (opts.pace.loop_delay_ns > 0) {
+        return "live frames do not pause between loops (--loop-delay given)";
+    }
+    if (opts.preload_bytes == 0) {
+        return "--preload 0: live frames send a file loaded first";
+    }
+    if (dev.mtu + 18 > XCAP_REPLAY_MAX_FRAME) {
+        return "MTU " + std::to_string(dev.mtu) + ": a live frame carries at most " +
+               std::to_string(XCAP_REPLAY_MAX_FRAME) + " bytes";
+    }
+    if (!missing_capabilities(effective_capabilities(), {capability(CAP_NET_ADMIN), capability(CAP_BPF)}).empty()) {
+        return "live frames need CAP_BPF and CAP_NET_ADMIN";
+    }
+    const std::optional<bool> takes_frames = driver_takes_xdp_frames(dev);
+    if (!takes_frames) {
+        return "the kernel does not report whether " + dev.name + " transmits XDP frames (Linux 6.3 and later do)";
+    }
+    if (!*takes_frames) {
+        return dev.name + " does not transmit XDP frames now (no ndo-xmit in its xdp-features)";
+    }
+    return "";
+}
+
+// The progress line: how far, how fast, and when it ends if it does.
+std::string progress_text(const replay_options& opts, uint64_t planned, uint64_t sent, double rate) {
+    char line[256];
+    // The end is known from --loop (not 0) or --limit, whichever comes first.
+    uint64_t total = planned && opts.loops ? planned * opts.loops : 0;
+    if (opts.limit) {
+        total = total ? std::min(total, opts.limit) : opts.limit;
+    }
+    if (total) {
+        double pct = 100.0 * double(sent) / double(total);
+        double eta = rate > 0 ? double(total - std::min(sent, total)) / rate : 0;
+        std::snprintf(line, sizeof(line), "%5.1f%% of %s, %" PRIu64 " sent, %.3f Mpps, ETA %.0f s", pct,
+                      opts.input.c_str(), sent, rate / 1e6, eta);
+    } else {
+        std::snprintf(line, sizeof(line), "%" PRIu64 " sent, %.3f Mpps", sent, rate / 1e6);
+    }
+    return line;
 }
 
 // The main thread while the workers send: signals, --duration, the progress line.
@@ -377,28 +459,33 @@ void supervise(const replay_options& opts, tx_shared& shared, const stop_signals
                 sent += s->completed.load(std::memory_order_relaxed);
             }
             double rate = last_progress ? double(sent - last_sent) / (double(now - last_progress) / 1e9) : 0;
-            char line[256];
-            if (planned && opts.loops) {
-                uint64_t total = planned * opts.loops;
-                double pct = 100.0 * double(sent) / double(total);
-                double eta = rate > 0 ? double(total - std::min(sent, total)) / rate : 0;
-                std::snprintf(line, sizeof(line), "%5.1f%% of %s, %" PRIu64 " sent, %.3f Mpps, ETA %.0f s", pct,
-                              opts.input.c_str(), sent, rate / 1e6, eta);
-            } else {
-                std::snprintf(line, sizeof(line), "%" PRIu64 " sent, %.3f Mpps", sent, rate / 1e6);
-            }
-            progress(line);
+            progress(progress_text(opts, planned, sent, rate));
             last_progress = now;
             last_sent = sent;
         }
     }
 }
 
-// --xdp-tx: every packet of the file in a slot of an mmapable array map,
+// Live frames: every packet of the file in a slot of an mmapable array map,
 // sent by xcap_replay.bpf.c run through BPF_PROG_RUN with live frames (see
 // there). As fast as the CPU goes, in the file's order, on this thread.
-replay_result run_replay_xdp(const replay_options& opts, const device_info& dev,
-                             const std::function<void(const std::string&)>& info) {
+// With send_path::automatic, what live frames cannot do here (the file does
+// not fit --preload, the program does not load, the kernel refuses the
+// first call) returns nothing, and the caller sends through the socket; with
+// --xdp-tx it is a failure.
+std::optional<replay_result> run_replay_xdp(const replay_options& opts, const device_info& dev,
+                                            const std::function<void(const std::string&)>& info,
+                                            const std::function<void(const std::string&)>& progress) {
+    const bool automatic = opts.send == send_path::automatic;
+    auto cannot = [&](const failure& f) -> std::optional<replay_result> {
+        if (!automatic) {
+            throw f;
+        }
+        if (opts.verbose) {
+            info(std::string("sending through an AF_XDP socket: ") + f.what());
+        }
+        return std::nullopt;
+    };
     replay_result result;
     replay_totals& t = result.totals;
     t.paced = false;
@@ -433,17 +520,18 @@ replay_result run_replay_xdp(const replay_options& opts, const device_info& dev,
         return result;
     }
     if (packets > UINT32_MAX) {
-        throw failure(failure_kind::usage, opts.input + ": " + std::to_string(packets) + " packets, more than --xdp-tx takes",
-                      "leave out --xdp-tx");
+        return cannot(failure(failure_kind::usage, opts.input + ": " + std::to_string(packets) + " packets, more than --xdp-tx takes",
+                      "leave out --xdp-tx"));
     }
     const uint32_t value_size = (uint32_t(sizeof(xcap_replay_slot)) - XCAP_REPLAY_MIN_SLOT + longest + 7) & ~7u;
     const uint64_t map_bytes = uint64_t(value_size) * packets;
     const int64_t budget = opts.preload_bytes < 0 ? default_preload() : opts.preload_bytes;
     if (int64_t(map_bytes) > budget) {
-        throw failure(failure_kind::usage,
-                      "--xdp-tx: " + opts.input + " needs " + std::to_string(map_bytes >> 20) +
-                          " MiB in memory, more than the --preload budget (" + std::to_string(budget >> 20) + " MiB)",
-                      "raise --preload, or leave out --xdp-tx");
+        return cannot(failure(failure_kind::usage,
+                              "--xdp-tx: " + opts.input + " needs " + std::to_string(map_bytes >> 20) +
+                                  " MiB in memory, more than the --preload budget (" + std::to_string(budget >> 20) +
+                                  " MiB)",
+                              "raise --preload, or leave out --xdp-tx"));
     }
 
     xcap_replay_bpf* skel = xcap_replay_bpf__open();
@@ -456,15 +544,16 @@ replay_result run_replay_xdp(const replay_options& opts, const device_info& dev,
     bpf_map__set_value_size(skel->maps.xcap_replay_packets, value_size);
     bpf_map__set_max_entries(skel->maps.xcap_replay_packets, uint32_t(packets));
     if (int err = xcap_replay_bpf__load(skel)) {
-        throw failure(failure_kind::unsupported, -err, "cannot load the --xdp-tx program (" + std::to_string(packets) +
-                                                        " packets, " + std::to_string(map_bytes >> 20) + " MiB)",
-                      "leave out --xdp-tx");
+        return cannot(failure(failure_kind::unsupported, -err,
+                              "cannot load the --xdp-tx program (" + std::to_string(packets) + " packets, " +
+                                  std::to_string(map_bytes >> 20) + " MiB)",
+                              "leave out --xdp-tx"));
     }
     const int map_fd = bpf_map__fd(skel->maps.xcap_replay_packets);
     const size_t mapped = (map_bytes + 4095) & ~size_t(4095);
     void* area = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
     if (area == MAP_FAILED) {
-        throw failure(failure_kind::runtime, errno, "cannot map the --xdp-tx packet map");
+        return cannot(failure(failure_kind::runtime, errno, "cannot map the --xdp-tx packet map"));
     }
     std::unique_ptr<void, std::function<void(void*)>> unmap(area, [mapped](void* a) { munmap(a, mapped); });
     uint64_t slot = 0;
@@ -503,6 +592,8 @@ replay_result run_replay_xdp(const replay_options& opts, const device_info& dev,
     const int64_t deadline = opts.duration_s > 0 ? start + int64_t(opts.duration_s * 1e9) : 0;
     const int prog = bpf_program__fd(skel->progs.xcap_replay);
     uint64_t done = 0;
+    int64_t last_progress = 0;
+    uint64_t last_sent = 0;
     while (done < want) {
         if (signals.wait(0)) {
             result.interrupted = true;
@@ -518,11 +609,23 @@ replay_result run_replay_xdp(const replay_options& opts, const device_info& dev,
                 result.interrupted = true;
                 break;
             }
-            throw failure(failure_kind::unsupported, err, "cannot send with XDP live frames on " + dev.name,
-                          "leave out --xdp-tx (it needs Linux 5.18 or later)");
+            failure f(failure_kind::unsupported, err, "cannot send with XDP live frames on " + dev.name,
+                      "leave out --xdp-tx (it needs Linux 5.18 or later)");
+            if (done == 0) {
+                return cannot(f);  // nothing sent yet: the socket can still send it all
+            }
+            throw f;
         }
         done += n;
-        const int64_t took = monotonic_ns() - call_start;
+        const int64_t now = monotonic_ns();
+        const int64_t took = now - call_start;
+        if (opts.progress && now - last_progress >= 500'000'000) {
+            const uint64_t sent = skel->bss->sent;
+            const double rate = last_progress ? double(sent - last_sent) / (double(now - last_progress) / 1e9) : 0;
+            progress(progress_text(opts, packets, sent, rate));
+            last_progress = now;
+            last_sent = sent;
+        }
         if (n == per_call && took < 100'000'000) {
             per_call = std::min<uint64_t>(per_call * 2, uint64_t(1) << 24);
         } else if (took > 400'000'000) {
@@ -530,6 +633,9 @@ replay_result run_replay_xdp(const replay_options& opts, const device_info& dev,
         }
     }
     t.seconds = double(monotonic_ns() - start) / 1e9;
+    if (opts.progress) {
+        progress("");
+    }
     t.sent = skel->bss->sent;
     t.sent_bytes = skel->bss->sent_bytes;
     t.xdp_failed = skel->bss->failed;
@@ -560,10 +666,28 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
     capture_reader(opts.input).require_ethernet();
 
     device_info dev = probe_device(opts.interface);
-    check_setup(opts, dev);
-    if (opts.xdp_tx) {
-        return run_replay_xdp(opts, dev, info);
+    bool live = opts.send == send_path::live_frames;
+    if (live) {
+        check_setup(opts, dev, true);  // a missing capability first: it says what to do
+        if (driver_takes_xdp_frames(dev) == false) {
+            throw failure(failure_kind::unsupported,
+                          "--xdp-tx: " + dev.name + " does not transmit XDP frames now (no ndo-xmit in its xdp-features)",
+                          "a veth does while its peer has an XDP program or GRO on; or leave out --xdp-tx");
+        }
+    } else if (opts.send == send_path::automatic) {
+        const std::string why = why_not_live_frames(opts, dev);
+        live = why.empty();
+        if (!live && opts.verbose) {
+            info("sending through an AF_XDP socket: " + why);
+        }
     }
+    if (live) {
+        check_setup(opts, dev, true);
+        if (std::optional<replay_result> r = run_replay_xdp(opts, dev, info, progress)) {
+            return std::move(*r);
+        }
+    }
+    check_setup(opts, dev, false);
     std::optional<xdp_takeover> takeover;
     if (opts.attach) {
         takeover.emplace(dev, opts.force, "leave out --xdp-mode, remove it, or pass --force");

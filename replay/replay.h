@@ -15,6 +15,8 @@
 
 namespace xcap {
 
+enum class send_path { automatic, live_frames, socket };
+
 struct replay_options {
     std::string interface;
     std::string input;                  // -r
@@ -30,9 +32,13 @@ struct replay_options {
     bool quiet = false;
     bool verbose = false;
     bool progress = false;              // a progress line on stderr (set when stderr is a terminal)
-    // --xdp-tx: send with XDP live frames (BPF_PROG_RUN, XDP_TX) instead of
-    // an AF_XDP socket: no skb per packet; --topspeed only, one CPU.
-    bool xdp_tx = false;
+    // How packets leave. XDP live frames (BPF_PROG_RUN, XDP_TX) cost no skb
+    // per packet, but only send --topspeed, from one CPU, a file that fits
+    // in --preload, out of a driver that transmits XDP frames. automatic:
+    // live frames where all of that holds, else the AF_XDP socket.
+    // live_frames (--xdp-tx): live frames or a clear refusal. socket
+    // (--no-xdp-tx): always the AF_XDP socket.
+    send_path send = send_path::automatic;
 };
 
 struct replay_queue_totals {

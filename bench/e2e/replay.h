@@ -34,7 +34,13 @@ private:
     void pacing_precision(harness& h);
 
     std::vector<replay_result> _replays;
-    std::string _pacing = "not measured", _pacing_p50, _pacing_p99, _pacing_max, _pauses;
+    // Pacing, run several times: each run's p50/p99/max as xcap printed them,
+    // with what the machine paused just before it.
+    struct pacing_run {
+        std::string p50, p99, max, pauses;
+    };
+    std::vector<pacing_run> _pacing_runs;
+    std::string _pacing = "not measured", _pauses;
     double _pauses_per_s = 0, _longest_pause_ms = 0;
 };
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <regex>
 #include <sstream>
 
@@ -202,6 +203,72 @@ TEST_F(Replay, XdpTxLimitAndEndlessLoop) {
     }
 }
 
+// --topspeed sends with live frames where the driver transmits XDP frames
+// (a veth while its peer has an XDP program: here the receiver's capture)
+// and through the socket where it does not; --no-xdp-tx always through the
+// socket; --xdp-tx refuses, in one line, a driver that would drop them all.
+// Each way every packet arrives, counted by the receiving veth itself.
+TEST_F(Replay, TopspeedUsesLiveFramesOnlyWhereTheDriverTakesThem) {
+    const auto frames = mixed(2000, 1000);
+    write_pcap(path("in.pcap"), frames);
+    const std::string listing = sh("ip netns exec " + quote(net->sender_ns()) + " " + quote(XCAP_BIN) + " -D -v").output;
+    if (listing.find("XDP features: not reported") != std::string::npos) {
+        GTEST_SKIP() << "this kernel does not report xdp-features (Linux 6.3 and later do), so --topspeed always "
+                        "uses the socket: the other tests cover that";
+    }
+    auto rx_packets = [&] {
+        return std::stoull(sh("ip netns exec " + quote(net->receiver_ns()) + " cat /sys/class/net/" +
+                              net->receiver_if() + "/statistics/rx_packets")
+                               .output);
+    };
+    for (const bool receiver_xdp : {true, false}) {
+        for (const char* choice : {"", "--no-xdp-tx"}) {
+            SCOPED_TRACE(std::string(receiver_xdp ? "receiver with XDP, " : "receiver without XDP, ") +
+                         (*choice ? choice : "default"));
+            std::optional<child> c;
+            if (receiver_xdp) {
+                c.emplace(capture(path("out.pcap")));
+            }
+            const uint64_t before = rx_packets();
+            std::vector<std::string> args = {"-r", path("in.pcap"), "--topspeed", "-v"};
+            if (*choice) {
+                args.push_back(choice);
+            }
+            std::string err;
+            ASSERT_EQ(replay(args, err), 0) << err;
+            const bool live = receiver_xdp && !*choice;
+            EXPECT_EQ(err.find("sending with XDP live frames") != std::string::npos, live) << err;
+            EXPECT_EQ(err.find("TX queue 0: copy mode") != std::string::npos, !live) << err;
+            if (!receiver_xdp && !*choice) {
+                EXPECT_NE(err.find("sending through an AF_XDP socket: " + net->sender_if() +
+                                   " does not transmit XDP frames now"),
+                          std::string::npos)
+                    << err;
+            }
+            EXPECT_EQ(number_in(err, "sent ([0-9]+) packets"), frames.size()) << err;
+            if (c) {
+                auto got = stop(*c, path("out.pcap"));
+                ASSERT_EQ(got.size(), frames.size()) << err;
+                for (size_t i = 0; i < got.size(); ++i) {
+                    ASSERT_EQ(got[i].data, frames[i].data) << "packet " << i;
+                }
+            } else {
+                usleep(200'000);
+                EXPECT_GE(rx_packets() - before, frames.size()) << err;
+            }
+        }
+    }
+    // No XDP program beside the receiver: --xdp-tx would hand every frame to a
+    // driver that drops it, so it refuses (exit 7) and sends nothing.
+    const uint64_t before = rx_packets();
+    std::string err;
+    EXPECT_EQ(replay({"-r", path("in.pcap"), "--topspeed", "--xdp-tx"}, err), 7) << err;
+    EXPECT_NE(err.find("does not transmit XDP frames now"), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    usleep(200'000);
+    EXPECT_LT(rx_packets() - before, 100u) << "a refusal sends nothing (a few packets of the stack's own may pass)";
+}
+
 // --xdp-tx loads and runs a program: without CAP_BPF (or CAP_SYS_ADMIN) it stops at once with
 // exit 4 naming it; it opens no socket, so CAP_NET_RAW is not asked for.
 TEST_F(Replay, XdpTxNamesTheCapabilityItNeeds) {
@@ -209,6 +276,7 @@ TEST_F(Replay, XdpTxNamesTheCapabilityItNeeds) {
         GTEST_SKIP() << "setpriv (util-linux) is not installed";
     }
     write_pcap(path("in.pcap"), mixed(10, 1000));
+    child c = capture(path("out.pcap"));  // its program lets the sending veth transmit XDP frames
     auto sender = [&](const std::string& drop) {
         std::vector<std::string> argv = {"setpriv", "--bounding-set=-" + drop, XCAP_BIN, "replay", "-i",
                                          net->sender_if(), "-r", path("in.pcap"), "--topspeed", "--xdp-tx"};
@@ -222,6 +290,7 @@ TEST_F(Replay, XdpTxNamesTheCapabilityItNeeds) {
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
     auto [rc2, err2] = sender("net_raw");
     EXPECT_EQ(rc2, 0) << "no socket, so no CAP_NET_RAW needed: " << err2;
+    EXPECT_EQ(stop(c, path("out.pcap")).size(), 10u) << err2;
 }
 
 TEST_F(Replay, XdpTxRefusesWhatItCannotDo) {
@@ -230,7 +299,8 @@ TEST_F(Replay, XdpTxRefusesWhatItCannotDo) {
              {"-r", path("in.pcap"), "--xdp-tx"},
              {"-r", path("in.pcap"), "--xdp-tx", "--pps", "1000"},
              {"-r", path("in.pcap"), "--xdp-tx", "--topspeed", "--queues", "2"},
-             {"-r", "-", "--xdp-tx", "--topspeed"}}) {
+             {"-r", "-", "--xdp-tx", "--topspeed"},
+             {"-r", path("in.pcap"), "--xdp-tx", "--topspeed", "--loop", "2", "--loop-delay", "1"}}) {
         std::string err;
         EXPECT_EQ(replay(args, err), 2) << err;
         EXPECT_NE(err.find("--xdp-tx cannot be used"), std::string::npos) << err;
@@ -533,6 +603,19 @@ TEST_F(Replay, ProgressLineOnATerminalOnly) {
     std::string err;
     ASSERT_EQ(replay({"-r", path("in.pcap"), "--pps", "20000"}, err), 0);
     EXPECT_EQ(err.find("ETA"), std::string::npos) << "no progress line off a terminal: " << err;
+
+    // Live frames too, between calls of BPF_PROG_RUN; with --limit the end is known.
+    child c = capture(path("out.pcap"));
+    auto live = sh("script -qfec " +
+                   quote(cmd.substr(0, cmd.find(" --pps")) + " --topspeed --xdp-tx --loop 0 --limit 100000000 --duration 1.5") +
+                   " /dev/null");
+    c.signal(SIGINT);
+    EXPECT_EQ(c.wait(20), 0);
+    ASSERT_EQ(live.status, 0) << live.output;
+    EXPECT_NE(live.output.find('\r'), std::string::npos) << live.output;
+    EXPECT_NE(live.output.find("% of " + path("in.pcap")), std::string::npos) << live.output;
+    EXPECT_NE(live.output.find("ETA"), std::string::npos) << live.output;
+    EXPECT_NE(live.output.find("XDP live frames"), std::string::npos) << live.output;
 }
 
 // A capture cut off in the middle of a packet: every whole packet goes out,

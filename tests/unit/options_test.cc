@@ -145,6 +145,18 @@ TEST(Options, RotationAsTcpdumpSpellsIt) {
     expect_usage_error({"-i", "e", "-w", "x", "--format", "erf"}, "pcap or pcapng");
 }
 
+// How --topspeed sends: automatic unless told; the two choices exclude each other.
+TEST(ReplayOptions, SendPath) {
+    EXPECT_EQ(parse({"replay", "-i", "e", "-r", "f", "-t"}).replay.send, send_path::automatic);
+    EXPECT_EQ(parse({"replay", "-i", "e", "-r", "f", "-t", "--xdp-tx"}).replay.send, send_path::live_frames);
+    EXPECT_EQ(parse({"replay", "-i", "e", "-r", "f", "-t", "--no-xdp-tx"}).replay.send, send_path::socket);
+    EXPECT_EQ(parse({"replay", "-i", "e", "-r", "f", "--pps", "5", "--no-xdp-tx"}).replay.send, send_path::socket);
+    expect_usage_error({"replay", "-i", "e", "-r", "f", "-t", "--xdp-tx", "--no-xdp-tx"},
+                       "--xdp-tx and --no-xdp-tx both given");
+    expect_usage_error({"replay", "-i", "e", "-r", "f", "-t", "--xdp-tx", "--loop-delay", "1"},
+                       "--xdp-tx cannot be used with --loop-delay");
+}
+
 TEST(ReplayOptions, PacingAsTcpreplaySpellsIt) {
     auto c = parse({"replay", "-i", "e", "-r", "in.pcap", "--mbps=250.5"});
     EXPECT_EQ(c.what, cli_command::run_replay);
