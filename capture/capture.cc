@@ -20,6 +20,7 @@
 #include "engine/device.h"
 #include "engine/host_use.h"
 #include "engine/link_monitor.h"
+#include "engine/promisc.h"
 #include "engine/signals.h"
 #include "filter/filter.h"
 #include "common/error.h"
@@ -108,6 +109,7 @@ struct redirect_interface {
     device_info dev;
     std::vector<uint32_t> queues;
     std::unique_ptr<xdp_takeover> takeover;
+    std::unique_ptr<promiscuous_mode> promisc;
     std::unique_ptr<rx_program> program;
     std::unique_ptr<xdp_filter_program> filter_program;
     std::vector<std::unique_ptr<xsk_queue>> xsks;
@@ -137,6 +139,7 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
         r->queues = choose_queues(opts, r->dev);
         require_linktype(r->dev);
         r->takeover = std::make_unique<xdp_takeover>(r->dev, opts.force);
+        r->promisc = promiscuous_for(r->dev, opts, log);
     }
     // A bad expression fails here (exit 2), before anything is set up.
     std::optional<compiled_filter> filter;

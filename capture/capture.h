@@ -35,6 +35,7 @@ struct capture_options {
     xdp_mode mode = xdp_mode::automatic;
     bind_mode bind = bind_mode::automatic;
     bool force = false;
+    bool promiscuous = true;           // false with -p: the NIC's MAC filter stays on
     bool quiet = false;
     bool verbose = false;
     uint64_t buffer_kib = 65536;       // -B: UMEM per queue (see umem_frames)

@@ -174,6 +174,16 @@ void require_linktype(const device_info& dev) {
     }
 }
 
+std::unique_ptr<promiscuous_mode> promiscuous_for(const device_info& dev, const capture_options& opts,
+                                                  const capture_log& log) {
+    if (!opts.promiscuous) {
+        return nullptr;
+    }
+    auto p = std::make_unique<promiscuous_mode>(dev.name, dev.ifindex);
+    log.info(dev.name + ": promiscuous mode on while xcap runs (-p leaves it off)");
+    return p;
+}
+
 savefile_config output_config(const capture_options& opts, const capture_log& log) {
     savefile_config fcfg;
     fcfg.path = opts.output_path;

@@ -5,6 +5,7 @@
 // the closing of the output. A mode sets up its sources and calls these.
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "capture/writer.h"
 #include "engine/device.h"
 #include "engine/link_monitor.h"
+#include "engine/promisc.h"
 #include "engine/signals.h"
 #include "engine/stop_event.h"
 #include "pcap/savefile.h"
@@ -29,6 +31,11 @@ interface_description describe_interface(const device_info& dev, const std::stri
 // Throws failure(unsupported) when xcap cannot label the interface's frames
 // in a capture file.
 void require_linktype(const device_info& dev);
+
+// Promiscuous mode on `dev` for as long as the result lives, unless -p;
+// says so on log.info. Throws failure when the kernel refuses.
+std::unique_ptr<promiscuous_mode> promiscuous_for(const device_info& dev, const capture_options& opts,
+                                                  const capture_log& log);
 
 // The output as the options ask for it (-w, --format, rotation, -U, -z
 // failures reported through log.warn).

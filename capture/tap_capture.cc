@@ -17,6 +17,7 @@
 #include "engine/cpu.h"
 #include "engine/device.h"
 #include "engine/link_monitor.h"
+#include "engine/promisc.h"
 #include "engine/signals.h"
 #include "filter/filter.h"
 
@@ -28,6 +29,7 @@ namespace {
 struct tap_interface {
     device_info dev;
     std::unique_ptr<xdp_takeover> takeover;
+    std::unique_ptr<promiscuous_mode> promisc;
     std::unique_ptr<tap_program> program;
     std::unique_ptr<xdp_filter_program> filter_program;
     std::unique_ptr<link_monitor> monitor;
@@ -64,6 +66,7 @@ capture_result run_tap(const capture_options& opts, const capture_log& log) {
     for (auto& r : ifs) {
         require_linktype(r->dev);
         r->takeover = std::make_unique<xdp_takeover>(r->dev, opts.force);
+        r->promisc = promiscuous_for(r->dev, opts, log);
     }
     std::optional<compiled_filter> filter;
     if (!opts.filter.empty()) {

@@ -147,6 +147,11 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
     } else {
         fentry = std::make_unique<fentry_recorder>(targets, ro);
     }
+    // The traced program sees what a capture would: frames for other MACs too.
+    std::unique_ptr<promiscuous_mode> promisc;
+    if (dev) {
+        promisc = promiscuous_for(*dev, co, log);
+    }
     // The output is opened once the recorders are in place: where the kernel
     // refuses them no file is left behind; an unwritable path unloads them.
     savefile_config fcfg;

@@ -154,6 +154,7 @@ bool parse_output_option(arg_walker& arg, capture_options& o) {
     }
     if (arg.flag("-U", "--packet-buffered", o.packet_buffered) || arg.flag("-q", "--quiet", o.quiet) ||
         arg.flag("-v", "--verbose", o.verbose) || arg.flag("--force", nullptr, o.force) ||
+        arg.flag("-p", "--no-promiscuous-mode", o.promiscuous, false) ||
         arg.flag("--micro", nullptr, o.nanosecond, false)) {
         return true;
     }

@@ -178,7 +178,7 @@ OPTIONS
     -d
         Print the classic BPF program the expression compiles to (with the
         trace's snaplen), as tcpdump -d does, and exit.
-    -w, -c, -s, --duration, --stats, -C, -G, -W, -z, -U, --format, --micro, -q, -v
+    -w, -c, -s, --duration, --stats, -C, -G, -W, -z, -U, --format, --micro, -p, -q, -v
         As for a capture (see xcap --help); -c counts records, -s is at most
         16384 for trace.
 
@@ -207,7 +207,7 @@ SYNOPSIS
     xcap -i INTERFACE [-i INTERFACE ...] -w FILE [--tap [--ring-size SIZE]]
          [-c COUNT] [-s SNAPLEN] [-q] [--duration SECONDS]
          [--stats SECONDS] [--queues LIST] [--xdp-mode auto|native|generic]
-         [--bind auto|zerocopy|copy] [--force] [--micro] [-B KIB] [-v]
+         [--bind auto|zerocopy|copy] [--force] [-p] [--micro] [-B KIB] [-v]
          [--format pcap|pcapng] [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND] [-U]
          [-F FILE | EXPRESSION]
     xcap -d EXPRESSION
@@ -356,6 +356,12 @@ OPTIONS
     --force
         Replace an XDP program that is already attached to INTERFACE. Without
         it, xcap refuses and names the program.
+    -p, --no-promiscuous-mode
+        Leave INTERFACE out of promiscuous mode. By default xcap puts each
+        interface in promiscuous mode while it runs, as tcpdump does, so a
+        NIC on a mirror port or a tap hands over frames addressed to other
+        hosts too. The kernel takes it back when xcap exits, however it
+        exits (it is held by a socket, not by the interface's flag).
     --micro
         Write microsecond timestamps (magic a1b2c3d4) instead of nanosecond
         ones (a1b23c4d), for old readers.

@@ -284,6 +284,43 @@ TEST_F(Capture, Kill9LeavesNoProgram) {
     EXPECT_TRUE(gone) << "program " << id << " still loaded after SIGKILL";
 }
 
+// Promiscuous mode is on while xcap captures (a NIC on a mirror port would
+// otherwise drop every unicast frame for another MAC before XDP sees it),
+// held by a socket so that the kernel drops it however xcap ends: a normal
+// exit and kill -9 both leave the count where it was. -p leaves it off.
+TEST_F(Capture, PromiscuousWhileCapturingAndNotAfterEvenKill9) {
+    ASSERT_EQ(net->receiver_promiscuity(), 0);
+    {
+        child x = start_xcap({"-w", path("p.pcap")}, "p");
+        EXPECT_EQ(net->receiver_promiscuity(), 1);
+        x.signal(SIGINT);
+        ASSERT_EQ(x.wait(10), 0) << read_text(path("p.err"));
+        EXPECT_EQ(net->receiver_promiscuity(), 0) << "promiscuous mode left on after a normal exit";
+    }
+    {
+        child x = start_xcap({"-w", path("k.pcap")}, "k");
+        EXPECT_EQ(net->receiver_promiscuity(), 1);
+        x.signal(SIGKILL);
+        ASSERT_EQ(x.wait(10), 128 + SIGKILL);
+        EXPECT_EQ(net->receiver_promiscuity(), 0) << "promiscuous mode left on after kill -9";
+    }
+    {
+        child x = start_xcap({"-p", "-w", path("n.pcap")}, "n");
+        EXPECT_EQ(net->receiver_promiscuity(), 0) << "-p should leave promiscuous mode off";
+        x.signal(SIGINT);
+        ASSERT_EQ(x.wait(10), 0) << read_text(path("n.err"));
+    }
+    {
+        // Another holder (as tcpdump would be) keeps its own count.
+        ASSERT_EQ(sh("ip -n " + net->receiver_ns() + " link set " + net->receiver_if() + " promisc on").status, 0);
+        child x = start_xcap({"-w", path("o.pcap")}, "o");
+        EXPECT_EQ(net->receiver_promiscuity(), 2);
+        x.signal(SIGINT);
+        ASSERT_EQ(x.wait(10), 0) << read_text(path("o.err"));
+        EXPECT_EQ(net->receiver_promiscuity(), 1) << "xcap must drop only its own hold";
+    }
+}
+
 // --duration ends the capture by itself; --stats prints live lines; SIGTERM
 // stops like SIGINT.
 TEST_F(Capture, DurationStatsAndSigterm) {

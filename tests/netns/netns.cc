@@ -150,6 +150,13 @@ uint64_t veth_pair::receiver_rx_packets() const {
     return r.status == 0 ? std::stoull(r.output) : 0;
 }
 
+int veth_pair::receiver_promiscuity() const {
+    auto r = sh("ip -d -n " + _ns_b + " link show dev " + _if_b);
+    std::smatch m;
+    static const std::regex re("promiscuity ([0-9]+)");
+    return std::regex_search(r.output, m, re) ? std::stoi(m[1]) : -1;
+}
+
 bool veth_pair::receiver_has_xdp(unsigned* prog_id) const {
     auto r = sh("ip -d -n " + _ns_b + " link show dev " + _if_b);
     std::smatch m;

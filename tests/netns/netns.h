@@ -65,6 +65,10 @@ public:
     // The receiving interface's rx_packets counter.
     uint64_t receiver_rx_packets() const;
 
+    // The receiving interface's promiscuity count (ip -d link: how many
+    // holders ask for promiscuous mode); -1 when it cannot be read.
+    int receiver_promiscuity() const;
+
     // Whether an XDP program is attached to the receiving interface, and its id.
     bool receiver_has_xdp(unsigned* prog_id = nullptr) const;
     // Polls until receiver_has_xdp() equals `want` or `timeout_s` passes.

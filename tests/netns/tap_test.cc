@@ -223,6 +223,26 @@ TEST_F(Tap, FilterCopiesOnlyMatchesAndEverythingPasses) {
     EXPECT_EQ(number_in(err, "([0-9]+) packets? captured"), recs.size());
 }
 
+// --tap puts the interface in promiscuous mode too, and kill -9 takes it
+// back (the hold is a socket's); -p leaves it off.
+TEST_F(Tap, PromiscuousWhileTappingAndNotAfterKill9) {
+    ASSERT_EQ(net->receiver_promiscuity(), 0);
+    {
+        child x(xcap({"--tap", "-w", path("p.pcapng")}), path("p.out"), path("p.err"));
+        ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("p.err"));
+        EXPECT_EQ(net->receiver_promiscuity(), 1);
+        x.signal(SIGKILL);
+        ASSERT_EQ(x.wait(10), 128 + SIGKILL);
+        EXPECT_EQ(net->receiver_promiscuity(), 0) << "promiscuous mode left on after kill -9";
+    }
+    ASSERT_TRUE(net->wait_receiver_xdp(false, 10));
+    child x(xcap({"--tap", "--no-promiscuous-mode", "-w", path("n.pcapng")}), path("n.out"), path("n.err"));
+    ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("n.err"));
+    EXPECT_EQ(net->receiver_promiscuity(), 0);
+    x.signal(SIGINT);
+    ASSERT_EQ(x.wait(10), 0) << read_text(path("n.err"));
+}
+
 // Sparse traffic under --tap wakes the capture thread about ten times a
 // second (its 100 ms latency bound), not at each packet nor at 2 ms naps:
 // while it sleeps the program commits records without waking it until a

@@ -1016,11 +1016,14 @@ TEST_F(TraceFentry, AtExitOnly) {
 TEST_F(TraceFentry, Kill9LeavesTheProgramAndNothingOfXcap) {
     user_program prog(*net, "");
     ASSERT_TRUE(prog.ok()) << prog.error();
+    ASSERT_EQ(net->receiver_promiscuity(), 0);
     child c = start_trace({"-i", net->receiver_if(), "-w", path("t.pcapng")}, true);
     EXPECT_EQ(programs_named("xcap_e"), 2) << "xcap_entry and xcap_exit while tracing";
+    EXPECT_EQ(net->receiver_promiscuity(), 1) << "the traced program should see what a capture sees";
     send_frames(prog, 30);
     c.signal(SIGKILL);
     c.wait(30);
+    EXPECT_EQ(net->receiver_promiscuity(), 0) << "promiscuous mode left on after kill -9";
     for (int i = 0; i < 200 && programs_named("xcap_e") > 0; ++i) {
         usleep(50'000);
     }

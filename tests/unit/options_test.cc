@@ -49,6 +49,10 @@ TEST(Options, AttachedAndLongSpellings) {
     EXPECT_EQ(c.capture.bind, bind_mode::copy);
     EXPECT_TRUE(c.capture.force);
     EXPECT_TRUE(c.capture.quiet);
+    EXPECT_TRUE(c.capture.promiscuous) << "on unless -p, as in tcpdump";
+    EXPECT_FALSE(parse({"-i", "e", "-w", "f", "-p"}).capture.promiscuous);
+    EXPECT_FALSE(parse({"-i", "e", "-w", "f", "--no-promiscuous-mode"}).capture.promiscuous);
+    EXPECT_FALSE(parse({"trace", "-i", "e", "-w", "f", "-p"}).trace.capture.promiscuous);
 }
 
 TEST(Options, SnaplenZeroMeansMaximum) {
