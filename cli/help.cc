@@ -38,6 +38,9 @@ DESCRIPTION
     shorter than an Ethernet header. Frames captured with a snaplen (shorter
     in the file than on the wire) are sent as captured, and counted.
 
+    -r - reads standard input, streamed: a pipe as it arrives, once (no
+    --loop), a redirected file (-r - < FILE) as FILE reads.
+
     At the end: packets and bytes sent, the achieved rate, and the send-time
     error against the schedule (p50, p99, max). On a terminal, a progress
     line updates in place.
