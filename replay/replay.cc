@@ -356,6 +356,61 @@ private:
     std::thread _thread;
 };
 
+// Said just before the first packet, once a run (`warned`; live frames may
+// hand over to the socket): an interface that is up without carrier (a cable
+// out, a veth whose peer is down) takes every frame and drops it.
+void warn_if_not_running(const device_info& dev, const std::function<void(const std::string&)>& warn, bool& warned) {
+    if (warned) {
+        return;
+    }
+    const std::optional<link_now> link = query_link(dev.ifindex);
+    if (!link || !link->up || (link->carrier && link->running)) {
+        return;
+    }
+    warned = true;
+    if (!link->carrier) {
+        warn(dev.name + " has no carrier (its cable or peer is down): what is sent now is dropped by the interface; "
+                        "bring the link up");
+    } else {
+        warn(dev.name + " is up but not running (operational state " + link->operstate +
+             "): what is sent now may be dropped by the interface; bring the link up");
+    }
+}
+
+// AF_XDP completes a frame that the interface dropped (no carrier, a full
+// queue), and live frames count it as handed over: only the interface's
+// tx_dropped counter knows. Its rise over the run is taken out of `sent`, at
+// most what xcap handed over, since other senders' drops count there too.
+class interface_drops {
+public:
+    explicit interface_drops(unsigned ifindex) : _ifindex(ifindex) {
+        if (std::optional<link_now> link = query_link(ifindex)) {
+            _before = link->tx_dropped;
+        }
+    }
+
+    void settle(replay_totals& t) const {
+        const std::optional<link_now> link = query_link(_ifindex);
+        if (!_before || !link || !link->tx_dropped || *link->tx_dropped < *_before) {
+            return;
+        }
+        t.interface_tx_dropped = *link->tx_dropped - *_before;
+        const uint64_t dropped = std::min(t.interface_tx_dropped, t.sent);
+        if (dropped == 0) {
+            return;
+        }
+        // The counter says how many, not which: their bytes are taken at the
+        // run's mean frame size.
+        t.sent_bytes -= uint64_t(static_cast<unsigned __int128>(t.sent_bytes) * dropped / t.sent);
+        t.sent -= dropped;
+        t.dropped_by_interface = dropped;
+    }
+
+private:
+    unsigned _ifindex;
+    std::optional<uint64_t> _before;
+};
+
 void check_setup(const replay_options& opts, const device_info& dev, bool live_frames) {
     require_up(dev);
     // Sending needs the socket and its pinned buffers; a program only with
@@ -506,6 +561,7 @@ void supervise(const replay_options& opts, tx_shared& shared, const stop_signals
 // --xdp-tx it is a failure.
 std::optional<replay_result> run_replay_xdp(const replay_options& opts, replay_input& input, const device_info& dev,
                                             const std::function<void(const std::string&)>& info,
+                                            const std::function<void(const std::string&)>& warn, bool& link_warned,
                                             const std::function<void(const std::string&)>& progress) {
     const bool automatic = opts.send == send_path::automatic;
     auto cannot = [&](const failure& f) -> std::optional<replay_result> {
@@ -619,6 +675,8 @@ std::optional<replay_result> run_replay_xdp(const replay_options& opts, replay_i
     uint64_t per_call = 262144;
     std::vector<uint8_t> frame(longest, 0);  // each run sizes it and writes its packet over it
     stop_signals signals;
+    warn_if_not_running(dev, warn, link_warned);
+    const interface_drops drops(dev.ifindex);
     const int64_t start = monotonic_ns();
     const int64_t deadline = opts.duration_s > 0 ? start + int64_t(opts.duration_s * 1e9) : 0;
     const int prog = bpf_program__fd(skel->progs.xcap_replay);
@@ -670,6 +728,7 @@ std::optional<replay_result> run_replay_xdp(const replay_options& opts, replay_i
     t.sent = skel->bss->sent;
     t.sent_bytes = skel->bss->sent_bytes;
     t.xdp_failed = skel->bss->failed;
+    drops.settle(t);
     if (read_failure) {
         try {
             std::rethrow_exception(read_failure);
@@ -683,6 +742,7 @@ std::optional<replay_result> run_replay_xdp(const replay_options& opts, replay_i
 }  // namespace
 
 replay_result run_replay(const replay_options& opts, const std::function<void(const std::string&)>& info,
+                         const std::function<void(const std::string&)>& warn,
                          const std::function<void(const std::string&)>& progress) {
     route_library_logs(opts.verbose);
     replay_result result;
@@ -704,6 +764,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
     input.first().require_ethernet();
 
     device_info dev = probe_device(opts.interface);
+    bool link_warned = false;
     bool live = opts.send == send_path::live_frames;
     if (live) {
         check_setup(opts, dev, true);  // a missing capability first: it says what to do
@@ -721,7 +782,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
     }
     if (live) {
         check_setup(opts, dev, true);
-        if (std::optional<replay_result> r = run_replay_xdp(opts, input, dev, info, progress)) {
+        if (std::optional<replay_result> r = run_replay_xdp(opts, input, dev, info, warn, link_warned, progress)) {
             return std::move(*r);
         }
     }
@@ -820,6 +881,8 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
         states.push_back(std::move(s));
     }
 
+    warn_if_not_running(dev, warn, link_warned);
+    const interface_drops drops(dev.ifindex);
     shared.start_ns = monotonic_ns() + 1'000'000;  // 1 ms for the threads to start
     if (reader) {
         reader->start();
@@ -864,6 +927,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
         t.errors.merge(states[q]->errors);
         t.queues.push_back(qt);
     }
+    drops.settle(t);
     if (read_failure) {
         try {
             std::rethrow_exception(read_failure);
@@ -889,7 +953,16 @@ std::string format_replay_summary(const replay_totals& t, const std::string& dev
         std::snprintf(b, sizeof(b),
                       "sent with XDP live frames (XDP_TX): %" PRIu64 " handed to the driver; %" PRIu64
                       " could not be built; the interface's own counters say what it sent\n",
-                      t.sent, t.xdp_failed);
+                      t.sent + t.dropped_by_interface, t.xdp_failed);
+        s += b;
+    }
+    if (t.dropped_by_interface) {
+        std::string counter = "its tx_dropped counter";
+        if (t.interface_tx_dropped != t.dropped_by_interface) {
+            counter += " rose by " + std::to_string(t.interface_tx_dropped) + ", other senders' drops included";
+        }
+        std::snprintf(b, sizeof(b), "dropped by %s: %" PRIu64 " packets (%s), not counted as sent\n", device.c_str(),
+                      t.dropped_by_interface, counter.c_str());
         s += b;
     }
     if (t.paced && t.errors.count()) {
@@ -904,7 +977,7 @@ std::string format_replay_summary(const replay_totals& t, const std::string& dev
         s += b;
     }
     for (const auto& q : t.queues) {
-        std::snprintf(b, sizeof(b), "TX queue %u: %" PRIu64 " sent, tx_invalid_descs %llu, tx_ring_empty_descs %llu\n",
+        std::snprintf(b, sizeof(b), "TX queue %u: %" PRIu64 " completed, tx_invalid_descs %llu, tx_ring_empty_descs %llu\n",
                       q.queue, q.sent, (unsigned long long)q.xsk.tx_invalid_descs,
                       (unsigned long long)q.xsk.tx_ring_empty_descs);
         s += b;

@@ -846,3 +846,54 @@ TEST_F(Replay, StandardInputFromARedirect) {
         }
     }
 }
+
+// A link without carrier (here the peer veth is down, so the sender shows
+// NO-CARRIER) drops what is sent out of it: replay says so in one warning
+// line at the start, kept under -q, and the summary counts the interface's
+// drops as dropped, not as sent. With the peer back up, neither appears.
+TEST_F(Replay, NoCarrierIsWarnedAndItsDropsAreNotCountedAsSent) {
+    write_pcap(path("in.pcap"), mixed(10, 1000));
+    const std::string sender = net->sender_if();
+    auto tx_dropped = [&] {
+        return std::stoull(
+            sh("ip netns exec " + quote(net->sender_ns()) + " cat /sys/class/net/" + sender + "/statistics/tx_dropped")
+                .output);
+    };
+    auto no_carrier = [&] {
+        return sh("ip -n " + quote(net->sender_ns()) + " link show " + sender).output.find("NO-CARRIER") !=
+               std::string::npos;
+    };
+    ASSERT_EQ(sh("ip -n " + quote(net->receiver_ns()) + " link set " + net->receiver_if() + " down").status, 0);
+    ASSERT_TRUE(no_carrier());
+    for (const bool quiet : {false, true}) {
+        SCOPED_TRACE(quiet ? "-q" : "not quiet");
+        std::vector<std::string> args = {"-r", path("in.pcap")};
+        if (quiet) {
+            args.push_back("-q");
+        }
+        const uint64_t before = tx_dropped();
+        std::string err;
+        ASSERT_EQ(replay(args, err), 0) << err;
+        ASSERT_EQ(tx_dropped() - before, 10u) << "the interface dropped them: " << err;
+        EXPECT_NE(err.find("xcap: " + sender + " has no carrier (its cable or peer is down): what is sent now is "
+                           "dropped by the interface; bring the link up"),
+                  std::string::npos)
+            << err;
+        EXPECT_EQ(err.find("no carrier"), err.rfind("no carrier")) << "one warning: " << err;
+        EXPECT_EQ(number_in(err, "sent ([0-9]+) packets"), 0u) << err;
+        EXPECT_EQ(number_in(err, "dropped by " + sender + ": ([0-9]+) packets"), 10u) << err;
+    }
+
+    ASSERT_EQ(sh("ip -n " + quote(net->receiver_ns()) + " link set " + net->receiver_if() + " up").status, 0);
+    for (int i = 0; i < 500 && no_carrier(); ++i) {
+        usleep(10'000);
+    }
+    ASSERT_FALSE(no_carrier());
+    child c = capture(path("out.pcap"));
+    std::string err;
+    ASSERT_EQ(replay({"-r", path("in.pcap")}, err), 0) << err;
+    EXPECT_EQ(stop(c, path("out.pcap")).size(), 10u) << err;
+    EXPECT_EQ(err.find("no carrier"), std::string::npos) << err;
+    EXPECT_EQ(err.find("dropped by"), std::string::npos) << err;
+    EXPECT_EQ(number_in(err, "sent ([0-9]+) packets"), 10u) << err;
+}
