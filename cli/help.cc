@@ -38,9 +38,16 @@ DESCRIPTION
     shorter than an Ethernet header. Frames captured with a snaplen (shorter
     in the file than on the wire) are sent as captured, and counted.
 
+    -r - reads standard input, streamed: a pipe as it arrives, once (no
+    --loop), a redirected file (-r - < FILE) as FILE reads.
+
+    An interface that is up without carrier drops what it is given: one
+    warning line says so at the start.
+
     At the end: packets and bytes sent, the achieved rate, and the send-time
-    error against the schedule (p50, p99, max). On a terminal, a progress
-    line updates in place.
+    error against the schedule (p50, p99, max); what the interface dropped
+    while sending (its tx_dropped counter) is counted as dropped by it, not
+    as sent. On a terminal, a progress line updates in place.
 
 OPTIONS
     -i, --interface INTERFACE

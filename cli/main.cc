@@ -35,9 +35,10 @@ int replay_main(replay_options opts) {
         std::fflush(stderr);
     };
     console out(opts.quiet);
-    replay_result r = run_replay(opts, out.printer(line_kind::setup), progress);
+    replay_result r = run_replay(opts, out.printer(line_kind::setup), out.printer(line_kind::warning), progress);
     if (r.empty) {
-        std::fprintf(stderr, "xcap: %s holds no packets; nothing was sent\n", opts.input.c_str());
+        std::fprintf(stderr, "xcap: %s holds no packets; nothing was sent\n",
+                     opts.input == "-" ? "standard input" : opts.input.c_str());
         return exit_ok;
     }
     out.print_all(format_replay_summary(r.totals, opts.interface));

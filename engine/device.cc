@@ -1,6 +1,9 @@
 #include "engine/device.h"
 
 #include <linux/ethtool.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if_arp.h>
 #include <linux/sockios.h>
 #include <net/if.h>
@@ -16,6 +19,7 @@
 #include <utility>
 
 #include "common/error.h"
+#include "common/fd.h"
 
 namespace xcap {
 namespace {
@@ -45,7 +49,69 @@ uint32_t sysfs_queues(const std::string& name, const std::string& prefix) {
     return n;
 }
 
+// IF_OPER_* (RFC 2863's order): linux/if.h has them, and it cannot be
+// included beside net/if.h.
+const char* operstate_name(uint8_t state) {
+    static const char* const names[] = {"unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up"};
+    return state < std::size(names) ? names[state] : "unknown";
+}
+
+constexpr unsigned iff_lower_up = 1u << 16;  // IFF_LOWER_UP, also only in linux/if.h
+
 }  // namespace
+
+std::optional<link_now> query_link(unsigned ifindex) {
+    unique_fd fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+    if (!fd) {
+        return std::nullopt;
+    }
+    struct {
+        nlmsghdr h;
+        ifinfomsg i;
+    } req{};
+    req.h.nlmsg_len = sizeof(req);
+    req.h.nlmsg_type = RTM_GETLINK;
+    req.h.nlmsg_flags = NLM_F_REQUEST;
+    req.h.nlmsg_seq = 1;
+    req.i.ifi_family = AF_UNSPEC;
+    req.i.ifi_index = int(ifindex);
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (sendto(fd.get(), &req, sizeof(req), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0) {
+        return std::nullopt;
+    }
+    alignas(nlmsghdr) char buf[32768];
+    ssize_t n = recv(fd.get(), buf, sizeof(buf), 0);
+    if (n <= 0) {
+        return std::nullopt;
+    }
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, size_t(n)); h = NLMSG_NEXT(h, n)) {
+        if (h->nlmsg_type != RTM_NEWLINK) {
+            continue;  // NLMSG_ERROR: no such interface (any more)
+        }
+        auto* ifi = static_cast<ifinfomsg*>(NLMSG_DATA(h));
+        if (unsigned(ifi->ifi_index) != ifindex) {
+            continue;
+        }
+        link_now link;
+        link.up = (ifi->ifi_flags & IFF_UP) != 0;
+        link.carrier = (ifi->ifi_flags & iff_lower_up) != 0;
+        link.running = (ifi->ifi_flags & IFF_RUNNING) != 0;
+        link.operstate = "unknown";
+        int len = int(IFLA_PAYLOAD(h));
+        for (auto* a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+            if (a->rta_type == IFLA_OPERSTATE && RTA_PAYLOAD(a) >= 1) {
+                link.operstate = operstate_name(*static_cast<uint8_t*>(RTA_DATA(a)));
+            } else if (a->rta_type == IFLA_STATS64 && RTA_PAYLOAD(a) >= sizeof(rtnl_link_stats64)) {
+                rtnl_link_stats64 stats;
+                std::memcpy(&stats, RTA_DATA(a), sizeof(stats));  // attributes are only 4-byte aligned
+                link.tx_dropped = stats.tx_dropped;
+            }
+        }
+        return link;
+    }
+    return std::nullopt;
+}
 
 device_info probe_device(const std::string& name) {
     device_info dev;

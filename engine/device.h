@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,5 +49,20 @@ std::vector<std::string> interface_names();
 
 // Throws failure(interface) when the interface is not administratively up.
 void require_up(const device_info& dev);
+
+// An interface's state and transmit drop count as the kernel has them now,
+// asked through rtnetlink: right in xcap's own network namespace, where
+// /sys/class/net may show another one's (nsenter does not remount it).
+struct link_now {
+    bool up = false;           // IFF_UP
+    bool carrier = false;      // IFF_LOWER_UP; `ip link` says NO-CARRIER when up without it
+    bool running = false;      // IFF_RUNNING: operationally up (RFC 2863)
+    std::string operstate;     // "up", "down", "dormant", ... as `ip link` names them
+    std::optional<uint64_t> tx_dropped;  // rtnl_link_stats64; none when the kernel gave no statistics
+};
+
+// nullopt when the kernel cannot be asked or has no such interface: callers
+// use this to warn and to count, never to refuse.
+std::optional<link_now> query_link(unsigned ifindex);
 
 }  // namespace xcap

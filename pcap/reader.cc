@@ -2,10 +2,13 @@
 
 #include <fcntl.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace xcap {
@@ -30,14 +33,127 @@ uint16_t load16(const uint8_t* p, bool swapped) {
     return swapped ? __builtin_bswap16(v) : v;
 }
 
+bool regular_stdin(off_t* start = nullptr, off_t* size = nullptr) {
+    struct stat st{};
+    if (fstat(STDIN_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return false;
+    }
+    if (start) {
+        // Where the shell (or whoever ran xcap) left it. Nothing in xcap moves
+        // it: readers map it or read it with pread.
+        const off_t at = lseek(STDIN_FILENO, 0, SEEK_CUR);
+        *start = at < 0 ? 0 : std::min<off_t>(at, st.st_size);
+    }
+    if (size) {
+        *size = st.st_size;
+    }
+    return true;
+}
+
 }  // namespace
+
+struct capture_reader::stdin_stream {
+    bool regular = false;
+    off_t start = 0;         // regular: the capture's first byte in the file
+    uint64_t pos = 0;        // bytes handed to stdio so far
+    int interrupt_fd = -1;
+    bool interrupted = false;
+
+    static ssize_t read(void* cookie, char* buf, size_t n) {
+        auto* s = static_cast<stdin_stream*>(cookie);
+        for (;;) {
+            if (!s->regular && s->interrupt_fd >= 0 && !s->wait_readable()) {
+                return 0;  // stopped: the input ends here
+            }
+            ssize_t got = s->regular ? pread(STDIN_FILENO, buf, n, s->start + off_t(s->pos))
+                                     : ::read(STDIN_FILENO, buf, n);
+            if (got < 0 && errno == EINTR) {
+                continue;
+            }
+            if (got > 0) {
+                s->pos += uint64_t(got);
+            }
+            return got;
+        }
+    }
+
+    // A pipe: whether standard input has something to read (or its end)
+    // before the interrupt descriptor turns readable.
+    bool wait_readable() {
+        if (interrupted) {
+            return false;
+        }
+        pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {interrupt_fd, POLLIN, 0}};
+        for (;;) {
+            int rc = poll(fds, 2, -1);
+            if (rc < 0 && errno == EINTR) {
+                continue;
+            }
+            if (rc > 0 && fds[1].revents) {
+                interrupted = true;
+                return false;
+            }
+            return true;  // data, its end, or an error that read() will report
+        }
+    }
+
+    // stdio asks for the position (ftell); a regular file may also seek. A
+    // pipe cannot, and says so as lseek would.
+    static int seek(void* cookie, off64_t* offset, int whence) {
+        auto* s = static_cast<stdin_stream*>(cookie);
+        int64_t to = 0;
+        if (whence == SEEK_SET) {
+            to = *offset;
+        } else if (whence == SEEK_CUR) {
+            to = int64_t(s->pos) + *offset;
+        } else if (off_t size = 0; whence == SEEK_END && s->regular && regular_stdin(nullptr, &size)) {
+            to = int64_t(size - s->start) + *offset;
+        } else {
+            errno = s->regular ? EINVAL : ESPIPE;
+            return -1;
+        }
+        if (to < 0 || (!s->regular && uint64_t(to) != s->pos)) {
+            errno = s->regular ? EINVAL : ESPIPE;
+            return -1;
+        }
+        s->pos = uint64_t(to);
+        *offset = to;
+        return 0;
+    }
+
+    // Descriptor 0 stays open: it is the process's, not the reader's.
+    static int close(void*) { return 0; }
+};
 
 capture_reader::capture_reader(const std::string& path)
     : _name(path == "-" ? "standard input" : path), _path(path) {
-    if (path != "-" && map_classic(path)) {
+    if (path == "-") {
+        open_standard_input();
         return;
     }
-    open_libpcap(path);
+    if (map_classic(path)) {
+        return;
+    }
+    open_libpcap();
+}
+
+bool capture_reader::can_reread(const std::string& path) {
+    return path != "-" || regular_stdin();
+}
+
+void capture_reader::interrupt_on(int fd) {
+    if (_stdin) {
+        _stdin->interrupt_fd = fd;
+    }
+}
+
+void capture_reader::open_standard_input() {
+    _stdin = std::make_unique<stdin_stream>();
+    _stdin->regular = regular_stdin(&_stdin->start);
+    if (_stdin->regular && map_classic_fd(STDIN_FILENO, _stdin->start)) {
+        return;
+    }
+    open_libpcap();
 }
 
 capture_reader::capture_reader(FILE* stream, std::string name) : _name(std::move(name)) {
@@ -59,8 +175,9 @@ capture_reader::~capture_reader() {
 }
 
 void capture_reader::unmap() {
-    if (_m.base) {
-        munmap(const_cast<uint8_t*>(_m.base), _m.size);
+    if (_m.mapping) {
+        munmap(const_cast<uint8_t*>(_m.mapping), _m.mapping_size);
+        _m.mapping = nullptr;
         _m.base = nullptr;
     }
 }
@@ -70,18 +187,26 @@ bool capture_reader::map_classic(const std::string& path) {
     if (fd < 0) {
         return false;  // libpcap says why, in its words
     }
+    const bool mapped = map_classic_fd(fd, 0);
+    close(fd);
+    return mapped;
+}
+
+bool capture_reader::map_classic_fd(int fd, off_t start) {
     struct stat st{};
     void* base = MAP_FAILED;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && size_t(st.st_size) >= file_header_size) {
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= start &&
+        size_t(st.st_size - start) >= file_header_size) {
         base = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
     }
-    close(fd);
     if (base == MAP_FAILED) {
         return false;
     }
     madvise(base, size_t(st.st_size), MADV_SEQUENTIAL);
-    _m.base = static_cast<const uint8_t*>(base);
-    _m.size = size_t(st.st_size);
+    _m.mapping = static_cast<const uint8_t*>(base);
+    _m.mapping_size = size_t(st.st_size);
+    _m.base = _m.mapping + start;
+    _m.size = size_t(st.st_size - start);
     const uint32_t magic = load32(_m.base, false);
     _m.swapped = magic == __builtin_bswap32(magic_micro) || magic == __builtin_bswap32(magic_nano);
     _m.nano = magic == magic_nano || magic == __builtin_bswap32(magic_nano);
@@ -101,15 +226,40 @@ bool capture_reader::map_classic(const std::string& path) {
     return true;
 }
 
-void capture_reader::open_libpcap(const std::string& path) {
+void capture_reader::open_libpcap() {
     char err[PCAP_ERRBUF_SIZE] = {};
-    _p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+    if (!_stdin) {
+        _p = pcap_open_offline_with_tstamp_precision(_path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+        if (!_p) {
+            throw read_error(_name + ": " + err);
+        }
+        _linktype = pcap_datalink(_p);
+        struct stat st{};
+        _use_ftell = fstat(fileno(pcap_file(_p)), &st) == 0 && S_ISREG(st.st_mode);
+        return;
+    }
+    // Not libpcap's own "-": its stdio buffer would take bytes past the
+    // header out of the pipe, and a second reader would start mid-stream.
+    // This stream starts where standard input stood, and a reader of a
+    // regular file reads it from there again (pread moves no offset).
+    _stdin->pos = 0;
+    FILE* f = fopencookie(_stdin.get(), "r",
+                          cookie_io_functions_t{stdin_stream::read, nullptr, stdin_stream::seek, stdin_stream::close});
+    if (!f) {
+        throw read_error(_name + ": cannot read it: " + std::strerror(errno));
+    }
+    setvbuf(f, nullptr, _IOFBF, 1 << 16);  // a pipe's whole buffer in one read
+    _p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, err);
     if (!_p) {
+        const bool empty = _stdin->pos == 0 && feof(f);
+        fclose(f);
+        if (empty) {
+            throw read_error(_name + ": empty (0 bytes), not a pcap or pcapng capture");
+        }
         throw read_error(_name + ": " + err);
     }
     _linktype = pcap_datalink(_p);
-    struct stat st{};
-    _use_ftell = fstat(fileno(pcap_file(_p)), &st) == 0 && S_ISREG(st.st_mode);
+    _use_ftell = true;  // the stream counts its position: no system call
 }
 
 bool capture_reader::next_mapped(read_packet& p) {
@@ -136,7 +286,7 @@ bool capture_reader::next_mapped(read_packet& p) {
     // here libpcap reads, skipping the records already delivered, so the
     // file reads, and fails, exactly as it does everywhere else.
     unmap();
-    open_libpcap(_path);
+    open_libpcap();
     pcap_pkthdr* hdr = nullptr;
     const u_char* d = nullptr;
     for (uint64_t i = 0; i < _count; ++i) {

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -30,6 +33,12 @@ struct read_packet {
 
 // Reads pcap and pcapng files through libpcap at nanosecond precision.
 // Not thread-safe; one reader per thread.
+//
+// "-" is standard input, read from where it stood when xcap started. A
+// regular file there (`< capture.pcap`) reads as a named file does, mapped
+// where it can be, and every reader of "-" reads it again from that point.
+// Anything else (a pipe, a FIFO, a terminal) can be read once: by one
+// reader, which consumes it as it goes, so nothing may read it before.
 class capture_reader {
 public:
     // Opens `path` ("-" for standard input). Throws read_error.
@@ -52,6 +61,15 @@ public:
     uint64_t packets_read() const { return _count; }
     const std::string& name() const { return _name; }
 
+    // Whether another reader of `path` reads it again from its start: a
+    // named file and a regular file on standard input, not a pipe.
+    static bool can_reread(const std::string& path);
+
+    // Reading a pipe: a wait for more input also ends when `fd` turns
+    // readable (an eventfd a stop request writes), and the input then reads
+    // as ended there, so a stalled writer cannot hold up a stop. -1: none.
+    void interrupt_on(int fd);
+
 private:
     // Classic pcap in a regular file is read straight from a mapping of it:
     // no per-packet copy and no system call per packet. Anything else
@@ -59,16 +77,24 @@ private:
     // the rest of a mapped file from its first record that is not plainly
     // well formed, so errors read exactly as libpcap reports them.
     struct mapped_file {
-        const uint8_t* base = nullptr;
+        const uint8_t* mapping = nullptr;  // the whole file, for munmap
+        size_t mapping_size = 0;
+        const uint8_t* base = nullptr;     // where the capture starts in it
         size_t size = 0;
         size_t pos = 0;         // the next record's offset
         bool swapped = false;   // written in the other byte order
         bool nano = false;
         uint32_t snaplen = 0;   // the file header's
     };
+    // Standard input through libpcap: a stdio stream over descriptor 0 that
+    // counts its own position (error messages name byte offsets, even on a
+    // pipe, with no system call to ask) and never closes the descriptor.
+    struct stdin_stream;
     bool map_classic(const std::string& path);
+    bool map_classic_fd(int fd, off_t start);
     bool next_mapped(read_packet& p);
-    void open_libpcap(const std::string& path);
+    void open_libpcap();
+    void open_standard_input();
     void unmap();
 
     pcap* _p = nullptr;
@@ -78,8 +104,9 @@ private:
     uint64_t _count = 0;
     mapped_file _m;
     // libpcap path: whether the stream can say where the next record starts
-    // (for error messages); a pipe cannot, and asking costs a system call.
+    // (for error messages); a named pipe cannot, and asking costs a system call.
     bool _use_ftell = false;
+    std::unique_ptr<stdin_stream> _stdin;  // "-" only; outlives the FILE libpcap reads
 };
 
 }  // namespace xcap

@@ -102,24 +102,53 @@ struct classifier {
     }
 };
 
+// The capture, pass after pass. The reader that checked its header at the
+// start reads the first pass: standard input from a pipe cannot be read from
+// its start again, so nothing may read it twice. Later passes open the input
+// afresh, which run_replay allows only where capture_reader::can_reread.
+// The first pass may run on another thread than the check; passes never
+// overlap.
+class replay_input {
+public:
+    explicit replay_input(const std::string& path) : _path(path), _first(std::make_unique<capture_reader>(path)) {}
+
+    // Until the first pass takes it.
+    const capture_reader& first() const { return *_first; }
+
+    std::unique_ptr<capture_reader> open() {
+        if (_first) {
+            return std::move(_first);
+        }
+        return std::make_unique<capture_reader>(_path);
+    }
+
+private:
+    std::string _path;
+    std::unique_ptr<capture_reader> _first;
+};
+
 // Reads the file's packets in order, up to `limit` (the packets a first pass
 // found readable), calling fn(packet, number). A read_error ends the pass and
 // is kept in `error` (the first one only): the packets before it are what the
 // file holds, and they are still sent.
 template <class F>
-uint64_t read_pass(const std::string& path, uint64_t limit, const stop_event* stop, std::exception_ptr& error,
-                   F&& fn) {
+uint64_t read_pass(replay_input& input, uint64_t limit, const stop_event* stop, std::exception_ptr& error, F&& fn) {
     uint64_t n = 0;
     try {
-        capture_reader r(path);
+        std::unique_ptr<capture_reader> r = input.open();
+        if (stop) {
+            r->interrupt_on(stop->fd());
+        }
         read_packet p;
-        while (n < limit && !(stop && stop->requested()) && r.next(p)) {
+        while (n < limit && !(stop && stop->requested()) && r->next(p)) {
             if (!fn(p, ++n)) {
                 break;
             }
         }
     } catch (const read_error&) {
-        if (!error) {
+        // A stop ends a wait on a pipe by ending its input, maybe mid-record:
+        // that is the stop, not a fault of the input.
+        if (!error && !(stop && stop->requested())) {
             error = std::current_exception();
         }
     }
@@ -164,7 +193,8 @@ struct preload_plan {
     std::vector<uint32_t> frames;     // per queue
 };
 
-preload_plan plan_preload(const replay_options& opts, const classifier& proto, std::exception_ptr& read_failure) {
+preload_plan plan_preload(const replay_options& opts, replay_input& input, const classifier& proto,
+                          std::exception_ptr& read_failure) {
     preload_plan plan;
     const int64_t budget = opts.preload_bytes < 0 ? default_preload() : opts.preload_bytes;
     struct stat st{};
@@ -173,7 +203,7 @@ preload_plan plan_preload(const replay_options& opts, const classifier& proto, s
     }
     classifier classify = proto;
     std::vector<packer> packing(opts.queues, packer{proto.chunk});
-    plan.readable = read_pass(opts.input, UINT64_MAX, nullptr, read_failure, [&](const read_packet& p, uint64_t n) {
+    plan.readable = read_pass(input, UINT64_MAX, nullptr, read_failure, [&](const read_packet& p, uint64_t n) {
         if (uint32_t bytes = classify(p, n)) {
             packing[flow_queue(p.data, p.caplen, opts.queues)].place(bytes);
         }
@@ -192,14 +222,14 @@ preload_plan plan_preload(const replay_options& opts, const classifier& proto, s
 
 // Copies the file's packets into the queues' UMEMs and lists them with their
 // due times. Returns the schedule's loop period.
-int64_t load_tables(const replay_options& opts, const classifier& proto, uint64_t readable,
+int64_t load_tables(const replay_options& opts, replay_input& input, const classifier& proto, uint64_t readable,
                     std::vector<std::unique_ptr<xsk_queue>>& xsks, std::vector<std::vector<tx_item>>& tables) {
     replay_totals scratch;  // the counts were taken by the planning pass
     classifier classify{proto.max_frame, proto.frame_size, proto.chunk, scratch};
     schedule_builder sched(opts.pace);
     std::vector<packer> place(opts.queues, packer{proto.chunk});
     std::exception_ptr ignored;  // the planning pass kept it
-    read_pass(opts.input, readable, nullptr, ignored, [&](const read_packet& p, uint64_t n) {
+    read_pass(input, readable, nullptr, ignored, [&](const read_packet& p, uint64_t n) {
         if (uint32_t bytes = classify(p, n)) {
             uint32_t q = flow_queue(p.data, p.caplen, opts.queues);
             uint64_t addr = place[q].place(bytes);
@@ -216,9 +246,9 @@ int64_t load_tables(const replay_options& opts, const classifier& proto, uint64_
 // throws is kept for the main thread, which reports it after the summary.
 class stream_reader {
 public:
-    stream_reader(const replay_options& opts, const classifier& proto, replay_totals& totals,
+    stream_reader(const replay_options& opts, replay_input& input, const classifier& proto, replay_totals& totals,
                   std::vector<std::unique_ptr<xsk_queue>>& xsks, tx_shared& shared)
-        : _opts(opts), _proto(proto), _totals(totals), _xsks(xsks), _shared(shared) {
+        : _opts(opts), _input(input), _proto(proto), _totals(totals), _xsks(xsks), _shared(shared) {
         // A slot holds the longest frame sent: one UMEM frame, or with
         // multi-buffer a power of two of them (the TX worker gives a slot
         // back when its first frame completes).
@@ -279,7 +309,7 @@ private:
             replay_totals local;
             classifier classify{_proto.max_frame, _proto.frame_size, _proto.chunk, local};
             schedule_builder sched(_opts.pace);
-            uint64_t n = read_pass(_opts.input, readable, &_shared.stop, _error, [&](const read_packet& p, uint64_t i) {
+            uint64_t n = read_pass(_input, readable, &_shared.stop, _error, [&](const read_packet& p, uint64_t i) {
                 uint32_t bytes = classify(p, i);
                 if (!bytes) {
                     return true;
@@ -313,6 +343,7 @@ private:
     }
 
     const replay_options& _opts;
+    replay_input& _input;
     const classifier _proto;
     replay_totals& _totals;
     std::vector<std::unique_ptr<xsk_queue>>& _xsks;
@@ -323,6 +354,61 @@ private:
     std::atomic<bool> _done{false};
     std::exception_ptr _error;
     std::thread _thread;
+};
+
+// Said just before the first packet, once a run (`warned`; live frames may
+// hand over to the socket): an interface that is up without carrier (a cable
+// out, a veth whose peer is down) takes every frame and drops it.
+void warn_if_not_running(const device_info& dev, const std::function<void(const std::string&)>& warn, bool& warned) {
+    if (warned) {
+        return;
+    }
+    const std::optional<link_now> link = query_link(dev.ifindex);
+    if (!link || !link->up || (link->carrier && link->running)) {
+        return;
+    }
+    warned = true;
+    if (!link->carrier) {
+        warn(dev.name + " has no carrier (its cable or peer is down): what is sent now is dropped by the interface; "
+                        "bring the link up");
+    } else {
+        warn(dev.name + " is up but not running (operational state " + link->operstate +
+             "): what is sent now may be dropped by the interface; bring the link up");
+    }
+}
+
+// AF_XDP completes a frame that the interface dropped (no carrier, a full
+// queue), and live frames count it as handed over: only the interface's
+// tx_dropped counter knows. Its rise over the run is taken out of `sent`, at
+// most what xcap handed over, since other senders' drops count there too.
+class interface_drops {
+public:
+    explicit interface_drops(unsigned ifindex) : _ifindex(ifindex) {
+        if (std::optional<link_now> link = query_link(ifindex)) {
+            _before = link->tx_dropped;
+        }
+    }
+
+    void settle(replay_totals& t) const {
+        const std::optional<link_now> link = query_link(_ifindex);
+        if (!_before || !link || !link->tx_dropped || *link->tx_dropped < *_before) {
+            return;
+        }
+        t.interface_tx_dropped = *link->tx_dropped - *_before;
+        const uint64_t dropped = std::min(t.interface_tx_dropped, t.sent);
+        if (dropped == 0) {
+            return;
+        }
+        // The counter says how many, not which: their bytes are taken at the
+        // run's mean frame size.
+        t.sent_bytes -= uint64_t(static_cast<unsigned __int128>(t.sent_bytes) * dropped / t.sent);
+        t.sent -= dropped;
+        t.dropped_by_interface = dropped;
+    }
+
+private:
+    unsigned _ifindex;
+    std::optional<uint64_t> _before;
 };
 
 void check_setup(const replay_options& opts, const device_info& dev, bool live_frames) {
@@ -473,8 +559,9 @@ void supervise(const replay_options& opts, tx_shared& shared, const stop_signals
 // not fit --preload, the program does not load, the kernel refuses the
 // first call) returns nothing, and the caller sends through the socket; with
 // --xdp-tx it is a failure.
-std::optional<replay_result> run_replay_xdp(const replay_options& opts, const device_info& dev,
+std::optional<replay_result> run_replay_xdp(const replay_options& opts, replay_input& input, const device_info& dev,
                                             const std::function<void(const std::string&)>& info,
+                                            const std::function<void(const std::string&)>& warn, bool& link_warned,
                                             const std::function<void(const std::string&)>& progress) {
     const bool automatic = opts.send == send_path::automatic;
     auto cannot = [&](const failure& f) -> std::optional<replay_result> {
@@ -500,7 +587,7 @@ std::optional<replay_result> run_replay_xdp(const replay_options& opts, const de
     classifier sizing{proto.max_frame, proto.frame_size, proto.chunk, counting};
     uint64_t packets = 0;
     uint32_t longest = 14;
-    const uint64_t readable = read_pass(opts.input, UINT64_MAX, nullptr, read_failure,
+    const uint64_t readable = read_pass(input, UINT64_MAX, nullptr, read_failure,
                                         [&](const read_packet& p, uint64_t n) {
                                             if (uint32_t bytes = sizing(p, n)) {
                                                 ++packets;
@@ -558,7 +645,7 @@ std::optional<replay_result> run_replay_xdp(const replay_options& opts, const de
     std::unique_ptr<void, std::function<void(void*)>> unmap(area, [mapped](void* a) { munmap(a, mapped); });
     uint64_t slot = 0;
     classifier classify = proto;  // counts the skipped into t, once
-    read_pass(opts.input, readable, nullptr, read_failure, [&](const read_packet& p, uint64_t n) {
+    read_pass(input, readable, nullptr, read_failure, [&](const read_packet& p, uint64_t n) {
         if (uint32_t bytes = classify(p, n)) {
             auto* s = reinterpret_cast<xcap_replay_slot*>(static_cast<uint8_t*>(area) + slot * value_size);
             s->len = bytes;
@@ -588,6 +675,8 @@ std::optional<replay_result> run_replay_xdp(const replay_options& opts, const de
     uint64_t per_call = 262144;
     std::vector<uint8_t> frame(longest, 0);  // each run sizes it and writes its packet over it
     stop_signals signals;
+    warn_if_not_running(dev, warn, link_warned);
+    const interface_drops drops(dev.ifindex);
     const int64_t start = monotonic_ns();
     const int64_t deadline = opts.duration_s > 0 ? start + int64_t(opts.duration_s * 1e9) : 0;
     const int prog = bpf_program__fd(skel->progs.xcap_replay);
@@ -639,6 +728,7 @@ std::optional<replay_result> run_replay_xdp(const replay_options& opts, const de
     t.sent = skel->bss->sent;
     t.sent_bytes = skel->bss->sent_bytes;
     t.xdp_failed = skel->bss->failed;
+    drops.settle(t);
     if (read_failure) {
         try {
             std::rethrow_exception(read_failure);
@@ -652,6 +742,7 @@ std::optional<replay_result> run_replay_xdp(const replay_options& opts, const de
 }  // namespace
 
 replay_result run_replay(const replay_options& opts, const std::function<void(const std::string&)>& info,
+                         const std::function<void(const std::string&)>& warn,
                          const std::function<void(const std::string&)>& progress) {
     route_library_logs(opts.verbose);
     replay_result result;
@@ -663,9 +754,17 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
                            st0.st_size == 0) {
         throw read_error(opts.input + ": the file is empty (0 bytes), not a pcap or pcapng capture");
     }
-    capture_reader(opts.input).require_ethernet();
+    if (opts.loops != 1 && !capture_reader::can_reread(opts.input)) {
+        throw failure(failure_kind::usage,
+                      "--loop " + std::to_string(opts.loops) +
+                          ": standard input is a pipe (or another stream), which can be read only once",
+                      "name the file with -r FILE, or redirect it: -r - < FILE");
+    }
+    replay_input input(opts.input);
+    input.first().require_ethernet();
 
     device_info dev = probe_device(opts.interface);
+    bool link_warned = false;
     bool live = opts.send == send_path::live_frames;
     if (live) {
         check_setup(opts, dev, true);  // a missing capability first: it says what to do
@@ -683,7 +782,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
     }
     if (live) {
         check_setup(opts, dev, true);
-        if (std::optional<replay_result> r = run_replay_xdp(opts, dev, info, progress)) {
+        if (std::optional<replay_result> r = run_replay_xdp(opts, input, dev, info, warn, link_warned, progress)) {
             return std::move(*r);
         }
     }
@@ -701,7 +800,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
     t.frame_limit = multi_buffer || t.max_frame + 4 <= frame_size ? 0 : frame_size;
     const classifier proto{t.max_frame, multi_buffer ? t.max_frame + 4 : frame_size, frame_size, t};
     std::exception_ptr read_failure;
-    preload_plan plan = plan_preload(opts, proto, read_failure);
+    preload_plan plan = plan_preload(opts, input, proto, read_failure);
     t.preloaded = plan.preload;
     if (plan.preload) {
         t.file_packets = plan.readable;
@@ -752,7 +851,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
     std::unique_ptr<stream_reader> reader;
     uint64_t planned = 0;
     if (plan.preload) {
-        shared.loop_period_ns = load_tables(opts, proto, plan.readable, xsks, tables);
+        shared.loop_period_ns = load_tables(opts, input, proto, plan.readable, xsks, tables);
         for (const auto& tb : tables) {
             planned += tb.size();
         }
@@ -766,7 +865,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
                  std::to_string(t.first_too_big) + " (" + std::to_string(t.first_too_big_len) + " bytes)");
         }
     } else {
-        reader = std::make_unique<stream_reader>(opts, proto, t, xsks, shared);
+        reader = std::make_unique<stream_reader>(opts, input, proto, t, xsks, shared);
     }
 
     stop_signals signals;
@@ -782,6 +881,8 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
         states.push_back(std::move(s));
     }
 
+    warn_if_not_running(dev, warn, link_warned);
+    const interface_drops drops(dev.ifindex);
     shared.start_ns = monotonic_ns() + 1'000'000;  // 1 ms for the threads to start
     if (reader) {
         reader->start();
@@ -826,6 +927,7 @@ replay_result run_replay(const replay_options& opts, const std::function<void(co
         t.errors.merge(states[q]->errors);
         t.queues.push_back(qt);
     }
+    drops.settle(t);
     if (read_failure) {
         try {
             std::rethrow_exception(read_failure);
@@ -851,7 +953,16 @@ std::string format_replay_summary(const replay_totals& t, const std::string& dev
         std::snprintf(b, sizeof(b),
                       "sent with XDP live frames (XDP_TX): %" PRIu64 " handed to the driver; %" PRIu64
                       " could not be built; the interface's own counters say what it sent\n",
-                      t.sent, t.xdp_failed);
+                      t.sent + t.dropped_by_interface, t.xdp_failed);
+        s += b;
+    }
+    if (t.dropped_by_interface) {
+        std::string counter = "its tx_dropped counter";
+        if (t.interface_tx_dropped != t.dropped_by_interface) {
+            counter += " rose by " + std::to_string(t.interface_tx_dropped) + ", other senders' drops included";
+        }
+        std::snprintf(b, sizeof(b), "dropped by %s: %" PRIu64 " packets (%s), not counted as sent\n", device.c_str(),
+                      t.dropped_by_interface, counter.c_str());
         s += b;
     }
     if (t.paced && t.errors.count()) {
@@ -866,7 +977,7 @@ std::string format_replay_summary(const replay_totals& t, const std::string& dev
         s += b;
     }
     for (const auto& q : t.queues) {
-        std::snprintf(b, sizeof(b), "TX queue %u: %" PRIu64 " sent, tx_invalid_descs %llu, tx_ring_empty_descs %llu\n",
+        std::snprintf(b, sizeof(b), "TX queue %u: %" PRIu64 " completed, tx_invalid_descs %llu, tx_ring_empty_descs %llu\n",
                       q.queue, q.sent, (unsigned long long)q.xsk.tx_invalid_descs,
                       (unsigned long long)q.xsk.tx_ring_empty_descs);
         s += b;

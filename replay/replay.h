@@ -64,6 +64,10 @@ struct replay_totals {
     bool paced = true;               // false with --topspeed: no schedule to miss
     bool xdp_tx = false;             // sent with --xdp-tx: `sent` is what the program handed the driver
     uint64_t xdp_failed = 0;         // --xdp-tx: runs that could not build their frame
+    // What the interface itself dropped while sending (its tx_dropped
+    // counter's rise, at most what xcap handed it): taken out of `sent`.
+    uint64_t dropped_by_interface = 0;
+    uint64_t interface_tx_dropped = 0;   // the counter's whole rise, other senders' drops included
     error_histogram errors;          // send time − due time, ns
     double seconds = 0;
 };
@@ -79,8 +83,10 @@ struct replay_result {
 
 // Sends a capture out of an interface. Setup failures throw failure,
 // (read_error, kind input, for the file), with nothing left attached.
-// `info` receives the informational lines; `progress` the in-place line.
+// `info` receives the informational lines, `warn` what the user must see
+// even under -q (an interface without carrier), `progress` the in-place line.
 replay_result run_replay(const replay_options& opts, const std::function<void(const std::string&)>& info,
+                         const std::function<void(const std::string&)>& warn,
                          const std::function<void(const std::string&)>& progress);
 
 std::string format_replay_summary(const replay_totals& t, const std::string& device);

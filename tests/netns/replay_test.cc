@@ -1,11 +1,13 @@
 // xcap replay across a veth pair, captured by xcap at the other end and
 // compared packet by packet. Needs root; skips with the reason otherwise.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -41,6 +43,78 @@ void write_pcap(const std::string& path, const std::vector<frame>& frames, uint3
     }
 }
 
+// The same frames as a capture's bytes, cut where a writer may pause: the
+// file header first (pcapng: the section and one Ethernet interface with
+// nanosecond time stamps), then one piece per packet.
+std::vector<std::vector<uint8_t>> encode(const std::vector<frame>& frames, bool pcapng) {
+    auto words = [](std::initializer_list<uint32_t> w) {
+        std::vector<uint8_t> b(w.size() * 4);
+        std::memcpy(b.data(), std::data(w), b.size());
+        return b;
+    };
+    std::vector<std::vector<uint8_t>> parts;
+    if (pcapng) {
+        auto head = words({0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0xffffffff, 0xffffffff, 28});
+        auto idb = words({1, 32, 1, 262144, 9u | 1u << 16, 9, 0, 32});  // if_tsresol 9: nanoseconds
+        head.insert(head.end(), idb.begin(), idb.end());
+        parts.push_back(head);
+    } else {
+        parts.push_back(words({0xa1b23c4d, 2u | 4u << 16, 0, 0, 262144, 1}));
+    }
+    for (const auto& fr : frames) {
+        const uint32_t caplen = uint32_t(fr.data.size());
+        std::vector<uint8_t> rec;
+        if (pcapng) {
+            const uint32_t total = 32 + ((caplen + 3) & ~3u);
+            rec = words({6, total, 0, uint32_t(fr.ts_ns >> 32), uint32_t(fr.ts_ns), caplen, fr.len});
+            rec.insert(rec.end(), fr.data.begin(), fr.data.end());
+            rec.resize(total - 4, 0);
+            auto tail = words({total});
+            rec.insert(rec.end(), tail.begin(), tail.end());
+        } else {
+            rec = words({uint32_t(fr.ts_ns / 1'000'000'000), uint32_t(fr.ts_ns % 1'000'000'000), caplen, fr.len});
+            rec.insert(rec.end(), fr.data.begin(), fr.data.end());
+        }
+        parts.push_back(std::move(rec));
+    }
+    return parts;
+}
+
+void write_parts(const std::string& path, const std::vector<std::vector<uint8_t>>& parts) {
+    std::ofstream f(path, std::ios::binary);
+    for (const auto& p : parts) {
+        f.write(reinterpret_cast<const char*>(p.data()), std::streamsize(p.size()));
+    }
+}
+
+// Whether all of `bytes` went into `fd`.
+bool write_all(int fd, const std::vector<uint8_t>& bytes) {
+    size_t done = 0;
+    while (done < bytes.size()) {
+        ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        done += size_t(n);
+    }
+    return true;
+}
+
+// Closes a descriptor when the test ends, passed or failed.
+struct owned_fd {
+    int fd = -1;
+    ~owned_fd() { reset(); }
+    void reset() {
+        if (fd >= 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+};
+
 std::vector<frame> read_frames(const std::string& path) {
     std::string error;
     std::vector<frame> out;
@@ -75,11 +149,12 @@ protected:
         EXPECT_EQ(c.wait(20), 0) << read_text(path("cap.err"));
         return read_frames(out);
     }
-    // Runs xcap replay from the sending end; returns its exit code, stderr in `err`.
-    int replay(std::vector<std::string> args, std::string& err, double timeout = 60) {
+    // Runs xcap replay from the sending end; returns its exit code, stderr in
+    // `err`. Its standard input is `stdin_fd`, or /dev/null.
+    int replay(std::vector<std::string> args, std::string& err, double timeout = 60, int stdin_fd = -1) {
         std::vector<std::string> argv = {XCAP_BIN, "replay", "-i", net->sender_if()};
         argv.insert(argv.end(), args.begin(), args.end());
-        child r(net->in_sender(argv), path("replay.out"), path("replay.err"));
+        child r(net->in_sender(argv), path("replay.out"), path("replay.err"), stdin_fd);
         int rc = r.wait(timeout);
         err = read_text(path("replay.err"));
         return rc;
@@ -681,4 +756,144 @@ TEST_F(Replay, LongWaitsEndOnSignalsAndDuration) {
     EXPECT_NE(err.find("sent 2 packets"), std::string::npos) << err;
     EXPECT_EQ(replay({"-r", path("gap.pcap"), "--multiplier", "1e-9", "--duration", "1"}, err, 5), 0) << err;
     EXPECT_NE(err.find("sent 1 packets"), std::string::npos) << err;
+}
+
+// -r - from a pipe, pcap and pcapng: the header is read once, and the packets
+// are streamed: the first half leaves before the rest is written. Byte for
+// byte, in order. A pipe can be read only once, so --loop 2 is refused.
+TEST_F(Replay, StandardInputFromAPipeIsStreamed) {
+    const auto frames = mixed(10, 1000);
+    // A replay that fails early closes the pipe: a write must fail, not kill the test.
+    struct sigaction ignore{}, old{};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ignore, &old);
+    struct restore {
+        struct sigaction old;
+        ~restore() { sigaction(SIGPIPE, &old, nullptr); }
+    } restore_sigpipe{old};
+
+    for (const bool pcapng : {false, true}) {
+        SCOPED_TRACE(pcapng ? "pcapng" : "pcap");
+        const auto parts = encode(frames, pcapng);
+        child c = capture(path("out.pcap"));
+        int p[2];
+        ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+        owned_fd rd{p[0]}, wr{p[1]};
+        std::vector<std::string> argv = {XCAP_BIN, "replay", "-i", net->sender_if(), "-r", "-", "--topspeed"};
+        child r(net->in_sender(argv), path("replay.out"), path("replay.err"), rd.fd);
+        rd.reset();
+        const uint64_t rx0 = net->receiver_rx_packets();
+        for (size_t i = 0; i <= 5; ++i) {
+            ASSERT_TRUE(write_all(wr.fd, parts[i])) << read_text(path("replay.err"));
+        }
+        // The pipe stays open: these five can only arrive if replay streams.
+        for (int i = 0; i < 2000 && net->receiver_rx_packets() - rx0 < 5 && r.running(); ++i) {
+            usleep(10'000);
+        }
+        ASSERT_EQ(net->receiver_rx_packets() - rx0, 5u)
+            << "the first five packets did not leave while the pipe was open: " << read_text(path("replay.err"));
+        for (size_t i = 6; i < parts.size(); ++i) {
+            ASSERT_TRUE(write_all(wr.fd, parts[i])) << read_text(path("replay.err"));
+        }
+        wr.reset();
+        const int rc = r.wait(60);
+        const std::string err = read_text(path("replay.err"));
+        ASSERT_EQ(rc, 0) << err;
+        auto got = stop(c, path("out.pcap"));
+        ASSERT_EQ(got.size(), frames.size()) << err;
+        for (size_t i = 0; i < got.size(); ++i) {
+            ASSERT_EQ(got[i].data, frames[i].data) << "packet " << i;
+        }
+        EXPECT_EQ(number_in(err, "sent ([0-9]+) packets"), 10u) << err;
+        EXPECT_NE(err.find("(streamed)"), std::string::npos) << err;
+    }
+
+    int p[2];
+    ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+    owned_fd rd{p[0]}, wr{p[1]};
+    for (const auto& part : encode(frames, false)) {
+        ASSERT_TRUE(write_all(wr.fd, part));  // 10 small packets fit in the pipe's buffer
+    }
+    wr.reset();
+    std::string err;
+    EXPECT_EQ(replay({"-r", "-", "--loop", "2"}, err, 60, rd.fd), 2) << err;
+    EXPECT_NE(err.find("standard input is a pipe"), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "one line, with its hint: " << err;
+}
+
+// -r - from a redirected file, pcap and pcapng: byte for byte, in order; a
+// regular file can be read again, so --loop 2 sends it twice.
+TEST_F(Replay, StandardInputFromARedirect) {
+    const auto frames = mixed(10, 1000);
+    for (const bool pcapng : {false, true}) {
+        SCOPED_TRACE(pcapng ? "pcapng" : "pcap");
+        const std::string file = path(pcapng ? "in.pcapng" : "in.pcap");
+        write_parts(file, encode(frames, pcapng));
+        for (const char* loops : {"1", "2"}) {
+            SCOPED_TRACE(std::string("--loop ") + loops);
+            child c = capture(path("out.pcap"));
+            owned_fd in{open(file.c_str(), O_RDONLY | O_CLOEXEC)};
+            ASSERT_GE(in.fd, 0);
+            std::string err;
+            ASSERT_EQ(replay({"-r", "-", "--topspeed", "--loop", loops}, err, 60, in.fd), 0) << err;
+            auto got = stop(c, path("out.pcap"));
+            const size_t want = frames.size() * std::stoul(loops);
+            ASSERT_EQ(got.size(), want) << err;
+            for (size_t i = 0; i < got.size(); ++i) {
+                ASSERT_EQ(got[i].data, frames[i % frames.size()].data) << "packet " << i;
+            }
+            EXPECT_EQ(number_in(err, "sent ([0-9]+) packets"), want) << err;
+        }
+    }
+}
+
+// A link without carrier (here the peer veth is down, so the sender shows
+// NO-CARRIER) drops what is sent out of it: replay says so in one warning
+// line at the start, kept under -q, and the summary counts the interface's
+// drops as dropped, not as sent. With the peer back up, neither appears.
+TEST_F(Replay, NoCarrierIsWarnedAndItsDropsAreNotCountedAsSent) {
+    write_pcap(path("in.pcap"), mixed(10, 1000));
+    const std::string sender = net->sender_if();
+    auto tx_dropped = [&] {
+        return std::stoull(
+            sh("ip netns exec " + quote(net->sender_ns()) + " cat /sys/class/net/" + sender + "/statistics/tx_dropped")
+                .output);
+    };
+    auto no_carrier = [&] {
+        return sh("ip -n " + quote(net->sender_ns()) + " link show " + sender).output.find("NO-CARRIER") !=
+               std::string::npos;
+    };
+    ASSERT_EQ(sh("ip -n " + quote(net->receiver_ns()) + " link set " + net->receiver_if() + " down").status, 0);
+    ASSERT_TRUE(no_carrier());
+    for (const bool quiet : {false, true}) {
+        SCOPED_TRACE(quiet ? "-q" : "not quiet");
+        std::vector<std::string> args = {"-r", path("in.pcap")};
+        if (quiet) {
+            args.push_back("-q");
+        }
+        const uint64_t before = tx_dropped();
+        std::string err;
+        ASSERT_EQ(replay(args, err), 0) << err;
+        ASSERT_EQ(tx_dropped() - before, 10u) << "the interface dropped them: " << err;
+        EXPECT_NE(err.find("xcap: " + sender + " has no carrier (its cable or peer is down): what is sent now is "
+                           "dropped by the interface; bring the link up"),
+                  std::string::npos)
+            << err;
+        EXPECT_EQ(err.find("no carrier"), err.rfind("no carrier")) << "one warning: " << err;
+        EXPECT_EQ(number_in(err, "sent ([0-9]+) packets"), 0u) << err;
+        EXPECT_EQ(number_in(err, "dropped by " + sender + ": ([0-9]+) packets"), 10u) << err;
+    }
+
+    ASSERT_EQ(sh("ip -n " + quote(net->receiver_ns()) + " link set " + net->receiver_if() + " up").status, 0);
+    for (int i = 0; i < 500 && no_carrier(); ++i) {
+        usleep(10'000);
+    }
+    ASSERT_FALSE(no_carrier());
+    child c = capture(path("out.pcap"));
+    std::string err;
+    ASSERT_EQ(replay({"-r", path("in.pcap")}, err), 0) << err;
+    EXPECT_EQ(stop(c, path("out.pcap")).size(), 10u) << err;
+    EXPECT_EQ(err.find("no carrier"), std::string::npos) << err;
+    EXPECT_EQ(err.find("dropped by"), std::string::npos) << err;
+    EXPECT_EQ(number_in(err, "sent ([0-9]+) packets"), 10u) << err;
 }

@@ -1,10 +1,16 @@
 // The reader on a corpus of broken files made here: each gives one clear
 // error naming the file (and the packet and byte where known), or reads
 // what is valid; nothing crashes (this suite also runs under ASan+UBSan).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 #include "pcap/reader.h"
 #include "tools.h"
@@ -233,4 +239,144 @@ TEST_F(Corpus, MappedFilesReadAsLibpcapReadsThem) {
             EXPECT_EQ(mapped.packets_read(), 50u);
         }
     }
+}
+
+namespace {
+
+// Puts `fd` on descriptor 0 for the test's lifetime, then puts the test
+// runner's own standard input back, passed or failed.
+class stdin_from {
+public:
+    explicit stdin_from(int fd) : _saved(dup(STDIN_FILENO)) {
+        dup2(fd, STDIN_FILENO);
+        close(fd);
+    }
+    ~stdin_from() {
+        dup2(_saved, STDIN_FILENO);
+        close(_saved);
+    }
+    stdin_from(const stdin_from&) = delete;
+    stdin_from& operator=(const stdin_from&) = delete;
+
+private:
+    int _saved;
+};
+
+std::vector<std::vector<uint8_t>> read_packets(capture_reader& r) {
+    std::vector<std::vector<uint8_t>> out;
+    read_packet p;
+    while (r.next(p)) {
+        out.emplace_back(p.data, p.data + p.caplen);
+    }
+    return out;
+}
+
+}  // namespace
+
+// A regular file on standard input (`-r - < file`), left part-way in by
+// whoever ran xcap: every reader starts where it stood, reads what a named
+// file of the same bytes holds, and leaves the offset where it was; pcap
+// (mapped) and pcapng (through libpcap) alike.
+TEST_F(Corpus, StandardInputRegularFileIsReadAgainFromWhereItStood) {
+    auto pcap = pcap_header();
+    for (uint32_t i = 0; i < 5; ++i) {
+        pcap_record(pcap, 60 + i, 60 + i, 60 + i);
+    }
+    auto ng = pcapng_shb_idb();
+    for (uint32_t i = 0; i < 5; ++i) {
+        epb(ng, 61 + i);
+    }
+    for (const blob* f : {&pcap, &ng}) {
+        const std::string named = write("named", *f);
+        blob prefixed;
+        prefixed.raw("JUNK!!!", 7).raw(f->b.data(), f->b.size());
+        const std::string path = write("prefixed", prefixed);
+        capture_reader reference(named);
+        const auto want = read_packets(reference);
+        ASSERT_EQ(want.size(), 5u);
+
+        int fd = open(path.c_str(), O_RDONLY);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(lseek(fd, 7, SEEK_SET), 7);
+        stdin_from in(fd);
+        EXPECT_TRUE(capture_reader::can_reread("-"));
+        for (int pass = 0; pass < 2; ++pass) {
+            capture_reader r("-");
+            EXPECT_EQ(r.name(), "standard input");
+            EXPECT_EQ(read_packets(r), want) << "pass " << pass;
+        }
+        EXPECT_EQ(lseek(STDIN_FILENO, 0, SEEK_CUR), 7) << "nothing moved the shell's offset";
+    }
+}
+
+// A pipe is read once, as it comes; a corrupt record is still named by
+// packet and byte offset, which the stream counts itself.
+TEST_F(Corpus, StandardInputPipeNamesPacketAndOffset) {
+    auto f = pcap_header();
+    pcap_record(f, 10, 10, 10);
+    f.u32(1).u32(2);  // half a record header
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    ASSERT_EQ(::write(p[1], f.b.data(), f.b.size()), ssize_t(f.b.size()));
+    close(p[1]);
+    stdin_from in(p[0]);
+    EXPECT_FALSE(capture_reader::can_reread("-"));
+    capture_reader r("-");
+    read_packet pkt;
+    ASSERT_TRUE(r.next(pkt));
+    EXPECT_EQ(pkt.caplen, 10u);
+    try {
+        r.next(pkt);
+        FAIL() << "read past a cut record";
+    } catch (const read_error& e) {
+        EXPECT_NE(std::string(e.what()).find("standard input: packet 2 at byte 50"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(Corpus, StandardInputEmptyPipe) {
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    close(p[1]);
+    stdin_from in(p[0]);
+    try {
+        capture_reader r("-");
+        FAIL() << "an empty input opened";
+    } catch (const read_error& e) {
+        EXPECT_EQ(std::string(e.what()), "standard input: empty (0 bytes), not a pcap or pcapng capture");
+    }
+}
+
+// A writer that stalls cannot hold up a stop: the wait for more input ends
+// when the interrupt descriptor turns readable, as the input's end.
+TEST_F(Corpus, StandardInputPipeWaitEndsOnInterrupt) {
+    auto f = pcap_header();
+    pcap_record(f, 10, 10, 10);
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    ASSERT_EQ(::write(p[1], f.b.data(), f.b.size()), ssize_t(f.b.size()));
+    stdin_from in(p[0]);
+    const int stop = eventfd(0, EFD_CLOEXEC);
+    ASSERT_GE(stop, 0);
+    capture_reader r("-");
+    r.interrupt_on(stop);
+    read_packet pkt;
+    ASSERT_TRUE(r.next(pkt));
+    std::atomic<bool> returned{false};
+    std::thread stopper([&] {
+        usleep(100'000);
+        uint64_t one = 1;
+        EXPECT_EQ(::write(stop, &one, sizeof(one)), ssize_t(sizeof(one)));
+        // Should the interrupt not work, the writer goes away after 10 s, so
+        // the test fails on the time rather than hangs.
+        for (int i = 0; i < 1000 && !returned.load(); ++i) {
+            usleep(10'000);
+        }
+        close(p[1]);
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_FALSE(r.next(pkt)) << "the writer is still there, with nothing written";
+    returned.store(true);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+    stopper.join();
+    close(stop);
 }

@@ -2,6 +2,7 @@
 
 #include "capture/capture.h"
 #include "capture/trace.h"
+#include "replay/replay.h"
 
 using namespace xcap;
 
@@ -191,4 +192,32 @@ TEST(TraceSummary, FilterSaysHowManyDidNotMatch) {
         << s;
     t.filtered = false;
     EXPECT_EQ(xcap::format_trace_summary(t, "t.pcapng").find("filter"), std::string::npos);
+}
+
+// What the interface dropped is said as dropped by it, not as sent; the
+// counter's whole rise is shown when other senders' drops are in it.
+TEST(ReplaySummary, InterfaceDropsAreNotCountedAsSent) {
+    replay_totals t;
+    t.sent = 6;
+    t.sent_bytes = 600;
+    t.dropped_by_interface = 4;
+    t.interface_tx_dropped = 4;
+    t.seconds = 1;
+    t.paced = false;
+    t.queues.push_back(replay_queue_totals{0, false, 10, {}});
+    std::string s = format_replay_summary(t, "eth9");
+    EXPECT_NE(s.find("sent 6 packets (600 bytes)"), std::string::npos) << s;
+    EXPECT_NE(s.find("dropped by eth9: 4 packets (its tx_dropped counter), not counted as sent\n"), std::string::npos)
+        << s;
+    EXPECT_NE(s.find("TX queue 0: 10 completed"), std::string::npos) << s;
+
+    t.interface_tx_dropped = 7;
+    s = format_replay_summary(t, "eth9");
+    EXPECT_NE(s.find("dropped by eth9: 4 packets (its tx_dropped counter rose by 7, other senders' drops included)"),
+              std::string::npos)
+        << s;
+
+    t.dropped_by_interface = t.interface_tx_dropped = 0;
+    s = format_replay_summary(t, "eth9");
+    EXPECT_EQ(s.find("dropped by"), std::string::npos) << s;
 }
