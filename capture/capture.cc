@@ -139,7 +139,7 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
         r->queues = choose_queues(opts, r->dev);
         require_linktype(r->dev);
         r->takeover = std::make_unique<xdp_takeover>(r->dev, opts.force);
-        r->promisc = promiscuous_for(r->dev, opts, log);
+        r->promisc = promiscuous_for(r->dev, opts);
     }
     // A bad expression fails here (exit 2), before anything is set up.
     std::optional<compiled_filter> filter;
@@ -168,6 +168,7 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
     std::vector<packet_source*> srcs;
     uint32_t fewest_frames = UINT32_MAX;  // of any queue
     uint32_t frames_per_packet = 1;       // the most one packet of the largest frame takes, anywhere
+    std::unique_ptr<user_filter> slow_filter;  // the filter where XDP cannot hold it
     for (uint32_t i = 0; i < ifs.size(); ++i) {
         auto& r = *ifs[i];
         r.program = std::make_unique<rx_program>(multi_buffer);
@@ -201,12 +202,16 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
                                          opts.mode);
         // With a filter, its program runs first and tail-calls the capture
         // program on a match; what does not match goes on to the stack.
-        if (filter) {
+        if (filter && !slow_filter) {
             xdp_filter_options fo;
             fo.verbose = opts.verbose;
             fo.frags = r.program->frags();  // a tail call needs the same setting
-            r.filter_program = std::make_unique<xdp_filter_program>(*filter, fo);
-            r.filter_program->set_next(r.program->prog_fd());
+            try {
+                r.filter_program = std::make_unique<xdp_filter_program>(*filter, fo);
+                r.filter_program->set_next(r.program->prog_fd());
+            } catch (const filter_too_long& e) {
+                slow_filter = user_space_filter(*filter, e, false, log);
+            }
         }
     }
     for (auto& r : ifs) {
@@ -218,6 +223,7 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
                  ", " + std::to_string(x->config().frame_count) + " frames of " +
                  std::to_string(x->config().frame_size / 1024) + " KiB");
         }
+        say_promiscuous(r->dev, r->promisc.get(), log);
         if (!r->limit_line.empty()) {
             log.warn(r->limit_line);
         }
@@ -248,6 +254,7 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
     // several), or after 100 ms; -U: at every first packet.
     wcfg.wake_batch = std::max<uint32_t>(fewest_frames / 4 / frames_per_packet, 1);
     wcfg.wake_latency_ns = opts.packet_buffered ? 0 : wcfg.wake_latency_ns;
+    wcfg.filter = slow_filter.get();
     capture_writer writer(srcs, files, wcfg);
 
     std::function<capture_totals()> collect = [&] {
@@ -280,7 +287,7 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
                 t.filter_rejected += r.filter_program->counters().rejected;
             }
         }
-        add_writer_counts(t, writer.counters());
+        add_writer_counts(t, writer);
         return t;
     };
 

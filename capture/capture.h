@@ -86,6 +86,8 @@ struct capture_totals {
     uint64_t meta_missing = 0;
     bool filtered = false;        // a filter expression ran in XDP
     uint64_t filter_rejected = 0; // packets it did not match: passed on to the stack
+    bool user_filtered = false;   // the filter ran on the capture thread instead (too long for XDP)
+    uint64_t user_filter_rejected = 0; // packets it did not match there: not written
     xdp_statistics xsk{};        // summed over queues
     xcap_rx_counters program{};
     bool tap = false;             // --tap: `ring` holds the tap programs' counters
@@ -109,6 +111,7 @@ struct capture_result {
     capture_end end = capture_end::signal;
     std::string gone_interface;   // with interface_gone: which one
     output_failure output_error;  // the first failed write or open, with its file
+    std::string output_name;      // the files written, for the summary (savefile_set::files_description)
 };
 
 // Runs one capture from setup to teardown. Setup failures throw failure

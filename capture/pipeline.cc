@@ -72,7 +72,15 @@ capture_end supervise(const capture_options& opts, const std::vector<watched_lin
             return files.error() == EPIPE ? capture_end::output_closed : capture_end::output_failed;
         }
         for (size_t i = 0; i < links.size(); ++i) {
-            const link_monitor::state& link = links[i].monitor->update();
+            const link_monitor::state* state = &links[i].monitor->update();
+            if (!state->up && was_up[i] && !state->gone) {
+                // A deleted interface goes down first and is removed a moment
+                // later: look for the removal before saying it went down.
+                pollfd pf{links[i].monitor->fd(), POLLIN, 0};
+                poll(&pf, 1, 200);
+                state = &links[i].monitor->update();
+            }
+            const link_monitor::state& link = *state;
             const std::string& name = links[i].dev->name;
             if (link.gone) {
                 if (gone) {
@@ -104,7 +112,10 @@ capture_end supervise(const capture_options& opts, const std::vector<watched_lin
     }
 }
 
-void add_writer_counts(capture_totals& t, const writer_counters& w) {
+void add_writer_counts(capture_totals& t, const capture_writer& writer) {
+    const writer_counters& w = writer.counters();
+    t.user_filtered = writer.filters();
+    t.user_filter_rejected = w.filter_rejected.load(std::memory_order_relaxed);
     t.written = w.written.load(std::memory_order_relaxed);
     t.written_bytes = w.written_bytes.load(std::memory_order_relaxed);
     t.snaplen_cut = w.snaplen_cut.load(std::memory_order_relaxed);
@@ -122,6 +133,8 @@ capture_result run_pipeline(const capture_options& opts, const std::vector<watch
     // Rotated pcapng files end with the counts so far. Called on the writer
     // thread; it reads only counters and the sockets' statistics.
     files.set_statistics_source([&] { return counts(collect()); });
+    // Every step that could refuse is behind us: the output is the user's now.
+    files.begin();
     const int64_t start = monotonic_ns();
     capture_result result;
     {
@@ -164,6 +177,7 @@ void finish_output(savefile_set& files, const stop_signals& signals, capture_res
     result.totals.write_errors += files.packets_lost();
     result.totals.written_bytes -= std::min(result.totals.written_bytes, files.wire_bytes_lost());
     result.output_error = files.output_error();
+    result.output_name = files.files_description();
 }
 
 void require_linktype(const device_info& dev) {
@@ -174,14 +188,24 @@ void require_linktype(const device_info& dev) {
     }
 }
 
-std::unique_ptr<promiscuous_mode> promiscuous_for(const device_info& dev, const capture_options& opts,
-                                                  const capture_log& log) {
-    if (!opts.promiscuous) {
-        return nullptr;
+std::unique_ptr<promiscuous_mode> promiscuous_for(const device_info& dev, const capture_options& opts) {
+    return opts.promiscuous ? std::make_unique<promiscuous_mode>(dev.name, dev.ifindex) : nullptr;
+}
+
+void say_promiscuous(const device_info& dev, const promiscuous_mode* promisc, const capture_log& log) {
+    if (promisc) {
+        log.info(dev.name + ": promiscuous mode on while xcap runs (-p leaves it off)");
     }
-    auto p = std::make_unique<promiscuous_mode>(dev.name, dev.ifindex);
-    log.info(dev.name + ": promiscuous mode on while xcap runs (-p leaves it off)");
-    return p;
+}
+
+std::unique_ptr<user_filter> user_space_filter(const compiled_filter& filter, const filter_too_long& why, bool tap,
+                                               const capture_log& log) {
+    log.warn("warning: " + std::string(why.what()) + "; xcap runs it on its capture thread instead, as tcpdump does "
+             "when the kernel refuses its filter: every packet is copied to xcap" +
+             (tap ? std::string(" first") : std::string(", and none goes on to the network stack (use --tap to let them)")) +
+             ", and the filter's " + std::to_string(filter.classic.size()) +
+             " classic instructions run on each: at high rates expect drops, each counted");
+    return std::make_unique<user_filter>(filter);
 }
 
 savefile_config output_config(const capture_options& opts, const capture_log& log) {
@@ -194,6 +218,7 @@ savefile_config output_config(const capture_options& opts, const capture_log& lo
     fcfg.max_files = opts.max_files;
     fcfg.post_rotate = opts.post_rotate;
     fcfg.packet_buffered = opts.packet_buffered;
+    fcfg.wait_for_begin = true;
     auto warn = log.warn;
     fcfg.post_rotate_report = [warn](const post_rotate_failure& f) { warn(f.message()); };
     return fcfg;

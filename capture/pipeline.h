@@ -17,6 +17,8 @@
 #include "engine/promisc.h"
 #include "engine/signals.h"
 #include "engine/stop_event.h"
+#include "filter/filter.h"
+#include "filter/user_filter.h"
 #include "pcap/savefile.h"
 
 namespace xcap {
@@ -32,10 +34,18 @@ interface_description describe_interface(const device_info& dev, const std::stri
 // in a capture file.
 void require_linktype(const device_info& dev);
 
-// Promiscuous mode on `dev` for as long as the result lives, unless -p;
-// says so on log.info. Throws failure when the kernel refuses.
-std::unique_ptr<promiscuous_mode> promiscuous_for(const device_info& dev, const capture_options& opts,
-                                                  const capture_log& log);
+// Promiscuous mode on `dev` for as long as the result lives, unless -p.
+// Throws failure when the kernel refuses.
+std::unique_ptr<promiscuous_mode> promiscuous_for(const device_info& dev, const capture_options& opts);
+// The setup line that says so, once the capture is attached (a refusal
+// before that stays the only line).
+void say_promiscuous(const device_info& dev, const promiscuous_mode* promisc, const capture_log& log);
+
+// For a filter XDP cannot hold (`why`): the same filter run by the capture
+// thread, with one warning line saying what that costs (`tap`: every packet
+// is copied; redirect: every packet is also taken from the stack).
+std::unique_ptr<user_filter> user_space_filter(const compiled_filter& filter, const filter_too_long& why, bool tap,
+                                               const capture_log& log);
 
 // The output as the options ask for it (-w, --format, rotation, -U, -z
 // failures reported through log.warn).
@@ -76,8 +86,8 @@ capture_end supervise(const capture_options& opts, const std::vector<watched_lin
                       std::string* gone = nullptr);
 
 // Copies the writer's counters (written, bytes, cut, errors, over the
-// limit, unstamped) into `t`.
-void add_writer_counts(capture_totals& t, const writer_counters& w);
+// limit, unstamped, its filter's rejections) into `t`.
+void add_writer_counts(capture_totals& t, const capture_writer& writer);
 
 // A capture from its first packet to its closed output, the same for every
 // way in: the pcapng statistics source (`counts` of `collect()`), the

@@ -69,6 +69,9 @@ std::string captured_lines(const capture_totals& t, const std::string& output_na
     if (t.snaplen_cut) {
         s += fmt(", %" PRIu64 " cut to the snaplen", t.snaplen_cut);
     }
+    if (t.user_filtered) {
+        s += fmt(", %" PRIu64 " did not match the filter (run in xcap: not written)", t.user_filter_rejected);
+    }
     s += "\n";
     return s;
 }
@@ -199,8 +202,8 @@ std::string format_stats_line(const capture_totals& prev, const capture_totals& 
                                ")",
                                rate(pps, "pps", 3).c_str(), rate(bps, "bps", 1).c_str(), now.written, now.dropped(),
                                (unsigned long long)now.ring.ring_full, now.write_errors);
-        if (now.filtered) {
-            line += fmt("; %" PRIu64 " did not match the filter", now.filter_rejected);
+        if (now.filtered || now.user_filtered) {
+            line += fmt("; %" PRIu64 " did not match the filter", now.filter_rejected + now.user_filter_rejected);
         }
         return line + per_interface_stats(prev, now, interval_s);
     }
@@ -212,8 +215,8 @@ std::string format_stats_line(const capture_totals& prev, const capture_totals& 
     if (now.program.too_large) {
         line += fmt("; %llu too_large", (unsigned long long)now.program.too_large);
     }
-    if (now.filtered) {
-        line += fmt("; %" PRIu64 " did not match the filter", now.filter_rejected);
+    if (now.filtered || now.user_filtered) {
+        line += fmt("; %" PRIu64 " did not match the filter", now.filter_rejected + now.user_filter_rejected);
     }
     return line + per_interface_stats(prev, now, interval_s);
 }

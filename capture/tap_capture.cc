@@ -66,7 +66,7 @@ capture_result run_tap(const capture_options& opts, const capture_log& log) {
     for (auto& r : ifs) {
         require_linktype(r->dev);
         r->takeover = std::make_unique<xdp_takeover>(r->dev, opts.force);
-        r->promisc = promiscuous_for(r->dev, opts, log);
+        r->promisc = promiscuous_for(r->dev, opts);
     }
     std::optional<compiled_filter> filter;
     if (!opts.filter.empty()) {
@@ -83,16 +83,21 @@ capture_result run_tap(const capture_options& opts, const capture_log& log) {
     savefile_set files(output_config(opts, log), describe_section(), descriptions);
 
     tap_rings rings(opts.ring_bytes);
+    std::unique_ptr<user_filter> slow_filter;  // the filter where XDP cannot hold it
     for (auto& r : ifs) {
         r->program = std::make_unique<tap_program>(rings, opts.snaplen);
-        if (filter) {
+        if (filter && !slow_filter) {
             // The tap program takes multi-buffer packets; a tail call needs
             // the same setting on both sides.
             xdp_filter_options fo;
             fo.verbose = opts.verbose;
             fo.frags = true;
-            r->filter_program = std::make_unique<xdp_filter_program>(*filter, fo);
-            r->filter_program->set_next(r->program->prog_fd());
+            try {
+                r->filter_program = std::make_unique<xdp_filter_program>(*filter, fo);
+                r->filter_program->set_next(r->program->prog_fd());
+            } catch (const filter_too_long& e) {
+                slow_filter = user_space_filter(*filter, e, true, log);
+            }
         }
     }
 
@@ -130,6 +135,7 @@ capture_result run_tap(const capture_options& opts, const capture_log& log) {
         info(r->dev.name + ": " + to_string(r->program->mode()) + " XDP tap, " + std::to_string(rings.rings().size()) +
              " ring buffer" + (rings.rings().size() == 1 ? "" : "s") + " of " +
              std::to_string(rings.bytes_per_cpu() >> 10) + " KiB (one per CPU); packets go on to the stack");
+        say_promiscuous(r->dev, r->promisc.get(), log);
     }
 
     stop_signals signals;
@@ -147,6 +153,7 @@ capture_result run_tap(const capture_options& opts, const capture_log& log) {
     // A head waits for another ring's record in flight only while a quarter
     // of its own ring is still free (backlog() counts 64-byte units).
     wcfg.merge_backlog = std::max<size_t>(rings.bytes_per_cpu() / 64 / 4, 64);
+    wcfg.filter = slow_filter.get();
     capture_writer writer(srcs, files, wcfg);
 
     std::function<capture_totals()> collect = [&] {
@@ -178,7 +185,7 @@ capture_result run_tap(const capture_options& opts, const capture_log& log) {
             t.received += s->counters().received.load(std::memory_order_relaxed);
             t.received_bytes += s->counters().received_bytes.load(std::memory_order_relaxed);
         }
-        add_writer_counts(t, writer.counters());
+        add_writer_counts(t, writer);
         return t;
     };
     // Detached, no record is reserved any more; the writer drains what the

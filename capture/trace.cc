@@ -150,7 +150,7 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
     // The traced program sees what a capture would: frames for other MACs too.
     std::unique_ptr<promiscuous_mode> promisc;
     if (dev) {
-        promisc = promiscuous_for(*dev, co, log);
+        promisc = promiscuous_for(*dev, co);
     }
     // The output is opened once the recorders are in place: where the kernel
     // refuses them no file is left behind; an unwritable path unloads them.
@@ -163,6 +163,7 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
     fcfg.max_files = co.max_files;
     fcfg.post_rotate = co.post_rotate;
     fcfg.packet_buffered = co.packet_buffered;
+    fcfg.wait_for_begin = true;
     fcfg.post_rotate_report = [&](const post_rotate_failure& f) { log.warn(f.message()); };
     interface_description iface;
     iface.name = dev ? dev->name : opts.hook;
@@ -197,6 +198,9 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
              (filter ? ", filter '" + co.filter + "' (" + std::to_string(filter->insns.size()) +
                            " classic instructions, interpreted)"
                      : std::string()));
+    if (dev) {
+        say_promiscuous(*dev, promisc.get(), log);
+    }
 
     // Taken by this thread only; the capture thread inherits the mask.
     stop_signals signals;
@@ -220,7 +224,7 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
         q.xsk.rx_ring_full = so.lost();
         t.xsk.rx_ring_full = q.xsk.rx_ring_full;
         t.queues.push_back(q);
-        add_writer_counts(t, writer.counters());
+        add_writer_counts(t, writer);
         if (filter) {
             // For --stats' "did not match the filter".
             t.filtered = true;
@@ -250,6 +254,7 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
                                            log, "xcap-trace");
     result.end = cr.end;
     result.output_error = cr.output_error;
+    result.output_name = cr.output_name;
     result.totals.capture = cr.totals;
     result.totals.programs = counts();
     result.totals.hook = hook;

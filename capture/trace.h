@@ -48,6 +48,7 @@ struct trace_result {
     trace_totals totals;
     capture_end end = capture_end::signal;
     output_failure output_error;
+    std::string output_name;  // the files written, for the summary
 };
 
 // Runs one trace from setup to teardown. Setup failures throw failure with

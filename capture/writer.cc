@@ -57,6 +57,9 @@ capture_writer::capture_writer(std::vector<packet_source*> sources, savefile_set
     if (!_bells.empty()) {
         _bell_fds.push_back({-1, POLLIN, 0});  // the stop event, set by run()
     }
+    if (_cfg.filter) {
+        _gathered.reserve(max_snaplen);  // no allocation per packet
+    }
 }
 
 bool capture_writer::sleep_on_doorbells(const stop_event& stop, uint32_t batch, int timeout_ms) {
@@ -85,6 +88,19 @@ bool capture_writer::sleep_on_doorbells(const stop_event& stop, uint32_t batch, 
     return true;
 }
 
+int capture_writer::flush_if_old() {
+    if (_buffered_since_ns == 0) {
+        return -1;
+    }
+    const int64_t age = monotonic_ns() - _buffered_since_ns;
+    if (age >= _cfg.max_buffer_age_ns) {
+        _files.flush();
+        _buffered_since_ns = 0;
+        return -1;
+    }
+    return int((_cfg.max_buffer_age_ns - age + 999'999) / 1'000'000);
+}
+
 bool capture_writer::refill(size_t q) {
     stage& s = _stages[q];
     s.head = 0;
@@ -95,8 +111,47 @@ bool capture_writer::refill(size_t q) {
 
 void capture_writer::emit(size_t q, size_t k) {
     stage& s = _stages[q];
-    const record_ref* r = s.rec + s.head;
+    record_ref* r = s.rec + s.head;
     s.head += k;
+    if (_cfg.filter) {
+        emit_filtered(r, k);
+    } else {
+        emit_records(r, k);
+    }
+}
+
+void capture_writer::emit_filtered(record_ref* r, size_t k) {
+    // Runs of matches go out together; a record the filter rejects is
+    // skipped (it is still given back with the rest).
+    size_t from = 0;
+    uint64_t rejected = 0;
+    for (size_t i = 0; i < k; ++i) {
+        const uint8_t* data = r[i].data;
+        if (r[i].segs) {
+            _gathered.resize(r[i].len);
+            gather(_gathered.data(), r[i].segs, r[i].len);
+            data = _gathered.data();
+        }
+        const uint32_t keep = _cfg.filter->match(data, r[i].len, r[i].wire_len);
+        if (keep == 0) {
+            if (i > from) {
+                emit_records(r + from, i - from);
+            }
+            from = i + 1;
+            ++rejected;
+            continue;
+        }
+        if (keep < r[i].len && (r[i].cap == 0 || keep < r[i].cap)) {
+            r[i].cap = keep;  // the filter's `ret k`, as in the kernel
+        }
+    }
+    if (k > from) {
+        emit_records(r + from, k - from);
+    }
+    bump(_ctr.filter_rejected, rejected);
+}
+
+void capture_writer::emit_records(record_ref* r, size_t k) {
     uint64_t unstamped = 0;
     for (size_t i = 0; i < k; ++i) {
         unstamped += !r[i].stamped;
@@ -297,6 +352,9 @@ void capture_writer::run(const stop_event& stop) {
         }
         if (taken > 0) {
             _files.end_batch();  // a flush for streams and -U, else nothing
+            if (_buffered_since_ns == 0 && _cfg.max_buffer_age_ns > 0) {
+                _buffered_since_ns = monotonic_ns();
+            }
             gathered += taken;
             empty_naps = 0;
             empty_sleeps = 0;
@@ -315,6 +373,7 @@ void capture_writer::run(const stop_event& stop) {
         if (_cfg.flush_when_idle) {
             _files.flush();
         }
+        const int flush_in_ms = flush_if_old();
         if (stopping) {
             // Detached: nothing new is redirected, but a packet may still be
             // between the XDP program and its ring. Look again a few times.
@@ -331,7 +390,10 @@ void capture_writer::run(const stop_event& stop) {
             // Idle twice in a row (or -U): wake at the next record, however long.
             const bool next_record = empty_sleeps >= 2 || _cfg.wake_latency_ns <= 0;
             const int64_t wait_ns = next_record ? _next_record_wait_ns : _cfg.wake_latency_ns;
-            const int timeout_ms = wait_ns < 0 ? -1 : int(std::max<int64_t>(wait_ns / 1'000'000, 1));
+            int timeout_ms = wait_ns < 0 ? -1 : int(std::max<int64_t>(wait_ns / 1'000'000, 1));
+            if (flush_in_ms >= 0 && (timeout_ms < 0 || flush_in_ms < timeout_ms)) {
+                timeout_ms = flush_in_ms;
+            }
             if (sleep_on_doorbells(stop, next_record ? 1 : std::max<uint32_t>(_cfg.wake_batch, 1), timeout_ms)) {
                 ++empty_sleeps;
             }
@@ -357,7 +419,7 @@ void capture_writer::run(const stop_event& stop) {
             }
         }
         fds.push_back({stop.fd(), POLLIN, 0});
-        poll(fds.data(), fds.size(), -1);
+        poll(fds.data(), fds.size(), flush_in_ms);
         nap_ns = min_nap_ns;
     }
     _files.flush();

@@ -9,6 +9,7 @@
 
 #include "capture/source.h"
 #include "engine/stop_event.h"
+#include "filter/user_filter.h"
 #include "pcap/savefile.h"
 
 namespace xcap {
@@ -24,6 +25,14 @@ struct writer_config {
     // `wake_latency_ns` passed. 0 = wake at every first record (-U).
     uint32_t wake_batch = 4096;
     int64_t wake_latency_ns = 100'000'000;
+    // Bytes buffered for a regular file reach it within about this long
+    // (plus one wake-up), so a crash (kill -9, the OOM killer) loses only
+    // what came in the last moment; at high rates the buffer fills first.
+    // 0 = only when the buffer is full.
+    int64_t max_buffer_age_ns = 250'000'000;
+    // A filter the XDP program could not hold, run here on each record
+    // (not owned; null = none): what it does not match is not written.
+    const user_filter* filter = nullptr;
 };
 
 // Counters of the writer thread: written with relaxed stores by the writer,
@@ -35,6 +44,7 @@ struct writer_counters {
     std::atomic<uint64_t> write_errors{0};    // packets lost because the output failed
     std::atomic<uint64_t> over_limit{0};      // delivered after -c was reached, not written
     std::atomic<uint64_t> meta_missing{0};    // no XDP timestamp: stamped in user space
+    std::atomic<uint64_t> filter_rejected{0}; // writer_config::filter did not match: not written
     std::atomic<uint64_t> sleeps{0};          // times the thread blocked or napped with nothing to do
     std::atomic<uint64_t> rung{0};            // ... of them ended by a doorbell (a batch gathered)
 };
@@ -89,6 +99,8 @@ public:
     // Readable once finished(): for the main thread's poll() set.
     const stop_event& finished_event() const { return _finished; }
     bool limit_reached() const { return _limit_reached; }
+    // A filter runs here (writer_config::filter).
+    bool filters() const { return _cfg.filter != nullptr; }
     // -W with -G finished its last file.
     bool files_done() const { return _files_done; }
 
@@ -112,8 +124,14 @@ private:
     // One batched sleep; false when a source had records (no sleep).
     bool sleep_on_doorbells(const stop_event& stop, uint32_t batch, int timeout_ms);
     // Writes the next `k` records of q's stage (a run no other source's
-    // record goes between).
+    // record goes between): through the filter, if there is one.
     void emit(size_t q, size_t k);
+    void emit_records(record_ref* r, size_t k);
+    void emit_filtered(record_ref* r, size_t k);
+    // Flushes a regular file whose buffer holds bytes older than
+    // max_buffer_age_ns; otherwise returns how long until it will (ms, for
+    // a sleep's timeout; -1 when nothing waits).
+    int flush_if_old();
     // How many records of `best`'s stage, from its head, go out before any
     // other source's: bounded by the other heads and by how long the idle
     // sources are known to be quiet (`check_quiet`: not while draining).
@@ -132,6 +150,8 @@ private:
     writer_config _cfg;
     writer_counters _ctr;
     uint64_t _packet_id = 0;
+    int64_t _buffered_since_ns = 0;  // when records were first written since the last age flush; 0 = none
+    std::vector<uint8_t> _gathered;  // a multi-buffer packet in one piece, for the filter
     bool _limit_reached = false;
     bool _files_done = false;
     stop_event _finished;

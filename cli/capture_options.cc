@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <fstream>
@@ -15,13 +17,24 @@ constexpr choice<file_format> file_formats[] = {{"pcap", file_format::pcap}, {"p
 
 // tcpdump's -F: the whole file is the expression; line breaks are spaces.
 std::string read_filter_file(const std::string& path) {
+    const char* hint = "name a readable file holding a tcpdump filter expression";
+    // A directory opens and reads as empty: that would be no filter at all.
+    struct stat st{};
+    if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+        throw failure(failure_kind::usage, "-F " + path + ": " +
+                                               (S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file") +
+                                               ", not a filter file",
+                      hint);
+    }
     std::ifstream f(path);
     if (!f) {
-        throw failure(failure_kind::usage, errno, "-F " + path + ": cannot read the filter file",
-                      "name a readable file holding a tcpdump filter expression");
+        throw failure(failure_kind::usage, errno, "-F " + path + ": cannot read the filter file", hint);
     }
     std::stringstream text;
     text << f.rdbuf();
+    if (f.bad()) {
+        throw failure(failure_kind::usage, errno, "-F " + path + ": cannot read the filter file", hint);
+    }
     std::string s = text.str();
     std::replace(s.begin(), s.end(), '\n', ' ');
     return s;

@@ -263,7 +263,12 @@ DESCRIPTION
     the trailing words, or -F FILE. libpcap compiles it, and xcap translates
     the classic BPF into eBPF that runs in the XDP program before anything
     else: a packet that does not match is never copied and goes on to the
-    network stack as if xcap were not there. The summary counts both.
+    network stack as if xcap were not there. The summary counts both. A
+    filter too long for one XDP program (its jumps would span more than
+    32767 eBPF instructions) runs on the capture thread instead, with a
+    warning: every packet is then copied to xcap (and, without --tap, taken
+    from the stack), as tcpdump filters in user space when the kernel
+    refuses its filter.
 
     Interfaces that carry IP without an Ethernet header (tun, ipip, gre,
     wireguard) are written with link type RAW.
@@ -287,8 +292,11 @@ OPTIONS
         batch and whenever the rings run empty, so `xcap -i eth0 -w - |
         tcpdump -r -` shows packets as they arrive.
     -U, --packet-buffered
-        Flush regular files after every batch too, so a slow capture is not
-        invisible in its file for minutes, and a crash loses at most a batch.
+        Flush regular files after every batch too. Without -U a regular file
+        is written in large pieces, but nothing waits in the buffer for more
+        than a quarter of a second once the capture goes idle, so a crash
+        (kill -9, the OOM killer) loses at most what arrived in the last
+        half second.
     --format pcap|pcapng
         The file format. By default a name ending in .pcapng gets pcapng and
         anything else classic pcap. pcapng records, per packet, the RX queue
@@ -314,6 +322,7 @@ OPTIONS
         Ctrl-C ends the wait (the commands go on, and are named).
     -F FILE
         Read the filter expression from FILE (line breaks count as spaces).
+        FILE must be a regular file or a FIFO (exit 2 otherwise).
     -d
         Print the classic BPF program the expression compiles to, as
         tcpdump -d does, and exit.

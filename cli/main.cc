@@ -53,7 +53,7 @@ int capture_main(const capture_options& opts) {
     const capture_log log{out.printer(line_kind::setup), out.printer(line_kind::stats),
                           out.printer(line_kind::warning)};
     capture_result r = opts.tap ? run_tap(opts, log) : run_capture(opts, log);
-    out.print_all(format_summary(r.totals, opts.output_path == "-" ? "standard output" : opts.output_path));
+    out.print_all(format_summary(r.totals, r.output_name));
     if (r.end == capture_end::output_closed) {
         out.print(line_kind::setup, "the reader of standard output went away; stopped");
     }
@@ -111,8 +111,7 @@ int trace_main(const trace_options& opts) {
     console out(opts.capture.quiet);
     trace_result r = run_trace(
         opts, {out.printer(line_kind::setup), out.printer(line_kind::stats), out.printer(line_kind::warning)});
-    const std::string& path = opts.capture.output_path;
-    out.print_all(format_trace_summary(r.totals, path == "-" ? "standard output" : path));
+    out.print_all(format_trace_summary(r.totals, r.output_name));
     if (r.end == capture_end::output_closed) {
         out.print(line_kind::setup, "the reader of standard output went away; stopped");
     }

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "filter/filter.h"
 
 namespace xcap::ebpf {
 
@@ -32,8 +33,8 @@ std::vector<bpf_insn> assembler::finish() {
         // A filter this long would need eBPF's 32-bit `gotol` and trampolines
         // for conditional jumps; libpcap's programs come nowhere near it.
         if (off < std::numeric_limits<int16_t>::min() || off > std::numeric_limits<int16_t>::max()) {
-            throw failure(failure_kind::usage, "the filter is too long to run in XDP (a jump spans more than 32767 "
-                                                   "eBPF instructions)");
+            throw filter_too_long("the filter is too long to run in XDP (a jump spans more than 32767 eBPF "
+                                  "instructions)");
         }
         _insns[at].off = int16_t(off);
     }

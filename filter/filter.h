@@ -84,6 +84,14 @@ struct filter_counters {
                                // failed): they go on without the filter's cap
 };
 
+// The filter is longer than one XDP program can run (a jump would span more
+// than eBPF's 16-bit offset). A usage failure (exit 2) where nothing else
+// can run it; a capture runs it in user space instead (filter/user_filter.h).
+class filter_too_long : public failure {
+public:
+    explicit filter_too_long(std::string message) : failure(failure_kind::usage, std::move(message)) {}
+};
+
 // Loading a filter program failed. A failure whose kind is permission
 // (EPERM: a capability is missing) or unsupported (the kernel refused it);
 // with xdp_filter_options::verbose the hint carries the verifier's log.

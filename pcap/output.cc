@@ -28,7 +28,13 @@ output::output(const std::string& path, size_t buffer_size)
         _fd = STDOUT_FILENO;
         _is_stdout = true;
     } else {
-        _fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        // Created here, or opened as it is: truncation waits for the first
+        // write, so a capture refused later leaves earlier work alone.
+        _fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        _created = _fd >= 0;
+        if (_fd < 0 && errno == EEXIST) {
+            _fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        }
         if (_fd < 0) {
             throw failure(failure_kind::output, errno, "cannot write " + path,
                           "choose a writable path, or -w - for standard output");
@@ -43,6 +49,7 @@ output::output(const std::string& path, size_t buffer_size)
     const bool regular = fstat(_fd, &st) == 0 && S_ISREG(st.st_mode);
     _is_stream = _is_stdout || !regular;
     _is_regular = regular && _owns_fd;
+    _truncate_pending = _is_regular && !_created;
     _buf = std::make_unique<uint8_t[]>(_size);
 }
 
@@ -54,10 +61,21 @@ output::output(int fd, std::string name, size_t buffer_size)
 }
 
 output::~output() {
-    flush();
+    if (!_abandoned) {
+        flush();
+    }
     if (_owns_fd) {
         close(_fd);
     }
+}
+
+void output::abandon() {
+    _used = 0;
+    _abandoned = true;
+    if (_is_regular && !_truncate_pending) {
+        unlink(_name.c_str());
+    }
+    set_failed(ECANCELED);
 }
 
 void output::make_room(size_t n) {
@@ -80,6 +98,14 @@ bool output::flush() {
     if (_errno != 0) {
         drop_buffer(0);
         return false;
+    }
+    if (_truncate_pending && _used > 0) {
+        if (ftruncate(_fd, 0) != 0) {
+            _errno = errno;
+            drop_buffer(0);
+            return false;
+        }
+        _truncate_pending = false;
     }
     size_t off = 0;
     while (off < _used) {

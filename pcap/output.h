@@ -32,8 +32,11 @@ class output {
 public:
     static constexpr size_t default_buffer = 1 << 20;
 
-    // Opens `path` ("-" for stdout) for writing, truncating it. Throws
-    // xcap::failure (kind output) naming the path when it cannot be opened.
+    // Opens `path` ("-" for stdout) for writing, creating it if missing.
+    // An existing regular file is not truncated here but at the first
+    // flush(), so an output that is abandon()ed before it wrote anything
+    // leaves the file as it was. Throws xcap::failure (kind output) naming
+    // the path when it cannot be opened.
     explicit output(const std::string& path, size_t buffer_size = default_buffer);
     // Wraps an open fd (not closed on destruction); for tests and benchmarks.
     output(int fd, std::string name, size_t buffer_size = default_buffer);
@@ -63,6 +66,13 @@ public:
         _framing = f;
         _records_from = bytes_total();
     }
+    // Drops what is buffered without writing it, for an output whose file
+    // turned out not to be wanted: a regular file this output created or
+    // already truncated is removed; an existing one it has not written to
+    // keeps its bytes. Nothing is written afterwards (not even by the
+    // destructor); the output counts as failed (ECANCELED).
+    void abandon();
+
     // Marks the output failed with `err` without writing anything, e.g. for a
     // file that could not be opened: what it is given is dropped and counted.
     void set_failed(int err);
@@ -93,6 +103,9 @@ private:
     bool _is_stdout = false;
     bool _is_stream = false;
     bool _is_regular = false;
+    bool _created = false;           // the file did not exist: this output made it
+    bool _truncate_pending = false;  // an existing regular file, not yet truncated
+    bool _abandoned = false;
     std::unique_ptr<uint8_t[]> _buf;
     size_t _size = 0;
     size_t _used = 0;

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -72,6 +73,12 @@ savefile_set::~savefile_set() {
     // The statistics source reads objects its owner declared later, which are
     // gone by now on an error path; the normal path has called close() already.
     _stats = {};
+    if (_cfg.wait_for_begin && !_begun && !_closed && _out) {
+        // Setup was refused after the output was opened: leave no trace.
+        _out->abandon();
+        _out.reset();
+        _closed = true;
+    }
     close();
 }
 
@@ -81,6 +88,9 @@ void savefile_set::open(int64_t when_s) {
     _placeholder = false;
     start_writer();
     ++_files_opened;
+    if (_first_name.empty()) {
+        _first_name = _name;
+    }
     _is_stream = _out->is_stream();
     _flush_each_batch = _cfg.packet_buffered || _is_stream;
 }
@@ -171,6 +181,15 @@ bool savefile_set::rotate(uint64_t ts_ns) {
         return true;
     }
     const bool by_time = _cfg.rotate_seconds && ts_ns >= _next_rotation_ns;
+    if (by_time && _packets_in_file == 0 && !_out->failed()) {
+        // The first period passed without a packet: its file is not kept
+        // (periods without packets make no file), and does not count
+        // towards -W.
+        _out->abandon();
+        _out.reset();
+        --_files_opened;
+        _first_name.clear();
+    }
     if (by_time) {
         // Next boundary after this packet; periods with no packets make no files.
         const uint64_t period = uint64_t(_cfg.rotate_seconds) * 1'000'000'000;
@@ -183,7 +202,9 @@ bool savefile_set::rotate(uint64_t ts_ns) {
     } else {
         ++_index_in_period;
     }
-    finish_file();
+    if (_out) {
+        finish_file();
+    }
     if (_failed_errno) {
         keep_failed_output(_failed_errno);  // the last flush of that file failed
         return true;
@@ -270,6 +291,21 @@ bool savefile_set::close_polling(const std::function<bool()>* abandon) {
         timespec tick{0, 10'000'000};
         nanosleep(&tick, nullptr);
     }
+}
+
+std::string savefile_set::files_description() const {
+    if (_cfg.path == "-") {
+        return "standard output";
+    }
+    if (_files_opened <= 1) {
+        return _first_name.empty() ? _name : _first_name;
+    }
+    // A -W ring overwrites its oldest: name the files it holds.
+    const bool ring = _cfg.max_files && _cfg.rotate_bytes && !_cfg.rotate_seconds;
+    const uint64_t kept = ring ? std::min<uint64_t>(_files_opened, _cfg.max_files) : _files_opened;
+    const std::string first = ring ? rotation_name(_cfg, 0, 0) : _first_name;
+    const std::string last = ring ? rotation_name(_cfg, kept - 1, 0) : _name;
+    return first + " .. " + last + " (" + std::to_string(kept) + " files)";
 }
 
 output_failure savefile_set::output_error() const {

@@ -55,6 +55,11 @@ struct savefile_config {
     std::string post_rotate;       // -z: run `sh -c '<cmd> "$1"' sh <file>` on each finished file
     bool packet_buffered = false;  // -U: end_batch() flushes regular files too
     size_t buffer_size = output::default_buffer;
+    // Nothing the user had is touched until begin(): the first file is
+    // opened at construction (so an unwritable path fails then) but an
+    // existing file keeps its bytes, and one created here is removed, when
+    // the set is destroyed before begin() (a setup step refused).
+    bool wait_for_begin = false;
     // Told about each -z command that failed, as soon as it is reaped (on
     // rotation, or in close()), on the thread that owns the savefile_set.
     // Optional: post_rotate_failures() keeps them all anyway.
@@ -87,11 +92,16 @@ public:
     using statistics_source = std::function<std::vector<interface_statistics>()>;
 
     // Opens the first file. Throws xcap::failure (kind output) naming the file.
+    // An existing file is truncated only when the first bytes are written.
     savefile_set(savefile_config cfg, section_description section, std::vector<interface_description> ifaces,
                  statistics_source stats = {});
     ~savefile_set();
     savefile_set(const savefile_set&) = delete;
     savefile_set& operator=(const savefile_set&) = delete;
+
+    // With wait_for_begin: the capture is on; from now on the files are
+    // written and kept.
+    void begin() { _begun = true; }
 
     enum class result { written, cut, files_done };
 
@@ -203,6 +213,9 @@ public:
     // device): the writer flushes it whenever it goes idle.
     bool is_stream() const { return _is_stream; }
     const std::string& current_name() const { return _name; }
+    // The files written, for the summary: the one file's name, or with
+    // rotation "FIRST .. LAST (N files)" (a -W ring: the names it used).
+    std::string files_description() const;
     uint64_t files_opened() const { return _files_opened; }
 
     // Packets write() accepted (returned written or cut) and not lost.
@@ -254,6 +267,8 @@ private:
     int _failed_errno = 0;          // a failure of a file already finished, or of an open
     std::string _failed_file;
     bool _closed = false;
+    bool _begun = false;
+    std::string _first_name;        // of the files kept
     bool _done = false;             // -W with -G: the last file is finished
     bool _placeholder = false;      // _out is the failed stand-in, not a file
     bool _is_stream = false;

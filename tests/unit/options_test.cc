@@ -215,6 +215,10 @@ TEST(Options, FilterFromAFileAndDump) {
     expect_usage_error({"-i", "eth0", "-w", "x.pcap", "-F", tmpl, "udp"}, "both on the command line and in -F");
     unlink(tmpl);
     expect_usage_error({"-i", "eth0", "-w", "x.pcap", "-F", "/nonexistent/filter"}, "cannot read the filter file");
+    // A directory opens and reads as nothing: it must not mean "no filter".
+    expect_usage_error({"-i", "eth0", "-w", "x.pcap", "-F", "/tmp"}, "-F /tmp: is a directory, not a filter file");
+    expect_usage_error({"-i", "eth0", "-w", "x.pcap", "-F", "/dev/null"}, "-F /dev/null: is not a regular file");
+    expect_usage_error({"trace", "-i", "e", "-w", "f", "-F", "/tmp"}, "is a directory");
     // -d shows the compiled program: no interface or output needed.
     c = parse({"-d", "icmp"});
     EXPECT_EQ(c.what, cli_command::dump_filter);

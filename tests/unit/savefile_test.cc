@@ -247,5 +247,51 @@ TEST_P(Rotation, UnwritableFirstFileThrowsNamingIt) {
     }
 }
 
+// wait_for_begin: a set destroyed before begin() (a setup step refused)
+// leaves an existing file as it was and no new file; after begin() the file
+// is the capture's, truncated at its first write (nothing of the old bytes
+// after it).
+TEST_P(Rotation, NothingIsTouchedBeforeBegin) {
+    const std::string old_bytes(100000, 'x');
+    auto c = config("old.cap");
+    c.wait_for_begin = true;
+    std::ofstream(c.path) << old_bytes;
+    open(c).reset();
+    EXPECT_EQ(read_text(c.path), old_bytes);
+
+    auto fresh = config("new.cap");
+    fresh.wait_for_begin = true;
+    open(fresh).reset();
+    EXPECT_NE(access(fresh.path.c_str(), F_OK), 0) << "a new file was left behind";
+
+    auto s = open(c);
+    s->begin();
+    auto p = packet(7, 60);
+    ASSERT_EQ(s->write(t0, p.data(), 60, packet_meta{}), savefile_set::result::written);
+    s->close();
+    s.reset();
+    EXPECT_EQ(numbers_in(c.path), std::vector<uint32_t>{7}) << "the old bytes were not cut off";
+    EXPECT_LT(read_text(c.path).size(), 1000u);
+}
+
+// -G: a first period without packets leaves no file; the next one's file
+// is the first.
+TEST_P(Rotation, EmptyFirstPeriodMakesNoFile) {
+    auto c = config("g-%s.cap");
+    c.rotate_seconds = 1;
+    auto s = open(c);
+    s->begin();
+    const std::string first = s->current_name();
+    auto p = packet(1, 60);
+    // Far beyond the set's start (taken from the wall clock when it opened).
+    const uint64_t later = uint64_t(time(nullptr) + 5) * 1'000'000'000;
+    ASSERT_EQ(s->write(later, p.data(), 60, packet_meta{}), savefile_set::result::written);
+    s->close();
+    EXPECT_NE(access(first.c_str(), F_OK), 0) << first << " holds no packet and should not exist";
+    EXPECT_EQ(numbers_in(s->current_name()), std::vector<uint32_t>{1});
+    EXPECT_EQ(s->files_opened(), 1u);
+    EXPECT_EQ(s->files_description(), s->current_name());
+}
+
 INSTANTIATE_TEST_SUITE_P(Formats, Rotation, ::testing::Values(file_format::pcap, file_format::pcapng),
                          [](const auto& info) { return info.param == file_format::pcap ? "pcap" : "pcapng"; });
