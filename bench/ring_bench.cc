@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "capture/xsk_source.h"
+#include "sources/xsk_source.h"
 #include "plain_rings.h"
 
 using namespace xcap;

@@ -29,7 +29,7 @@ struct xcap_meta {
  * cache line each, in an mmapable array (BPF_F_MMAPABLE), so the writer reads
  * them without a syscall. xcap_rx counts a packet before it reads the clock
  * for its stamp: a packet not yet counted when the writer reads `issued` is
- * stamped later than that read (see capture/writer.h, the merge). */
+ * stamped later than that read (see writer/writer.h, the merge). */
 struct xcap_queue_seq {
 	__u64 issued;
 	/* The doorbell (see xcap_rx.bpf.c): written by user space before the

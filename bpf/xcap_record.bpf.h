@@ -13,7 +13,7 @@
  * only the bytes needed but copies every packet twice, and it reserves inside
  * the helper, after the record's time was read, which breaks the writer's
  * merge rule (reserve first, then read the clock: see
- * capture/ringbuf_source.h). So the record is reserved in the smallest of a
+ * sources/ringbuf_source.h). So the record is reserved in the smallest of a
  * few constant sizes that holds the packet (a branch per class, each with its
  * constant): at most about 4x the bytes, one copy, reserved before the clock
  * is read. */

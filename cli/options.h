@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "capture/capture.h"
-#include "capture/trace.h"
+#include "modes/capture.h"
+#include "modes/trace.h"
 #include "replay/replay.h"
 #include "common/error.h"
 

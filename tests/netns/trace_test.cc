@@ -30,7 +30,7 @@
 #include <regex>
 #include <thread>
 
-#include "capture/trace_recorder.h"
+#include "sources/trace_recorder.h"
 #include "common/error.h"
 #include "engine/xdp_programs.h"
 #include "frames.h"

@@ -7,7 +7,7 @@
 #include "engine/packet_memory.h"
 #include <linux/capability.h>
 
-#include "capture/capture.h"
+#include "modes/capture.h"
 #include "engine/caps.h"
 #include "engine/clock.h"
 #include "engine/cpu.h"

@@ -1,8 +1,8 @@
-// The jumbo-frame checks of capture/frame_limit.h: what the start line and
+// The jumbo-frame checks of sources/frame_limit.h: what the start line and
 // the MTU-change line say, and the refusal of --xdp-mode native.
 #include <gtest/gtest.h>
 
-#include "capture/frame_limit.h"
+#include "sources/frame_limit.h"
 #include "common/error.h"
 
 using namespace xcap;

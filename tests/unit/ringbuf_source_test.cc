@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "bpf/xcap_abi.h"
-#include "capture/ringbuf_source.h"
-#include "capture/writer.h"
+#include "sources/ringbuf_source.h"
+#include "writer/writer.h"
 #include "pcap/reader.h"
 #include "pcap/savefile.h"
 

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "capture/capture.h"
-#include "capture/trace.h"
+#include "modes/capture.h"
+#include "modes/trace.h"
 #include "replay/replay.h"
 
 using namespace xcap;

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "capture/writer.h"
-#include "capture/xsk_source.h"
+#include "writer/writer.h"
+#include "sources/xsk_source.h"
 #include "engine/clock.h"
 #include "pcap/pcap_writer.h"
 #include "pcap/savefile.h"

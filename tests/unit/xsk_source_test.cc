@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "capture/xsk_source.h"
+#include "sources/xsk_source.h"
 #include "frames.h"
 #include "plain_rings.h"
 

@@ -1,4 +1,4 @@
-#include "capture/writer.h"
+#include "writer/writer.h"
 
 #include <linux/bpf.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-#include "capture/trace.h"
+#include "modes/trace.h"
 
 #include <linux/capability.h>
 
@@ -6,9 +6,9 @@
 #include <memory>
 #include <optional>
 
-#include "capture/pipeline.h"
-#include "capture/ringbuf_source.h"
-#include "capture/writer.h"
+#include "modes/driver.h"
+#include "sources/ringbuf_source.h"
+#include "writer/writer.h"
 #include "common/error.h"
 #include "engine/caps.h"
 #include "engine/clock.h"

@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "capture/capture.h"
-#include "capture/writer.h"
+#include "modes/capture.h"
+#include "writer/writer.h"
 #include "engine/device.h"
 #include "engine/link_monitor.h"
 #include "engine/promisc.h"

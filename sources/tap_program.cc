@@ -1,4 +1,4 @@
-#include "capture/tap_program.h"
+#include "sources/tap_program.h"
 
 #include <algorithm>
 

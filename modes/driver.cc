@@ -1,4 +1,4 @@
-#include "capture/pipeline.h"
+#include "modes/driver.h"
 
 #include <poll.h>
 #include <sys/utsname.h>
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <fstream>
 
-#include "capture/frame_limit.h"
+#include "sources/frame_limit.h"
 #include "common/error.h"
 #include "engine/clock.h"
 #include "engine/cpu.h"

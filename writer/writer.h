@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "capture/source.h"
+#include "sources/source.h"
 #include "engine/stop_event.h"
 #include "filter/user_filter.h"
 #include "pcap/savefile.h"

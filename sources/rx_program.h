@@ -3,7 +3,7 @@
 #include <cstdint>
 
 #include "bpf/xcap_abi.h"
-#include "capture/source.h"
+#include "sources/source.h"
 #include "engine/xdp_attach.h"
 
 struct xcap_rx_bpf;
@@ -50,7 +50,7 @@ public:
     xcap_rx_counters counters() const;
 
     // The program's count of packets redirected to `queue`, mapped into this
-    // process (read with an acquire load; see capture/writer.h).
+    // process (read with an acquire load; see writer/writer.h).
     const uint64_t* issued_counter(uint32_t queue) const { return reinterpret_cast<const uint64_t*>(&_seq[queue].issued); }
     // The queue's doorbell target (xcap_queue_seq::wake_at), mapped.
     uint64_t* wake_at(uint32_t queue) const { return reinterpret_cast<uint64_t*>(&_seq[queue].wake_at); }

@@ -1,4 +1,4 @@
-#include "capture/capture.h"
+#include "modes/capture.h"
 
 #include <bpf/bpf.h>
 #include <poll.h>
@@ -25,11 +25,11 @@
 #include "filter/filter.h"
 #include "common/error.h"
 #include "pcap/savefile.h"
-#include "capture/frame_limit.h"
-#include "capture/pipeline.h"
-#include "capture/rx_program.h"
-#include "capture/xsk_source.h"
-#include "capture/writer.h"
+#include "sources/frame_limit.h"
+#include "modes/driver.h"
+#include "sources/rx_program.h"
+#include "sources/xsk_source.h"
+#include "writer/writer.h"
 
 namespace xcap {
 
@@ -163,7 +163,7 @@ capture_result run_capture(const capture_options& opts, const capture_log& log) 
     savefile_set files(output_config(opts, log), describe_section(), descriptions);
 
     // Jumbo frames: multi-buffer sockets and a frags program where the
-    // kernel has them (capture/frame_limit.h for where it does not).
+    // kernel has them (sources/frame_limit.h for where it does not).
     const bool multi_buffer = xsk_multibuffer_supported();
     std::vector<packet_source*> srcs;
     uint32_t fewest_frames = UINT32_MAX;  // of any queue

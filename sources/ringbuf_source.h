@@ -6,7 +6,7 @@
 #include <deque>
 #include <vector>
 
-#include "capture/source.h"
+#include "sources/source.h"
 
 namespace xcap {
 

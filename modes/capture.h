@@ -127,7 +127,7 @@ struct capture_log {
 
 capture_result run_capture(const capture_options& opts, const capture_log& log);
 
-// The same for --tap (capture/tap_capture.cc): a copy of every packet goes
+// The same for --tap (modes/tap.cc): a copy of every packet goes
 // through BPF ring buffers and the packet goes on to the stack.
 capture_result run_tap(const capture_options& opts, const capture_log& log);
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "capture/source.h"
+#include "sources/source.h"
 #include "engine/xsk.h"
 
 namespace xcap {

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <string>
 
-#include "capture/trace.h"
+#include "modes/trace.h"
 
 namespace xcap {
 namespace {

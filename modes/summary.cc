@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <string>
 
-#include "capture/capture.h"
+#include "modes/capture.h"
 
 namespace xcap {
 namespace {

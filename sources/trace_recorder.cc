@@ -1,4 +1,4 @@
-#include "capture/trace_recorder.h"
+#include "sources/trace_recorder.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>

@@ -6,11 +6,11 @@
 #include <memory>
 #include <optional>
 
-#include "capture/capture.h"
-#include "capture/pipeline.h"
-#include "capture/ringbuf_source.h"
-#include "capture/tap_program.h"
-#include "capture/writer.h"
+#include "modes/capture.h"
+#include "modes/driver.h"
+#include "sources/ringbuf_source.h"
+#include "sources/tap_program.h"
+#include "writer/writer.h"
 #include "common/error.h"
 #include "engine/caps.h"
 #include "engine/clock.h"

@@ -1,4 +1,4 @@
-#include "capture/xsk_source.h"
+#include "sources/xsk_source.h"
 
 #include <linux/bpf.h>
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-#include "capture/frame_limit.h"
+#include "sources/frame_limit.h"
 
 #include <cerrno>
 

@@ -1,4 +1,4 @@
-#include "capture/ringbuf_source.h"
+#include "sources/ringbuf_source.h"
 
 #include <linux/bpf.h>
 #include <sys/mman.h>

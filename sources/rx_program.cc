@@ -1,4 +1,4 @@
-#include "capture/rx_program.h"
+#include "sources/rx_program.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>

@@ -2,15 +2,15 @@
 
 // `xcap trace`: records the packets an XDP program that is already running
 // sees, before and after it, with the action it returned, through the same
-// writer, formats and rotation as a capture (capture/pipeline.h). The user's
+// writer, formats and rotation as a capture (modes/driver.h). The user's
 // program is never detached, replaced or reloaded.
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "capture/capture.h"
-#include "capture/trace_recorder.h"
+#include "modes/capture.h"
+#include "sources/trace_recorder.h"
 
 namespace xcap {
 
