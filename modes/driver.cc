@@ -13,23 +13,35 @@
 
 namespace xcap {
 
-section_description describe_section() {
-    section_description s;
-    std::ifstream cpuinfo("/proc/cpuinfo");
-    for (std::string line; std::getline(cpuinfo, line);) {
-        if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
-            s.hardware = line.substr(line.find(':') + 2);
-            break;
+namespace {
+
+// An interface the capture watches: its facts and its link events.
+struct watched_link {
+    const device_info* dev;
+    link_monitor* monitor;
+    uint32_t frame_limit = 0;  // the longest frame the capture takes there (0 = any)
+};
+
+// Stops and joins the capture thread on every path out of a capture.
+struct capture_thread {
+    stop_event stop;
+    std::thread thread;
+
+    void stop_and_join() {
+        stop.request();
+        if (thread.joinable()) {
+            thread.join();
         }
     }
-    utsname u{};
-    if (uname(&u) == 0) {
-        s.os = std::string(u.sysname) + " " + u.release;
-    }
-    s.application = "xcap " XCAP_VERSION;
-    return s;
-}
+    ~capture_thread() { stop_and_join(); }
+};
 
+// The main thread while the capture runs: it sleeps in poll() until a stop
+// signal, the writer finishing, a link event, the next --stats line or the
+// --duration deadline, so an idle capture costs no wake-ups here either.
+// Any interface disappearing ends it (interface_gone, its name in `*gone`);
+// one going down or up, or its MTU raised past its frame_limit, is a warning
+// line, and the capture goes on.
 capture_end supervise(const capture_options& opts, const std::vector<watched_link>& links,
                       const stop_signals& signals, const capture_writer& writer, const savefile_set& files,
                       const std::function<capture_totals()>& collect, const capture_log& log, int64_t start,
@@ -112,54 +124,6 @@ capture_end supervise(const capture_options& opts, const std::vector<watched_lin
     }
 }
 
-void add_writer_counts(capture_totals& t, const capture_writer& writer) {
-    const writer_counters& w = writer.counters();
-    t.user_filtered = writer.filters();
-    t.user_filter_rejected = w.filter_rejected.load(std::memory_order_relaxed);
-    t.written = w.written.load(std::memory_order_relaxed);
-    t.written_bytes = w.written_bytes.load(std::memory_order_relaxed);
-    t.snaplen_cut = w.snaplen_cut.load(std::memory_order_relaxed);
-    t.write_errors = w.write_errors.load(std::memory_order_relaxed);
-    t.over_limit = w.over_limit.load(std::memory_order_relaxed);
-    t.meta_missing = w.meta_missing.load(std::memory_order_relaxed);
-}
-
-capture_result run_pipeline(const capture_options& opts, const std::vector<watched_link>& links,
-                            const stop_signals& signals, capture_writer& writer, savefile_set& files,
-                            const std::function<capture_totals()>& collect,
-                            const std::function<std::vector<interface_statistics>(const capture_totals&)>& counts,
-                            const std::function<void()>& stop_input, const capture_log& log,
-                            const char* thread_name) {
-    // Rotated pcapng files end with the counts so far. Called on the writer
-    // thread; it reads only counters and the sockets' statistics.
-    files.set_statistics_source([&] { return counts(collect()); });
-    // Every step that could refuse is behind us: the output is the user's now.
-    files.begin();
-    const int64_t start = monotonic_ns();
-    capture_result result;
-    {
-        capture_thread ct;
-        ct.thread = start_thread(thread_name, -1, [&] { writer.run(ct.stop); });
-        result.end = supervise(opts, links, signals, writer, files, collect, log, start, &result.gone_interface);
-        // Stop the input first, then drain: the capture thread empties what
-        // the rings hold (a packet between the program and its ring when
-        // the program is detached included) and flushes.
-        stop_input();
-        ct.stop_and_join();
-    }
-    if (opts.verbose) {
-        const auto& w = writer.counters();
-        log.info("capture thread slept " + std::to_string(w.sleeps.load()) + " times, " +
-                 std::to_string(w.rung.load()) + " of them until a batch of packets had gathered");
-    }
-    // Losses not yet attributed to a record still count: collect() reads the
-    // programs' and sockets' own counters.
-    result.totals = collect();
-    result.totals.seconds = double(monotonic_ns() - start) / 1e9;
-    finish_output(files, signals, result, log, [&] { return counts(result.totals); });
-    return result;
-}
-
 void finish_output(savefile_set& files, const stop_signals& signals, capture_result& result, const capture_log& log,
                    const savefile_set::statistics_source& final_counts) {
     // The last file gets its statistics block, and -z runs on it.
@@ -180,14 +144,6 @@ void finish_output(savefile_set& files, const stop_signals& signals, capture_res
     result.output_name = files.files_description();
 }
 
-void require_linktype(const device_info& dev) {
-    if (linktype_for(dev.arphrd) == 0) {
-        throw failure(failure_kind::unsupported, dev.name + " has link type ARPHRD " + std::to_string(dev.arphrd) +
-                                                     ", which xcap cannot label in a capture file",
-                      "xcap captures Ethernet, loopback and IP-only (tun, ipip, gre, wireguard) interfaces");
-    }
-}
-
 std::unique_ptr<promiscuous_mode> promiscuous_for(const device_info& dev, const capture_options& opts) {
     return opts.promiscuous ? std::make_unique<promiscuous_mode>(dev.name, dev.ifindex) : nullptr;
 }
@@ -198,20 +154,120 @@ void say_promiscuous(const device_info& dev, const promiscuous_mode* promisc, co
     }
 }
 
-std::unique_ptr<user_filter> user_space_filter(const compiled_filter& filter, const filter_too_long& why, bool tap,
-                                               const capture_log& log) {
-    log.warn("warning: " + std::string(why.what()) + "; xcap runs it on its capture thread instead, as tcpdump does "
-             "when the kernel refuses its filter: every packet is copied to xcap" +
-             (tap ? std::string(" first") : std::string(", and none goes on to the network stack (use --tap to let them)")) +
-             ", and the filter's " + std::to_string(filter.classic.size()) +
-             " classic instructions run on each: at high rates expect drops, each counted");
-    return std::make_unique<user_filter>(filter);
+}  // namespace
+
+section_description describe_section() {
+    section_description s;
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    for (std::string line; std::getline(cpuinfo, line);) {
+        if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+            s.hardware = line.substr(line.find(':') + 2);
+            break;
+        }
+    }
+    utsname u{};
+    if (uname(&u) == 0) {
+        s.os = std::string(u.sysname) + " " + u.release;
+    }
+    s.application = "xcap " XCAP_VERSION;
+    return s;
 }
 
-savefile_config output_config(const capture_options& opts, const capture_log& log) {
+void add_writer_counts(capture_totals& t, const capture_writer& writer) {
+    const writer_counters& w = writer.counters();
+    t.user_filtered = writer.filters();
+    t.user_filter_rejected = w.filter_rejected.load(std::memory_order_relaxed);
+    t.written = w.written.load(std::memory_order_relaxed);
+    t.written_bytes = w.written_bytes.load(std::memory_order_relaxed);
+    t.snaplen_cut = w.snaplen_cut.load(std::memory_order_relaxed);
+    t.write_errors = w.write_errors.load(std::memory_order_relaxed);
+    t.over_limit = w.over_limit.load(std::memory_order_relaxed);
+    t.meta_missing = w.meta_missing.load(std::memory_order_relaxed);
+}
+
+capture_result run_mode(capture_mode& mode, const capture_options& opts, const capture_log& log) {
+    // Everything that can refuse is done (the mode's constructor), but for
+    // promiscuous mode and the output, whose refusals leave nothing behind.
+    std::vector<std::unique_ptr<promiscuous_mode>> promisc;
+    for (const auto& i : mode.interfaces()) {
+        promisc.push_back(promiscuous_for(*i.dev, opts));
+    }
+    savefile_set files(output_config(opts, mode.default_format(opts.output_path), log), describe_section(),
+                       mode.describe());
+    mode.attach(log);
+    const auto ifs = mode.interfaces();
+    for (size_t k = 0; k < ifs.size(); ++k) {
+        say_promiscuous(*ifs[k].dev, promisc[k].get(), log);
+    }
+
+    // Taken by this thread only; the capture thread inherits the mask.
+    stop_signals signals;
+    std::vector<std::unique_ptr<link_monitor>> monitors;
+    std::vector<watched_link> links;
+    for (const auto& i : ifs) {
+        monitors.push_back(std::make_unique<link_monitor>(i.dev->ifindex));
+        links.push_back({i.dev, monitors.back().get(), i.frame_limit});
+    }
+
+    writer_config wcfg;
+    wcfg.count_limit = opts.count;
+    wcfg.realtime_offset_ns = measure_clock_offset().realtime_minus_monotonic_ns;
+    wcfg.flush_when_idle = files.is_stream();
+    wcfg.wake_latency_ns = opts.packet_buffered ? 0 : wcfg.wake_latency_ns;  // -U: wake at every first record
+    mode.configure(wcfg);
+    capture_writer writer(mode.sources(), files, wcfg);
+    const auto collect = [&] { return mode.collect(writer); };
+
+    // Rotated pcapng files end with the counts so far. Called on the writer
+    // thread; it reads only counters and the sockets' statistics.
+    files.set_statistics_source([&] { return mode.interface_counts(collect()); });
+    // Every step that could refuse is behind us: the output is the user's now.
+    files.begin();
+    const int64_t start = monotonic_ns();
+    capture_result result;
+    {
+        capture_thread ct;
+        ct.thread = start_thread(mode.thread_name(), -1, [&] { writer.run(ct.stop); });
+        result.end = supervise(opts, links, signals, writer, files, collect, log, start, &result.gone_interface);
+        // Stop the input first, then drain: the capture thread empties what
+        // the rings hold (a packet between the program and its ring when
+        // the program is detached included) and flushes.
+        mode.stop_input();
+        ct.stop_and_join();
+    }
+    if (opts.verbose) {
+        const auto& w = writer.counters();
+        log.info("capture thread slept " + std::to_string(w.sleeps.load()) + " times, " +
+                 std::to_string(w.rung.load()) + " of them until a batch of packets had gathered");
+    }
+    // Losses not yet attributed to a record still count: collect() reads the
+    // programs' and sockets' own counters.
+    result.totals = collect();
+    result.totals.seconds = double(monotonic_ns() - start) / 1e9;
+    finish_output(files, signals, result, log, [&] { return mode.interface_counts(result.totals); });
+    return result;
+}
+
+void require_linktype(const device_info& dev) {
+    if (linktype_for(dev.arphrd) == 0) {
+        throw failure(failure_kind::unsupported, dev.name + " has link type ARPHRD " + std::to_string(dev.arphrd) +
+                                                     ", which xcap cannot label in a capture file",
+                      "xcap captures Ethernet, loopback and IP-only (tun, ipip, gre, wireguard) interfaces");
+    }
+}
+
+std::string user_space_filter_line(const compiled_filter& filter, const filter_too_long& why, bool tap) {
+    return "warning: " + std::string(why.what()) + "; xcap runs it on its capture thread instead, as tcpdump does "
+           "when the kernel refuses its filter: every packet is copied to xcap" +
+           (tap ? std::string(" first") : std::string(", and none goes on to the network stack (use --tap to let them)")) +
+           ", and the filter's " + std::to_string(filter.classic.size()) +
+           " classic instructions run on each: at high rates expect drops, each counted";
+}
+
+savefile_config output_config(const capture_options& opts, file_format format, const capture_log& log) {
     savefile_config fcfg;
     fcfg.path = opts.output_path;
-    fcfg.format = opts.format.value_or(format_for_path(opts.output_path));
+    fcfg.format = opts.format.value_or(format);
     fcfg.nanosecond = opts.nanosecond;
     fcfg.rotate_bytes = opts.rotate_bytes;
     fcfg.rotate_seconds = opts.rotate_seconds;

@@ -1,8 +1,10 @@
 #pragma once
 
-// The parts of a capture that every way in shares (redirect, tap, trace):
-// the section header, the capture thread, the main thread's supervision and
-// the closing of the output. A mode sets up its sources and calls these.
+// The run driver: every way of capturing (redirect, --tap, trace) describes
+// what it sets up as a capture_mode, and run_mode() does the rest, once:
+// promiscuous mode, the output, attach, signals, link events, the writer on
+// its own thread, the main thread's supervision, the drain and the closing
+// of the output. Plus the pieces the modes build their descriptions from.
 
 #include <functional>
 #include <memory>
@@ -34,78 +36,62 @@ interface_description describe_interface(const device_info& dev, const std::stri
 // in a capture file.
 void require_linktype(const device_info& dev);
 
-// Promiscuous mode on `dev` for as long as the result lives, unless -p.
-// Throws failure when the kernel refuses.
-std::unique_ptr<promiscuous_mode> promiscuous_for(const device_info& dev, const capture_options& opts);
-// The setup line that says so, once the capture is attached (a refusal
-// before that stays the only line).
-void say_promiscuous(const device_info& dev, const promiscuous_mode* promisc, const capture_log& log);
+// For a filter XDP cannot hold (`why`), run by the capture thread instead:
+// the warning line that says so and what it costs (`tap`: every packet is
+// copied; redirect: every packet is also taken from the stack).
+std::string user_space_filter_line(const compiled_filter& filter, const filter_too_long& why, bool tap);
 
-// For a filter XDP cannot hold (`why`): the same filter run by the capture
-// thread, with one warning line saying what that costs (`tap`: every packet
-// is copied; redirect: every packet is also taken from the stack).
-std::unique_ptr<user_filter> user_space_filter(const compiled_filter& filter, const filter_too_long& why, bool tap,
-                                               const capture_log& log);
-
-// The output as the options ask for it (-w, --format, rotation, -U, -z
-// failures reported through log.warn).
-savefile_config output_config(const capture_options& opts, const capture_log& log);
-
-// Stops and joins the capture thread on every path out of a capture.
-struct capture_thread {
-    stop_event stop;
-    std::thread thread;
-
-    void stop_and_join() {
-        stop.request();
-        if (thread.joinable()) {
-            thread.join();
-        }
-    }
-    ~capture_thread() { stop_and_join(); }
-};
-
-
-// An interface the capture watches: its facts and its link events (both
-// owned by the caller).
-struct watched_link {
-    const device_info* dev;
-    link_monitor* monitor;
-    uint32_t frame_limit = 0;  // the longest frame the capture takes there (0 = any)
-};
-
-// The main thread while the capture runs: it sleeps in poll() until a stop
-// signal, the writer finishing, a link event, the next --stats line or the
-// --duration deadline, so an idle capture costs no wake-ups here either.
-// Any interface disappearing ends it (interface_gone, its name in `*gone`);
-// one going down or up, or its MTU raised past its frame_limit, is a warning
-// line, and the capture goes on.
-capture_end supervise(const capture_options& opts, const std::vector<watched_link>& links,
-                      const stop_signals& signals, const capture_writer& writer, const savefile_set& files,
-                      const std::function<capture_totals()>& collect, const capture_log& log, int64_t start,
-                      std::string* gone = nullptr);
+// The output as the options ask for it (-w, --format or else `format`,
+// rotation, -U, -z failures reported through log.warn).
+savefile_config output_config(const capture_options& opts, file_format format, const capture_log& log);
 
 // Copies the writer's counters (written, bytes, cut, errors, over the
 // limit, unstamped, its filter's rejections) into `t`.
 void add_writer_counts(capture_totals& t, const capture_writer& writer);
 
-// A capture from its first packet to its closed output, the same for every
-// way in: the pcapng statistics source (`counts` of `collect()`), the
-// capture thread running the writer, supervise() until something ends the
-// capture, then `stop_input` (detach the programs, so nothing new arrives),
-// the drain, the final counts and finish_output().
-capture_result run_pipeline(const capture_options& opts, const std::vector<watched_link>& links,
-                            const stop_signals& signals, capture_writer& writer, savefile_set& files,
-                            const std::function<capture_totals()>& collect,
-                            const std::function<std::vector<interface_statistics>(const capture_totals&)>& counts,
-                            const std::function<void()>& stop_input, const capture_log& log,
-                            const char* thread_name = "xcap-capture");
+// What one way of capturing sets up; run_mode() does the rest the same way
+// for every one. The mode's constructor does every check and load that
+// touches nothing the user has (probe, capabilities, filter, programs,
+// sockets); attach() is the step that takes the interfaces' packets.
+// Called on the main thread, except collect() and interface_counts(),
+// which the writer thread also calls (for pcapng's statistics blocks
+// at a rotation): they read counters only.
+class capture_mode {
+public:
+    // An interface the mode captures on: put in promiscuous mode (unless
+    // -p) and watched for link events.
+    struct interface {
+        const device_info* dev;
+        uint32_t frame_limit = 0;  // the longest frame taken there (0 = any)
+    };
 
-// After the capture thread has stopped: closes the output (the last file
-// gets its statistics from `final_counts`, -z runs on it, a second signal
-// ends the wait for -z commands), and makes result's written/lost counts
-// exact from what the files hold.
-void finish_output(savefile_set& files, const stop_signals& signals, capture_result& result, const capture_log& log,
-                   const savefile_set::statistics_source& final_counts);
+    virtual ~capture_mode() = default;
+
+    virtual std::vector<interface> interfaces() const = 0;
+    // pcapng's Interface Description Blocks, in the output's interface order.
+    virtual std::vector<interface_description> describe() const = 0;
+    // The file format when --format does not say (by default by the name).
+    virtual file_format default_format(const std::string& path) const { return format_for_path(path); }
+    virtual std::vector<packet_source*> sources() = 0;
+    // What the writer needs beyond the common settings (wake batch, merge
+    // backlog, a filter the XDP program could not hold).
+    virtual void configure(writer_config& cfg) const = 0;
+    // Attaches: from now on packets arrive. Says so on log.info.
+    virtual void attach(const capture_log& log) = 0;
+    // Stops new packets (detach); the writer then drains what arrived.
+    virtual void stop_input() = 0;
+    // Every counter so far, the writer's included (add_writer_counts).
+    virtual capture_totals collect(const capture_writer& writer) = 0;
+    // Per interface, for pcapng's Interface Statistics Blocks.
+    virtual std::vector<interface_statistics> interface_counts(const capture_totals& t) const = 0;
+    virtual const char* thread_name() const { return "xcap-capture"; }
+};
+
+// A capture from its setup to its closed output, the same for every mode:
+// promiscuous mode, the output (opened before attach, but untouched until
+// the capture is on), attach, signals and link monitors, the writer, the
+// capture thread, supervise() until something ends the capture, then the
+// mode's stop_input(), the drain, the final counts and finish_output().
+capture_result run_mode(capture_mode& mode, const capture_options& opts, const capture_log& log);
 
 }  // namespace xcap

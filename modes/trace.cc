@@ -11,11 +11,7 @@
 #include "writer/writer.h"
 #include "common/error.h"
 #include "engine/caps.h"
-#include "engine/clock.h"
-#include "engine/cpu.h"
 #include "engine/device.h"
-#include "engine/link_monitor.h"
-#include "engine/signals.h"
 #include "engine/xdp_programs.h"
 #include "filter/filter.h"
 #include "filter/interpreter.h"
@@ -37,12 +33,8 @@ const std::vector<capability_need>& trace_capabilities(bool hook) {
 }
 
 // Trace writes pcapng (verdicts, pair ids, entry/exit comments) unless asked
-// for pcap by --format or a name ending in .pcap.
-file_format trace_format(const capture_options& o) {
-    if (o.format) {
-        return *o.format;
-    }
-    const std::string& p = o.output_path;
+// for pcap by --format (output_config) or a name ending in .pcap.
+file_format trace_format(const std::string& p) {
     return p.size() > 5 && p.compare(p.size() - 5, 5, ".pcap") == 0 ? file_format::pcap : file_format::pcapng;
 }
 
@@ -89,143 +81,100 @@ uint64_t trace_totals::ring_full() const {
     return n;
 }
 
-trace_result run_trace(const trace_options& opts, const capture_log& log) {
-    const capture_options& co = opts.capture;
-    const bool hook = !opts.hook.empty();
-    route_library_logs(co.verbose);
-    const uint32_t snaplen = std::min<uint32_t>(co.snaplen, XCAP_TRACE_MAX_CAP);
+namespace {
 
-    // A bad expression fails first (exit 2), before anything is looked at
-    // or loaded; so does one the recorders' interpreter cannot run.
-    std::optional<interpreter_program> filter;
-    if (!co.filter.empty()) {
-        filter = prepare_interpreter(compile_filter(co.filter, snaplen), "in xcap trace");
-    }
-
-    // Everything that can be checked without side effects comes first.
-    std::optional<device_info> dev;
-    if (!co.interface.empty()) {
-        dev = probe_device(co.interface);
-    }
-    require_capabilities(trace_capabilities(hook));
-    std::vector<xdp_program_ref> targets;
-    std::string traced;  // for the lines and the file's interface description
-    if (!hook) {
-        xdp_programs_found found = find_xdp_programs(*dev);
-        targets = select_programs(found, opts.program, dev->name);
-        for (const auto& t : targets) {
-            traced += (traced.empty() ? "" : ", ") + t.describe();
+// xcap trace as a capture mode: recording programs (fentry/fexit on the
+// user's XDP programs, or an xdpcap hook's slots) write each packet with
+// its action into one BPF ring buffer, read by one ring-buffer source. The
+// recorders attach when they load, in the constructor; nothing of the
+// user's is detached, replaced or reloaded.
+class trace_mode final : public capture_mode {
+public:
+    // `log.info` hears of hook slots emptied that a killed xcap left.
+    trace_mode(const trace_options& opts, const capture_log& log)
+        : _opts(opts), _co(opts.capture), _snaplen(std::min<uint32_t>(_co.snaplen, XCAP_TRACE_MAX_CAP)) {
+        const bool hook = !opts.hook.empty();
+        // A bad expression fails first (exit 2), before anything is looked
+        // at or loaded; so does one the recorders' interpreter cannot run.
+        if (!_co.filter.empty()) {
+            _filter = prepare_interpreter(compile_filter(_co.filter, _snaplen), "in xcap trace");
         }
-        if (found.dispatcher) {
-            traced += " behind libxdp's dispatcher";
+        // Everything that can be checked without side effects comes first.
+        if (!_co.interface.empty()) {
+            _dev = probe_device(_co.interface);
         }
-    } else {
-        traced = "the xdpcap hook " + opts.hook;
-    }
-    const uint32_t linktype = dev ? linktype_for(dev->arphrd) : 1;
-    if (linktype == 0) {
-        throw failure(failure_kind::unsupported,
-                      dev->name + " has link type ARPHRD " + std::to_string(dev->arphrd) +
-                          ", which xcap cannot label in a capture file",
-                      "xcap traces Ethernet, loopback and IP-only interfaces");
-    }
-
-    recorder_options ro;
-    ro.snaplen = snaplen;
-    ro.filter = filter ? &*filter : nullptr;
-    ro.ring_bytes = opts.ring_bytes;
-    ro.entry = opts.at_entry;
-    ro.exit = opts.at_exit;
-    ro.force = co.force;
-    ro.verbose = co.verbose;
-    // Destruction order is the reverse: threads, the source, the output, then
-    // the recorders (whose programs stop recording before the drain anyway).
-    std::unique_ptr<fentry_recorder> fentry;
-    std::unique_ptr<hook_recorder> hooked;
-    if (hook) {
-        hooked = std::make_unique<hook_recorder>(opts.hook, ro, log.info);
-    } else {
-        fentry = std::make_unique<fentry_recorder>(targets, ro);
-    }
-    // The traced program sees what a capture would: frames for other MACs too.
-    std::unique_ptr<promiscuous_mode> promisc;
-    if (dev) {
-        promisc = promiscuous_for(*dev, co);
-    }
-    // The output is opened once the recorders are in place: where the kernel
-    // refuses them no file is left behind; an unwritable path unloads them.
-    savefile_config fcfg;
-    fcfg.path = co.output_path;
-    fcfg.format = trace_format(co);
-    fcfg.nanosecond = co.nanosecond;
-    fcfg.rotate_bytes = co.rotate_bytes;
-    fcfg.rotate_seconds = co.rotate_seconds;
-    fcfg.max_files = co.max_files;
-    fcfg.post_rotate = co.post_rotate;
-    fcfg.packet_buffered = co.packet_buffered;
-    fcfg.wait_for_begin = true;
-    fcfg.post_rotate_report = [&](const post_rotate_failure& f) { log.warn(f.message()); };
-    interface_description iface;
-    iface.name = dev ? dev->name : opts.hook;
-    iface.description = "xcap trace of " + traced + " " + where_traced(opts);
-    iface.linktype = linktype;
-    iface.snaplen = snaplen;  // what a record can hold
-    iface.filter = co.filter;  // pcapng's if_filter
-    savefile_set files(fcfg, describe_section(), {iface});
-
-    auto counts = [&] { return hooked ? hooked->counts() : fentry->counts(); };
-
-    ringbuf_source::options so;
-    if (dev) {
-        so.interfaces.push_back({dev->ifindex, 0});
-    }
-    so.lost = [&] {
-        uint64_t n = 0;
-        for (const auto& c : counts()) {
-            n += c.ring_full;
+        require_capabilities(trace_capabilities(hook));
+        if (!hook) {
+            xdp_programs_found found = find_xdp_programs(*_dev);
+            _targets = select_programs(found, opts.program, _dev->name);
+            for (const auto& t : _targets) {
+                _traced += (_traced.empty() ? "" : ", ") + t.describe();
+            }
+            if (found.dispatcher) {
+                _traced += " behind libxdp's dispatcher";
+            }
+        } else {
+            _traced = "the xdpcap hook " + opts.hook;
         }
-        return n;
-    };
-    ringbuf_source source(hooked ? hooked->ring_fd() : fentry->ring_fd(), so);
-    for (const auto& t : targets) {
-        source.name_program(t.id, t.describe());
-    }
-    if (hooked) {
-        source.name_program(0, "hook " + opts.hook);
-    }
-    log.info("tracing " + traced + (dev ? " on " + dev->name : std::string()) + " " + where_traced(opts) + " (" +
-             (hook ? "hook programs" : "fentry/fexit") + "), ring buffer " + size_text(opts.ring_bytes) +
-             (filter ? ", filter '" + co.filter + "' (" + std::to_string(filter->insns.size()) +
-                           " classic instructions, interpreted)"
-                     : std::string()));
-    if (dev) {
-        say_promiscuous(*dev, promisc.get(), log);
+        if (_dev) {
+            require_linktype(*_dev);
+        }
+        load_recorders(log);
     }
 
-    // Taken by this thread only; the capture thread inherits the mask.
-    stop_signals signals;
-    link_monitor monitor(dev ? dev->ifindex : 0);
-    device_info no_device;
+    std::vector<interface> interfaces() const override {
+        // The traced program sees what a capture would: frames for other MACs too.
+        return _dev ? std::vector<interface>{{&*_dev, 0}} : std::vector<interface>{};
+    }
 
-    writer_config wcfg;
-    wcfg.count_limit = co.count;
-    wcfg.realtime_offset_ns = measure_clock_offset().realtime_minus_monotonic_ns;
-    wcfg.flush_when_idle = files.is_stream();
-    wcfg.merge_backlog = std::max<size_t>(source.ring_size() / 64 / 4, 64);
-    capture_writer writer({&source}, files, wcfg);
+    std::vector<interface_description> describe() const override {
+        interface_description iface;
+        iface.name = _dev ? _dev->name : _opts.hook;
+        iface.description = "xcap trace of " + _traced + " " + where_traced(_opts);
+        iface.linktype = _dev ? linktype_for(_dev->arphrd) : 1;
+        iface.snaplen = _snaplen;  // what a record can hold
+        iface.filter = _co.filter;  // pcapng's if_filter
+        return {iface};
+    }
 
-    std::function<capture_totals()> collect = [&] {
+    file_format default_format(const std::string& path) const override { return trace_format(path); }
+    std::vector<packet_source*> sources() override { return {_source.get()}; }
+
+    void configure(writer_config& cfg) const override {
+        cfg.merge_backlog = std::max<size_t>(_source->ring_size() / 64 / 4, 64);
+    }
+
+    // The recorders are in place since they loaded: say what is traced.
+    void attach(const capture_log& log) override {
+        const bool hook = !_opts.hook.empty();
+        log.info("tracing " + _traced + (_dev ? " on " + _dev->name : std::string()) + " " + where_traced(_opts) +
+                 " (" + (hook ? "hook programs" : "fentry/fexit") + "), ring buffer " + size_text(_opts.ring_bytes) +
+                 (_filter ? ", filter '" + _co.filter + "' (" + std::to_string(_filter->insns.size()) +
+                                " classic instructions, interpreted)"
+                          : std::string()));
+    }
+
+    // Stop recording first; the writer then drains what the ring holds.
+    void stop_input() override {
+        if (_hooked) {
+            _hooked->remove();
+        } else {
+            _fentry->detach();
+        }
+    }
+
+    capture_totals collect(const capture_writer& writer) override {
         capture_totals t;
-        t.received = source.counters().received.load(std::memory_order_relaxed);
-        t.received_bytes = source.counters().received_bytes.load(std::memory_order_relaxed);
+        t.received = _source->counters().received.load(std::memory_order_relaxed);
+        t.received_bytes = _source->counters().received_bytes.load(std::memory_order_relaxed);
         // Ring-full losses, for --stats' "ring_full" and the total dropped.
         queue_totals q;
         q.received = t.received;
-        q.xsk.rx_ring_full = so.lost();
+        q.xsk.rx_ring_full = lost();
         t.xsk.rx_ring_full = q.xsk.rx_ring_full;
         t.queues.push_back(q);
         add_writer_counts(t, writer);
-        if (filter) {
+        if (_filter) {
             // For --stats' "did not match the filter".
             t.filtered = true;
             for (const auto& c : counts()) {
@@ -233,36 +182,92 @@ trace_result run_trace(const trace_options& opts, const capture_log& log) {
             }
         }
         return t;
-    };
-    auto interface_counts = [](const capture_totals& t) {
+    }
+
+    std::vector<interface_statistics> interface_counts(const capture_totals& t) const override {
         interface_statistics st;
         st.received = t.received + t.dropped() - t.write_errors;
         st.dropped = t.dropped();
-        return std::vector<interface_statistics>{st};
-    };
-    trace_result result;
-    // Stop recording first, then drain what the ring holds.
-    const capture_result cr = run_pipeline(co, {{dev ? &*dev : &no_device, &monitor}}, signals, writer, files, collect,
-                                           interface_counts,
-                                           [&] {
-                                               if (hooked) {
-                                                   hooked->remove();
-                                               } else {
-                                                   fentry->detach();
-                                               }
-                                           },
-                                           log, "xcap-trace");
-    result.end = cr.end;
-    result.output_error = cr.output_error;
-    result.output_name = cr.output_name;
-    result.totals.capture = cr.totals;
-    result.totals.programs = counts();
-    result.totals.hook = hook;
-    result.totals.at_entry = hook ? false : opts.at_entry;
-    result.totals.at_exit = hook ? true : opts.at_exit;
-    result.totals.ring_bytes = source.ring_size();
-    result.totals.filtered = filter.has_value();
-    return result;
+        return {st};
+    }
+
+    const char* thread_name() const override { return "xcap-trace"; }
+
+    // The result of the run: the capture's totals and the programs' own.
+    trace_result result(const capture_result& cr) const {
+        trace_result r;
+        const bool hook = !_opts.hook.empty();
+        r.end = cr.end;
+        r.output_error = cr.output_error;
+        r.output_name = cr.output_name;
+        r.totals.capture = cr.totals;
+        r.totals.programs = counts();
+        r.totals.hook = hook;
+        r.totals.at_entry = hook ? false : _opts.at_entry;
+        r.totals.at_exit = hook ? true : _opts.at_exit;
+        r.totals.ring_bytes = _source->ring_size();
+        r.totals.filtered = _filter.has_value();
+        return r;
+    }
+
+private:
+    void load_recorders(const capture_log& log) {
+        recorder_options ro;
+        ro.snaplen = _snaplen;
+        ro.filter = _filter ? &*_filter : nullptr;
+        ro.ring_bytes = _opts.ring_bytes;
+        ro.entry = _opts.at_entry;
+        ro.exit = _opts.at_exit;
+        ro.force = _co.force;
+        ro.verbose = _co.verbose;
+        if (!_opts.hook.empty()) {
+            _hooked = std::make_unique<hook_recorder>(_opts.hook, ro, log.info);
+        } else {
+            _fentry = std::make_unique<fentry_recorder>(_targets, ro);
+        }
+        ringbuf_source::options so;
+        if (_dev) {
+            so.interfaces.push_back({_dev->ifindex, 0});
+        }
+        so.lost = [this] { return lost(); };
+        _source = std::make_unique<ringbuf_source>(_hooked ? _hooked->ring_fd() : _fentry->ring_fd(), so);
+        for (const auto& t : _targets) {
+            _source->name_program(t.id, t.describe());
+        }
+        if (_hooked) {
+            _source->name_program(0, "hook " + _opts.hook);
+        }
+    }
+
+    std::vector<program_counts> counts() const { return _hooked ? _hooked->counts() : _fentry->counts(); }
+
+    uint64_t lost() const {
+        uint64_t n = 0;
+        for (const auto& c : counts()) {
+            n += c.ring_full;
+        }
+        return n;
+    }
+
+    const trace_options& _opts;
+    const capture_options& _co;
+    const uint32_t _snaplen;
+    std::optional<interpreter_program> _filter;
+    std::optional<device_info> _dev;
+    std::vector<xdp_program_ref> _targets;
+    std::string _traced;  // for the lines and the file's interface description
+    // Destroyed in reverse: the source, then the recorders.
+    std::unique_ptr<fentry_recorder> _fentry;
+    std::unique_ptr<hook_recorder> _hooked;
+    std::unique_ptr<ringbuf_source> _source;
+};
+
+}  // namespace
+
+trace_result run_trace(const trace_options& opts, const capture_log& log) {
+    route_library_logs(opts.capture.verbose);
+    trace_mode mode(opts, log);
+    return mode.result(run_mode(mode, opts.capture, log));
 }
 
 }  // namespace xcap
