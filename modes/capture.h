@@ -70,6 +70,9 @@ struct queue_totals {
     // Packets this queue dropped, each counted once (see xsk_drops); for
     // tap, those the ring had no room for.
     uint64_t dropped() const { return tap ? ring.ring_full : xsk_drops(xsk, zero_copy); }
+    // Packets that reached this queue's program or socket: received or
+    // dropped there (tap: what its program saw after the filter).
+    uint64_t offered() const { return tap ? ring.seen : received + dropped(); }
 };
 
 // Everything counted during one capture, for the summary and --stats.
@@ -97,6 +100,11 @@ struct capture_totals {
     // Packets the kernel or xcap dropped (not counting -c and snaplen).
     uint64_t dropped() const;
 };
+
+// For pcapng's Interface Statistics Blocks, per interface: what reached
+// each (offered) and every drop. Write errors are the output's, not an
+// interface's: with one interface they count there.
+std::vector<interface_statistics> interface_counts(const capture_totals& t);
 
 // The exit summary, as lines for stderr.
 std::string format_summary(const capture_totals& t, const std::string& output_name);

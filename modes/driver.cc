@@ -220,7 +220,7 @@ capture_result run_mode(capture_mode& mode, const capture_options& opts, const c
 
     // Rotated pcapng files end with the counts so far. Called on the writer
     // thread; it reads only counters and the sockets' statistics.
-    files.set_statistics_source([&] { return mode.interface_counts(collect()); });
+    files.set_statistics_source([&] { return interface_counts(collect()); });
     // Every step that could refuse is behind us: the output is the user's now.
     files.begin();
     const int64_t start = monotonic_ns();
@@ -244,7 +244,7 @@ capture_result run_mode(capture_mode& mode, const capture_options& opts, const c
     // programs' and sockets' own counters.
     result.totals = collect();
     result.totals.seconds = double(monotonic_ns() - start) / 1e9;
-    finish_output(files, signals, result, log, [&] { return mode.interface_counts(result.totals); });
+    finish_output(files, signals, result, log, [&] { return interface_counts(result.totals); });
     return result;
 }
 
@@ -256,12 +256,41 @@ void require_linktype(const device_info& dev) {
     }
 }
 
-std::string user_space_filter_line(const compiled_filter& filter, const filter_too_long& why, bool tap) {
-    return "warning: " + std::string(why.what()) + "; xcap runs it on its capture thread instead, as tcpdump does "
-           "when the kernel refuses its filter: every packet is copied to xcap" +
-           (tap ? std::string(" first") : std::string(", and none goes on to the network stack (use --tap to let them)")) +
-           ", and the filter's " + std::to_string(filter.classic.size()) +
-           " classic instructions run on each: at high rates expect drops, each counted";
+filter_stage::filter_stage(const capture_options& opts, bool tap) : _tap(tap), _verbose(opts.verbose) {
+    if (!opts.filter.empty()) {
+        _filter = compile_filter(opts.filter, opts.snaplen);
+    }
+}
+
+std::unique_ptr<xdp_filter_program> filter_stage::load(int next_prog_fd, bool frags) {
+    if (!_filter || _slow) {
+        return nullptr;
+    }
+    xdp_filter_options fo;
+    fo.verbose = _verbose;
+    fo.frags = frags;  // a tail call needs the same setting on both sides
+    try {
+        auto p = std::make_unique<xdp_filter_program>(*_filter, fo);
+        p->set_next(next_prog_fd);
+        return p;
+    } catch (const filter_too_long& e) {
+        // As tcpdump filters in user space when the kernel refuses its filter.
+        _slow = std::make_unique<user_filter>(*_filter);
+        _slow_line = "warning: " + std::string(e.what()) +
+                     "; xcap runs it on its capture thread instead, as tcpdump does when the kernel refuses its "
+                     "filter: every packet is copied to xcap" +
+                     (_tap ? std::string(" first")
+                           : std::string(", and none goes on to the network stack (use --tap to let them)")) +
+                     ", and the filter's " + std::to_string(_filter->classic.size()) +
+                     " classic instructions run on each: at high rates expect drops, each counted";
+        return nullptr;
+    }
+}
+
+void filter_stage::warn(const capture_log& log) const {
+    if (_slow) {
+        log.warn(_slow_line);
+    }
 }
 
 savefile_config output_config(const capture_options& opts, file_format format, const capture_log& log) {

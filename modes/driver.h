@@ -8,13 +8,16 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "modes/capture.h"
 #include "writer/writer.h"
+#include "engine/caps.h"
 #include "engine/device.h"
+#include "engine/xdp_attach.h"
 #include "engine/link_monitor.h"
 #include "engine/promisc.h"
 #include "engine/signals.h"
@@ -36,10 +39,66 @@ interface_description describe_interface(const device_info& dev, const std::stri
 // in a capture file.
 void require_linktype(const device_info& dev);
 
-// For a filter XDP cannot hold (`why`), run by the capture thread instead:
-// the warning line that says so and what it costs (`tap`: every packet is
-// copied; redirect: every packet is also taken from the stack).
-std::string user_space_filter_line(const compiled_filter& filter, const filter_too_long& why, bool tap);
+// An interface an XDP capture (redirect, tap) attaches to: its facts and the
+// takeover of a program already there.
+struct xdp_interface {
+    device_info dev;
+    std::unique_ptr<xdp_takeover> takeover;
+};
+
+// The checks without side effects of an XDP capture, in the order a user
+// meets them: every -i exists and is up, the capabilities, then per
+// interface `each` (the mode's own checks), a link type xcap can label and
+// a program already there (refused unless --force). `I` derives from
+// xdp_interface.
+template <class I>
+std::vector<std::unique_ptr<I>> check_interfaces(const capture_options& opts,
+                                                 const std::function<void(I&)>& each = {}) {
+    std::vector<std::unique_ptr<I>> ifs;
+    for (const auto& name : opts.all_interfaces()) {
+        auto& r = *ifs.emplace_back(std::make_unique<I>());
+        r.dev = probe_device(name);
+        require_up(r.dev);
+    }
+    require_capabilities(capture_capabilities());
+    for (auto& r : ifs) {
+        if (each) {
+            each(*r);
+        }
+        require_linktype(r->dev);
+        r->takeover = std::make_unique<xdp_takeover>(r->dev, opts.force);
+    }
+    return ifs;
+}
+
+// The filter expression of a redirect or tap capture: compiled once (a bad
+// expression throws failure(usage) from the constructor), then loaded on
+// each interface as an XDP program in front of the capture program, which
+// it tail-calls on a match. Where XDP cannot hold the filter (too long), it
+// runs on the capture thread instead (in_user_space()), with one warning.
+// Main thread only.
+class filter_stage {
+public:
+    // `tap`: packets go on to the stack whatever the filter says (the
+    // warning then says less).
+    filter_stage(const capture_options& opts, bool tap);
+
+    // The filter program for one interface, chained to `next_prog_fd`
+    // (loaded with `frags` to match it); null without a filter or once it
+    // runs in user space.
+    std::unique_ptr<xdp_filter_program> load(int next_prog_fd, bool frags);
+    // The filter for the writer (writer_config::filter), or null.
+    const user_filter* in_user_space() const { return _slow.get(); }
+    // The warning, once attached, if the filter runs in user space.
+    void warn(const capture_log& log) const;
+
+private:
+    std::optional<compiled_filter> _filter;
+    bool _tap;
+    bool _verbose;
+    std::unique_ptr<user_filter> _slow;
+    std::string _slow_line;
+};
 
 // The output as the options ask for it (-w, --format or else `format`,
 // rotation, -U, -z failures reported through log.warn).
@@ -53,9 +112,9 @@ void add_writer_counts(capture_totals& t, const capture_writer& writer);
 // for every one. The mode's constructor does every check and load that
 // touches nothing the user has (probe, capabilities, filter, programs,
 // sockets); attach() is the step that takes the interfaces' packets.
-// Called on the main thread, except collect() and interface_counts(),
-// which the writer thread also calls (for pcapng's statistics blocks
-// at a rotation): they read counters only.
+// Called on the main thread, except collect(),
+// which the writer thread also calls (for pcapng's statistics blocks at a
+// rotation): it reads counters only.
 class capture_mode {
 public:
     // An interface the mode captures on: put in promiscuous mode (unless
@@ -82,8 +141,6 @@ public:
     virtual void stop_input() = 0;
     // Every counter so far, the writer's included (add_writer_counts).
     virtual capture_totals collect(const capture_writer& writer) = 0;
-    // Per interface, for pcapng's Interface Statistics Blocks.
-    virtual std::vector<interface_statistics> interface_counts(const capture_totals& t) const = 0;
     virtual const char* thread_name() const { return "xcap-capture"; }
 };
 

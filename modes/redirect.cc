@@ -51,23 +51,6 @@ std::vector<uint32_t> choose_queues(const capture_options& opts, const device_in
     return queues;
 }
 
-// For pcapng's statistics blocks, per interface: packets that reached the
-// sockets (received by xcap or dropped by the kernel on the way), and all
-// drops. Write errors are the output's, not an interface's: with one
-// interface they count there, as they always did.
-std::vector<interface_statistics> interface_counts(const capture_totals& t) {
-    std::vector<interface_statistics> out(std::max<size_t>(t.interfaces.size(), 1));
-    for (const auto& q : t.queues) {
-        auto& st = out[q.interface < out.size() ? q.interface : 0];
-        st.received += q.received + q.dropped();
-        st.dropped += q.dropped();
-    }
-    if (out.size() == 1) {
-        out[0].dropped += t.write_errors;
-    }
-    return out;
-}
-
 void add(xdp_statistics& a, const xdp_statistics& b) {
     a.rx_dropped += b.rx_dropped;
     a.rx_invalid_descs += b.rx_invalid_descs;
@@ -91,10 +74,8 @@ namespace {
 
 // One interface of a redirect capture: its program, sockets and sources.
 // Members are destroyed in reverse: sources, sockets, filter, program.
-struct redirect_interface {
-    device_info dev;
+struct redirect_interface : xdp_interface {
     std::vector<uint32_t> queues;
-    std::unique_ptr<xdp_takeover> takeover;
     std::unique_ptr<rx_program> program;
     std::unique_ptr<xdp_filter_program> filter_program;
     std::vector<std::unique_ptr<xsk_queue>> xsks;
@@ -109,31 +90,18 @@ struct redirect_interface {
 // sees none of them.
 class redirect_mode final : public capture_mode {
 public:
-    explicit redirect_mode(const capture_options& opts) : _opts(opts) {
-        // Everything that can be checked without side effects comes first,
-        // for every interface.
-        for (const auto& name : opts.all_interfaces()) {
-            auto& r = *_ifs.emplace_back(std::make_unique<redirect_interface>());
-            r.dev = probe_device(name);
-            require_up(r.dev);
-        }
-        require_capabilities(capture_capabilities());
-        for (auto& r : _ifs) {
-            r->queues = choose_queues(opts, r->dev);
-            require_linktype(r->dev);
-            r->takeover = std::make_unique<xdp_takeover>(r->dev, opts.force);
-        }
-        // A bad expression fails here (exit 2), before anything is loaded.
-        std::optional<compiled_filter> filter;
-        if (!opts.filter.empty()) {
-            filter = compile_filter(opts.filter, opts.snaplen);
-        }
+    // The checks first (a bad --queues is exit 2 before a foreign program's
+    // exit 6), then the filter (exit 2), then the loads.
+    explicit redirect_mode(const capture_options& opts)
+        : _opts(opts),
+          _ifs(check_interfaces<redirect_interface>(
+              opts, [&opts](redirect_interface& r) { r.queues = choose_queues(opts, r.dev); })),
+          _filter(opts, false) {
         const bool multi_buffer = xsk_multibuffer_supported();
         for (uint32_t i = 0; i < _ifs.size(); ++i) {
             open_sockets(i, multi_buffer);
-            if (filter) {
-                load_filter(*_ifs[i], *filter);
-            }
+            // What does not match goes on to the stack.
+            _ifs[i]->filter_program = _filter.load(_ifs[i]->program->prog_fd(), _ifs[i]->program->frags());
         }
     }
 
@@ -169,13 +137,11 @@ public:
         // in packets of the largest frame any interface takes (a jumbo frame
         // spans several), or after 100 ms.
         cfg.wake_batch = std::max<uint32_t>(_fewest_frames / 4 / _frames_per_packet, 1);
-        cfg.filter = _slow_filter.get();
+        cfg.filter = _filter.in_user_space();
     }
 
     void attach(const capture_log& log) override {
-        if (!_slow_filter_line.empty()) {
-            log.warn(_slow_filter_line);
-        }
+        _filter.warn(log);
         for (auto& r : _ifs) {
             r->takeover->apply(log.info);
             r->program->attach(r->dev, _opts.mode, r->filter_program ? r->filter_program->fd() : -1);
@@ -208,21 +174,15 @@ public:
 
     capture_totals collect(const capture_writer& writer) override;
 
-    std::vector<interface_statistics> interface_counts(const capture_totals& t) const override {
-        return xcap::interface_counts(t);
-    }
-
 private:
     void open_sockets(uint32_t i, bool multi_buffer);
-    void load_filter(redirect_interface& r, const compiled_filter& filter);
 
     const capture_options& _opts;
     std::vector<std::unique_ptr<redirect_interface>> _ifs;
+    filter_stage _filter;
     std::vector<packet_source*> _srcs;
     uint32_t _fewest_frames = UINT32_MAX;  // of any queue
     uint32_t _frames_per_packet = 1;       // the most one packet of the largest frame takes, anywhere
-    std::unique_ptr<user_filter> _slow_filter;  // the filter where XDP cannot hold it
-    std::string _slow_filter_line;
 };
 
 // Jumbo frames: multi-buffer sockets and a frags program where the kernel
@@ -259,25 +219,6 @@ void redirect_mode::open_sockets(uint32_t i, bool multi_buffer) {
     r.limit_line = check_frame_limit(r.dev, r.frame_limit,
                                      r.program->frags() ? frame_limit_cause::driver : frame_limit_cause::kernel,
                                      _opts.mode);
-}
-
-// With a filter, its program runs first and tail-calls the capture program
-// on a match; what does not match goes on to the stack. One too long for
-// XDP runs on the capture thread instead.
-void redirect_mode::load_filter(redirect_interface& r, const compiled_filter& filter) {
-    if (_slow_filter) {
-        return;
-    }
-    xdp_filter_options fo;
-    fo.verbose = _opts.verbose;
-    fo.frags = r.program->frags();  // a tail call needs the same setting
-    try {
-        r.filter_program = std::make_unique<xdp_filter_program>(filter, fo);
-        r.filter_program->set_next(r.program->prog_fd());
-    } catch (const filter_too_long& e) {
-        _slow_filter = std::make_unique<user_filter>(filter);
-        _slow_filter_line = user_space_filter_line(filter, e, false);
-    }
 }
 
 capture_totals redirect_mode::collect(const capture_writer& writer) {

@@ -3,20 +3,15 @@
 #include <cstdio>
 #include <string>
 
+#include "modes/text.h"
+
 #include "modes/capture.h"
 
 namespace xcap {
+using text::fmt;
+using text::plural;
+
 namespace {
-
-std::string fmt(const char* f, auto... args) {
-    char buf[512];
-    std::snprintf(buf, sizeof(buf), f, args...);
-    return buf;
-}
-
-std::string plural(uint64_t n, const char* word) {
-    return fmt("%" PRIu64 " %s%s", n, word, n == 1 ? "" : "s");
-}
 
 // A rate in the unit its magnitude needs ("850 pps", "12.3 kpps",
 // "1.234 Mpps"), so a slow link does not read "0.000 Mpps". The thresholds
@@ -146,6 +141,19 @@ std::string per_interface_stats(const capture_totals& prev, const capture_totals
 }
 
 }  // namespace
+
+std::vector<interface_statistics> interface_counts(const capture_totals& t) {
+    std::vector<interface_statistics> out(std::max<size_t>(t.interfaces.size(), 1));
+    for (const auto& q : t.queues) {
+        auto& st = out[q.interface < out.size() ? q.interface : 0];
+        st.received += q.offered();
+        st.dropped += q.dropped();
+    }
+    if (out.size() == 1) {
+        out[0].dropped += t.write_errors;
+    }
+    return out;
+}
 
 std::string format_summary(const capture_totals& t, const std::string& output_name) {
     if (t.tap) {

@@ -21,25 +21,19 @@ namespace {
 
 // One interface of a tap capture. Members are destroyed in reverse: the
 // filter, then the program (which detaches first).
-struct tap_interface {
-    device_info dev;
-    std::unique_ptr<xdp_takeover> takeover;
+struct tap_interface : xdp_interface {
     std::unique_ptr<tap_program> program;
     std::unique_ptr<xdp_filter_program> filter_program;
 };
 
 class tap_mode final : public capture_mode {
 public:
-    explicit tap_mode(const capture_options& opts) : _opts(opts), _rings(check(opts)) {
-        std::optional<compiled_filter> filter;
-        if (!opts.filter.empty()) {
-            filter = compile_filter(opts.filter, opts.snaplen);
-        }
+    explicit tap_mode(const capture_options& opts)
+        : _opts(opts), _ifs(check_interfaces<tap_interface>(opts)), _filter(opts, true), _rings(opts.ring_bytes) {
         for (auto& r : _ifs) {
             r->program = std::make_unique<tap_program>(_rings, opts.snaplen);
-            if (filter) {
-                load_filter(*r, *filter);
-            }
+            // The tap program takes multi-buffer packets.
+            r->filter_program = _filter.load(r->program->prog_fd(), true);
         }
         make_sources();
     }
@@ -70,13 +64,11 @@ public:
         // quarter of its own ring is still free (backlog() counts 64-byte
         // units).
         cfg.merge_backlog = std::max<size_t>(_rings.bytes_per_cpu() / 64 / 4, 64);
-        cfg.filter = _slow_filter.get();
+        cfg.filter = _filter.in_user_space();
     }
 
     void attach(const capture_log& log) override {
-        if (!_slow_filter_line.empty()) {
-            log.warn(_slow_filter_line);
-        }
+        _filter.warn(log);
         for (auto& r : _ifs) {
             r->takeover->apply(log.info);
             r->program->attach(r->dev, _opts.mode, r->filter_program ? r->filter_program->fd() : -1);
@@ -97,43 +89,8 @@ public:
     }
 
     capture_totals collect(const capture_writer& writer) override;
-    std::vector<interface_statistics> interface_counts(const capture_totals& t) const override;
 
 private:
-    // The checks without side effects, for every interface, before the
-    // rings are made; returns the rings' size.
-    uint64_t check(const capture_options& opts) {
-        for (const auto& name : opts.all_interfaces()) {
-            auto& r = *_ifs.emplace_back(std::make_unique<tap_interface>());
-            r.dev = probe_device(name);
-            require_up(r.dev);
-        }
-        require_capabilities(capture_capabilities());
-        for (auto& r : _ifs) {
-            require_linktype(r->dev);
-            r->takeover = std::make_unique<xdp_takeover>(r->dev, opts.force);
-        }
-        return opts.ring_bytes;
-    }
-
-    // The tap program takes multi-buffer packets; a tail call needs the same
-    // setting on both sides. One too long for XDP runs on the capture thread.
-    void load_filter(tap_interface& r, const compiled_filter& filter) {
-        if (_slow_filter) {
-            return;
-        }
-        xdp_filter_options fo;
-        fo.verbose = _opts.verbose;
-        fo.frags = true;
-        try {
-            r.filter_program = std::make_unique<xdp_filter_program>(filter, fo);
-            r.filter_program->set_next(r.program->prog_fd());
-        } catch (const filter_too_long& e) {
-            _slow_filter = std::make_unique<user_filter>(filter);
-            _slow_filter_line = user_space_filter_line(filter, e, true);
-        }
-    }
-
     // One source per CPU ring; each record names its interface by ifindex.
     void make_sources() {
         std::vector<std::pair<uint32_t, uint32_t>> index_of;
@@ -165,11 +122,10 @@ private:
     const capture_options& _opts;
     // Destroyed in reverse: sources, programs (detached), rings.
     std::vector<std::unique_ptr<tap_interface>> _ifs;
+    filter_stage _filter;
     tap_rings _rings;
     std::vector<std::unique_ptr<ringbuf_source>> _sources;
     std::vector<packet_source*> _srcs;
-    std::unique_ptr<user_filter> _slow_filter;  // the filter where XDP cannot hold it
-    std::string _slow_filter_line;
 };
 
 capture_totals tap_mode::collect(const capture_writer& writer) {
@@ -203,21 +159,6 @@ capture_totals tap_mode::collect(const capture_writer& writer) {
     }
     add_writer_counts(t, writer);
     return t;
-}
-
-// pcapng's statistics blocks: what reached each interface's tap program
-// after the filter, and what its rings had no room for.
-std::vector<interface_statistics> tap_mode::interface_counts(const capture_totals& t) const {
-    std::vector<interface_statistics> out(std::max<size_t>(t.interfaces.size(), 1));
-    for (const auto& q : t.queues) {
-        auto& st = out[q.interface < out.size() ? q.interface : 0];
-        st.received += q.ring.seen;
-        st.dropped += q.ring.ring_full;
-    }
-    if (out.size() == 1) {
-        out[0].dropped += t.write_errors;
-    }
-    return out;
 }
 
 }  // namespace

@@ -184,13 +184,6 @@ public:
         return t;
     }
 
-    std::vector<interface_statistics> interface_counts(const capture_totals& t) const override {
-        interface_statistics st;
-        st.received = t.received + t.dropped() - t.write_errors;
-        st.dropped = t.dropped();
-        return {st};
-    }
-
     const char* thread_name() const override { return "xcap-trace"; }
 
     // The result of the run: the capture's totals and the programs' own.

@@ -3,20 +3,12 @@
 #include <cstdio>
 #include <string>
 
+#include "modes/text.h"
 #include "modes/trace.h"
 
 namespace xcap {
-namespace {
-
-std::string fmt(const char* f, auto... args) {
-    char buf[512];
-    std::snprintf(buf, sizeof(buf), f, args...);
-    return buf;
-}
-
-std::string plural(uint64_t n, const char* word) { return fmt("%" PRIu64 " %s%s", n, word, n == 1 ? "" : "s"); }
-
-}  // namespace
+using text::fmt;
+using text::plural;
 
 std::string format_trace_summary(const trace_totals& t, const std::string& output_name) {
     const capture_totals& c = t.capture;
