@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <utility>
 
 namespace xcap {
 
@@ -54,8 +55,15 @@ void arg_walker::flag() const {
     }
 }
 
-void arg_walker::unknown(const char* what) const {
-    throw failure(failure_kind::usage, std::string("unknown ") + what + "'" + _args[_i] + "'", _help);
+void arg_walker::unknown(const std::string& what) const {
+    throw failure(failure_kind::usage, "unknown " + what + "'" + _args[_i] + "'", _help);
+}
+
+std::string not_empty(const std::string& option, const std::string& value, const char* needs) {
+    if (value.empty()) {
+        usage_error(option, "''", needs);
+    }
+    return value;
 }
 
 uint64_t parse_uint(const std::string& option, const std::string& value, uint64_t min, uint64_t max) {
@@ -106,22 +114,45 @@ double parse_positive(const std::string& option, const std::string& value, doubl
     return v;
 }
 
-uint64_t parse_file_size(const std::string& option, const std::string& value) {
+uint64_t parse_size(const std::string& option, const std::string& value, uint64_t bare_unit, uint64_t min,
+                    uint64_t max) {
     std::string digits = value;
-    uint64_t unit = 1'000'000;
+    uint64_t unit = bare_unit;
     if (!digits.empty()) {
         switch (digits.back()) {
-            case 'k': case 'K': unit = 1024; break;
-            case 'm': case 'M': unit = 1024 * 1024; break;
-            case 'g': case 'G': unit = 1024 * 1024 * 1024; break;
+            case 'k': case 'K': unit = uint64_t(1) << 10; digits.pop_back(); break;
+            case 'm': case 'M': unit = uint64_t(1) << 20; digits.pop_back(); break;
+            case 'g': case 'G': unit = uint64_t(1) << 30; digits.pop_back(); break;
             default: break;
         }
-        if (unit != 1'000'000) {
-            digits.pop_back();
+    }
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+        const char* bare = bare_unit == 1'000'000 ? "millions of bytes"
+                           : bare_unit == 1 << 20 ? "MiB"
+                           : bare_unit == 1 << 10 ? "KiB"
+                                                  : "bytes";
+        usage_error(option, "'" + value + "'",
+                    std::string("not a size: not a whole number of ") + bare + ", nor one with a k, m or g suffix");
+    }
+    errno = 0;
+    const unsigned long long n = std::strtoull(digits.c_str(), nullptr, 10);
+    uint64_t bytes = 0;
+    if (errno == ERANGE || __builtin_mul_overflow(uint64_t(n), unit, &bytes) || bytes < min || bytes > max) {
+        usage_error(option, value, "out of range (" + size_text(min) + " to " + size_text(max) + ")");
+    }
+    return bytes;
+}
+
+std::string size_text(uint64_t bytes) {
+    if (bytes == 0) {
+        return "0";
+    }
+    for (const auto& [shift, suffix] : {std::pair{30, 'g'}, std::pair{20, 'm'}, std::pair{10, 'k'}}) {
+        if (bytes % (uint64_t(1) << shift) == 0) {
+            return std::to_string(bytes >> shift) + suffix;
         }
     }
-    uint64_t n = parse_uint(option, digits.empty() ? value : digits, 1, (uint64_t(1) << 50) / unit);
-    return n * unit;
+    return std::to_string(bytes) + " bytes";
 }
 
 std::string one_of(const std::vector<std::string_view>& names) {

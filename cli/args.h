@@ -33,22 +33,12 @@ public:
     // it comes after "--" (which is itself skipped).
     bool operand() const { return _operand; }
     const std::string& name() const { return _name; }
-    bool is(const char* a, const char* b = nullptr) const { return _name == a || (b && _name == b); }
     // The option's value: attached ("-ieth0", "--x=y") or the next word.
     std::string value();
     // For flags: refuses an attached value.
     void flag() const;
-    // When this is flag `a` (or `b`): refuses an attached value, sets `to`
-    // to `value` and returns true.
-    bool flag(const char* a, const char* b, bool& to, bool value = true) const {
-        if (!is(a, b)) {
-            return false;
-        }
-        flag();
-        to = value;
-        return true;
-    }
-    [[noreturn]] void unknown(const char* what) const;
+    // "unknown WHAT'WORD'" (what: "option ", "replay option ").
+    [[noreturn]] void unknown(const std::string& what) const;
 
 private:
     const std::vector<std::string>& _args;
@@ -61,6 +51,8 @@ private:
     bool _options_ended = false;  // seen "--"
 };
 
+// `value`, which must not be empty; `needs` says what it names ("needs a command").
+std::string not_empty(const std::string& option, const std::string& value, const char* needs);
 // A whole number in [min, max]; names the bounds when it is out of them.
 uint64_t parse_uint(const std::string& option, const std::string& value, uint64_t min, uint64_t max);
 // Seconds above 0 and at most a year, fractions allowed.
@@ -68,8 +60,17 @@ double parse_seconds(const std::string& option, const std::string& value);
 // A number above 0 and at most `max`; `unit` ("Mbps") goes into the message
 // that names the range.
 double parse_positive(const std::string& option, const std::string& value, double max, const std::string& unit = "");
-// -C: millions of bytes as tcpdump counts them, or KiB/MiB/GiB with a k/m/g suffix.
-uint64_t parse_file_size(const std::string& option, const std::string& value);
+// A size, in bytes. One rule for every size option: a whole number with a
+// k, m or g suffix (either case) is KiB, MiB or GiB; a bare number counts
+// `bare_unit` bytes, the unit the option names in its help (KiB for -B and
+// --ring-size, MiB for --preload, and for -C millions of bytes, as tcpdump
+// counts them). A size outside [min, max] is refused, never clamped; the
+// message names the range.
+uint64_t parse_size(const std::string& option, const std::string& value, uint64_t bare_unit, uint64_t min,
+                    uint64_t max);
+// A size as parse_size reads it back with a suffix: 4096 → "4k", 1 << 30 →
+// "1g"; "N bytes" when it is not whole KiB.
+std::string size_text(uint64_t bytes);
 
 template <typename T>
 struct choice {

@@ -1,87 +1,194 @@
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <fstream>
-#include <sstream>
 
 #include "bpf/xcap_abi.h"
 #include "cli/args.h"
+#include "cli/output_format.h"
 #include "cli/subcommands.h"
 #include "pcap/pcap_writer.h"
 
 namespace xcap {
 namespace {
 
-constexpr choice<file_format> file_formats[] = {{"pcap", file_format::pcap}, {"pcapng", file_format::pcapng}};
+using word = const std::string&;
 
-// tcpdump's -F: the whole file is the expression; line breaks are spaces.
-std::string read_filter_file(const std::string& path) {
-    const char* hint = "name a readable file holding a tcpdump filter expression";
-    // A directory opens and reads as empty: that would be no filter at all.
-    struct stat st{};
-    if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
-        throw failure(failure_kind::usage, "-F " + path + ": " +
-                                               (S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file") +
-                                               ", not a filter file",
-                      hint);
-    }
-    std::ifstream f(path);
-    if (!f) {
-        throw failure(failure_kind::usage, errno, "-F " + path + ": cannot read the filter file", hint);
-    }
-    std::stringstream text;
-    text << f.rdbuf();
-    if (f.bad()) {
-        throw failure(failure_kind::usage, errno, "-F " + path + ": cannot read the filter file", hint);
-    }
-    std::string s = text.str();
-    std::replace(s.begin(), s.end(), '\n', ' ');
-    return s;
-}
+constexpr std::string_view synopsis =
+    "xcap replay ...   (see xcap replay --help)\n"
+    "xcap trace ...    (see xcap trace --help)\n"
+    "xcap -i INTERFACE [-i INTERFACE ...] -w FILE [--tap [--ring-size SIZE]]\n"
+    "     [-c COUNT] [-s SNAPLEN] [-q] [--duration SECONDS]\n"
+    "     [--stats SECONDS] [--queues LIST] [--xdp-mode auto|native|generic]\n"
+    "     [--bind auto|zerocopy|copy] [--force] [-p] [--micro] [-B SIZE] [-v]\n"
+    "     [--format pcap|pcapng] [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND] [-U]\n"
+    "     [-F FILE | EXPRESSION]\n"
+    "xcap -d EXPRESSION\n"
+    "xcap -D";
 
-// --ring-size: KiB, or KiB/MiB/GiB with a k/m/g suffix; from a page to 1 GiB.
-uint64_t parse_ring_size(const std::string& option, const std::string& value) {
-    std::string digits = value;
-    uint64_t unit = 1024;
-    if (!digits.empty()) {
-        switch (digits.back()) {
-            case 'k': case 'K': unit = 1ull << 10; digits.pop_back(); break;
-            case 'm': case 'M': unit = 1ull << 20; digits.pop_back(); break;
-            case 'g': case 'G': unit = 1ull << 30; digits.pop_back(); break;
-            default: break;
-        }
-    }
-    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 10) {
-        usage_error(option, value, "not a size (KiB, or a number with a k, m or g suffix)");
-    }
-    uint64_t bytes = std::stoull(digits) * unit;
-    if (bytes < 4096 || bytes > (1ull << 30)) {
-        usage_error(option, value, "out of range (4k to 1g)");
-    }
-    return bytes;
-}
+constexpr std::string_view description =
+    "xcap attaches a small XDP program to INTERFACE that stamps every packet\n"
+    "with its arrival time and redirects it to an AF_XDP socket bound to its\n"
+    "RX queue. One capture thread reads every queue's packets in place,\n"
+    "merges the queues in time order, writes a pcap file with nanosecond\n"
+    "timestamps, which tcpdump, tshark and Wireshark read, and gives each\n"
+    "packet's buffer straight back to the kernel.\n"
+    "\n"
+    "Packets redirected to xcap do not reach the kernel's network stack while\n"
+    "xcap runs: xcap is meant for capture ports, mirrors and test beds. When a\n"
+    "capture interface has an IP address (other than IPv6 link-local) or\n"
+    "carries the default route, xcap says so in one warning line at start.\n"
+    "On a host's own interface use --tap.\n"
+    "\n"
+    "With --tap the XDP program instead copies each packet (up to the snaplen,\n"
+    "every fragment of a multi-buffer packet included, at most 65536 bytes)\n"
+    "with its arrival time, queue and length into a BPF ring buffer, one per\n"
+    "CPU, and lets the packet go on to the stack. Every packet a full ring had\n"
+    "no room for is counted (ring_full in the summary, --stats, and pcapng's\n"
+    "epb_dropcount); the host's traffic is never held up by a slow reader.\n"
+    "\n"
+    "-i may be given several times, or as a comma-separated list: one pcapng\n"
+    "holds every interface's packets merged in time order, each with its\n"
+    "interface (one Interface Description Block per interface). Classic pcap\n"
+    "cannot say which interface a packet came from and is refused (exit 2).\n"
+    "\n"
+    "The XDP program is attached through a bpf_link, so the kernel removes it\n"
+    "when xcap exits for any reason, even SIGKILL.\n"
+    "\n"
+    "On SIGINT, SIGTERM or SIGHUP xcap stops receiving, writes out every\n"
+    "packet the sockets had delivered, detaches and prints a summary on\n"
+    "standard error: packets captured and packets dropped, by reason (the six\n"
+    "XDP_STATISTICS counters of the sockets, write errors, and too_large:\n"
+    "frames longer than a socket takes where the kernel has no AF_XDP\n"
+    "multi-buffer; see Jumbo frames in the README). If the interface\n"
+    "disappears, xcap writes out what it had and exits 3. If a write fails\n"
+    "(a full disk), xcap stops at once: the file is cut back to its last whole\n"
+    "packet and holds exactly the packets counted as captured (exit 1).\n"
+    "\n"
+    "EXPRESSION is a tcpdump filter (pcap-filter(7)), as tcpdump takes it:\n"
+    "the trailing words, or -F FILE. libpcap compiles it, and xcap translates\n"
+    "the classic BPF into eBPF that runs in the XDP program before anything\n"
+    "else: a packet that does not match is never copied and goes on to the\n"
+    "network stack as if xcap were not there. The summary counts both. A\n"
+    "filter too long for one XDP program (its jumps would span more than\n"
+    "32767 eBPF instructions) runs on the capture thread instead, with a\n"
+    "warning: every packet is then copied to xcap (and, without --tap, taken\n"
+    "from the stack), as tcpdump filters in user space when the kernel\n"
+    "refuses its filter.\n"
+    "\n"
+    "Sizes (-B, -C, --ring-size) take a k, m or g suffix for KiB, MiB or GiB\n"
+    "everywhere in xcap; a bare number is in the unit the option names.\n"
+    "\n"
+    "Interfaces that carry IP without an Ethernet header (tun, ipip, gre,\n"
+    "wireguard) are written with link type RAW.";
 
-// -i a,b and -i a -i b: every name once, in order.
-void add_interfaces(capture_options& o, const std::string& option, const std::string& value) {
-    size_t pos = 0;
-    for (;;) {
-        size_t comma = value.find(',', pos);
-        std::string name = value.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-        if (name.empty()) {
-            usage_error(option, "'" + value + "'", "an empty interface name");
-        }
-        if (std::find(o.interfaces.begin(), o.interfaces.end(), name) != o.interfaces.end()) {
-            usage_error(option, name, "interface named twice");
-        }
-        o.interfaces.push_back(name);
-        if (comma == std::string::npos) {
-            break;
-        }
-        pos = comma + 1;
-    }
-    o.interface = o.interfaces.front();
-}
+constexpr std::string_view exit_status =
+    "0  the capture ended normally (signal, -c, --duration, or the reader of\n"
+    "   standard output went away)\n"
+    "1  the capture failed while running (e.g. the output could not be written)\n"
+    "2  bad option or value\n"
+    "3  no such interface, or the interface is down (at start), or it\n"
+    "   disappeared while capturing\n"
+    "4  not root, or a capability is missing (CAP_NET_ADMIN, CAP_BPF,\n"
+    "   CAP_NET_RAW, CAP_IPC_LOCK)\n"
+    "5  the output cannot be written\n"
+    "6  another XDP program is attached to the interface (see --force)\n"
+    "7  the kernel or driver refused (zero-copy, the XDP mode, the program,\n"
+    "   a link type xcap cannot label)";
+
+constexpr std::string_view examples =
+    "xcap -i eth0 -w capture.pcap\n"
+    "xcap -i eth0 -w - | tcpdump -n -r -\n"
+    "xcap -i eth0 -c 1000000 -s 128 --stats 1 -w headers.pcap\n"
+    "xcap -i eth0 -w web.pcap 'tcp port 443 or udp port 443'\n"
+    "xcap -i eth0 -w - 'not port 22' | tcpdump -n -r -\n"
+    "xcap -i eth0 --tap -w host.pcapng\n"
+    "xcap -i eth0 --tap -w - 'port 53' | tcpdump -l -n -r -\n"
+    "xcap -i eth1 -i eth2 -w both.pcapng\n"
+    "xcap -D";
+
+namespace capture_option {
+
+const option tap{
+    "", "--tap", "",
+    "Copy packets through BPF ring buffers and let every one go on to the\n"
+    "network stack, instead of taking them (AF_XDP redirect). For a\n"
+    "host's own interfaces. --queues, --bind and -B do not apply.",
+    [](parse_state& st, word, word) { st.cmd.capture.tap = true; }};
+
+const option ring_size{
+    "", "--ring-size", "SIZE",
+    "With --tap: ring buffer per CPU, in KiB or with a k, m or g suffix\n"
+    "(4k to 1g; default 16m), rounded up to a power of two. Sized for\n"
+    "bursts: a 16 MiB ring holds about 10000 full-size frames.",
+    [](parse_state& st, word o, word v) {
+        st.cmd.capture.ring_bytes = parse_size(o, v, 1024, ring_min, tap_ring_max);
+        st.ring_given = true;
+    }};
+
+const option list_interfaces{
+    "-D", "--list-interfaces", "",
+    "List the interfaces of this network namespace, as tcpdump -D does\n"
+    "(numbered in ifindex order; the alias, if set, in parentheses; the\n"
+    "flags in brackets), each followed by indented lines:\n"
+    "    driver: NAME VERSION[, firmware F][, bus B]   (ethtool)\n"
+    "    queues: N RX, N TX; MTU N\n"
+    "    XDP modes: native, generic | generic only     (native where\n"
+    "        the driver reports the basic XDP feature)\n"
+    "    XDP features: basic, redirect, ndo-xmit, xsk-zerocopy,\n"
+    "        hw-offload, rx-sg, ndo-xmit-sg (as the kernel reports them)\n"
+    "    XDP RX metadata: timestamp, hash, vlan-tag\n"
+    "    AF_XDP zero-copy: yes (xdp-zc-max-segs N) | no (copy mode only)\n"
+    "    AF_XDP TX metadata: tx-timestamp, tx-checksum, ...\n"
+    "    XDP program: none | 'NAME' (id N, MODE mode[, bpf_link ...])\n"
+    "The XDP lines come from the kernel's netdev netlink family (Linux\n"
+    "6.3 and later); an older kernel gets \"XDP features: not reported by\n"
+    "this kernel\" instead. Needs no privileges (without them a program's\n"
+    "name shows as '?'). Other options on the line are ignored, as\n"
+    "tcpdump ignores them. Exit 0; 1 when the kernel cannot be asked, 4\n"
+    "when a security policy denies it.",
+    // As tcpdump -D: list and exit, whatever else is on the line.
+    [](parse_state& st, word, word) { st.answer(cli_command::list_interfaces); }};
+
+const option queues{
+    "", "--queues", "LIST",
+    "Capture only these RX queues: a comma-separated list of numbers and\n"
+    "ranges, e.g. 0,2-3.",
+    [](parse_state& st, word, word v) { st.cmd.capture.queues = parse_queue_list(v); }};
+
+const option xdp_mode{
+    "", "--xdp-mode", "auto|native|generic",
+    "Where the XDP program runs: native (in the driver) or generic (after\n"
+    "the driver builds an skb). auto, the default, tries native first.",
+    [](parse_state& st, word o, word v) { st.cmd.capture.mode = parse_choice(o, v, xdp_modes); }};
+
+const option bind{
+    "", "--bind", "auto|zerocopy|copy",
+    "How the sockets bind: zero-copy (the driver DMAs into xcap's buffers;\n"
+    "i40e, ice, mlx5 and others) or copy. auto, the default, tries\n"
+    "zero-copy first. zerocopy fails where the driver cannot do it.",
+    [](parse_state& st, word o, word v) { st.cmd.capture.bind = parse_choice(o, v, bind_modes); }};
+
+const option buffer_size{
+    "-B", "--buffer-size", "SIZE",
+    "Packet buffer per queue, in KiB or with a k, m or g suffix (1m to 4g,\n"
+    "default 64m), rounded down to a power of two of frames: 2 KiB each\n"
+    "where the MTU's largest frame fits one and the kernel has AF_XDP\n"
+    "multi-buffer, else 4 KiB (-v shows which). A larger buffer rides out\n"
+    "longer stalls of the writer.",
+    [](parse_state& st, word o, word v) {
+        st.cmd.capture.buffer_kib = parse_size(o, v, 1024, uint64_t(1) << 20, uint64_t(4) << 30) >> 10;
+        st.buffer_given = true;
+    }};
+
+const option help{
+    "-h", "--help", "",
+    "Show this text.",
+    [](parse_state& st, word, word) { st.answer(cli_command::help); }};
+
+const option version{
+    "", "--version", "",
+    "Show the version.",
+    [](parse_state& st, word, word) { st.answer(cli_command::version); }};
+
+}  // namespace capture_option
 
 // What no single option can check: what is required, and what goes together.
 void check_capture(const capture_options& o, bool buffer_given, bool ring_given) {
@@ -89,7 +196,7 @@ void check_capture(const capture_options& o, bool buffer_given, bool ring_given)
         throw failure(failure_kind::usage, "no interface given", "name one with -i, e.g. xcap -i eth0 -w out.pcap");
     }
     if (o.interfaces.size() > 1 && !o.output_path.empty() &&
-        o.format.value_or(format_for_path(o.output_path)) == file_format::pcap) {
+        output_format(o.format, o.output_path, file_format::pcap) == file_format::pcap) {
         throw failure(failure_kind::usage,
                       std::to_string(o.interfaces.size()) +
                           " interfaces given, but classic pcap cannot say which interface a packet came from",
@@ -111,19 +218,19 @@ void check_capture(const capture_options& o, bool buffer_given, bool ring_given)
 
 }  // namespace
 
-void check_output_options(const capture_options& o) {
-    if (o.output_path.empty()) {
-        throw failure(failure_kind::usage, "no output given",
-                      "name a file with -w FILE, or write to standard output with -w -");
-    }
-    bool rotating = o.rotate_bytes || o.rotate_seconds;
-    if (o.output_path == "-" && (rotating || o.max_files || !o.post_rotate.empty())) {
-        throw failure(failure_kind::usage, "-C, -G, -W and -z need a file, not standard output",
-                      "name a file with -w");
-    }
-    if (o.max_files && !rotating) {
-        throw failure(failure_kind::usage, "-W needs -C or -G", "see xcap --help");
-    }
+const command_doc& capture_doc() {
+    namespace shared = shared_option;
+    static const option options[] = {
+        shared::interface, capture_option::tap, capture_option::ring_size, shared::write, shared::packet_buffered,
+        shared::format, shared::rotate_size, shared::rotate_seconds, shared::max_files, shared::post_rotate,
+        shared::filter_file, shared::dump_filter, capture_option::list_interfaces, shared::count,
+        shared::snapshot_length, shared::quiet, shared::duration, shared::stats, capture_option::queues,
+        capture_option::xdp_mode, capture_option::bind, shared::force, shared::no_promiscuous_mode, shared::micro,
+        capture_option::buffer_size, shared::verbose, capture_option::help, capture_option::version,
+    };
+    static const command_doc doc{"xcap", "", "capture packets at line rate with AF_XDP", synopsis, description,
+                                 options, exit_status, examples, true};
+    return doc;
 }
 
 std::vector<uint32_t> parse_queue_list(const std::string& text) {
@@ -160,124 +267,12 @@ std::vector<uint32_t> parse_queue_list(const std::string& text) {
     return queues;
 }
 
-bool parse_output_option(arg_walker& arg, capture_options& o) {
-    const std::string& a = arg.name();
-    if (arg.operand()) {
-        return false;
-    }
-    if (arg.flag("-U", "--packet-buffered", o.packet_buffered) || arg.flag("-q", "--quiet", o.quiet) ||
-        arg.flag("-v", "--verbose", o.verbose) || arg.flag("--force", nullptr, o.force) ||
-        arg.flag("-p", "--no-promiscuous-mode", o.promiscuous, false) ||
-        arg.flag("--micro", nullptr, o.nanosecond, false)) {
-        return true;
-    }
-    if (arg.is("-i", "--interface")) {
-        add_interfaces(o, a, arg.value());
-    } else if (arg.is("-w", "--write")) {
-        o.output_path = arg.value();
-        if (o.output_path.empty()) {
-            usage_error(a, "''", "needs a file name, or - for standard output");
-        }
-    } else if (arg.is("-c", "--count")) {
-        o.count = parse_uint(a, arg.value(), 1, UINT64_MAX);
-    } else if (arg.is("-s", "--snapshot-length")) {
-        uint64_t s = parse_uint(a, arg.value(), 0, max_snaplen);
-        o.snaplen = s == 0 ? max_snaplen : uint32_t(s);
-    } else if (arg.is("--duration")) {
-        o.duration_s = parse_seconds(a, arg.value());
-    } else if (arg.is("--stats")) {
-        o.stats_interval_s = parse_seconds(a, arg.value());
-    } else if (arg.is("-C")) {
-        o.rotate_bytes = parse_file_size(a, arg.value());
-    } else if (arg.is("-G")) {
-        o.rotate_seconds = uint32_t(parse_uint(a, arg.value(), 1, 31'536'000));
-    } else if (arg.is("-W")) {
-        o.max_files = uint32_t(parse_uint(a, arg.value(), 1, 1'000'000));
-    } else if (arg.is("-z")) {
-        o.post_rotate = arg.value();
-        if (o.post_rotate.empty()) {
-            usage_error(a, "''", "needs a command");
-        }
-    } else if (arg.is("--format")) {
-        o.format = parse_choice(a, arg.value(), file_formats);
-    } else {
-        return false;
-    }
-    return true;
-}
-
-bool filter_words::take(arg_walker& arg) {
-    if (arg.operand()) {
-        expression += (expression.empty() ? "" : " ") + arg.name();
-    } else if (arg.is("-F")) {
-        file = arg.value();
-    } else if (arg.is("-d")) {
-        arg.flag();
-        dump = true;
-    } else {
-        return false;
-    }
-    return true;
-}
-
-std::string filter_words::finish() const {
-    if (file.empty()) {
-        return expression;
-    }
-    if (!expression.empty()) {
-        throw failure(failure_kind::usage, "a filter expression both on the command line and in -F " + file,
-                      "give it one way");
-    }
-    return read_filter_file(file);
-}
-
 cli_command parse_capture_command(const std::vector<std::string>& args) {
-    cli_command cmd;
-    capture_options& o = cmd.capture;
-    arg_walker arg(args, "see xcap --help");
-    filter_words filter;
-    bool buffer_given = false;
-    bool ring_given = false;
-    while (arg.next()) {
-        const std::string& a = arg.name();
-        if (parse_output_option(arg, o) || arg.flag("--tap", nullptr, o.tap) || filter.take(arg)) {
-            continue;
-        }
-        if (arg.is("-h", "--help")) {
-            cmd.what = cli_command::help;
-            return cmd;
-        } else if (arg.is("-D", "--list-interfaces")) {
-            // As tcpdump -D: list and exit, whatever else is on the line.
-            arg.flag();
-            cmd.what = cli_command::list_interfaces;
-            return cmd;
-        } else if (arg.is("--version")) {
-            cmd.what = cli_command::version;
-            return cmd;
-        } else if (arg.is("-B", "--buffer-size")) {
-            o.buffer_kib = parse_uint(a, arg.value(), 1024, 4u << 20);
-            buffer_given = true;
-        } else if (arg.is("--ring-size")) {
-            o.ring_bytes = parse_ring_size(a, arg.value());
-            ring_given = true;
-        } else if (arg.is("--queues")) {
-            o.queues = parse_queue_list(arg.value());
-        } else if (arg.is("--xdp-mode")) {
-            o.mode = parse_choice(a, arg.value(), xdp_modes);
-        } else if (arg.is("--bind")) {
-            o.bind = parse_choice(a, arg.value(), bind_modes);
-        } else {
-            arg.unknown("option ");
-        }
+    parse_state st(cli_command::run);
+    if (!parse_filtered_command(capture_doc(), args, st, max_snaplen)) {
+        check_capture(st.cmd.capture, st.buffer_given, st.ring_given);
     }
-    o.filter = filter.finish();
-    if (filter.dump) {
-        // As tcpdump -d: show the compiled program and exit; nothing to capture.
-        cmd.what = cli_command::dump_filter;
-        return cmd;
-    }
-    check_capture(o, buffer_given, ring_given);
-    return cmd;
+    return std::move(st.cmd);
 }
 
 }  // namespace xcap

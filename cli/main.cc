@@ -2,7 +2,6 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -84,14 +83,7 @@ std::optional<capture_options> tap_fallback(const trace_options& opts) {
     if (query_attached(dev.ifindex)) {
         return std::nullopt;
     }
-    capture_options co = opts.capture;
-    co.tap = true;
-    co.ring_bytes = std::clamp<uint64_t>(opts.ring_bytes, 4096, uint64_t(1) << 30);
-    if (!co.format) {
-        const std::string& p = co.output_path;
-        co.format = p.size() > 5 && p.compare(p.size() - 5, 5, ".pcap") == 0 ? file_format::pcap : file_format::pcapng;
-    }
-    return co;
+    return tap_capture_for(opts);
 }
 
 int trace_main(const trace_options& opts) {
@@ -130,11 +122,11 @@ int trace_main(const trace_options& opts) {
 int run(const std::vector<std::string>& args) {
     cli_command cmd = parse_command_line(args);
     switch (cmd.what) {
-        case cli_command::help: std::fputs(help_text(), stdout); return exit_ok;
-        case cli_command::replay_help: std::fputs(replay_help_text(), stdout); return exit_ok;
+        case cli_command::help: std::fputs(help_text().c_str(), stdout); return exit_ok;
+        case cli_command::replay_help: std::fputs(replay_help_text().c_str(), stdout); return exit_ok;
         case cli_command::version: std::puts("xcap " XCAP_VERSION); return exit_ok;
         case cli_command::run_replay: return replay_main(cmd.replay);
-        case cli_command::trace_help: std::fputs(trace_help_text(), stdout); return exit_ok;
+        case cli_command::trace_help: std::fputs(trace_help_text().c_str(), stdout); return exit_ok;
         case cli_command::run_trace: return trace_main(cmd.trace);
         case cli_command::dump_filter:
             // As tcpdump -d: the classic program libpcap compiled, which xcap

@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "cli/option_table.h"
 #include "cli/subcommands.h"
 
 namespace xcap {
@@ -45,5 +46,9 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
     }
     return parse_capture_command(args);
 }
+
+std::string help_text() { return render_help(capture_doc()); }
+std::string replay_help_text() { return render_help(replay_doc()); }
+std::string trace_help_text() { return render_help(trace_doc()); }
 
 }  // namespace xcap

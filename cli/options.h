@@ -38,8 +38,15 @@ cli_command parse_command_line(const std::vector<std::string>& args);
 // "0,2-3" → {0, 2, 3}. Throws failure.
 std::vector<uint32_t> parse_queue_list(const std::string& text);
 
-const char* help_text();
-const char* replay_help_text();
-const char* trace_help_text();
+// Each subcommand's --help, rendered from its option table (cli/option_table.h).
+std::string help_text();
+std::string replay_help_text();
+std::string trace_help_text();
+
+// xcap trace on an interface with no XDP program records its packets as
+// --tap does instead: the capture options that takes, pcapng unless asked
+// otherwise (cli/output_format.h). Throws failure(usage) when the trace's
+// --ring-size is more than a tap's ring takes (1g): refused, not cut down.
+capture_options tap_capture_for(const trace_options& o);
 
 }  // namespace xcap

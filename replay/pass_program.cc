@@ -9,8 +9,9 @@
 
 namespace xcap {
 
-pass_program::pass_program() {
-    _skel = xcap_pass_bpf__open_and_load();
+void pass_program::destroy::operator()(xcap_pass_bpf* s) const { xcap_pass_bpf__destroy(s); }
+
+pass_program::pass_program() : _skel(xcap_pass_bpf__open_and_load()) {
     if (!_skel) {
         int err = errno;
         auto kind = (err == EPERM || err == EACCES) ? failure_kind::permission : failure_kind::unsupported;
@@ -19,10 +20,7 @@ pass_program::pass_program() {
     }
 }
 
-pass_program::~pass_program() {
-    _attachment.detach();
-    xcap_pass_bpf__destroy(_skel);
-}
+pass_program::~pass_program() = default;
 
 void pass_program::attach(const device_info& dev, xdp_mode mode) {
     _attachment.attach(bpf_program__fd(_skel->progs.xcap_pass), dev, mode);

@@ -27,7 +27,6 @@ constexpr int tx_skb_budget = 128;
 // latency of a sleep (tens of µs in a VM) must not become send-time error.
 constexpr int64_t spin_window_ns = 150'000;
 
-
 class tx_loop {
 public:
     tx_loop(tx_queue_state& q, tx_shared& s)
@@ -165,17 +164,7 @@ private:
             bytes += items[i].len;
         }
         _sent_packets += k;
-        bump(_q.submitted_bytes, bytes);
-        xsk_ring_prod__submit(&_tx, total);
-        _submitted += total;
-        bump(_q.submitted, k);
-        kick();
-        const int64_t sent_at = monotonic_ns() - _s.start_ns;
-        _q.last_send_ns = sent_at;
-        for (size_t i = 0; i < k; ++i) {
-            int64_t err = sent_at - items[i].due_ns;
-            _q.errors.record(uint64_t(err > 0 ? err : 0));
-        }
+        submit(items, k, total, bytes);
     }
 
     size_t take_budget(size_t k) {
@@ -203,9 +192,15 @@ private:
             d->options = 0;
             bytes += items[i].len;
         }
+        submit(items, k, uint32_t(k), bytes);
+    }
+
+    // Hands the `descs` reserved descriptors of `k` packets (`bytes` in all)
+    // to the kernel and records each packet's send-time error.
+    void submit(const tx_item* items, size_t k, uint32_t descs, uint64_t bytes) {
         bump(_q.submitted_bytes, bytes);
-        xsk_ring_prod__submit(&_tx, uint32_t(k));
-        _submitted += k;
+        xsk_ring_prod__submit(&_tx, descs);
+        _submitted += descs;
         bump(_q.submitted, k);
         kick();
         const int64_t sent_at = monotonic_ns() - _s.start_ns;

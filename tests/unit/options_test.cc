@@ -1,8 +1,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "common/error.h"
+#include <set>
+#include <sstream>
+
+#include "cli/args.h"
+#include "cli/option_table.h"
 #include "cli/options.h"
+#include "cli/output_format.h"
+#include "cli/subcommands.h"
+#include "common/error.h"
 
 using namespace xcap;
 
@@ -333,4 +340,248 @@ TEST(TraceOptions, BadInputIsNamed) {
     expect_usage_error({"trace", "--hook", "/x", "-w", "f", "--at", "entry"}, "do not go with --hook");
     expect_usage_error({"trace", "-i", "e", "-w", "f", "--queues", "1"}, "--queues");
     expect_usage_error({"trace", "-i", "e", "-w", "-", "-C", "1"}, "need a file");
+}
+
+namespace {
+
+// A subcommand's table with what a test line needs around an option.
+struct table_case {
+    const command_doc& doc;
+    std::vector<std::string> prefix;                               // the subcommand's name
+    std::vector<std::pair<std::string, std::string>> base;        // what every line needs (option, value)
+    std::vector<std::pair<std::string, std::vector<std::string>>> needs;  // option → what it goes with
+};
+
+std::vector<table_case> table_cases() {
+    return {
+        {capture_doc(), {}, {{"-i", "e"}, {"-w", "f.pcapng"}}, {{"--ring-size", {"--tap"}}, {"-W", {"-C", "1m"}}}},
+        {replay_doc(), {"replay"}, {{"-i", "e"}, {"-r", "f.pcap"}}, {{"--xdp-tx", {"-t"}}}},
+        {trace_doc(), {"trace"}, {{"-i", "e"}, {"-w", "f.pcapng"}}, {{"-W", {"-C", "1m"}}}},
+    };
+}
+
+bool spelled(const option& o, const std::string& s) { return s == o.short_name || s == o.long_name; }
+
+// Values an option takes: each of its choices ("auto|native|generic"), or
+// one sample for a placeholder ("COUNT"). A placeholder without a sample
+// fails the test: add one here when a table gains a new kind of value.
+std::vector<std::string> sample_values(const option& o, const std::string& readable_file) {
+    const std::string name(o.value);
+    if (name.find_first_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos) {
+        std::vector<std::string> choices;
+        std::stringstream in(name);
+        for (std::string c; std::getline(in, c, '|');) {
+            choices.push_back(c);
+        }
+        return choices;
+    }
+    const std::vector<std::pair<std::string, std::string>> samples = {
+        {"INTERFACE[,INTERFACE...]", "a,b"},
+        {"INTERFACE", "e"},
+        {"FILE", readable_file},
+        {"COUNT", "5"},
+        {"SNAPLEN", "96"},
+        {"SECONDS", "2"},  // -G takes whole seconds only
+        {"LIST", "0,2-3"},
+        {"SIZE", "1m"},
+        {"FILES", "2"},
+        {"COMMAND", "gzip"},
+        {"N", "2"},
+        {"X", "2"},
+        {"PACKETS", "5"},
+        {"PATH", "/sys/fs/bpf/hook"},
+        {"NAME|ID", "xdp_lb"},
+    };
+    for (const auto& [placeholder, value] : samples) {
+        if (placeholder == name) {
+            return {value};
+        }
+    }
+    ADD_FAILURE() << "no sample value for " << name << " (" << spellings(o) << ")";
+    return {};
+}
+
+// Every spelling a heading of the OPTIONS section shows.
+std::set<std::string> help_spellings(const std::string& help) {
+    const size_t from = help.find("\nOPTIONS\n");
+    const size_t to = help.find("\nEXIT STATUS\n");
+    EXPECT_NE(from, std::string::npos);
+    EXPECT_NE(to, std::string::npos);
+    std::set<std::string> found;
+    std::stringstream lines(help.substr(from, to - from));
+    for (std::string line; std::getline(lines, line);) {
+        if (line.size() < 5 || line.compare(0, 4, "    ") != 0 || line[4] != '-') {
+            continue;  // not a heading: a paragraph line is indented by 8
+        }
+        std::stringstream words(line);
+        for (std::string w; words >> w;) {
+            if (w.back() == ',') {
+                w.pop_back();
+            }
+            if (w[0] == '-') {
+                found.insert(w);
+            }
+        }
+    }
+    return found;
+}
+
+}  // namespace
+
+// Parsing and --help read the same table: every spelling of every option is
+// accepted, with every choice of its value, and is a heading of --help.
+TEST(OptionTables, EveryOptionIsParsedAndInItsHelp) {
+    char tmpl[] = "/tmp/xcap-filter-XXXXXX";
+    int fd = mkstemp(tmpl);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, "icmp\n", 5), 5);
+    close(fd);
+    for (const table_case& c : table_cases()) {
+        const std::set<std::string> in_help = help_spellings(render_help(c.doc));
+        ASSERT_FALSE(c.doc.options.empty());
+        for (const option& o : c.doc.options) {
+            for (std::string_view spelling : {o.short_name, o.long_name}) {
+                if (spelling.empty()) {
+                    continue;
+                }
+                const std::string name(spelling);
+                EXPECT_TRUE(in_help.count(name)) << c.doc.command << " --help does not show " << name;
+                const std::vector<std::string> values =
+                    o.value.empty() ? std::vector<std::string>{""} : sample_values(o, tmpl);
+                for (const std::string& value : values) {
+                    std::vector<std::string> args = c.prefix;
+                    for (const auto& [base, base_value] : c.base) {
+                        if (!spelled(o, base)) {
+                            args.insert(args.end(), {base, base_value});
+                        }
+                    }
+                    for (const auto& [needer, with] : c.needs) {
+                        if (spelled(o, needer)) {
+                            args.insert(args.end(), with.begin(), with.end());
+                        }
+                    }
+                    args.push_back(name);
+                    if (!o.value.empty()) {
+                        args.push_back(value);
+                    }
+                    try {
+                        parse(args);
+                    } catch (const failure& e) {
+                        ADD_FAILURE() << ::testing::PrintToString(args) << ": " << e.what();
+                    }
+                }
+            }
+        }
+    }
+    unlink(tmpl);
+}
+
+// A synopsis is free text, so it is checked against the table: it names no
+// option the parser does not take.
+TEST(OptionTables, SynopsisNamesOnlyOptionsOfTheTable) {
+    for (const table_case& c : table_cases()) {
+        std::stringstream words{std::string(c.doc.synopsis)};
+        for (std::string w; words >> w;) {
+            const size_t begin = w.find_first_not_of("[(|");
+            const size_t end = w.find_last_not_of("])|,");
+            if (begin == std::string::npos || end == std::string::npos || w[begin] != '-' || end == begin) {
+                continue;
+            }
+            const std::string name = w.substr(begin, end - begin + 1);
+            bool known = false;
+            for (const option& o : c.doc.options) {
+                known = known || spelled(o, name);
+            }
+            EXPECT_TRUE(known) << c.doc.command << "'s synopsis names " << name;
+        }
+    }
+}
+
+TEST(OptionTables, HelpHasEverySection) {
+    for (const table_case& c : table_cases()) {
+        const std::string help = render_help(c.doc);
+        EXPECT_EQ(help.rfind("NAME\n    " + std::string(c.doc.command) + " - ", 0), 0u);
+        for (const char* section : {"\nSYNOPSIS\n", "\nDESCRIPTION\n", "\nOPTIONS\n", "\nEXIT STATUS\n", "\nEXAMPLES\n"}) {
+            EXPECT_NE(help.find(section), std::string::npos) << c.doc.command << section;
+        }
+    }
+    EXPECT_EQ(help_text(), render_help(capture_doc()));
+    EXPECT_EQ(replay_help_text(), render_help(replay_doc()));
+    EXPECT_EQ(trace_help_text(), render_help(trace_doc()));
+}
+
+// k, m and g are KiB, MiB and GiB in every size option; a bare number is in
+// the unit the option names (-C: millions of bytes, as tcpdump).
+TEST(Sizes, OneMeaningForEverySuffix) {
+    const auto capture = [](std::vector<std::string> more) {
+        std::vector<std::string> args = {"-i", "e", "-w", "f"};
+        args.insert(args.end(), more.begin(), more.end());
+        return parse(args).capture;
+    };
+    EXPECT_EQ(capture({"-C", "2k"}).rotate_bytes, 2048u);
+    EXPECT_EQ(capture({"-C", "2"}).rotate_bytes, 2'000'000u);
+    EXPECT_EQ(capture({"-B", "2m"}).buffer_kib, 2048u);
+    EXPECT_EQ(capture({"-B", "2048"}).buffer_kib, 2048u);
+    EXPECT_EQ(capture({"-B", "1G"}).buffer_kib, 1u << 20);
+    EXPECT_EQ(capture({"--tap", "--ring-size", "8K"}).ring_bytes, 8192u);
+    EXPECT_EQ(capture({"--tap", "--ring-size", "64"}).ring_bytes, 64u << 10);
+    const auto trace_ring = [](const std::string& v) {
+        return parse({"trace", "-i", "e", "-w", "f", "--ring-size", v}).trace.ring_bytes;
+    };
+    EXPECT_EQ(trace_ring("8k"), 8192u);
+    EXPECT_EQ(trace_ring("64"), 64u << 10) << "a bare number is KiB for --ring-size everywhere";
+    EXPECT_EQ(trace_ring("2g"), 2ull << 30);
+    const auto preload = [](const std::string& v) {
+        return parse({"replay", "-i", "e", "-r", "f", "--preload", v}).replay.preload_bytes;
+    };
+    EXPECT_EQ(preload("64"), 64 << 20) << "MiB, as before";
+    EXPECT_EQ(preload("512k"), 512 << 10);
+    EXPECT_EQ(preload("1g"), 1 << 30);
+    EXPECT_EQ(preload("0"), 0);
+    expect_usage_error({"-i", "e", "-w", "f", "-B", "4097m"}, "-B 4097m: out of range (1m to 4g)");
+    expect_usage_error({"trace", "-i", "e", "-w", "f", "--ring-size", "3g"}, "out of range (4k to 2g)");
+    expect_usage_error({"replay", "-i", "e", "-r", "f", "--preload", "1t"}, "not a size");
+    expect_usage_error({"-i", "e", "-w", "f", "-C", "99999999999999999999k"}, "out of range");
+    EXPECT_EQ(size_text(4096), "4k");
+    EXPECT_EQ(size_text(3u << 20), "3m");
+    EXPECT_EQ(size_text(2ull << 30), "2g");
+    EXPECT_EQ(size_text(1000), "1000 bytes");
+}
+
+// A trace with no XDP program to trace captures as --tap does: with its
+// ring size when a tap ring can take it, and a refusal (exit 2) otherwise,
+// never a silent cut.
+TEST(TraceOptions, TapFallbackKeepsTheRingOrRefuses) {
+    trace_options t = parse({"trace", "-i", "e", "-w", "t.out", "--ring-size", "1g"}).trace;
+    capture_options c = tap_capture_for(t);
+    EXPECT_TRUE(c.tap);
+    EXPECT_EQ(c.ring_bytes, 1u << 30);
+    EXPECT_EQ(c.format, file_format::pcapng) << "a trace writes pcapng unless asked otherwise";
+    t.ring_bytes = 2ull << 30;
+    try {
+        tap_capture_for(t);
+        FAIL() << "a 2g ring was taken";
+    } catch (const failure& e) {
+        EXPECT_EQ(e.kind(), failure_kind::usage);
+        EXPECT_EQ(exit_code_for(e.kind()), 2);
+        EXPECT_NE(std::string(e.what()).find("--ring-size 2g: e has no XDP program"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.hint()).find("1g or less"), std::string::npos) << e.hint();
+    }
+    EXPECT_EQ(tap_capture_for(parse({"trace", "-i", "e", "-w", "t.pcap"}).trace).format, file_format::pcap);
+    EXPECT_EQ(tap_capture_for(parse({"trace", "-i", "e", "-w", "t.pcap", "--format", "pcapng"}).trace).format,
+              file_format::pcapng);
+}
+
+// One rule for every mode: --format, else the name's ending, else the mode's default.
+TEST(OutputFormat, FormatOptionThenNameThenTheModesDefault) {
+    EXPECT_EQ(output_format(std::nullopt, "a.pcapng", file_format::pcap), file_format::pcapng);
+    EXPECT_EQ(output_format(std::nullopt, "a.pcap", file_format::pcapng), file_format::pcap);
+    EXPECT_EQ(output_format(std::nullopt, "-", file_format::pcap), file_format::pcap);
+    EXPECT_EQ(output_format(std::nullopt, "-", file_format::pcapng), file_format::pcapng);
+    EXPECT_EQ(output_format(std::nullopt, "pcap", file_format::pcapng), file_format::pcapng);
+    EXPECT_EQ(output_format(file_format::pcap, "a.pcapng", file_format::pcapng), file_format::pcap);
+    // The same choices as the capture path's own rule (pcap/savefile.h).
+    for (const char* path : {"a.pcapng", "a.pcap", "-", "pcapng", "x.cap"}) {
+        EXPECT_EQ(output_format(std::nullopt, path, file_format::pcap), format_for_path(path)) << path;
+    }
 }
