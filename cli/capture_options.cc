@@ -2,7 +2,6 @@
 
 #include "bpf/xcap_abi.h"
 #include "cli/args.h"
-#include "cli/output_format.h"
 #include "cli/subcommands.h"
 #include "pcap/pcap_writer.h"
 

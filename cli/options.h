@@ -45,7 +45,7 @@ std::string trace_help_text();
 
 // xcap trace on an interface with no XDP program records its packets as
 // --tap does instead: the capture options that takes, pcapng unless asked
-// otherwise (cli/output_format.h). Throws failure(usage) when the trace's
+// otherwise (pcap/savefile.h output_format). Throws failure(usage) when the trace's
 // --ring-size is more than a tap's ring takes (1g): refused, not cut down.
 capture_options tap_capture_for(const trace_options& o);
 

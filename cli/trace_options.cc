@@ -1,6 +1,5 @@
 #include "bpf/xcap_abi.h"
 #include "cli/args.h"
-#include "cli/output_format.h"
 #include "cli/subcommands.h"
 
 namespace xcap {

@@ -192,7 +192,7 @@ capture_result run_mode(capture_mode& mode, const capture_options& opts, const c
     for (const auto& i : mode.interfaces()) {
         promisc.push_back(promiscuous_for(*i.dev, opts));
     }
-    savefile_set files(output_config(opts, mode.default_format(opts.output_path), log), describe_section(),
+    savefile_set files(output_config(opts, mode.default_format(), log), describe_section(),
                        mode.describe());
     mode.attach(log);
     const auto ifs = mode.interfaces();
@@ -293,10 +293,10 @@ void filter_stage::warn(const capture_log& log) const {
     }
 }
 
-savefile_config output_config(const capture_options& opts, file_format format, const capture_log& log) {
+savefile_config output_config(const capture_options& opts, file_format otherwise, const capture_log& log) {
     savefile_config fcfg;
     fcfg.path = opts.output_path;
-    fcfg.format = opts.format.value_or(format);
+    fcfg.format = output_format(opts.format, opts.output_path, otherwise);
     fcfg.nanosecond = opts.nanosecond;
     fcfg.rotate_bytes = opts.rotate_bytes;
     fcfg.rotate_seconds = opts.rotate_seconds;

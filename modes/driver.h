@@ -100,9 +100,9 @@ private:
     std::string _slow_line;
 };
 
-// The output as the options ask for it (-w, --format or else `format`,
-// rotation, -U, -z failures reported through log.warn).
-savefile_config output_config(const capture_options& opts, file_format format, const capture_log& log);
+// The output as the options ask for it (-w, the format by output_format()
+// with `otherwise`, rotation, -U, -z failures reported through log.warn).
+savefile_config output_config(const capture_options& opts, file_format otherwise, const capture_log& log);
 
 // Copies the writer's counters (written, bytes, cut, errors, over the
 // limit, unstamped, its filter's rejections) into `t`.
@@ -129,8 +129,9 @@ public:
     virtual std::vector<interface> interfaces() const = 0;
     // pcapng's Interface Description Blocks, in the output's interface order.
     virtual std::vector<interface_description> describe() const = 0;
-    // The file format when --format does not say (by default by the name).
-    virtual file_format default_format(const std::string& path) const { return format_for_path(path); }
+    // The file format when neither --format nor the name says
+    // (pcap/savefile.h output_format).
+    virtual file_format default_format() const { return file_format::pcap; }
     virtual std::vector<packet_source*> sources() = 0;
     // What the writer needs beyond the common settings (wake batch, merge
     // backlog, a filter the XDP program could not hold).

@@ -32,12 +32,6 @@ const std::vector<capability_need>& trace_capabilities(bool hook) {
     return hook ? hooked : fentry;
 }
 
-// Trace writes pcapng (verdicts, pair ids, entry/exit comments) unless asked
-// for pcap by --format (output_config) or a name ending in .pcap.
-file_format trace_format(const std::string& p) {
-    return p.size() > 5 && p.compare(p.size() - 5, 5, ".pcap") == 0 ? file_format::pcap : file_format::pcapng;
-}
-
 std::string where_traced(const trace_options& o) {
     if (!o.hook.empty()) {
         return "at exit";
@@ -137,7 +131,7 @@ public:
         return {iface};
     }
 
-    file_format default_format(const std::string& path) const override { return trace_format(path); }
+    file_format default_format() const override { return file_format::pcapng; }
     std::vector<packet_source*> sources() override { return {_source.get()}; }
 
     void configure(writer_config& cfg) const override {

@@ -32,6 +32,19 @@ file_format format_for_path(const std::string& path) {
     return ends_with(path, ".pcapng") ? file_format::pcapng : file_format::pcap;
 }
 
+file_format output_format(const std::optional<file_format>& asked, const std::string& path, file_format otherwise) {
+    if (asked) {
+        return *asked;
+    }
+    if (ends_with(path, ".pcapng")) {
+        return file_format::pcapng;
+    }
+    if (ends_with(path, ".pcap")) {
+        return file_format::pcap;
+    }
+    return otherwise;
+}
+
 std::string rotation_name(const savefile_config& cfg, uint64_t index, int64_t when) {
     std::string base = cfg.path;
     if (cfg.rotate_seconds) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,13 @@ struct output_failure {
 
 // "x.pcapng" → pcapng; anything else → pcap.
 file_format format_for_path(const std::string& path);
+
+// One rule for the format of every mode's output file: --format when given
+// (`asked`); otherwise by the name, ".pcapng" is pcapng and ".pcap" is pcap;
+// otherwise the mode's own default, `otherwise`: pcap for a capture (as
+// tcpdump writes), pcapng for a trace (its verdicts and entry/exit pairs
+// need it).
+file_format output_format(const std::optional<file_format>& asked, const std::string& path, file_format otherwise);
 
 struct savefile_config {
     std::string path;              // "-" for standard output (no rotation)

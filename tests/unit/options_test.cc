@@ -7,7 +7,6 @@
 #include "cli/args.h"
 #include "cli/option_table.h"
 #include "cli/options.h"
-#include "cli/output_format.h"
 #include "cli/subcommands.h"
 #include "common/error.h"
 
