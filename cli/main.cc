@@ -47,28 +47,37 @@ int replay_main(replay_options opts) {
     return exit_ok;
 }
 
+// The end of a capture or trace after its summary: a line for a reader that
+// went away, and the exit status with its one line for an interface that
+// disappeared or an output that failed. `kept` and `counted` name what the
+// output holds ("packet it delivered", "packet counted as captured").
+int capture_exit(console& out, capture_end end, const output_failure& error, const std::string& gone_line,
+                 const std::string& kept, const std::string& counted) {
+    if (end == capture_end::output_closed) {
+        out.print(line_kind::setup, "the reader of standard output went away; stopped");
+    }
+    if (end == capture_end::interface_gone) {
+        return fail(exit_interface, gone_line, "every " + kept + " before is in the output");
+    }
+    // EPIPE is the reader of a pipe going away: the normal end of `-w - | head`.
+    if (end == capture_end::output_failed || (error.error && error.error != EPIPE)) {
+        return fail(exit_runtime, "writing " + error.file + " failed: " + std::strerror(error.error),
+                    "the file ends on a whole packet and holds every " + counted +
+                        "; free space or choose another output");
+    }
+    return exit_ok;
+}
+
 int capture_main(const capture_options& opts) {
     console out(opts.quiet);
     const capture_log log{out.printer(line_kind::setup), out.printer(line_kind::stats),
                           out.printer(line_kind::warning)};
     capture_result r = opts.tap ? run_tap(opts, log) : run_capture(opts, log);
     out.print_all(format_summary(r.totals, r.output_name));
-    if (r.end == capture_end::output_closed) {
-        out.print(line_kind::setup, "the reader of standard output went away; stopped");
-    }
-    if (r.end == capture_end::interface_gone) {
-        return fail(exit_interface,
-                    "interface " + (r.gone_interface.empty() ? opts.interface : r.gone_interface) +
-                        " disappeared while capturing",
-                    "every packet it delivered before is in the output");
-    }
-    // EPIPE is the reader of a pipe going away: the normal end of `-w - | head`.
-    if (r.end == capture_end::output_failed || (r.output_error.error && r.output_error.error != EPIPE)) {
-        return fail(exit_runtime, "writing " + r.output_error.file + " failed: " + std::strerror(r.output_error.error),
-                    "the file ends on a whole packet and holds every packet counted as captured; free space or "
-                    "choose another output");
-    }
-    return exit_ok;
+    return capture_exit(out, r.end, r.output_error,
+                        "interface " + (r.gone_interface.empty() ? opts.interface : r.gone_interface) +
+                            " disappeared while capturing",
+                        "packet it delivered", "packet counted as captured");
 }
 
 // With no XDP program on the interface there is nothing to trace: as
@@ -104,19 +113,8 @@ int trace_main(const trace_options& opts) {
     trace_result r = run_trace(
         opts, {out.printer(line_kind::setup), out.printer(line_kind::stats), out.printer(line_kind::warning)});
     out.print_all(format_trace_summary(r.totals, r.output_name));
-    if (r.end == capture_end::output_closed) {
-        out.print(line_kind::setup, "the reader of standard output went away; stopped");
-    }
-    if (r.end == capture_end::interface_gone) {
-        return fail(exit_interface, "interface " + opts.capture.interface + " disappeared while tracing",
-                    "every record taken before is in the output");
-    }
-    if (r.end == capture_end::output_failed || (r.output_error.error && r.output_error.error != EPIPE)) {
-        return fail(exit_runtime, "writing " + r.output_error.file + " failed: " + std::strerror(r.output_error.error),
-                    "the file ends on a whole packet and holds every record counted as written; free space or "
-                    "choose another output");
-    }
-    return exit_ok;
+    return capture_exit(out, r.end, r.output_error, "interface " + opts.capture.interface + " disappeared while tracing",
+                        "record taken", "record counted as written");
 }
 
 int run(const std::vector<std::string>& args) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "common/error.h"
+#include "filter/translate.h"
 
 namespace xcap::classic {
 
@@ -144,3 +145,27 @@ void check_classic(const std::vector<classic_insn>& prog, const std::string& whe
 }
 
 }  // namespace xcap::classic
+
+namespace xcap {
+
+using classic::code_of;
+
+bool has_indirect_loads(const compiled_filter& filter) {
+    for (const auto& c : filter.classic) {
+        if (BPF_CLASS(c.code) == BPF_LD && BPF_MODE(c.code) == BPF_IND) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool has_backward_jumps(const compiled_filter& filter) {
+    for (const auto& c : filter.classic) {
+        if (c.code == code_of(BPF_JMP, BPF_JA) && int32_t(c.k) < 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace xcap

@@ -586,24 +586,6 @@ private:
 
 }  // namespace
 
-bool has_indirect_loads(const compiled_filter& filter) {
-    for (const auto& c : filter.classic) {
-        if (BPF_CLASS(c.code) == BPF_LD && BPF_MODE(c.code) == BPF_IND) {
-            return true;
-        }
-    }
-    return false;
-}
-
-bool has_backward_jumps(const compiled_filter& filter) {
-    for (const auto& c : filter.classic) {
-        if (c.code == code_of(BPF_JMP, BPF_JA) && int32_t(c.k) < 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 std::vector<bpf_insn> translate(const compiled_filter& filter, const translate_options& options) {
     return translator(filter, options).run();
 }

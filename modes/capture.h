@@ -58,21 +58,27 @@ uint32_t umem_frame_size(uint32_t largest_frame, bool multi_buffer);
 // want one) rather than take more memory than asked for.
 uint32_t umem_frames(uint64_t kib, uint32_t frame_size);
 
+// One reason a mode's sources or programs lost packets, with its count,
+// named as the summary prints it. A mode lists its own (AF_XDP's six
+// socket statistics, a ring's ring_full, ...); the summary and --stats
+// print whatever they are given, with no knowledge of the mode.
+struct loss {
+    std::string name;                  // in the summary's "dropped:" line
+    uint64_t count = 0;
+    const char* stats_name = nullptr;  // in the --stats line's parentheses; null = not there
+    int stats_rank = 0;                // order there, lowest first
+    bool only_when_nonzero = false;    // named (after write_errors, and as "; N name" in
+                                       // --stats) only when there are any
+};
+
+// What one queue of one interface counted (for tap, over every CPU's ring).
 struct queue_totals {
     uint32_t interface = 0;  // index into capture_totals::interfaces
     uint32_t queue = 0;
-    bool zero_copy = false;
-    uint64_t received = 0;   // redirect: read from the socket; tap: recorded into a ring
-    xdp_statistics xsk{};
-    bool tap = false;
-    xcap_ring_counters ring{};  // tap: the program's counters for this queue
-
-    // Packets this queue dropped, each counted once (see xsk_drops); for
-    // tap, those the ring had no room for.
-    uint64_t dropped() const { return tap ? ring.ring_full : xsk_drops(xsk, zero_copy); }
-    // Packets that reached this queue's program or socket: received or
-    // dropped there (tap: what its program saw after the filter).
-    uint64_t offered() const { return tap ? ring.seen : received + dropped(); }
+    uint64_t received = 0;   // handed to xcap
+    uint64_t offered = 0;    // reached the queue's program or socket (received, dropped there, or
+                             // not yet read)
+    uint64_t dropped = 0;    // lost on the way, each packet counted once
 };
 
 // Everything counted during one capture, for the summary and --stats.
@@ -91,15 +97,25 @@ struct capture_totals {
     uint64_t filter_rejected = 0; // packets it did not match: passed on to the stack
     bool user_filtered = false;   // the filter ran on the capture thread instead (too long for XDP)
     uint64_t user_filter_rejected = 0; // packets it did not match there: not written
-    xdp_statistics xsk{};        // summed over queues
-    xcap_rx_counters program{};
-    bool tap = false;             // --tap: `ring` holds the tap programs' counters
-    xcap_ring_counters ring{};    // summed over interfaces, queues and CPUs
+    std::vector<loss> losses;     // the mode's, by reason, summed (they may overlap: see dropped)
+    uint64_t dropped_elsewhere = 0;  // lost outside any queue (e.g. frames too large for the sockets)
+    std::vector<std::string> program_lines;  // how the mode's programs fared, for the summary
     double seconds = 0;
 
     // Packets the kernel or xcap dropped (not counting -c and snaplen).
     uint64_t dropped() const;
 };
+
+// How each mode names its counts (modes/summary.cc): redirect's sockets
+// (the six XDP_STATISTICS counters, summed, and frames too large for
+// them) and programs (seen, redirected, passed; the filter's rejections;
+// the copy-mode note when fill-ring drops are counted twice); tap's rings
+// (ring_full) and programs.
+std::vector<loss> socket_losses(const xdp_statistics& summed, uint64_t too_large);
+std::vector<std::string> redirect_program_lines(const xcap_rx_counters& summed, bool copy_mode_overlap, bool filtered,
+                                                uint64_t rejected);
+std::vector<loss> ring_losses(uint64_t ring_full);
+std::string tap_program_line(const xcap_ring_counters& summed, bool filtered, uint64_t rejected);
 
 // For pcapng's Interface Statistics Blocks, per interface: what reached
 // each (offered) and every drop. Write errors are the output's, not an

@@ -62,14 +62,6 @@ void add(xdp_statistics& a, const xdp_statistics& b) {
 
 }  // namespace
 
-uint64_t capture_totals::dropped() const {
-    uint64_t n = write_errors + program.too_large;
-    for (const auto& q : queues) {
-        n += q.dropped();
-    }
-    return n;
-}
-
 namespace {
 
 // One interface of a redirect capture: its program, sockets and sources.
@@ -223,34 +215,43 @@ void redirect_mode::open_sockets(uint32_t i, bool multi_buffer) {
 
 capture_totals redirect_mode::collect(const capture_writer& writer) {
     capture_totals t;
+    xdp_statistics sum{};
+    xcap_rx_counters program{};
+    bool overlap = false;
     for (uint32_t i = 0; i < _ifs.size(); ++i) {
         auto& r = *_ifs[i];
         t.interfaces.push_back(r.dev.name);
         for (size_t k = 0; k < r.xsks.size(); ++k) {
-            queue_totals qt;
-            qt.interface = i;
-            qt.queue = r.xsks[k]->queue();
-            qt.zero_copy = r.xsks[k]->zero_copy();
-            qt.received = r.sources[k]->counters().received.load(std::memory_order_relaxed);
             if (auto st = r.xsks[k]->statistics()) {
                 r.last_xsk[k] = *st;
             }
-            qt.xsk = r.last_xsk[k];
+            const xdp_statistics& st = r.last_xsk[k];
+            const bool zero_copy = r.xsks[k]->zero_copy();
+            queue_totals qt;
+            qt.interface = i;
+            qt.queue = r.xsks[k]->queue();
+            qt.received = r.sources[k]->counters().received.load(std::memory_order_relaxed);
+            qt.dropped = xsk_drops(st, zero_copy);
+            qt.offered = qt.received + qt.dropped;
             t.received += qt.received;
             t.received_bytes += r.sources[k]->counters().received_bytes.load(std::memory_order_relaxed);
-            add(t.xsk, qt.xsk);
+            add(sum, st);
+            overlap = overlap || (!zero_copy && st.rx_fill_ring_empty_descs > 0);
             t.queues.push_back(qt);
         }
         const xcap_rx_counters pc = r.program->counters();
-        t.program.seen += pc.seen;
-        t.program.redirected += pc.redirected;
-        t.program.passed_no_socket += pc.passed_no_socket;
-        t.program.too_large += pc.too_large;
+        program.seen += pc.seen;
+        program.redirected += pc.redirected;
+        program.passed_no_socket += pc.passed_no_socket;
+        program.too_large += pc.too_large;
         if (r.filter_program) {
             t.filtered = true;
             t.filter_rejected += r.filter_program->counters().rejected;
         }
     }
+    t.dropped_elsewhere = program.too_large;
+    t.losses = socket_losses(sum, program.too_large);
+    t.program_lines = redirect_program_lines(program, overlap, t.filtered, t.filter_rejected);
     add_writer_counts(t, writer);
     return t;
 }

@@ -41,9 +41,9 @@ std::string per_queue_lines(const capture_totals& t) {
                 continue;
             }
             received += q.received;
-            dropped += q.dropped();
+            dropped += q.dropped;
             lines += (several ? t.interfaces[i] + " " : std::string()) +
-                     fmt("queue %u: %" PRIu64 " received, %" PRIu64 " dropped\n", q.queue, q.received, q.dropped());
+                     fmt("queue %u: %" PRIu64 " received, %" PRIu64 " dropped\n", q.queue, q.received, q.dropped);
         }
         if (several) {
             s += t.interfaces[i] + fmt(": %" PRIu64 " received, %" PRIu64 " dropped\n", received, dropped);
@@ -71,25 +71,6 @@ std::string captured_lines(const capture_totals& t, const std::string& output_na
     return s;
 }
 
-std::string format_tap_summary(const capture_totals& t, const std::string& output_name) {
-    std::string s = captured_lines(t, output_name);
-    s += plural(t.dropped(), "packet") +
-         fmt(" dropped: ring_full %llu, write_errors %" PRIu64 "\n", (unsigned long long)t.ring.ring_full, t.write_errors);
-    if (t.filtered) {
-        s += fmt("XDP tap program: %llu seen, %llu matched, %llu recorded, %llu not recorded (ring full), %" PRIu64
-                 " did not match; every packet passed to the stack\n",
-                 (unsigned long long)(t.ring.seen + t.filter_rejected), (unsigned long long)t.ring.seen,
-                 (unsigned long long)t.ring.recorded, (unsigned long long)t.ring.ring_full, t.filter_rejected);
-    } else {
-        s += fmt("XDP tap program: %llu seen, %llu recorded, %llu not recorded (ring full); every packet passed to "
-                 "the stack\n",
-                 (unsigned long long)t.ring.seen, (unsigned long long)t.ring.recorded,
-                 (unsigned long long)t.ring.ring_full);
-    }
-    s += per_queue_lines(t);
-    return s;
-}
-
 // With several interfaces, the --stats line goes on with each one's rate
 // and drops: "; eth1 1.2 kpps, 0 dropped; eth2 ...".
 // The queues of interface `iface` over the interval: "q0 10 pps 0 dropped,
@@ -106,7 +87,7 @@ std::string queue_stats(const capture_totals& prev, const capture_totals& now, d
         }
         s += (s.empty() ? "" : ", ") + fmt("q%u ", q.queue) +
              rate(double(q.received - std::min(q.received, before)) / interval_s, "pps", 3) +
-             fmt(" %" PRIu64 " dropped", q.dropped());
+             fmt(" %" PRIu64 " dropped", q.dropped);
     }
     return s;
 }
@@ -126,7 +107,7 @@ std::string per_interface_stats(const capture_totals& prev, const capture_totals
         }
         for (const auto& q : now.queues) {
             after += q.interface == i ? q.received : 0;
-            dropped += q.interface == i ? q.dropped() : 0;
+            dropped += q.interface == i ? q.dropped : 0;
             queues += q.interface == i ? 1 : 0;
         }
         if (ifaces > 1) {
@@ -146,8 +127,8 @@ std::vector<interface_statistics> interface_counts(const capture_totals& t) {
     std::vector<interface_statistics> out(std::max<size_t>(t.interfaces.size(), 1));
     for (const auto& q : t.queues) {
         auto& st = out[q.interface < out.size() ? q.interface : 0];
-        st.received += q.offered();
-        st.dropped += q.dropped();
+        st.received += q.offered;
+        st.dropped += q.dropped;
     }
     if (out.size() == 1) {
         out[0].dropped += t.write_errors;
@@ -155,42 +136,81 @@ std::vector<interface_statistics> interface_counts(const capture_totals& t) {
     return out;
 }
 
-std::string format_summary(const capture_totals& t, const std::string& output_name) {
-    if (t.tap) {
-        return format_tap_summary(t, output_name);
+uint64_t capture_totals::dropped() const {
+    uint64_t n = write_errors + dropped_elsewhere;
+    for (const auto& q : queues) {
+        n += q.dropped;
     }
-    std::string s = captured_lines(t, output_name);
-    s += plural(t.dropped(), "packet") + " dropped:";
-    s += fmt(" rx_dropped %llu, rx_invalid_descs %llu, rx_ring_full %llu, rx_fill_ring_empty_descs %llu,"
-             " tx_invalid_descs %llu, tx_ring_empty_descs %llu, write_errors %" PRIu64 "%s\n",
-             (unsigned long long)t.xsk.rx_dropped, (unsigned long long)t.xsk.rx_invalid_descs,
-             (unsigned long long)t.xsk.rx_ring_full, (unsigned long long)t.xsk.rx_fill_ring_empty_descs,
-             (unsigned long long)t.xsk.tx_invalid_descs, (unsigned long long)t.xsk.tx_ring_empty_descs,
-             t.write_errors,
-             // Frames longer than the sockets take (no multi-buffer): named when there are any.
-             t.program.too_large ? fmt(", too_large %llu", (unsigned long long)t.program.too_large).c_str() : "");
-    bool overlap = false;
-    for (const auto& q : t.queues) {
-        overlap = overlap || (!q.zero_copy && q.xsk.rx_fill_ring_empty_descs > 0);
+    return n;
+}
+
+std::vector<loss> socket_losses(const xdp_statistics& st, uint64_t too_large) {
+    return {
+        {"rx_dropped", st.rx_dropped, "rx_dropped", 3},
+        {"rx_invalid_descs", st.rx_invalid_descs},
+        {"rx_ring_full", st.rx_ring_full, "ring_full", 1},
+        {"rx_fill_ring_empty_descs", st.rx_fill_ring_empty_descs, "fill_empty", 2},
+        {"tx_invalid_descs", st.tx_invalid_descs},
+        {"tx_ring_empty_descs", st.tx_ring_empty_descs},
+        // Frames longer than the sockets take (no multi-buffer).
+        {"too_large", too_large, "too_large", 0, true},
+    };
+}
+
+std::vector<std::string> redirect_program_lines(const xcap_rx_counters& pc, bool copy_mode_overlap, bool filtered,
+                                                uint64_t rejected) {
+    std::vector<std::string> lines;
+    if (copy_mode_overlap) {
+        lines.push_back("(in copy mode the kernel counts a packet dropped for want of a fill-ring frame in both "
+                        "rx_dropped and rx_fill_ring_empty_descs; the total counts it once)");
     }
-    if (overlap) {
-        s += "(in copy mode the kernel counts a packet dropped for want of a fill-ring frame in both rx_dropped and "
-             "rx_fill_ring_empty_descs; the total counts it once)\n";
-    }
-    if (t.filtered) {
+    if (filtered) {
         // The filter runs first: what it rejects never reaches the capture program.
-        s += fmt("XDP program: %llu seen, %llu matched and redirected, %" PRIu64
-                 " did not match (passed to the stack)",
-                 (unsigned long long)(t.program.seen + t.filter_rejected), (unsigned long long)t.program.redirected,
-                 t.filter_rejected);
-        s += t.program.passed_no_socket
-                 ? fmt(", %llu matched but passed (no socket on their queue)\n",
-                       (unsigned long long)t.program.passed_no_socket)
-                 : std::string("\n");
+        lines.push_back(fmt("XDP program: %llu seen, %llu matched and redirected, %" PRIu64
+                            " did not match (passed to the stack)",
+                            (unsigned long long)(pc.seen + rejected), (unsigned long long)pc.redirected, rejected) +
+                        (pc.passed_no_socket ? fmt(", %llu matched but passed (no socket on their queue)",
+                                                   (unsigned long long)pc.passed_no_socket)
+                                             : std::string()));
     } else {
-        s += fmt("XDP program: %llu seen, %llu redirected, %llu passed (no socket on their queue)\n",
-                 (unsigned long long)t.program.seen, (unsigned long long)t.program.redirected,
-                 (unsigned long long)t.program.passed_no_socket);
+        lines.push_back(fmt("XDP program: %llu seen, %llu redirected, %llu passed (no socket on their queue)",
+                            (unsigned long long)pc.seen, (unsigned long long)pc.redirected,
+                            (unsigned long long)pc.passed_no_socket));
+    }
+    return lines;
+}
+
+std::vector<loss> ring_losses(uint64_t ring_full) { return {{"ring_full", ring_full, "ring_full", 1}}; }
+
+std::string tap_program_line(const xcap_ring_counters& c, bool filtered, uint64_t rejected) {
+    if (filtered) {
+        return fmt("XDP tap program: %llu seen, %llu matched, %llu recorded, %llu not recorded (ring full), %" PRIu64
+                   " did not match; every packet passed to the stack",
+                   (unsigned long long)(c.seen + rejected), (unsigned long long)c.seen, (unsigned long long)c.recorded,
+                   (unsigned long long)c.ring_full, rejected);
+    }
+    return fmt("XDP tap program: %llu seen, %llu recorded, %llu not recorded (ring full); every packet passed to "
+               "the stack",
+               (unsigned long long)c.seen, (unsigned long long)c.recorded, (unsigned long long)c.ring_full);
+}
+
+std::string format_summary(const capture_totals& t, const std::string& output_name) {
+    std::string s = captured_lines(t, output_name);
+    s += plural(t.dropped(), "packet") + " dropped: ";
+    for (const auto& l : t.losses) {
+        if (!l.only_when_nonzero) {
+            s += l.name + fmt(" %" PRIu64 ", ", l.count);
+        }
+    }
+    s += fmt("write_errors %" PRIu64, t.write_errors);
+    for (const auto& l : t.losses) {
+        if (l.only_when_nonzero && l.count) {
+            s += ", " + l.name + fmt(" %" PRIu64, l.count);
+        }
+    }
+    s += "\n";
+    for (const auto& line : t.program_lines) {
+        s += line + "\n";
     }
     s += per_queue_lines(t);
     if (t.meta_missing) {
@@ -205,23 +225,23 @@ std::string format_stats_line(const capture_totals& prev, const capture_totals& 
     }
     double pps = double(now.received - prev.received) / interval_s;
     double bps = double(now.received_bytes - prev.received_bytes) * 8 / interval_s;
-    if (now.tap) {
-        std::string line = fmt("%s, %s, %" PRIu64 " captured; dropped %" PRIu64 " (ring_full %llu, write_errors %" PRIu64
-                               ")",
-                               rate(pps, "pps", 3).c_str(), rate(bps, "bps", 1).c_str(), now.written, now.dropped(),
-                               (unsigned long long)now.ring.ring_full, now.write_errors);
-        if (now.filtered || now.user_filtered) {
-            line += fmt("; %" PRIu64 " did not match the filter", now.filter_rejected + now.user_filter_rejected);
+    std::string line = fmt("%s, %s, %" PRIu64 " captured; dropped %" PRIu64 " (", rate(pps, "pps", 3).c_str(),
+                           rate(bps, "bps", 1).c_str(), now.written, now.dropped());
+    std::vector<const loss*> shown;
+    for (const auto& l : now.losses) {
+        if (l.stats_name && !l.only_when_nonzero) {
+            shown.push_back(&l);
         }
-        return line + per_interface_stats(prev, now, interval_s);
     }
-    std::string line = fmt("%s, %s, %" PRIu64 " captured; dropped %" PRIu64
-                           " (ring_full %llu, fill_empty %llu, rx_dropped %llu, write_errors %" PRIu64 ")",
-                           rate(pps, "pps", 3).c_str(), rate(bps, "bps", 1).c_str(), now.written, now.dropped(),
-                           (unsigned long long)now.xsk.rx_ring_full, (unsigned long long)now.xsk.rx_fill_ring_empty_descs,
-                           (unsigned long long)now.xsk.rx_dropped, now.write_errors);
-    if (now.program.too_large) {
-        line += fmt("; %llu too_large", (unsigned long long)now.program.too_large);
+    std::stable_sort(shown.begin(), shown.end(), [](const loss* a, const loss* b) { return a->stats_rank < b->stats_rank; });
+    for (const loss* l : shown) {
+        line += fmt("%s %" PRIu64 ", ", l->stats_name, l->count);
+    }
+    line += fmt("write_errors %" PRIu64 ")", now.write_errors);
+    for (const auto& l : now.losses) {
+        if (l.stats_name && l.only_when_nonzero && l.count) {
+            line += fmt("; %" PRIu64 " %s", l.count, l.stats_name);
+        }
     }
     if (now.filtered || now.user_filtered) {
         line += fmt("; %" PRIu64 " did not match the filter", now.filter_rejected + now.user_filter_rejected);

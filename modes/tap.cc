@@ -130,7 +130,7 @@ private:
 
 capture_totals tap_mode::collect(const capture_writer& writer) {
     capture_totals t;
-    t.tap = true;
+    xcap_ring_counters sum{};
     for (uint32_t i = 0; i < _ifs.size(); ++i) {
         auto& r = *_ifs[i];
         t.interfaces.push_back(r.dev.name);
@@ -139,12 +139,12 @@ capture_totals tap_mode::collect(const capture_writer& writer) {
             queue_totals qt;
             qt.interface = i;
             qt.queue = q;
-            qt.tap = true;
-            qt.ring = per_queue[q];
-            qt.received = qt.ring.recorded;
-            t.ring.seen += qt.ring.seen;
-            t.ring.recorded += qt.ring.recorded;
-            t.ring.ring_full += qt.ring.ring_full;
+            qt.received = per_queue[q].recorded;
+            qt.offered = per_queue[q].seen;  // after the filter
+            qt.dropped = per_queue[q].ring_full;
+            sum.seen += per_queue[q].seen;
+            sum.recorded += per_queue[q].recorded;
+            sum.ring_full += per_queue[q].ring_full;
             t.queues.push_back(qt);
         }
         if (r.filter_program) {
@@ -152,11 +152,12 @@ capture_totals tap_mode::collect(const capture_writer& writer) {
             t.filter_rejected += r.filter_program->counters().rejected;
         }
     }
-    t.ring.filtered = t.filter_rejected;
     for (const auto& s : _sources) {
         t.received += s->counters().received.load(std::memory_order_relaxed);
         t.received_bytes += s->counters().received_bytes.load(std::memory_order_relaxed);
     }
+    t.losses = ring_losses(sum.ring_full);
+    t.program_lines = {tap_program_line(sum, t.filtered, t.filter_rejected)};
     add_writer_counts(t, writer);
     return t;
 }

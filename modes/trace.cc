@@ -164,9 +164,10 @@ public:
         // Ring-full losses, for --stats' "ring_full" and the total dropped.
         queue_totals q;
         q.received = t.received;
-        q.xsk.rx_ring_full = lost();
-        t.xsk.rx_ring_full = q.xsk.rx_ring_full;
+        q.dropped = lost();
+        q.offered = q.received + q.dropped;
         t.queues.push_back(q);
+        t.losses = ring_losses(q.dropped);
         add_writer_counts(t, writer);
         if (_filter) {
             // For --stats' "did not match the filter".

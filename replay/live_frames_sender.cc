@@ -14,7 +14,7 @@
 #include "engine/clock.h"
 #include "engine/live_frames.h"
 #include "engine/signals.h"
-#include "replay/owned.h"
+#include "common/owned.h"
 #include "replay/plan.h"
 #include "xcap_replay.skel.h"
 

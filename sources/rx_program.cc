@@ -15,21 +15,28 @@ namespace xcap {
 
 namespace {
 
+}  // namespace
+
+void rx_program::skeleton_deleter::operator()(xcap_rx_bpf* s) const { xcap_rx_bpf__destroy(s); }
+void rx_program::ring_deleter::operator()(ring_buffer* r) const { ring_buffer__free(r); }
+
+namespace {
+
 // Opens and loads the program, with or without BPF_F_XDP_HAS_FRAGS; returns
 // the skeleton or null with `err` set.
-xcap_rx_bpf* open_and_load(bool frags, int& err) {
-    xcap_rx_bpf* skel = xcap_rx_bpf__open();
+template <class Owned>
+Owned open_and_load(bool frags, int& err) {
+    Owned skel(xcap_rx_bpf__open());
     if (!skel) {
         err = -errno;
-        return nullptr;
+        return skel;
     }
     bpf_program__set_autoload(skel->progs.xcap_rx, frags);
     bpf_program__set_autoload(skel->progs.xcap_rx_1buf, !frags);
     skel->rodata->xcap_buff_len = libbpf_probe_bpf_helper(BPF_PROG_TYPE_XDP, BPF_FUNC_xdp_get_buff_len, nullptr) == 1;
-    err = xcap_rx_bpf__load(skel);
+    err = xcap_rx_bpf__load(skel.get());
     if (err) {
-        xcap_rx_bpf__destroy(skel);
-        return nullptr;
+        skel.reset();
     }
     return skel;
 }
@@ -38,11 +45,11 @@ xcap_rx_bpf* open_and_load(bool frags, int& err) {
 
 rx_program::rx_program(bool frags) {
     int err = 0;
-    _skel = open_and_load(frags, err);
+    _skel = open_and_load<decltype(_skel)>(frags, err);
     _frags = frags && _skel;
     if (!_skel && frags && err != -EPERM && err != -EACCES) {
         // Before 5.18 the kernel does not know BPF_F_XDP_HAS_FRAGS.
-        _skel = open_and_load(false, err);
+        _skel = open_and_load<decltype(_skel)>(false, err);
     }
     if (!_skel) {
         auto kind = (err == -EPERM || err == -EACCES) ? failure_kind::permission : failure_kind::unsupported;
@@ -50,40 +57,28 @@ rx_program::rx_program(bool frags) {
                       "xcap needs XDP and AF_XDP support (Linux 5.10 or later) and CAP_BPF");
     }
     const size_t page = size_t(sysconf(_SC_PAGESIZE));
-    _seq_size = (sizeof(xcap_queue_seq) * XCAP_MAX_QUEUES + page - 1) / page * page;
     // Writable: user space sets each queue's doorbell target there.
-    void* m = mmap(nullptr, _seq_size, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(_skel->maps.xcap_seq), 0);
-    if (m == MAP_FAILED) {
-        int e = errno;
-        xcap_rx_bpf__destroy(_skel);
-        _skel = nullptr;
-        throw failure(failure_kind::unsupported, e, "cannot map the capture program's queue counters",
+    _seq_map = map_shared(bpf_map__fd(_skel->maps.xcap_seq),
+                          (sizeof(xcap_queue_seq) * XCAP_MAX_QUEUES + page - 1) / page * page);
+    if (!_seq_map) {
+        throw failure(failure_kind::unsupported, errno, "cannot map the capture program's queue counters",
                       "xcap needs mmapable BPF arrays (Linux 5.5 or later)");
     }
-    _seq = static_cast<xcap_queue_seq*>(m);
+    _seq = reinterpret_cast<xcap_queue_seq*>(_seq_map.get());
     // The records say only which queue rang; clear() skips over them.
-    _bell = ring_buffer__new(bpf_map__fd(_skel->maps.xcap_doorbell),
-                             [](void*, void*, size_t) { return 0; }, nullptr, nullptr);
+    _bell.reset(ring_buffer__new(bpf_map__fd(_skel->maps.xcap_doorbell),
+                                 [](void*, void*, size_t) { return 0; }, nullptr, nullptr));
     if (!_bell) {
-        int e = errno;
-        munmap(_seq, _seq_size);
-        xcap_rx_bpf__destroy(_skel);
-        _skel = nullptr;
-        throw failure(failure_kind::unsupported, e, "cannot map the capture program's doorbell ring",
+        throw failure(failure_kind::unsupported, errno, "cannot map the capture program's doorbell ring",
                       "xcap needs BPF ring buffers (Linux 5.8 or later)");
     }
 }
 
 int rx_program::fd() const { return bpf_map__fd(_skel->maps.xcap_doorbell); }
 
-void rx_program::clear() { ring_buffer__consume(_bell); }
+void rx_program::clear() { ring_buffer__consume(_bell.get()); }
 
-rx_program::~rx_program() {
-    _attachment.detach();
-    ring_buffer__free(_bell);
-    munmap(_seq, _seq_size);
-    xcap_rx_bpf__destroy(_skel);
-}
+rx_program::~rx_program() { _attachment.detach(); }
 
 int rx_program::prog_fd() const {
     return bpf_program__fd(_frags ? _skel->progs.xcap_rx : _skel->progs.xcap_rx_1buf);

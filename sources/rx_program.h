@@ -1,9 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "bpf/xcap_abi.h"
 #include "sources/source.h"
+#include "common/owned.h"
 #include "engine/xdp_attach.h"
 
 struct xcap_rx_bpf;
@@ -60,11 +62,20 @@ public:
     void clear() override;
 
 private:
-    xcap_rx_bpf* _skel = nullptr;
+    struct skeleton_deleter {
+        void operator()(xcap_rx_bpf* s) const;
+    };
+    struct ring_deleter {
+        void operator()(ring_buffer* r) const;
+    };
+
+    // Destroyed in reverse: detached, the doorbell's ring, the counters'
+    // mapping, then the skeleton.
+    std::unique_ptr<xcap_rx_bpf, skeleton_deleter> _skel;
     bool _frags = false;
-    xcap_queue_seq* _seq = nullptr;
-    ring_buffer* _bell = nullptr;
-    size_t _seq_size = 0;
+    unique_mapping _seq_map;
+    xcap_queue_seq* _seq = nullptr;  // in _seq_map
+    std::unique_ptr<ring_buffer, ring_deleter> _bell;
     xdp_attachment _attachment;  // declared last: detached first
 };
 

@@ -99,8 +99,10 @@ tap_rings::tap_rings(uint64_t bytes_per_cpu) {
     }
 }
 
+void tap_program::skeleton_deleter::operator()(xcap_tap_bpf* s) const { xcap_tap_bpf__destroy(s); }
+
 tap_program::tap_program(const tap_rings& rings, uint32_t snaplen) {
-    _skel = xcap_tap_bpf__open();
+    _skel.reset(xcap_tap_bpf__open());
     if (!_skel) {
         throw failure(failure_kind::runtime, errno, "cannot open the tap BPF program");
     }
@@ -110,21 +112,14 @@ tap_program::tap_program(const tap_rings& rings, uint32_t snaplen) {
     // a quarter of a smaller ring.
     _skel->rodata->wake_bytes = std::min<uint64_t>(rings.bytes_per_cpu() / 4, uint64_t(1) << 20);
     if (int err = bpf_map__reuse_fd(_skel->maps.xcap_tap_rings, rings.array_fd())) {
-        xcap_tap_bpf__destroy(_skel);
-        _skel = nullptr;
         throw refused(-err, "cannot hand the ring buffers to the tap BPF program");
     }
-    if (int err = xcap_tap_bpf__load(_skel)) {
-        xcap_tap_bpf__destroy(_skel);
-        _skel = nullptr;
+    if (int err = xcap_tap_bpf__load(_skel.get())) {
         throw refused(-err, "the kernel refused to load the tap BPF program");
     }
 }
 
-tap_program::~tap_program() {
-    _attachment.detach();
-    xcap_tap_bpf__destroy(_skel);
-}
+tap_program::~tap_program() { _attachment.detach(); }
 
 int tap_program::prog_fd() const { return bpf_program__fd(_skel->progs.xcap_tap); }
 

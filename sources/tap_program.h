@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "bpf/xcap_abi.h"
@@ -68,7 +69,10 @@ public:
     void set_lazy_wake(bool lazy);
 
 private:
-    xcap_tap_bpf* _skel = nullptr;
+    struct skeleton_deleter {
+        void operator()(xcap_tap_bpf* s) const;
+    };
+    std::unique_ptr<xcap_tap_bpf, skeleton_deleter> _skel;
     xdp_attachment _attachment;  // declared last: detached first
 };
 

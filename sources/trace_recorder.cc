@@ -105,9 +105,13 @@ uint32_t ring_of_program(int prog_fd) {
 
 // ---- fentry/fexit ----------------------------------------------------------
 
+void fentry_recorder::skeleton_deleter::operator()(xcap_trace_bpf* s) const { xcap_trace_bpf__destroy(s); }
+void hook_recorder::skeleton_deleter::operator()(xcap_hook_bpf* s) const { xcap_hook_bpf__destroy(s); }
+
+// What is loaded so far is unloaded by _traced's owners if a step throws.
 fentry_recorder::fentry_recorder(const std::vector<xdp_program_ref>& targets, const recorder_options& opts) {
     check_ring_size(opts.ring_bytes);
-    try {
+    {
         for (const auto& t : targets) {
             if (t.function.empty()) {
                 throw failure(failure_kind::unsupported,
@@ -117,14 +121,14 @@ fentry_recorder::fentry_recorder(const std::vector<xdp_program_ref>& targets, co
                               "hook with --hook PATH");
             }
             traced tr;
-            tr.skel = xcap_trace_bpf__open();
+            tr.skel.reset(xcap_trace_bpf__open());
             if (!tr.skel) {
                 throw failure(failure_kind::runtime, errno, "cannot open xcap's trace programs");
             }
             tr.id = t.id;
             tr.name = t.describe();
-            _traced.push_back(tr);
-            xcap_trace_bpf* s = tr.skel;
+            xcap_trace_bpf* s = tr.skel.get();
+            _traced.push_back(std::move(tr));
             s->rodata->xcap_snaplen = std::min<uint32_t>(opts.snaplen, XCAP_TRACE_MAX_CAP);
             s->rodata->traced_prog_id = t.id;
             s->rodata->with_entry = opts.entry ? 1 : 0;
@@ -174,24 +178,14 @@ fentry_recorder::fentry_recorder(const std::vector<xdp_program_ref>& targets, co
                 _ring_fd = bpf_map__fd(s->maps.xcap_ring);
             }
         }
-    } catch (...) {
-        for (auto& t : _traced) {
-            xcap_trace_bpf__destroy(t.skel);
-        }
-        _traced.clear();
-        throw;
     }
 }
 
-fentry_recorder::~fentry_recorder() {
-    for (auto& t : _traced) {
-        xcap_trace_bpf__destroy(t.skel);
-    }
-}
+fentry_recorder::~fentry_recorder() = default;
 
 void fentry_recorder::detach() {
     for (auto& t : _traced) {
-        xcap_trace_bpf__detach(t.skel);
+        xcap_trace_bpf__detach(t.skel.get());
     }
 }
 
@@ -232,7 +226,8 @@ hook_recorder::hook_recorder(const std::string& path, const recorder_options& op
                       "(cloudflare/xdpcap's hook.h)");
     }
     _slots = std::min<uint32_t>(mi.max_entries, XCAP_HOOK_SLOTS);
-    _installed_ids.assign(_slots, 0);
+    _installed.map = &_map;
+    _installed.ids.assign(_slots, 0);
 
     // What the slots hold now.
     for (uint32_t slot = 0; slot < _slots; ++slot) {
@@ -264,17 +259,9 @@ hook_recorder::hook_recorder(const std::string& path, const recorder_options& op
                           "xcap will not replace it: pass --force to take the slots (it is not put back)");
         }
     }
-    try {
-        install(opts);
-        start_guardian();
-    } catch (...) {
-        remove();
-        if (_skel) {
-            xcap_hook_bpf__destroy(_skel);
-            _skel = nullptr;
-        }
-        throw;
-    }
+    // Should either throw, _installed empties the slots and _skel unloads.
+    install(opts);
+    start_guardian();
 }
 
 void hook_recorder::install(const recorder_options& opts) {
@@ -283,7 +270,7 @@ void hook_recorder::install(const recorder_options& opts) {
     // only such programs. Try as a plain XDP program, then as a frags one
     // (as xdpcap does).
     for (int attempt = 0; attempt < 2; ++attempt) {
-        _skel = xcap_hook_bpf__open();
+        _skel.reset(xcap_hook_bpf__open());
         if (!_skel) {
             throw failure(failure_kind::runtime, errno, "cannot open xcap's hook programs");
         }
@@ -301,7 +288,7 @@ void hook_recorder::install(const recorder_options& opts) {
                 bpf_program__set_flags(p, bpf_program__flags(p) | BPF_F_XDP_HAS_FRAGS);
             }
         }
-        if (int err = xcap_hook_bpf__load(_skel); err != 0) {
+        if (int err = xcap_hook_bpf__load(_skel.get()); err != 0) {
             throw failure(failure_kind::unsupported, -err, "cannot load xcap's hook programs",
                           "run with -v to see libbpf's messages");
         }
@@ -315,7 +302,7 @@ void hook_recorder::install(const recorder_options& opts) {
             if (bpf_map_update_elem(_map.get(), &slot, &fd, BPF_ANY) != 0) {
                 err = errno;
             } else {
-                _installed_ids[slot] = program_id(fd);
+                _installed.ids[slot] = program_id(fd);
             }
         }
         if (!err) {
@@ -323,8 +310,7 @@ void hook_recorder::install(const recorder_options& opts) {
             return;
         }
         remove();
-        xcap_hook_bpf__destroy(_skel);
-        _skel = nullptr;
+        _skel.reset();
         if (err != EINVAL || attempt == 1) {
             throw failure(failure_kind::unsupported, err, "--hook " + _path + ": cannot put xcap's programs into it",
                           "the hook's programs must be XDP programs like the one that tail-calls it (the same "
@@ -338,15 +324,14 @@ void hook_recorder::start_guardian() {
     if (pipe2(p, O_CLOEXEC) != 0) {
         throw failure(failure_kind::runtime, errno, "cannot create the hook guardian's pipe");
     }
+    unique_fd read_end(p[0]);
+    unique_fd write_end(p[1]);
     const int map_fd = _map.get();
-    const std::vector<uint32_t> ids = _installed_ids;
+    const std::vector<uint32_t> ids = _installed.ids;
     const uint32_t slots = _slots;
     pid_t pid = fork();
     if (pid < 0) {
-        const int e = errno;
-        close(p[0]);
-        close(p[1]);
-        throw failure(failure_kind::runtime, e, "cannot start the hook guardian process");
+        throw failure(failure_kind::runtime, errno, "cannot start the hook guardian process");
     }
     if (pid == 0) {
         // The guardian: it outlives xcap however xcap ends (kill -9 too) and
@@ -381,33 +366,31 @@ void hook_recorder::start_guardian() {
         }
         _exit(0);
     }
-    close(p[0]);
-    _guardian_pipe = p[1];
+    _guardian_pipe = std::move(write_end);
     _guardian = pid;
 }
 
-void hook_recorder::remove() {
-    for (uint32_t slot = 0; slot < _installed_ids.size(); ++slot) {
+void hook_recorder::installed_slots::empty() {
+    for (uint32_t slot = 0; slot < ids.size(); ++slot) {
         uint32_t id = 0;
-        if (_installed_ids[slot] && bpf_map_lookup_elem(_map.get(), &slot, &id) == 0 && id == _installed_ids[slot]) {
-            bpf_map_delete_elem(_map.get(), &slot);
+        if (ids[slot] && bpf_map_lookup_elem(map->get(), &slot, &id) == 0 && id == ids[slot]) {
+            bpf_map_delete_elem(map->get(), &slot);
         }
-        _installed_ids[slot] = 0;
+        ids[slot] = 0;
     }
 }
 
+void hook_recorder::remove() { _installed.empty(); }
+
+// The slots first, then the guardian goes (the pipe closes: it finds them
+// empty); the programs are unloaded after, by _skel.
 hook_recorder::~hook_recorder() {
     remove();
-    if (_guardian_pipe >= 0) {
-        close(_guardian_pipe);
-    }
+    _guardian_pipe.reset();
     if (_guardian > 0) {
         int status = 0;
         while (waitpid(_guardian, &status, 0) < 0 && errno == EINTR) {
         }
-    }
-    if (_skel) {
-        xcap_hook_bpf__destroy(_skel);
     }
 }
 

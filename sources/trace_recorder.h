@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -72,13 +73,16 @@ public:
     std::vector<program_counts> counts() const;
 
 private:
+    struct skeleton_deleter {
+        void operator()(xcap_trace_bpf* s) const;
+    };
     struct traced {
-        xcap_trace_bpf* skel = nullptr;
+        std::unique_ptr<xcap_trace_bpf, skeleton_deleter> skel;
         uint32_t id = 0;
         std::string name;
     };
     std::vector<traced> _traced;
-    int _ring_fd = -1;
+    int _ring_fd = -1;  // the first instance's ring map, shared by the others
 };
 
 class hook_recorder {
@@ -103,16 +107,29 @@ public:
     uint32_t slots() const { return _slots; }
 
 private:
+    struct skeleton_deleter {
+        void operator()(xcap_hook_bpf* s) const;
+    };
+    // The slots holding xcap's programs, emptied when it goes (a failed
+    // setup included), before the programs are unloaded.
+    struct installed_slots {
+        const unique_fd* map = nullptr;
+        std::vector<uint32_t> ids;  // per slot: the id of xcap's program put there, 0 = none
+        void empty();
+        ~installed_slots() { empty(); }
+    };
+
     void install(const recorder_options& opts);
     void start_guardian();
 
     std::string _path;
     unique_fd _map;
     uint32_t _slots = 0;
-    xcap_hook_bpf* _skel = nullptr;
-    std::vector<uint32_t> _installed_ids;  // per slot: the id of xcap's program put there, 0 = none
-    int _ring_fd = -1;
-    int _guardian_pipe = -1;  // its write end; the guardian acts when it closes
+    // Destroyed in reverse: the slots emptied, then the programs unloaded.
+    std::unique_ptr<xcap_hook_bpf, skeleton_deleter> _skel;
+    installed_slots _installed;
+    int _ring_fd = -1;  // in _skel
+    unique_fd _guardian_pipe;  // its write end; the guardian acts when it closes
     pid_t _guardian = -1;
 };
 

@@ -256,10 +256,20 @@ TEST_F(Faults, RotationByTimeMakesNoFileForAnEmptyPeriod) {
             pcaps.push_back(f);
         }
     }
-    ASSERT_EQ(pcaps.size(), 1u) << "files: " << ::testing::PrintToString(pcaps);
-    EXPECT_EQ(read_capture(path(pcaps[0])).size(), 10u);
-    EXPECT_NE(read_text(path("g.err")).find("written to " + path(pcaps[0]) + ")"), std::string::npos)
-        << read_text(path("g.err"));
+    // The burst may straddle a period's end: then two files, each with packets.
+    ASSERT_GE(pcaps.size(), 1u);
+    ASSERT_LE(pcaps.size(), 2u) << "files: " << ::testing::PrintToString(pcaps);
+    size_t total = 0;
+    for (const auto& f : pcaps) {
+        const size_t n = read_capture(path(f)).size();
+        EXPECT_GT(n, 0u) << f << " holds no packet";
+        total += n;
+    }
+    EXPECT_EQ(total, 10u);
+    if (pcaps.size() == 1) {
+        EXPECT_NE(read_text(path("g.err")).find("written to " + path(pcaps[0]) + ")"), std::string::npos)
+            << read_text(path("g.err"));
+    }
 }
 
 // -C with -W: the summary names the files the ring holds, which exist.

@@ -52,25 +52,30 @@ TEST(Summary, CountsEveryDropReasonOnceAndNamesAllSixXskCounters) {
     t.received = 12;
     t.over_limit = 2;
     t.write_errors = 6;
-    queue_totals copy_q;  // copy mode: a fill-ring-empty drop is also in rx_dropped
+    xdp_statistics copy_st{};  // copy mode: a fill-ring-empty drop is also in rx_dropped
+    copy_st.rx_dropped = 4;
+    copy_st.rx_fill_ring_empty_descs = 4;
+    copy_st.rx_invalid_descs = 2;
+    copy_st.rx_ring_full = 3;
+    copy_st.tx_invalid_descs = 100;  // TX counters are reported, not counted as capture drops
+    xdp_statistics zc_st{};  // zero-copy: the driver drops, only the fill-ring counter sees it
+    zc_st.rx_fill_ring_empty_descs = 7;
+    queue_totals copy_q;
     copy_q.queue = 0;
-    copy_q.xsk.rx_dropped = 4;
-    copy_q.xsk.rx_fill_ring_empty_descs = 4;
-    copy_q.xsk.rx_invalid_descs = 2;
-    copy_q.xsk.rx_ring_full = 3;
-    copy_q.xsk.tx_invalid_descs = 100;  // TX counters are reported, not counted as capture drops
-    queue_totals zc_q;  // zero-copy: the driver drops, only the fill-ring counter sees it
+    copy_q.dropped = xsk_drops(copy_st, false);
+    queue_totals zc_q;
     zc_q.queue = 1;
-    zc_q.zero_copy = true;
-    zc_q.xsk.rx_fill_ring_empty_descs = 7;
+    zc_q.dropped = xsk_drops(zc_st, true);
     t.queues = {copy_q, zc_q};
-    t.xsk.rx_dropped = 4;
-    t.xsk.rx_fill_ring_empty_descs = 11;
-    t.xsk.rx_invalid_descs = 2;
-    t.xsk.rx_ring_full = 3;
-    t.xsk.tx_invalid_descs = 100;
-    EXPECT_EQ(copy_q.dropped(), 4u + 2 + 3);
-    EXPECT_EQ(zc_q.dropped(), 7u);
+    xdp_statistics sum{};
+    sum.rx_dropped = 4;
+    sum.rx_fill_ring_empty_descs = 11;
+    sum.rx_invalid_descs = 2;
+    sum.rx_ring_full = 3;
+    sum.tx_invalid_descs = 100;
+    t.losses = socket_losses(sum, 0);
+    EXPECT_EQ(copy_q.dropped, 4u + 2 + 3);
+    EXPECT_EQ(zc_q.dropped, 7u);
     EXPECT_EQ(t.dropped(), 9u + 7 + 6);
     std::string s = format_summary(t, "x.pcap");
     for (const char* name : {"rx_dropped 4", "rx_invalid_descs 2", "rx_ring_full 3", "rx_fill_ring_empty_descs 11",

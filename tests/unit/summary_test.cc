@@ -40,29 +40,47 @@ TEST(Summary, StatsLineRateBoundaries) {
 
 namespace {
 
+// Two interfaces of two queues each, as redirect or tap mode counts them
+// (tap: a ring-full loss per queue).
 capture_totals two_interfaces(bool tap) {
     capture_totals t;
-    t.tap = tap;
     t.interfaces = {"eth1", "eth2"};
+    xcap_ring_counters ring{};
     for (uint32_t i = 0; i < 2; ++i) {
         for (uint32_t q = 0; q < 2; ++q) {
             queue_totals qt;
             qt.interface = i;
             qt.queue = q;
-            qt.tap = tap;
             qt.received = 10 * (i + 1) + q;
-            qt.ring.seen = qt.received + 1;
-            qt.ring.recorded = qt.received;
-            qt.ring.ring_full = tap ? 1 : 0;
+            qt.dropped = tap ? 1 : 0;
+            qt.offered = qt.received + 1;
             t.queues.push_back(qt);
             t.received += qt.received;
-            t.ring.seen += qt.ring.seen;
-            t.ring.recorded += qt.ring.recorded;
-            t.ring.ring_full += qt.ring.ring_full;
+            ring.seen += qt.offered;
+            ring.recorded += qt.received;
+            ring.ring_full += qt.dropped;
         }
     }
     t.written = t.received;
+    if (tap) {
+        t.losses = ring_losses(ring.ring_full);
+        t.program_lines = {tap_program_line(ring, false, 0)};
+    } else {
+        t.losses = socket_losses(xdp_statistics{}, 0);
+        t.program_lines = redirect_program_lines(xcap_rx_counters{}, false, false, 0);
+    }
     return t;
+}
+
+// The tap program's counts of two_interfaces(true).
+xcap_ring_counters tap_rings_of(const capture_totals& t) {
+    xcap_ring_counters c{};
+    for (const auto& q : t.queues) {
+        c.seen += q.offered;
+        c.recorded += q.received;
+        c.ring_full += q.dropped;
+    }
+    return c;
 }
 
 }  // namespace
@@ -109,6 +127,7 @@ TEST(Summary, TapCountsRingLosses) {
     EXPECT_NE(s.find("eth2 queue 1: 21 received, 1 dropped\n"), std::string::npos) << s;
     t.filtered = true;
     t.filter_rejected = 100;
+    t.program_lines = {tap_program_line(tap_rings_of(t), true, 100)};
     s = format_summary(t, "x.pcapng");
     EXPECT_NE(s.find("XDP tap program: 166 seen, 66 matched, 62 recorded, 4 not recorded (ring full), 100 did not "
                      "match;"),
@@ -126,8 +145,10 @@ TEST(Summary, TooLargeIsADropWithItsOwnReason) {
     capture_totals t;
     t.received = 10;
     t.written = 10;
+    t.losses = socket_losses(xdp_statistics{}, 0);
     EXPECT_EQ(format_summary(t, "x.pcap").find("too_large"), std::string::npos);
-    t.program.too_large = 7;
+    t.losses = socket_losses(xdp_statistics{}, 7);
+    t.dropped_elsewhere = 7;
     EXPECT_EQ(t.dropped(), 7u);
     std::string s = format_summary(t, "x.pcap");
     EXPECT_NE(s.find("7 packets dropped: rx_dropped 0,"), std::string::npos) << s;

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <memory>
 
-// The one ownership style for replay's kernel resources: a std::unique_ptr
+// The one ownership style for kernel resources: a std::unique_ptr
 // with a deleter, beside common/fd.h's unique_fd for plain descriptors.
 // Each owner frees once, when it goes out of scope; none is thread-safe.
 namespace xcap {
