@@ -180,6 +180,7 @@ TEST_F(Faults, FilterTooLongForXdpRunsOnTheCaptureThread) {
         std::snprintf(mac, sizeof mac, " or ether host 0a:bc:de:00:%02x:%02x", i / 256, i % 256);
         expr += mac;
     }
+    bool multi_buffer = false;  // the kernel's, as redirect's setup line says
     for (const bool tap : {false, true}) {
         SCOPED_TRACE(tap ? "--tap" : "redirect");
         const std::string name = tap ? "t" : "r";
@@ -195,8 +196,23 @@ TEST_F(Faults, FilterTooLongForXdpRunsOnTheCaptureThread) {
         x.signal(SIGINT);
         ASSERT_EQ(x.wait(20), 0) << read_text(path(name + ".err"));
         const std::string err = read_text(path(name + ".err"));
-        EXPECT_NE(err.find("the filter is too long to run in XDP"), std::string::npos) << err;
-        EXPECT_NE(err.find("runs it on its capture thread instead"), std::string::npos) << err;
+        // Where the kernel lacks multi-buffer XDP (6.1) the filter needs no
+        // slow paths for later buffers and fits one program: then XDP runs
+        // it, and the file must still hold exactly libpcap's selection.
+        const bool in_user_space = err.find("the filter is too long to run in XDP") != std::string::npos;
+        if (!tap) {
+            multi_buffer = err.find("multi-buffer") != std::string::npos;
+        }
+        if (multi_buffer) {
+            EXPECT_TRUE(in_user_space) << "with multi-buffer XDP this filter cannot fit one program: " << err;
+        }
+        if (in_user_space) {
+            EXPECT_NE(err.find("runs it on its capture thread instead"), std::string::npos) << err;
+        } else {
+            EXPECT_NE(err.find(tap ? "matched, " : "matched and redirected"), std::string::npos)
+                << "neither run in XDP nor in user space: " << err;
+            std::printf("note: the filter fits one XDP program on this kernel; the user-space path is not exercised\n");
+        }
 
         pcap_t* dead = pcap_open_dead(DLT_EN10MB, 262144);
         bpf_program prog;
@@ -223,7 +239,9 @@ TEST_F(Faults, FilterTooLongForXdpRunsOnTheCaptureThread) {
             }
         }
         EXPECT_EQ(captured, match) << "the file holds exactly what the expression selects";
-        EXPECT_GE(number_in(err, "([0-9]+) did not match the filter \\(run in xcap"), n - match.size()) << err;
+        if (in_user_space) {
+            EXPECT_GE(number_in(err, "([0-9]+) did not match the filter \\(run in xcap"), n - match.size()) << err;
+        }
     }
 }
 
