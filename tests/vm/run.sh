@@ -5,9 +5,10 @@
 # kernels (6.1 by default, XCAP_VM_KERNEL=6.12 for bookworm-security's 6.12)
 # and sees the host's user space: the host's / read-only over 9p, the project
 # and ../shared read-write at the same paths, the same working directory. The
+# guest has two virtio-net NICs, zc0 and zc1, joined only to each other. The
 # command's stdout and stderr arrive on ours as it runs, and its exit status
 # is ours. It is the project's second kernel: what the host refuses (fentry,
-# fexit, freplace) and the netns suites on other kernels.
+# fexit, freplace), the netns suites on other kernels, and a real driver.
 #
 # Exit status: the command's; 77 when the guest cannot be run here at all
 # (the reason on stderr); 124 on timeout; 125 when the guest failed before
@@ -230,12 +231,27 @@ cp "$here/init.sh" "$tmp/initramfs/init"
 chmod 755 "$tmp/initramfs/init"
 (cd "$tmp/initramfs" && find . | "$busybox" cpio -o -H newc 2>/dev/null) >"$tmp/initramfs.cpio"
 
+# Two virtio-net NICs, zc0 and zc1 in the guest, joined to each other by a hub
+# inside qemu and to nothing else: a real driver for the tests (a unicast MAC
+# filter, and on 6.11+ AF_XDP zero-copy receive) whose traffic never leaves
+# the guest. Zero-copy needs the DMA API (iommu_platform; without a vIOMMU
+# the guest maps directly), which needs a modern-only device, and queue reset
+# (on by default in qemu 7.2+). romfile= keeps qemu from looking for a boot
+# ROM that no test needs.
+zc_macs=(02:78:63:00:00:00 02:78:63:00:00:01)
+nics=()
+for i in 0 1; do
+    nics+=(-netdev "hubport,id=zc$i,hubid=0"
+        -device "virtio-net-pci,netdev=zc$i,mac=${zc_macs[$i]},iommu_platform=on,disable-legacy=on,romfile=")
+done
+
 # The guest's settings, read by init.sh (sourced by busybox sh).
 {
     printf 'XCAP_VM_PROJECT=%q\n' "$project"
     printf 'XCAP_VM_SHARED=%q\n' "$shared"
     printf 'XCAP_VM_PRELOAD=%q\n' "$preload"
     printf 'XCAP_VM_VERBOSE=%q\n' "$verbose"
+    printf 'XCAP_VM_NICS=%q\n' "zc0=${zc_macs[0]} zc1=${zc_macs[1]}"
 } >"$tmp/io/config"
 
 # The command, run by the host's bash in the guest: same directory, a few of
@@ -278,6 +294,7 @@ start_qemu() {  # $1: kvm or tcg
         "${machine[@]}" -smp "$cpus" -m "$mem" \
         -kernel "$vmlinuz" -initrd "$tmp/initramfs.cpio" -append "$append" \
         -serial "file:$tmp/console.log" -monitor none -nic none \
+        "${nics[@]}" \
         -virtfs "local,path=/,mount_tag=hostroot,readonly=on,$v9" \
         -virtfs "local,path=$tmp/io,mount_tag=xcapio,$v9" \
         -virtfs "local,path=$project,mount_tag=project,$v9" \
