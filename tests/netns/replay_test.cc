@@ -649,7 +649,9 @@ TEST_F(Replay, ScheduleSurvivesAStall) {
     auto got = stop(c, path("out.pcap"));
     ASSERT_EQ(got.size(), n);
     double span = double(got.back().ts_ns - got.front().ts_ns) / 1e9;
-    EXPECT_NEAR(span, 3.0, 0.05) << "15000 packets at 5000 pps take 3 s, stall or not";
+    // Not 300 ms late; within 150 ms, which the emulated guest's vCPU
+    // pauses need (3.067 s in one run there).
+    EXPECT_NEAR(span, 3.0, 0.15) << "15000 packets at 5000 pps take 3 s, stall or not";
     // The stall shows as one gap of about 300 ms, then a catch-up burst.
     uint64_t longest = 0;
     for (size_t i = 1; i < got.size(); ++i) {
