@@ -111,9 +111,11 @@ one_run() {
     rm -f "$tmp"/cap.* "$tmp"/replay.*
     "$xcap" --bind "$mode" -i $rx -w "$tmp/cap.pcap" >"$tmp/cap.out" 2>"$tmp/cap.err" &
     cap_pid=$!
-    local i
+    # Its setup line ("zc1 queue 0: native XDP, copy mode, ..."), not the
+    # refusal, which names the queue too.
+    local setup="$rx queue 0: [a-z]* XDP, " i
     for i in $(seq 1200); do
-        grep -q "$rx queue 0: " "$tmp/cap.err" && break
+        grep -q "$setup" "$tmp/cap.err" && break
         kill -0 "$cap_pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -126,9 +128,9 @@ one_run() {
         echo "round $round $mode: ${result[$mode,$round]}" >&2
         return
     fi
-    grep -q "$rx queue 0: " "$tmp/cap.err" || fail "round $round $mode: xcap did not finish its setup in 120 s"
+    grep -q "$setup" "$tmp/cap.err" || fail "round $round $mode: xcap did not finish its setup in 120 s"
     local said
-    said=$(grep -o "$rx queue 0: [^,]*, [^,]*" "$tmp/cap.err")
+    said=$(grep -o "$setup[^,]*" "$tmp/cap.err" | head -n 1)
     case "$mode:$said" in
         copy:*"copy mode" | zerocopy:*"zero-copy mode") ;;
         *) fail "round $round $mode: xcap says '$said'" ;;

@@ -269,13 +269,15 @@ protected:
     }
 
     // Starts `xcap -i zc1 -w out.pcap ARGS` and waits (TCG: generously) for
-    // its setup line for queue 0, which comes once the program is attached.
+    // its setup line for queue 0 ("zc1 queue 0: native XDP, ..."; a refusal
+    // names the queue too), which comes once the program is attached.
     child start_capture(std::vector<std::string> args) {
         std::vector<std::string> argv = {XCAP_BIN, "-i", receiver, "-w", path("out.pcap")};
         argv.insert(argv.end(), args.begin(), args.end());
         child c(argv, path("cap.out"), path("cap.err"));
         for (int i = 0; i < 1200; ++i) {
-            if (read_text(path("cap.err")).find(receiver + " queue 0: ") != std::string::npos || !c.running()) {
+            static const std::regex setup_line(receiver + " queue 0: [a-z]+ XDP, ");
+            if (std::regex_search(read_text(path("cap.err")), setup_line) || !c.running()) {
                 break;
             }
             usleep(50'000);
