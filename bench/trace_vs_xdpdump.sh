@@ -24,6 +24,13 @@
 # it does not depend on how fast the emulated machine happened to run the
 # flood. Medians of ROUNDS rounds. Namespaces and files are removed on every
 # path.
+#
+# A figure it cannot trust ends the run with the reason and status 1, before
+# any table is written: a run counter that did not move, a flood time or a
+# tool's record count it cannot read, more records than the program ran
+# twice. (It once read the run count from the wrong one of the program's
+# maps and printed rates of 0.0 kpps and "-60000" lost records, exit 0.)
+# CI runs it at a tiny size (tests/vm: XCAP_TRACE_BENCH_N=2000, one round).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,7 +43,18 @@ n=${XCAP_TRACE_BENCH_N:-100000}
 rounds=${XCAP_TRACE_BENCH_ROUNDS:-3}
 out=${XCAP_TRACE_BENCH_OUT:-$project/bench/results/trace-guest.md}
 
+# The system's interpreter where there is one: a version manager's shim on
+# PATH (pyenv's runs a dozen bash processes per call) takes 10-15 s a call in
+# the emulated guest, where this script calls it several times per run.
+python=/usr/bin/python3
+[ -x "$python" ] || python=$(command -v python3)
+fail() {
+    echo "trace_vs_xdpdump: $*" >&2
+    exit 1
+}
 [ "$(id -u)" = 0 ] || { echo "trace_vs_xdpdump: needs root" >&2; exit 77; }
+case "$n$rounds" in *[!0-9]*) fail "XCAP_TRACE_BENCH_N and XCAP_TRACE_BENCH_ROUNDS must be numbers" ;; esac
+[ "$n" -gt 0 ] && [ "$rounds" -gt 0 ] || fail "XCAP_TRACE_BENCH_N and XCAP_TRACE_BENCH_ROUNDS must be above 0"
 for f in "$xcap" "$flood" "$prog"; do
     [ -e "$f" ] || { echo "trace_vs_xdpdump: $f is missing (build first)" >&2; exit 2; }
 done
@@ -65,23 +83,34 @@ done
 ip -n "$a" link set dev va up
 ip -n "$b" link set dev vb up
 ip -n "$b" link set dev vb xdpdrv obj "$prog" sec xdp
-prog_id=$(ip -n "$b" -j link show dev vb | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["xdp"]["prog"]["id"])')
-runs_map=$(bpftool -j prog show id "$prog_id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["map_ids"][0])')
+prog_id=$(ip -n "$b" -j link show dev vb | "$python" -c 'import json,sys; print(json.load(sys.stdin)[0]["xdp"]["prog"]["id"])')
+# The program's run counter is its map named action_runs. It has other maps
+# (the xdpcap hook, the multi-buffer count), in an order that is not ours.
+runs_map=""
+maps=""
+for m in $(bpftool -j prog show id "$prog_id" | "$python" -c 'import json,sys; print(*json.load(sys.stdin).get("map_ids", []))'); do
+    name=$(bpftool -j map show id "$m" | "$python" -c 'import json,sys; print(json.load(sys.stdin).get("name", ""))')
+    maps+=" $m:$name"
+    [ "$name" = action_runs ] && runs_map=$m
+done
+[ -n "$runs_map" ] || fail "program $prog_id on vb has no action_runs map to count its runs (its maps:${maps:- none})"
 # The program's run count, summed over actions.
 runs() {
-    bpftool -j map dump id "$runs_map" | python3 -c '
+    local total
+    total=$(bpftool -j map dump id "$runs_map" | "$python" -c '
 import json, sys
 total = 0
 for e in json.load(sys.stdin):
     v = e.get("value", e.get("formatted", {}).get("value"))
     total += int.from_bytes(bytes(int(x, 16) for x in v), "little") if isinstance(v, list) else int(v)
-print(total)'
+print(total)') || fail "cannot read the run counter (map $runs_map)"
+    echo "$total"
 }
 
 sysctl -qw kernel.bpf_stats_enabled=1
 # Run time (ns) and run count of every loaded tracing program, summed.
 recorders() {
-    bpftool -j prog show | python3 -c '
+    bpftool -j prog show | "$python" -c '
 import json, sys
 t = c = 0
 for p in json.load(sys.stdin):
@@ -91,10 +120,11 @@ for p in json.load(sys.stdin):
 print(t, c)'
 }
 
-# Waits (up to 120 s) until the tool's output holds PATTERN, or it died.
+# Waits (up to 180 s by the clock: a loaded emulated guest takes seconds
+# per look) until the tool's output holds PATTERN, or it died.
 wait_for() {
-    local pattern=$1 i
-    for i in $(seq 1200); do
+    local pattern=$1 until=$((SECONDS + 180))
+    while [ "$SECONDS" -lt "$until" ]; do
         cat "$tmp/t.out" "$tmp/t.err" 2>/dev/null | grep -q "$pattern" && return 0
         kill -0 "$tool_pid" 2>/dev/null || return 1
         sleep 0.1
@@ -111,11 +141,13 @@ one_run() {
         xcap)
             ip netns exec "$b" "$xcap" trace -i vb -w "$tmp/x.pcapng" >"$tmp/t.out" 2>"$tmp/t.err" &
             tool_pid=$!
-            wait_for "xcap: tracing" || { cat "$tmp/t.err" >&2; exit 1; } ;;
+            wait_for "xcap: tracing" ||
+                fail "round $round: xcap trace did not start tracing within 180 s: $(cat "$tmp/t.err")" ;;
         xdpdump)
             ip netns exec "$b" xdpdump -i vb --rx-capture entry,exit -w "$tmp/d.pcapng" >"$tmp/t.out" 2>"$tmp/t.err" &
             tool_pid=$!
-            wait_for "listening on" || { cat "$tmp/t.out" "$tmp/t.err" >&2; exit 1; } ;;
+            wait_for "listening on" ||
+                fail "round $round: xdpdump did not start listening within 180 s: $(cat "$tmp/t.out" "$tmp/t.err")" ;;
     esac
     before=$(runs)
     read -r t0 c0 < <(recorders)
@@ -123,11 +155,19 @@ one_run() {
     read -r t1 c1 < <(recorders)
     after=$(runs)
     secs=$(sed -n 's/.* in \([0-9.]*\) s.*/\1/p' "$tmp/flood.out" | head -n 1)
+    "$python" -c "import sys; sys.exit(0 if float('$secs' or 0) > 0 else 1)" 2>/dev/null ||
+        fail "round $round $tool: cannot read the flood's time from: $(cat "$tmp/flood.out")"
     local ran=$((after - before))
-    rate[$tool,$round]=$(python3 -c "print(round($ran / $secs / 1000, 1))")
+    # Every frame runs the program once; the veth may drop some before it
+    # when the receiver falls behind, never add any.
+    [ "$ran" -gt 0 ] ||
+        fail "round $round $tool: the program's run counter (map $runs_map) did not move during a flood of $n frames"
+    [ "$ran" -le "$n" ] ||
+        fail "round $round $tool: the run counter says $ran runs for $n frames: it counts something else"
+    rate[$tool,$round]=$("$python" -c "print(round($ran / $secs / 1000, 1))")
     cost[$tool,$round]=-
     if [ "$tool" != none ] && [ "$ran" -gt 0 ]; then
-        cost[$tool,$round]=$(python3 -c "print(round(($t1 - $t0) / $ran))")
+        cost[$tool,$round]=$("$python" -c "print(round(($t1 - $t0) / $ran))")
         echo "round $round $tool: recorders ran $((c1 - c0)) times, $((t1 - t0)) ns" >&2
     fi
     written[$tool,$round]=-
@@ -143,6 +183,9 @@ one_run() {
         else
             w=$(cat "$tmp/t.out" "$tmp/t.err" | sed -n 's/^\([0-9]*\) packets\? captured.*/\1/p' | head -n 1)
         fi
+        [ -n "$w" ] || fail "round $round $tool: cannot read how many records it wrote from: $(cat "$tmp/t.out" "$tmp/t.err")"
+        [ "$w" -le "$offered" ] ||
+            fail "round $round $tool: wrote $w records, more than the $offered the program's $ran runs offered"
         written[$tool,$round]=$w
         lost[$tool,$round]=$((offered - w))
         echo "round $round $tool: program ran $ran in $secs s, ${rate[$tool,$round]} kpps; offered $offered records, wrote $w" >&2

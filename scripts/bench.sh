@@ -8,15 +8,7 @@
 # Other arguments go to xcap-bench (e.g. --phases equal,replay).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export DEBIAN_FRONTEND=noninteractive
-need=()
-for p in tcpreplay netsniff-ng xdp-tools gnuplot-nox linux-perf; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "bench: installing ${need[*]}"
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+scripts/bench_deps.sh
 scripts/setup.sh
 mkdir -p bench/results
 echo "bench: load before the run: $(uptime)"
@@ -24,7 +16,9 @@ quick=0
 for a in "$@"; do [ "$a" = --quick ] && quick=1; done
 min_time=0.5
 [ $quick = 1 ] && min_time=0.1
-for b in build/bench/xcap_*_bench; do
+# bench/trace_filter has its own folder (and binary) under build/bench.
+shopt -s nullglob
+for b in build/bench/xcap_*_bench build/bench/*/xcap_*_bench; do
   "$b" --benchmark_min_time="$min_time" --benchmark_out="bench/results/$(basename "$b").json" \
     --benchmark_out_format=json
 done

@@ -79,7 +79,9 @@ int xdp_actions(struct xdp_md *ctx)
 		__sync_fetch_and_add(n, 1);
 	if (action < 0)
 		action = XDP_PASS;
+#ifndef XDP_ACTIONS_NO_HOOK
 	bpf_tail_call(ctx, &xdpcap_hook, action);
+#endif
 	return action;
 }
 

@@ -89,9 +89,13 @@ stage1() {
     # The project and ../shared, read-write at the host's paths: what a command
     # writes there is on the host afterwards. cache=mmap keeps writes going
     # straight to the host and still allows shared writable mappings.
+    # A clone under a folder the guest replaced (/tmp, /run: empty tmpfs)
+    # needs its mount point made first; elsewhere it exists already.
+    mkdir -p "/newroot$XCAP_VM_PROJECT"
     mount -t 9p -o "$opts,cache=mmap" project "/newroot$XCAP_VM_PROJECT" ||
         die "cannot mount the project directory $XCAP_VM_PROJECT"
     if [ -n "$XCAP_VM_SHARED" ]; then
+        mkdir -p "/newroot$XCAP_VM_SHARED"
         mount -t 9p -o "$opts,cache=mmap" shared "/newroot$XCAP_VM_SHARED" ||
             die "cannot mount $XCAP_VM_SHARED"
     fi
@@ -144,6 +148,24 @@ stage1() {
     # autoload it through busybox's modprobe alias lookup on every kernel).
     for m in $XCAP_VM_PRELOAD; do
         chroot /newroot /run/xcap-vm/bin/modprobe "$m" || die "modprobe $m failed"
+    done
+
+    # The two virtio-net NICs run.sh joined to each other, named by their
+    # MACs (the kernel's ethN order is the probe's). IPv6 off before they go
+    # up: no router solicitation or DAD frame then arrives unasked, and a
+    # test can count what it sent.
+    chroot /newroot /run/xcap-vm/bin/modprobe virtio_net || die "modprobe virtio_net failed"
+    for nic in $XCAP_VM_NICS; do
+        name=${nic%%=*}
+        mac=${nic#*=}
+        dev=""
+        for a in /newroot/sys/class/net/*/address; do
+            [ "$(cat "$a")" = "$mac" ] && dev=$(basename "$(dirname "$a")")
+        done
+        [ -n "$dev" ] || die "no NIC with MAC $mac (for $name)"
+        ip link set dev "$dev" name "$name" || die "cannot rename $dev to $name"
+        echo 1 >"/newroot/proc/sys/net/ipv6/conf/$name/disable_ipv6"
+        ip link set dev "$name" up || die "cannot bring $name up"
     done
 
     hostname xcap-vm

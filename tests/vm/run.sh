@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
 # tests/vm/run.sh COMMAND [ARG...]
 #
-# Runs COMMAND as root inside a qemu guest that boots Debian's stock 6.1 kernel
+# Runs COMMAND as root inside a qemu guest that boots one of Debian's stock
+# kernels (6.1 by default, XCAP_VM_KERNEL=6.12 for bookworm-security's 6.12)
 # and sees the host's user space: the host's / read-only over 9p, the project
 # and ../shared read-write at the same paths, the same working directory. The
+# guest has two virtio-net NICs, zc0 and zc1, joined only to each other. The
 # command's stdout and stderr arrive on ours as it runs, and its exit status
 # is ours. It is the project's second kernel: what the host refuses (fentry,
-# fexit, freplace) and the netns suites on an older kernel.
+# fexit, freplace), the netns suites on other kernels, and a real driver.
 #
 # Exit status: the command's; 77 when the guest cannot be run here at all
 # (the reason on stderr); 124 on timeout; 125 when the guest failed before
 # the command finished (the console's last lines on stderr).
 #
 # Environment (see tests/vm/README.md):
+#   XCAP_VM_KERNEL      the kernel series, 6.1 or 6.12 (6.1)
 #   XCAP_VM_TIMEOUT     seconds for the whole run, boot included (3600)
 #   XCAP_VM_ACCEL       auto (KVM, else TCG), kvm or tcg (auto)
 #   XCAP_VM_KVM_WAIT    seconds KVM gets to boot before falling back (20)
 #   XCAP_VM_CPUS        vCPUs (2)
 #   XCAP_VM_MEM         guest memory, qemu syntax (3G)
-#   XCAP_VM_KERNEL_PKG  the kernel package (the newest linux-image-6.1.0-N-amd64)
+#   XCAP_VM_KERNEL_PKG  the kernel package (the newest of the series)
 #   XCAP_VM_CACHE       where kernels are kept (build/vm-cache in the project)
-#   XCAP_VM_PRELOAD     modules loaded before the command ("veth tun")
+#   XCAP_VM_PRELOAD     modules loaded before the command ("veth tun 8021q")
 #   XCAP_VM_VERBOSE     1: the guest console on stderr while it runs
 set -euo pipefail
 
@@ -36,7 +39,8 @@ kvm_wait=${XCAP_VM_KVM_WAIT:-20}
 cpus=${XCAP_VM_CPUS:-2}
 mem=${XCAP_VM_MEM:-3G}
 cache=${XCAP_VM_CACHE:-$project/build/vm-cache}
-preload=${XCAP_VM_PRELOAD:-veth tun}
+kernel_series=${XCAP_VM_KERNEL:-6.1}
+preload=${XCAP_VM_PRELOAD:-veth tun 8021q}
 verbose=${XCAP_VM_VERBOSE:-0}
 
 log() { echo "vm: $*" >&2; }
@@ -78,8 +82,8 @@ need_packages() {
     fi
 }
 
-need_packages qemu-system-x86 busybox-static ||
-    skip "cannot install qemu-system-x86 and busybox-static with apt-get"
+need_packages qemu-system-x86 busybox-static xz-utils ||
+    skip "cannot install qemu-system-x86, busybox-static and xz-utils with apt-get"
 qemu=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 is not installed"
 busybox=/bin/busybox
 [ -x "$busybox" ] || skip "busybox-static did not install /bin/busybox"
@@ -91,23 +95,40 @@ mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
 
+# The kernel series: Debian's stock 6.1 (bookworm, linux-image-6.1.0-N-amd64),
+# or a later one named by its upstream version (6.12 from bookworm-security:
+# linux-image-6.12.N+debV-amd64; a newer series the same way, once the
+# archive has one).
+case "$kernel_series" in
+    6.1)
+        pkg_glob='linux-image-6.1.*-amd64'
+        pkg_regex='^linux-image-6\.1\.0-[0-9]+-amd64$'
+        ;;
+    [0-9]*.[0-9]*)
+        pkg_glob="linux-image-$kernel_series.*+deb*-amd64"
+        pkg_regex="^linux-image-${kernel_series//./\\.}\\.[0-9]+\\+deb[0-9]+-amd64\$"
+        ;;
+    *)
+        log "XCAP_VM_KERNEL must be a kernel series such as 6.1 or 6.12"
+        exit 2
+        ;;
+esac
 kernel_pkg=${XCAP_VM_KERNEL_PKG:-}
 if [ -z "$kernel_pkg" ]; then
     # The one already here, so that later runs need no package lists at all.
-    kernel_pkg=$(cd "$cache" && ls -d linux-image-6.1.*-amd64 2>/dev/null | sort -t- -k4,4n | tail -n 1 || true)
+    kernel_pkg=$(cd "$cache" && ls -d $pkg_glob 2>/dev/null | sort -V | tail -n 1 || true)
 fi
 if [ -z "$kernel_pkg" ]; then
-    # The newest Debian 6.1 ABI that apt knows (bookworm's stock kernel).
+    # The newest of the series that apt knows.
     find_pkg() {
-        apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' 2>/dev/null |
-            cut -d' ' -f1 | sort -t- -k4,4n | tail -n 1
+        apt-cache search --names-only "$pkg_regex" 2>/dev/null | cut -d' ' -f1 | sort -V | tail -n 1
     }
     kernel_pkg=$(find_pkg)
     if [ -z "$kernel_pkg" ]; then
         apt_update_once
         kernel_pkg=$(find_pkg)
     fi
-    [ -n "$kernel_pkg" ] || skip "apt knows no linux-image-6.1.0-N-amd64 package"
+    [ -n "$kernel_pkg" ] || skip "apt knows no $kernel_series kernel package (${pkg_regex})"
 fi
 kdir=$cache/$kernel_pkg
 if [ ! -e "$kdir/.complete" ]; then
@@ -132,6 +153,11 @@ if [ ! -e "$kdir/.complete" ]; then
             drivers/net/usb drivers/infiniband drivers/usb drivers/iio drivers/staging drivers/scsi \
             drivers/hid drivers/input drivers/bluetooth drivers/isdn drivers/mmc drivers/mtd \
             net/bluetooth net/wireless net/mac80211)
+    # 6.12's modules are xz-compressed. busybox's insmod and modprobe hand
+    # the kernel a plain image (init_module, without the flag that would let
+    # the kernel decompress it), so they are unpacked here, once, with both
+    # cores, and the index below names the plain files.
+    find "$kdir.tmp/root/lib/modules/$kver" -name '*.ko.xz' -print0 | xargs -0 -r -n 64 -P 2 xz -d
     # The package has no modules.dep (depmod runs when it is installed).
     "$busybox" depmod -b "$kdir.tmp/root" "$kver"
     touch "$kdir.tmp/.complete"
@@ -169,11 +195,13 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Modules the initramfs loads to reach the host, with their dependencies first
-# (a depth-first walk of modules.dep).
+# (a depth-first walk of modules.dep). One built into the kernel (6.12 builds
+# virtio_pci in) is listed in modules.builtin instead and is left out.
 initramfs_modules() {
     awk -v want="virtio_pci 9pnet_virtio 9p overlay" '
+        function base(p,   b) { b = p; sub(".*/", "", b); sub("\\.ko$", "", b); gsub("-", "_", b); return b }
+        FILENAME ~ /modules\.builtin$/ { builtin[base($1)] = 1; next }
         { sub(":", "", $1); path[base($1)] = $1; deps[$1] = "" ; for (i = 2; i <= NF; i++) deps[$1] = deps[$1] " " $i }
-        function base(p,   b) { b = p; sub(".*/", "", b); sub("\\.ko$", "", b); return b }
         function visit(p,   n, i, d) {
             if (p in seen) { return }
             seen[p] = 1
@@ -181,8 +209,15 @@ initramfs_modules() {
             for (i = 1; i <= n; i++) { visit(d[i]) }
             print p
         }
-        END { n = split(want, w, " "); for (i = 1; i <= n; i++) { if (!(w[i] in path)) { print "missing " w[i] > "/dev/stderr"; exit 1 } visit(path[w[i]]) } }
-    ' "$modules_dir/modules.dep"
+        END {
+            n = split(want, w, " ")
+            for (i = 1; i <= n; i++) {
+                if (w[i] in builtin) { continue }
+                if (!(w[i] in path)) { print "missing " w[i] > "/dev/stderr"; exit 1 }
+                visit(path[w[i]])
+            }
+        }
+    ' "$modules_dir/modules.builtin" "$modules_dir/modules.dep"
 }
 
 mkdir -p "$tmp/initramfs/bin" "$tmp/initramfs/lib/modules/$kver" "$tmp/io"
@@ -196,12 +231,27 @@ cp "$here/init.sh" "$tmp/initramfs/init"
 chmod 755 "$tmp/initramfs/init"
 (cd "$tmp/initramfs" && find . | "$busybox" cpio -o -H newc 2>/dev/null) >"$tmp/initramfs.cpio"
 
+# Two virtio-net NICs, zc0 and zc1 in the guest, joined to each other by a hub
+# inside qemu and to nothing else: a real driver for the tests (a unicast MAC
+# filter, and on 6.11+ AF_XDP zero-copy receive) whose traffic never leaves
+# the guest. Zero-copy needs the DMA API (iommu_platform; without a vIOMMU
+# the guest maps directly), which needs a modern-only device, and queue reset
+# (on by default in qemu 7.2+). romfile= keeps qemu from looking for a boot
+# ROM that no test needs.
+zc_macs=(02:78:63:00:00:00 02:78:63:00:00:01)
+nics=()
+for i in 0 1; do
+    nics+=(-netdev "hubport,id=zc$i,hubid=0"
+        -device "virtio-net-pci,netdev=zc$i,mac=${zc_macs[$i]},iommu_platform=on,disable-legacy=on,romfile=")
+done
+
 # The guest's settings, read by init.sh (sourced by busybox sh).
 {
     printf 'XCAP_VM_PROJECT=%q\n' "$project"
     printf 'XCAP_VM_SHARED=%q\n' "$shared"
     printf 'XCAP_VM_PRELOAD=%q\n' "$preload"
     printf 'XCAP_VM_VERBOSE=%q\n' "$verbose"
+    printf 'XCAP_VM_NICS=%q\n' "zc0=${zc_macs[0]} zc1=${zc_macs[1]}"
 } >"$tmp/io/config"
 
 # The command, run by the host's bash in the guest: same directory, a few of
@@ -244,6 +294,7 @@ start_qemu() {  # $1: kvm or tcg
         "${machine[@]}" -smp "$cpus" -m "$mem" \
         -kernel "$vmlinuz" -initrd "$tmp/initramfs.cpio" -append "$append" \
         -serial "file:$tmp/console.log" -monitor none -nic none \
+        "${nics[@]}" \
         -virtfs "local,path=/,mount_tag=hostroot,readonly=on,$v9" \
         -virtfs "local,path=$tmp/io,mount_tag=xcapio,$v9" \
         -virtfs "local,path=$project,mount_tag=project,$v9" \
