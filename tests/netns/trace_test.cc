@@ -4,19 +4,18 @@
 // builds itself are sent from the other end through an AF_PACKET socket, so
 // every byte is known. Needs root; skips with the reason otherwise.
 //
-// Host lane (6.18, fentry refused): the refusal (exit 7, nothing loaded), no
-// program to trace (exit 3), and the whole --hook path. Guest lane (6.1 under
-// qemu, tests/vm): the same, plus fentry/fexit (TraceFentry.*), which skip
-// with the reason wherever the kernel refuses them.
+// Host lane (6.18, fentry refused): the refusal (exit 7, nothing loaded),
+// the tap fallback where there is no program to trace, and the whole --hook
+// path. Guest lane (6.1 under qemu, tests/vm): the same, plus fentry/fexit
+// (TraceFentry.*), which skip with the reason wherever the kernel refuses
+// them.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/if_link.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -28,13 +27,14 @@
 #include <algorithm>
 #include <map>
 #include <regex>
-#include <thread>
 
 #include "sources/trace_recorder.h"
 #include "common/error.h"
 #include "engine/xdp_programs.h"
 #include "frames.h"
 #include "netns_test.h"
+#include "netns_thread.h"
+#include "pcap_file.h"
 #include "xdp_actions.skel.h"
 #include "xdp_actions_frags.skel.h"
 
@@ -46,25 +46,6 @@ namespace {
 
 constexpr int actions = 5;
 constexpr const char* action_names[] = {"XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"};
-
-// Runs `f` on a thread that joined network namespace `ns` (the calling
-// thread stays where it is).
-template <typename F>
-void in_netns(const std::string& ns, F f) {
-    std::thread t([&] {
-        int fd = open(("/var/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
-            ADD_FAILURE() << "cannot join network namespace " << ns << ": " << std::strerror(errno);
-            if (fd >= 0) {
-                close(fd);
-            }
-            return;
-        }
-        close(fd);
-        f();
-    });
-    t.join();
-}
 
 // A bpffs of the test's own, mounted in its scratch directory (not under
 // /sys, which `ip netns exec` remounts), unmounted however the test ends.
@@ -113,13 +94,17 @@ public:
             _error = "cannot pin the hook map at " + pin;
             return;
         }
-        in_netns(net.receiver_ns(), [&] {
+        int attach_errno = 0;  // errno is the joining thread's own
+        const std::string joined = run_in_netns(net.receiver_ns(), [&] {
             int ifindex = int(if_nametoindex(net.receiver_if().c_str()));
             LIBBPF_OPTS(bpf_link_create_opts, o, .flags = XDP_FLAGS_DRV_MODE);
             _link = bpf_link_create(bpf_program__fd(_prog), ifindex, BPF_XDP, &o);
+            attach_errno = errno;
         });
-        if (_link < 0) {
-            _error = "cannot attach xdp_actions to " + net.receiver_if() + ": " + std::strerror(errno);
+        if (!joined.empty()) {
+            _error = joined;
+        } else if (_link < 0) {
+            _error = "cannot attach xdp_actions to " + net.receiver_if() + ": " + std::strerror(attach_errno);
         }
     }
     ~user_program() {
@@ -265,28 +250,6 @@ std::vector<uint8_t> as_left(std::vector<uint8_t> f) {
     return f;
 }
 
-// A classic pcap file (Ethernet, microseconds) of `frames`, for tcpdump -r.
-void write_pcap(const std::string& path, const std::vector<std::vector<uint8_t>>& frames) {
-    std::ofstream out(path, std::ios::binary);
-    auto u32 = [&](uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); };
-    auto u16 = [&](uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); };
-    u32(0xa1b2c3d4);
-    u16(2);
-    u16(4);
-    u32(0);
-    u32(0);
-    u32(262144);
-    u32(1);
-    uint32_t t = 0;
-    for (const auto& f : frames) {
-        u32(++t);
-        u32(0);
-        u32(uint32_t(f.size()));
-        u32(uint32_t(f.size()));
-        out.write(reinterpret_cast<const char*>(f.data()), std::streamsize(f.size()));
-    }
-}
-
 // The packets of capture file `in` that `tcpdump -r in EXPR` selects
 // (written through `scratch`); a test failure when tcpdump fails.
 std::vector<std::vector<uint8_t>> tcpdump_selects(const std::string& in, const std::string& expr,
@@ -306,10 +269,11 @@ std::vector<std::vector<uint8_t>> tcpdump_selects(const std::string& in, const s
 class frame_sender {
 public:
     explicit frame_sender(const veth_pair& net) {
-        in_netns(net.sender_ns(), [&] {
+        const std::string joined = run_in_netns(net.sender_ns(), [&] {
             _fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
             _ifindex = int(if_nametoindex(net.sender_if().c_str()));
         });
+        EXPECT_EQ(joined, "");
     }
     ~frame_sender() {
         if (_fd >= 0) {
@@ -490,28 +454,14 @@ std::map<int, uint64_t> summary_actions(const std::string& err, const std::strin
 
 class Trace : public netns_test {
 protected:
-    void SetUp() override {
-        netns_test::SetUp();
-        if (IsSkipped() || HasFatalFailure()) {
-            return;
-        }
-        receiver_mac(*net, mac);
-    }
+    void prepare() override { receiver_mac(*net, mac); }
 
     // Starts `xcap trace ARGS` (in the receiver's namespace when `in_ns`),
     // and waits for its "tracing" line.
     child start_trace(std::vector<std::string> args, bool in_ns, const std::string& name = "trace") {
         args.insert(args.begin(), {XCAP_BIN, "trace"});
-        child c(in_ns ? net->in_receiver(args) : args, path(name + ".out"), path(name + ".err"));
-        bool ready = false;
-        for (int i = 0; i < 1200 && !ready && c.running(); ++i) {  // up to 60 s: the guest is slow
-            ready = read_text(path(name + ".err")).find("xcap: tracing ") != std::string::npos;
-            if (!ready) {
-                usleep(50'000);
-            }
-        }
-        EXPECT_TRUE(ready) << "xcap trace did not get going: " << read_text(path(name + ".err"));
-        return c;
+        // Up to 60 s: the guest is slow.
+        return start(in_ns ? net->in_receiver(args) : args, name, "xcap: tracing ", 60);
     }
 
     // Sends frames [0, n) and waits until the program ran for them all.
@@ -778,7 +728,7 @@ TEST_F(Trace, HookFilterRecordsWhatTcpdumpSelects) {
     for (const auto& f : sent) {
         left.push_back(as_left(f));
     }
-    write_pcap(path("sent.pcap"), left);
+    write_pcap(path("sent.pcap"), as_records(left, 1'000'000'000));
     auto want = tcpdump_selects(path("sent.pcap"), expr, path("want.pcap"));
     ASSERT_GT(want.size(), 0u);
     ASSERT_LT(want.size(), sent.size());
@@ -914,9 +864,9 @@ TEST_F(Trace, HookTinyRingCountsEveryLoss) {
 
 class TraceFentry : public Trace {
 protected:
-    void SetUp() override {
-        Trace::SetUp();
-        if (IsSkipped() || HasFatalFailure()) {
+    void prepare() override {
+        Trace::prepare();
+        if (HasFatalFailure()) {
             return;
         }
         if (auto why = fentry_refused_reason(); !why.empty()) {
@@ -1074,22 +1024,24 @@ TEST_F(TraceFentry, ProgramPicksOneBehindTheDispatcher) {
     ASSERT_FALSE(libxdp_get_error(progs[0]) || libxdp_get_error(progs[1])) << "cannot open the programs";
     int err = 0;
     int ifindex = 0;
-    in_netns(net->receiver_ns(), [&] {
+    const std::string joined = run_in_netns(net->receiver_ns(), [&] {
         ifindex = int(if_nametoindex(net->receiver_if().c_str()));
         err = xdp_program__attach_multi(progs, 2, ifindex, XDP_MODE_NATIVE, 0);
     });
+    EXPECT_EQ(joined, "");
     struct detacher {
         const veth_pair& net;
         int ifindex;
         xdp_program** progs;
         ~detacher() {
-            in_netns(net.receiver_ns(), [&] {
+            const std::string left = run_in_netns(net.receiver_ns(), [&] {
                 xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
                 if (mp && !libxdp_get_error(mp)) {
                     xdp_multiprog__detach(mp);
                     xdp_multiprog__close(mp);
                 }
             });
+            EXPECT_EQ(left, "");
             xdp_program__close(progs[0]);
             xdp_program__close(progs[1]);
         }
