@@ -96,12 +96,8 @@ TEST_F(TraceFentry, EveryPacketAtEntryAndExit) {
     user_program prog(*net, "");
     ASSERT_TRUE(prog.ok()) << prog.error();
     const uint32_t n = 300;
-    {
-        child c = start_trace({"-i", net->receiver_if(), "-w", path("t.pcapng")}, true);
-        send_frames(prog, n);
-        c.signal(SIGINT);
-        ASSERT_EQ(c.wait(60), 0) << read_text(path("trace.err"));
-    }
+    ASSERT_EQ(trace_while_sending({"-i", net->receiver_if(), "-w", path("t.pcapng")}, true, prog, n), 0)
+        << read_text(path("trace.err"));
     std::string error;
     auto recs = read_epbs(path("t.pcapng"), &error);
     ASSERT_EQ(error, "");
@@ -156,12 +152,9 @@ TEST_F(TraceFentry, AtExitOnly) {
     user_program prog(*net, "");
     ASSERT_TRUE(prog.ok()) << prog.error();
     const uint32_t n = 60;
-    {
-        child c = start_trace({"-i", net->receiver_if(), "-w", path("t.pcapng"), "--at", "exit"}, true);
-        send_frames(prog, n);
-        c.signal(SIGINT);
-        ASSERT_EQ(c.wait(60), 0) << read_text(path("trace.err"));
-    }
+    const int status = trace_while_sending({"-i", net->receiver_if(), "-w", path("t.pcapng"), "--at", "exit"}, true,
+                                           prog, n);
+    ASSERT_EQ(status, 0) << read_text(path("trace.err"));
     std::string error;
     auto recs = read_epbs(path("t.pcapng"), &error);
     ASSERT_EQ(recs.size(), n + prog.others());
@@ -203,12 +196,9 @@ TEST_F(TraceFentry, TinyRingCountsEveryLoss) {
     user_program prog(*net, "");
     ASSERT_TRUE(prog.ok()) << prog.error();
     const uint32_t n = 2000;
-    {
-        child c = start_trace({"-i", net->receiver_if(), "-w", path("t.pcapng"), "--ring-size", "4k"}, true);
-        send_frames(prog, n, 1000);
-        c.signal(SIGINT);
-        ASSERT_EQ(c.wait(120), 0) << read_text(path("trace.err"));
-    }
+    const int status = trace_while_sending({"-i", net->receiver_if(), "-w", path("t.pcapng"), "--ring-size", "4k"},
+                                           true, prog, n, "trace", 1000, 120);
+    ASSERT_EQ(status, 0) << read_text(path("trace.err"));
     std::string err = read_text(path("trace.err"));
     std::string error;
     auto recs = read_epbs(path("t.pcapng"), &error);

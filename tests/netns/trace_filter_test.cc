@@ -164,12 +164,8 @@ TEST_F(TraceFentry, FilterRecordsMatchingPacketsAtEntryAndExit) {
     ASSERT_TRUE(prog.ok()) << prog.error();
     const uint32_t n = 300;
     const std::string expr = "udp dst port 9001 or udp dst port 9003";
-    {
-        child c = start_trace({"-i", net->receiver_if(), "-w", path("t.pcapng"), expr}, true);
-        send_frames(prog, n);
-        c.signal(SIGINT);
-        ASSERT_EQ(c.wait(60), 0) << read_text(path("trace.err"));
-    }
+    ASSERT_EQ(trace_while_sending({"-i", net->receiver_if(), "-w", path("t.pcapng"), expr}, true, prog, n), 0)
+        << read_text(path("trace.err"));
     std::string error;
     auto recs = read_epbs(path("t.pcapng"), &error);
     ASSERT_EQ(error, "");
@@ -227,13 +223,9 @@ TEST_F(TraceFentry, FilterAtExitSeesThePacketAsItLeaves) {
     user_program prog(*net, "");
     ASSERT_TRUE(prog.ok()) << prog.error();
     const uint32_t n = 60;
-    {
-        child c = start_trace({"-i", net->receiver_if(), "-w", path("t.pcapng"), "--at", "exit", "udp[8] = 0x52"},
-                              true);
-        send_frames(prog, n);
-        c.signal(SIGINT);
-        ASSERT_EQ(c.wait(60), 0) << read_text(path("trace.err"));
-    }
+    const int status = trace_while_sending(
+        {"-i", net->receiver_if(), "-w", path("t.pcapng"), "--at", "exit", "udp[8] = 0x52"}, true, prog, n);
+    ASSERT_EQ(status, 0) << read_text(path("trace.err"));
     std::string error;
     auto recs = read_epbs(path("t.pcapng"), &error);
     ASSERT_EQ(error, "");

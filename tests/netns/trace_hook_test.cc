@@ -6,11 +6,9 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -74,12 +72,10 @@ TEST_F(Trace, HookRecordsEveryPacketWithItsAction) {
         // An independent reader agrees on the verdicts.
         auto t = sh("tshark -r " + quote(path("t.pcapng")) + " -T fields -e frame.verdict.ebpf_xdp 2>/dev/null");
         ASSERT_EQ(t.status, 0) << t.output;
-        std::istringstream lines(t.output);
-        std::string line;
         size_t k = 0;
-        while (std::getline(lines, line) && k < recs.size()) {
-            if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) {
-                continue;  // tshark's own notes (run_command merges stderr)
+        for (const auto& line : tshark_rows(t.output)) {
+            if (k == recs.size()) {
+                break;
             }
             EXPECT_EQ(line, std::to_string(recs[k].verdict)) << "record " << k;
             ++k;
@@ -140,12 +136,8 @@ TEST_F(Trace, HookLeftoversOfAKilledXcapAreEmptiedOnTheNextStart) {
     }
     ASSERT_EQ(prog.hook_slots_used(), actions) << "with the guardian gone too, the slots keep xcap's programs";
     const uint32_t n = 12;
-    {
-        child c = start_trace({"--hook", hook, "-w", path("t2.pcapng")}, false, "second");
-        send_frames(prog, n);
-        c.signal(SIGINT);
-        ASSERT_EQ(c.wait(60), 0) << read_text(path("second.err"));
-    }
+    ASSERT_EQ(trace_while_sending({"--hook", hook, "-w", path("t2.pcapng")}, false, prog, n, "second"), 0)
+        << read_text(path("second.err"));
     std::string err = read_text(path("second.err"));
     EXPECT_NE(err.find("left by an xcap trace that is gone; emptying it"), std::string::npos) << err;
     EXPECT_EQ(prog.hook_slots_used(), 0);

@@ -4,6 +4,7 @@
 #include <linux/if_link.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,22 +39,19 @@ bpffs_mount::~bpffs_mount() {
 }
 
 user_program::user_program(const veth_pair& net, const std::string& pin, bool frags) : _pin(pin) {
+    // The two builds have the same program and maps under the same names.
+    auto use = [&](auto* skel) {
+        if (skel) {
+            _prog = skel->progs.xdp_actions;
+            _hook = skel->maps.xdpcap_hook;
+            _runs = skel->maps.action_runs;
+            _multi = skel->maps.multi_buffer_runs;
+        }
+    };
     if (frags) {
-        _frags_skel = xdp_actions_frags_bpf__open_and_load();
-        if (_frags_skel) {
-            _prog = _frags_skel->progs.xdp_actions;
-            _hook = _frags_skel->maps.xdpcap_hook;
-            _runs = _frags_skel->maps.action_runs;
-            _multi = _frags_skel->maps.multi_buffer_runs;
-        }
+        use(_frags_skel = xdp_actions_frags_bpf__open_and_load());
     } else {
-        _skel = xdp_actions_bpf__open_and_load();
-        if (_skel) {
-            _prog = _skel->progs.xdp_actions;
-            _hook = _skel->maps.xdpcap_hook;
-            _runs = _skel->maps.action_runs;
-            _multi = _skel->maps.multi_buffer_runs;
-        }
+        use(_skel = xdp_actions_bpf__open_and_load());
     }
     if (!_prog) {
         _error = std::string("cannot load xdp_actions: ") + std::strerror(errno);
@@ -371,6 +369,14 @@ void Trace::send_frames(const user_program& prog, uint32_t n, size_t size) {
         usleep(50'000);
     }
     ASSERT_EQ(prog.total_runs(), before + n) << "the program did not see every frame";
+}
+
+int Trace::trace_while_sending(std::vector<std::string> args, bool in_ns, const user_program& prog, uint32_t n,
+                               const std::string& name, size_t size, double timeout_s) {
+    child c = start_trace(std::move(args), in_ns, name);
+    send_frames(prog, n, size);
+    c.signal(SIGINT);
+    return c.wait(timeout_s);
 }
 
 void TraceFentry::prepare() {

@@ -155,6 +155,12 @@ protected:
     // Sends frames [0, n) and waits until the program ran for them all.
     void send_frames(const user_program& prog, uint32_t n, size_t size = 64);
 
+    // Runs `xcap trace ARGS` (as start_trace) while frames [0, n) of `size`
+    // bytes go through `prog` (as send_frames), then stops it with SIGINT:
+    // its exit status, -1 when it has not ended within `timeout_s`.
+    int trace_while_sending(std::vector<std::string> args, bool in_ns, const user_program& prog, uint32_t n,
+                            const std::string& name = "trace", size_t size = 64, double timeout_s = 60);
+
     uint8_t mac[6] = {};  // the receiver's
 };
 
