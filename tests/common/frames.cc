@@ -1,5 +1,7 @@
 #include "frames.h"
 
+#include <pcap/pcap.h>
+
 #include <cstring>
 
 namespace xcap::test {
@@ -235,6 +237,26 @@ std::optional<uint32_t> frame_seq(const uint8_t* data, uint32_t len) {
     }
     const uint8_t* s = data + len - 4;
     return uint32_t(s[0]) << 24 | uint32_t(s[1]) << 16 | uint32_t(s[2]) << 8 | s[3];
+}
+
+libpcap_split split_by_libpcap(const std::string& expr, uint32_t first, uint32_t n) {
+    libpcap_split out;
+    pcap_t* dead = pcap_open_dead(DLT_EN10MB, 262144);
+    bpf_program prog;
+    if (pcap_compile(dead, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        out.error = pcap_geterr(dead);
+        pcap_close(dead);
+        return out;
+    }
+    for (uint32_t seq = first; seq < first + n; ++seq) {
+        auto f = build_frame(seq);
+        pcap_pkthdr h{};
+        h.caplen = h.len = uint32_t(f.size());
+        (pcap_offline_filter(&prog, &h, f.data()) ? out.match : out.other).insert(seq);
+    }
+    pcap_freecode(&prog);
+    pcap_close(dead);
+    return out;
 }
 
 }  // namespace xcap::test

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace xcap::test {
@@ -30,5 +32,16 @@ std::vector<uint8_t> build_small_frame(uint32_t seq);
 
 // The sequence number in a frame's trailer, or nullopt when it has none.
 std::optional<uint32_t> frame_seq(const uint8_t* data, uint32_t len);
+
+// Which frames of the mixed traffic, numbers [first, first + n), libpcap's
+// own filter for `expr` selects (`match`) and which it does not (`other`),
+// each taken whole; `error` is libpcap's message when it cannot compile
+// `expr` (then both are empty).
+struct libpcap_split {
+    std::set<uint32_t> match;
+    std::set<uint32_t> other;
+    std::string error;
+};
+libpcap_split split_by_libpcap(const std::string& expr, uint32_t first, uint32_t n);
 
 }  // namespace xcap::test

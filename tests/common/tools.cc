@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -54,6 +55,17 @@ std::string shell_quote(const std::string& word) {
         q += c == '\'' ? std::string("'\\''") : std::string(1, c);
     }
     return q + "'";
+}
+
+std::vector<std::string> tshark_rows(const std::string& output) {
+    std::vector<std::string> rows;
+    std::istringstream lines(output);
+    for (std::string row; std::getline(lines, row);) {
+        if (!row.empty() && std::isdigit(static_cast<unsigned char>(row[0]))) {
+            rows.push_back(row);
+        }
+    }
+    return rows;
 }
 
 std::vector<std::string> capture_files(const std::string& dir) {

@@ -21,6 +21,12 @@ std::string shell_quote(const std::string& word);
 uint64_t file_size(const std::string& path);
 bool file_exists(const std::string& path);
 
+// The rows of `tshark -T fields` output that hold values (every field the
+// tests ask for starts with a digit): tshark's own notes ("Running as user
+// ...", merged in by run_command) start with a letter, and a packet without
+// the field gives an empty row.
+std::vector<std::string> tshark_rows(const std::string& output);
+
 // The capture files (*.pcap, *.pcapng) in `dir`, sorted; empty when `dir`
 // does not exist.
 std::vector<std::string> capture_files(const std::string& dir);

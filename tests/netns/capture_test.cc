@@ -2,7 +2,6 @@
 // of a veth pair, xcap-mixgen sending from the other. Needs root; skips with
 // the reason otherwise.
 #include <gtest/gtest.h>
-#include <pcap/pcap.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -61,28 +60,6 @@ std::map<unsigned, uint64_t> sent_per_thread(const std::string& out) {
 
 class Capture : public netns_test {
 protected:
-    std::vector<std::string> xcap(std::vector<std::string> args) {
-        args.insert(args.begin(), {XCAP_BIN, "-i", net->receiver_if()});
-        return net->in_receiver(args);
-    }
-
-    // Starts xcap and waits until its program is attached.
-    child start_xcap(std::vector<std::string> args, const std::string& name = "xcap") {
-        child c(xcap(args), path(name + ".out"), path(name + ".err"));
-        EXPECT_TRUE(net->wait_receiver_xdp(true, 10)) << "xcap did not attach: " << read_text(path(name + ".err"));
-        return c;
-    }
-
-    // Sends `n` mixed frames from the sender namespace; returns mixgen's stdout.
-    std::string send(uint64_t n, std::vector<std::string> extra = {}) {
-        std::vector<std::string> argv = {MIXGEN_BIN, "-i", net->sender_if(), "-n", std::to_string(n)};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        child g(net->in_sender(argv), path("gen.out"), path("gen.err"));
-        EXPECT_EQ(g.wait(60), 0) << read_text(path("gen.err"));
-        return read_text(path("gen.out"));
-    }
-
-
     // Every record is a frame that was sent, byte for byte, none twice; per
     // sender thread (= queue) in increasing sequence order.
     void expect_sent_frames(const std::vector<captured>& recs, unsigned threads, uint32_t snaplen = 262144) {
@@ -111,7 +88,6 @@ protected:
             last[t] = *seq;
         }
     }
-
 };
 
 }  // namespace
@@ -385,13 +361,8 @@ TEST_F(Capture, PcapngCarriesQueueIdAndVerdictAndRotates) {
                     " -T fields -E separator=, -e frame.interface_queue -e frame.packet_id -e frame.verdict.ebpf_xdp"
                     " 2>/dev/null");
         ASSERT_EQ(t.status, 0) << t.output;
-        std::istringstream rows(t.output);
-        std::string row;
         size_t i = 0;
-        while (std::getline(rows, row)) {
-            if (row.rfind("Running as user", 0) == 0) {
-                continue;  // tshark's note on stderr, which sh() merges
-            }
+        for (const auto& row : tshark_rows(t.output)) {
             ASSERT_LT(i, recs.size());
             unsigned queue = 0, verdict = 0;
             long long id = 0;
@@ -444,11 +415,8 @@ TEST_F(Capture, DropCountsInPcapngAddUpToTheSummary) {
     auto t = sh("tshark -r " + quote(path("drops.pcapng")) + " -T fields -e frame.drop_count 2>/dev/null");
     ASSERT_EQ(t.status, 0) << t.output;
     uint64_t sum = 0;
-    std::istringstream rows(t.output);
-    for (std::string row; std::getline(rows, row);) {
-        if (!row.empty() && row.rfind("Running as user", 0) != 0) {
-            sum += std::stoull(row);
-        }
+    for (const auto& row : tshark_rows(t.output)) {
+        sum += std::stoull(row);
     }
     EXPECT_EQ(sum, dropped) << err;
     EXPECT_EQ(read_pcap(path("drops.pcapng")).size(), number_in(err, "([0-9]+) packets captured"));
@@ -458,10 +426,8 @@ TEST_F(Capture, DropCountsInPcapngAddUpToTheSummary) {
 class BadInput : public Capture {
 protected:
     // Runs xcap to completion; returns its exit code, stderr in `err`.
-    int run(std::vector<std::string> argv, std::string& err) {
-        child c(argv, path("bad.out"), path("bad.err"));
-        int rc = c.wait(20);
-        err = read_text(path("bad.err"));
+    int run(const std::vector<std::string>& argv, std::string& err) {
+        const int rc = netns_test::run(argv, err, 20, "bad");
         EXPECT_FALSE(net->receiver_has_xdp()) << "left an XDP program behind";
         return rc;
     }
@@ -530,12 +496,9 @@ TEST_F(BadInput, ForeignProgramIsRefusedThenReplacedWithForce) {
     EXPECT_TRUE(net->receiver_has_xdp()) << "the other program must stay";
 
     child f(xcap({"-w", path("forced.pcap"), "-c", "10", "--force"}), path("f.out"), path("f.err"));
-    bool ready = false;
-    for (int i = 0; i < 200 && !ready && f.running(); ++i) {  // until xcap's own program is attached
-        ready = read_text(path("f.err")).find("queue 0:") != std::string::npos;
-        usleep(50'000);
-    }
-    ASSERT_TRUE(ready) << "xcap --force did not get going: " << read_text(path("f.err"));
+    // Until xcap's own program is attached.
+    ASSERT_TRUE(wait_for_text(path("f.err"), "queue 0:", 10, &f))
+        << "xcap --force did not get going: " << read_text(path("f.err"));
     send(10, {"--threads", "1"});
     ASSERT_EQ(f.wait(20), 0) << read_text(path("f.err"));
     EXPECT_NE(read_text(path("f.err")).find("removing XDP program 'not_xcap_pass'"), std::string::npos);
@@ -811,18 +774,8 @@ TEST_F(Capture, FilterCapturesMatchesAndPassesTheRestToTheStack) {
     ASSERT_EQ(td.wait(10), 0) << read_text(path("td.err"));
 
     // What libpcap's own filter says of each frame sent.
-    pcap_t* dead = pcap_open_dead(DLT_EN10MB, 262144);
-    bpf_program prog;
-    ASSERT_EQ(pcap_compile(dead, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN), 0);
-    std::set<uint32_t> match, other;
-    for (uint32_t seq = 0; seq < n; ++seq) {
-        auto f = build_frame(seq);
-        pcap_pkthdr h{};
-        h.caplen = h.len = uint32_t(f.size());
-        (pcap_offline_filter(&prog, &h, f.data()) ? match : other).insert(seq);
-    }
-    pcap_freecode(&prog);
-    pcap_close(dead);
+    const auto [match, other, error] = split_by_libpcap(expr, 0, n);
+    ASSERT_EQ(error, "");
     ASSERT_FALSE(match.empty());
     ASSERT_FALSE(other.empty());
 

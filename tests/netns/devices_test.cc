@@ -101,11 +101,7 @@ const std::vector<std::string> metadata_names = {"timestamp", "hash", "vlan-tag"
 
 class DevicesTest : public netns_test {
 protected:
-    void SetUp() override {
-        netns_test::SetUp();
-        if (IsSkipped() || HasFatalFailure()) {
-            return;
-        }
+    void prepare() override {
         // In the receiving namespace, which the fixture deletes with all of
         // this: dv-a/dv-b with 4 RX and 2 TX queues each and MTU 1400 (a
         // peer sends on at most as many queues as this end receives on, so

@@ -7,7 +7,6 @@
 // summary names the files it wrote; a deleted interface is one line, not
 // "went down" first. Needs root; skips with the reason otherwise.
 #include <gtest/gtest.h>
-#include <pcap/pcap.h>
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -42,42 +41,7 @@ std::vector<std::string> files_in(const std::string& dir) {
     return names;
 }
 
-class Faults : public netns_test {
-protected:
-    std::vector<std::string> xcap(std::vector<std::string> args) {
-        args.insert(args.begin(), {XCAP_BIN, "-i", net->receiver_if()});
-        return net->in_receiver(args);
-    }
-
-    // Runs to the end; the exit status, stderr in `err`.
-    int run(const std::vector<std::string>& argv, std::string& err, double timeout_s = 30) {
-        child c(argv, path("run.out"), path("run.err"));
-        const int rc = c.wait(timeout_s);
-        err = read_text(path("run.err"));
-        return rc;
-    }
-
-    // Starts a capture and waits for its setup line `ready` on stderr.
-    child start(const std::vector<std::string>& argv, const std::string& name, const std::string& ready) {
-        child c(argv, path(name + ".out"), path(name + ".err"));
-        bool up = false;
-        for (int i = 0; i < 400 && !up && c.running(); ++i) {
-            up = read_text(path(name + ".err")).find(ready) != std::string::npos;
-            if (!up) {
-                usleep(25'000);
-            }
-        }
-        EXPECT_TRUE(up) << "xcap did not get going: " << read_text(path(name + ".err"));
-        return c;
-    }
-
-    void send(uint64_t n, std::vector<std::string> extra = {}) {
-        std::vector<std::string> argv = {MIXGEN_BIN, "-i", net->sender_if(), "-n", std::to_string(n)};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        child g(net->in_sender(argv), path("gen.out"), path("gen.err"));
-        EXPECT_EQ(g.wait(60), 0) << read_text(path("gen.err"));
-    }
-};
+class Faults : public netns_test {};
 
 // One refusal: what makes it happen, the command, the exit status and a
 // word of its line.
@@ -214,21 +178,10 @@ TEST_F(Faults, FilterTooLongForXdpRunsOnTheCaptureThread) {
             std::printf("note: the filter fits one XDP program on this kernel; the user-space path is not exercised\n");
         }
 
-        pcap_t* dead = pcap_open_dead(DLT_EN10MB, 262144);
-        bpf_program prog;
-        ASSERT_EQ(pcap_compile(dead, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN), 0);
-        std::set<uint32_t> match;
         const uint32_t first = tap ? 600 : 0;
-        for (uint32_t seq = first; seq < first + n; ++seq) {
-            auto f = build_frame(seq);
-            pcap_pkthdr h{};
-            h.caplen = h.len = uint32_t(f.size());
-            if (pcap_offline_filter(&prog, &h, f.data())) {
-                match.insert(seq);
-            }
-        }
-        pcap_freecode(&prog);
-        pcap_close(dead);
+        const auto selected = split_by_libpcap(expr, first, n);
+        ASSERT_EQ(selected.error, "");
+        const std::set<uint32_t>& match = selected.match;
         ASSERT_FALSE(match.empty());
         ASSERT_LT(match.size(), n) << "the expression must reject some frames";
 

@@ -3,10 +3,8 @@
 // xcap_rx with the filter's metadata, the others are counted and passed on.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <fcntl.h>
 #include <linux/if_link.h>
 #include <net/if.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -15,23 +13,13 @@
 #include "filter/filter.h"
 #include "frames.h"
 #include "netns_test.h"
+#include "netns_thread.h"
 #include "xcap_rx.skel.h"
 
 using namespace xcap;
 using namespace xcap::test;
 
 namespace {
-
-// Runs `fn` with the calling thread in network namespace `ns`.
-template <typename Fn>
-void in_netns(const std::string& ns, Fn fn) {
-    unique_fd home(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
-    unique_fd there(open(("/var/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC));
-    ASSERT_TRUE(home && there) << ns;
-    ASSERT_EQ(setns(there.get(), CLONE_NEWNET), 0);
-    fn();
-    ASSERT_EQ(setns(home.get(), CLONE_NEWNET), 0);
-}
 
 struct rx_skel {
     xcap_rx_bpf* skel = xcap_rx_bpf__open_and_load();
@@ -60,11 +48,14 @@ TEST_P(FilterLive, MatchesReachTheCaptureProgramAndTheRestPass) {
     entry.set_next(bpf_program__fd(rx.skel->progs.xcap_rx));
     // A bpf_link: the attachment goes when the fd closes, even if the test fails.
     unique_fd link;
-    in_netns(net->receiver_ns(), [&] {
+    int attach_errno = 0;  // errno is the joining thread's own
+    const std::string joined = run_in_netns(net->receiver_ns(), [&] {
         LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = GetParam());
         link.reset(bpf_link_create(entry.fd(), if_nametoindex(net->receiver_if().c_str()), BPF_XDP, &opts));
+        attach_errno = errno;
     });
-    ASSERT_TRUE(link) << "attaching: " << std::strerror(errno);
+    ASSERT_EQ(joined, "");
+    ASSERT_TRUE(link) << "attaching: " << std::strerror(attach_errno);
 
     const uint64_t n = 1200;
     child g(net->in_sender({MIXGEN_BIN, "-i", net->sender_if(), "-n", std::to_string(n)}), path("gen.out"),

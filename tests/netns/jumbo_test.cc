@@ -10,12 +10,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <fstream>
 #include <map>
 
 #include "frames.h"
 #include "netns_test.h"
+#include "pcap_file.h"
 
 using namespace xcap::test;
 
@@ -47,13 +48,7 @@ bool kernel_has_multibuffer() {
 
 class Jumbo : public netns_test {
 protected:
-    void SetUp() override {
-        netns_test::SetUp();
-        if (IsSkipped() || HasFatalFailure()) {
-            return;
-        }
-        set_mtu(9000, 9000);
-    }
+    void prepare() override { set_mtu(9000, 9000); }
 
     void set_mtu(uint32_t sender, uint32_t receiver) {
         auto r = sh("ip -n " + net->sender_ns() + " link set dev " + net->sender_if() + " mtu " +
@@ -62,27 +57,20 @@ protected:
         ASSERT_EQ(r.status, 0) << r.output;
     }
 
+    // With `no_multibuffer`, xcap takes the path of a kernel without
+    // AF_XDP multi-buffer (XCAP_NO_MULTIBUFFER=1).
     std::vector<std::string> xcap(std::vector<std::string> args, bool no_multibuffer = false) {
-        args.insert(args.begin(), {XCAP_BIN, "-i", net->receiver_if()});
+        auto argv = netns_test::xcap(std::move(args));
         if (no_multibuffer) {
-            args.insert(args.begin(), {"env", "XCAP_NO_MULTIBUFFER=1"});
+            argv.insert(std::find(argv.begin(), argv.end(), std::string(XCAP_BIN)), {"env", "XCAP_NO_MULTIBUFFER=1"});
         }
-        return net->in_receiver(args);
-    }
-
-    std::string send_jumbo(uint64_t n) {
-        child g(net->in_sender({MIXGEN_BIN, "-i", net->sender_if(), "-n", std::to_string(n), "--threads", "2",
-                                "--jumbo"}),
-                path("gen.out"), path("gen.err"));
-        EXPECT_EQ(g.wait(120), 0) << read_text(path("gen.err"));
-        return read_text(path("gen.out"));
+        return argv;
     }
 
     // Captures n jumbo frames with `args`; returns xcap's stderr.
     std::string capture(std::vector<std::string> args, bool no_multibuffer = false) {
-        child x(xcap(args, no_multibuffer), path("xcap.out"), path("xcap.err"));
-        EXPECT_TRUE(net->wait_receiver_xdp(true, 30)) << "xcap did not attach: " << read_text(path("xcap.err"));
-        std::string gen = send_jumbo(n_frames);
+        child x = start_attached(xcap(args, no_multibuffer), "xcap", 30);
+        std::string gen = send(n_frames, {"--threads", "2", "--jumbo"}, 120);
         EXPECT_NE(gen.find("sent " + std::to_string(n_frames)), std::string::npos) << gen;
         // Delivery is asynchronous: wait until the receiver counted every
         // frame, or its count stood still for a second (frames dropped in XDP
@@ -289,19 +277,9 @@ TEST_F(Jumbo, MtuRaisedWhileCapturingIsReported) {
 
 namespace {
 
-void write_pcap(const std::string& path, const std::vector<std::vector<uint8_t>>& frames) {
-    std::ofstream f(path, std::ios::binary);
-    uint32_t h[6] = {0xa1b23c4d, 2u | 4u << 16, 0, 0, 262144, 1};
-    f.write(reinterpret_cast<const char*>(h), 24);
-    uint64_t ts = 1'790'000'000'000'000'000ull;
-    for (const auto& fr : frames) {
-        ts += 100'000;
-        uint32_t r[4] = {uint32_t(ts / 1'000'000'000), uint32_t(ts % 1'000'000'000), uint32_t(fr.size()),
-                         uint32_t(fr.size())};
-        f.write(reinterpret_cast<const char*>(r), 16);
-        f.write(reinterpret_cast<const char*>(fr.data()), std::streamsize(fr.size()));
-    }
-}
+// The frames of a replay's file: 100 us apart, from a time in 2026.
+constexpr uint64_t replay_gap_ns = 100'000;
+constexpr uint64_t replay_start_ns = 1'790'000'000'000'000'000ull;
 
 class JumboReplay : public Jumbo, public ::testing::WithParamInterface<const char*> {};
 
@@ -320,14 +298,11 @@ TEST_P(JumboReplay, ArrivesByteIdentical) {
     for (uint32_t s = 0; s < n_frames; ++s) {
         frames.push_back(build_jumbo_frame(s));
     }
-    write_pcap(path("in.pcap"), frames);
+    write_pcap(path("in.pcap"), as_records(frames, replay_gap_ns, replay_start_ns));
     child td(net->in_receiver({"tcpdump", "-i", net->receiver_if(), "-Q", "in", "-s", "0", "-U", "--immediate-mode", "-B", "32768", "-w",
                                path("peer.pcap")}),
              path("td.out"), path("td.err"));
-    for (int i = 0; i < 200 && read_text(path("td.err")).find("listening on") == std::string::npos; ++i) {
-        usleep(50'000);
-    }
-    ASSERT_NE(read_text(path("td.err")).find("listening on"), std::string::npos) << read_text(path("td.err"));
+    ASSERT_TRUE(wait_for_text(path("td.err"), "listening on", 10)) << read_text(path("td.err"));
     const uint64_t rx0 = net->receiver_rx_packets();
     std::vector<std::string> argv = {XCAP_BIN, "replay", "-i", net->sender_if(), "-r", path("in.pcap"), "--pps",
                                      "20000"};
@@ -382,7 +357,7 @@ TEST_F(Jumbo, ReplayOnMtu1500SkipsAndCounts) {
         const bool vlan = f[12] == 0x81 && f[13] == 0x00;
         too_big += f.size() > (vlan ? 1518u : 1514u);
     }
-    write_pcap(path("in.pcap"), frames);
+    write_pcap(path("in.pcap"), as_records(frames, replay_gap_ns, replay_start_ns));
     child r(net->in_sender({XCAP_BIN, "replay", "-i", net->sender_if(), "-r", path("in.pcap"), "--topspeed"}),
             path("replay.out"), path("replay.err"));
     ASSERT_EQ(r.wait(120), 0) << read_text(path("replay.err"));

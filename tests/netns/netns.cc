@@ -79,6 +79,23 @@ int child::wait(double timeout_s) {
     return -1;
 }
 
+bool wait_for_text(const std::string& path, const std::string& needle, double timeout_s, child* writer) {
+    for (int i = 0; i <= int(timeout_s * 50); ++i) {
+        // Whether it is running first: a writer that has ended may still
+        // have written it on its way out.
+        const bool ended = writer && !writer->running();
+        if (read_text(path).find(needle) != std::string::npos) {
+            return true;
+        }
+        if (ended) {
+            return false;
+        }
+        timespec ts{0, 20'000'000};
+        nanosleep(&ts, nullptr);
+    }
+    return false;
+}
+
 bool bpf_prog_exists(unsigned id) {
     int fd = bpf_prog_get_fd_by_id(id);
     if (fd < 0) {

@@ -39,6 +39,11 @@ private:
     int _status = -1;
 };
 
+// Polls the file at `path` until it holds `needle` (a child's sign that it
+// is ready): true then; false after `timeout_s`, or once `writer` (when
+// given) has ended without writing it.
+bool wait_for_text(const std::string& path, const std::string& needle, double timeout_s, child* writer = nullptr);
+
 // Two network namespaces joined by a veth pair with `queues` queues each way,
 // IPv6 off (no unasked router solicitations), addresses 198.18.0.1/30 and
 // 198.18.0.2/30, and XPS set so that CPU i transmits on queue i (so a sender

@@ -18,30 +18,16 @@
 
 #include "frames.h"
 #include "netns_test.h"
+#include "pcap_file.h"
 
 using namespace xcap::test;
 
 namespace {
 
-struct frame {
-    uint64_t ts_ns;
-    uint32_t len;  // on the wire
-    std::vector<uint8_t> data;  // as captured
-};
-
-// Writes a nanosecond pcap (or another link type) by hand, so tests can
-// make frames that xcap's own writer never would (caplen < len, runts).
-void write_pcap(const std::string& path, const std::vector<frame>& frames, uint32_t linktype = 1) {
-    std::ofstream f(path, std::ios::binary);
-    uint32_t h[6] = {0xa1b23c4d, 2u | 4u << 16, 0, 0, 262144, linktype};
-    f.write(reinterpret_cast<const char*>(h), 24);
-    for (const auto& fr : frames) {
-        uint32_t r[4] = {uint32_t(fr.ts_ns / 1'000'000'000), uint32_t(fr.ts_ns % 1'000'000'000),
-                         uint32_t(fr.data.size()), fr.len};
-        f.write(reinterpret_cast<const char*>(r), 16);
-        f.write(reinterpret_cast<const char*>(fr.data.data()), std::streamsize(fr.data.size()));
-    }
-}
+// A frame as a capture file holds it: written with write_pcap (by hand, so
+// tests can make frames that xcap's own writer never would: caplen < len,
+// runts, other link types).
+using frame = pcap_record;
 
 // The same frames as a capture's bytes, cut where a writer may pause: the
 // file header first (pcapng: the section and one Ethernet interface with
@@ -59,7 +45,7 @@ std::vector<std::vector<uint8_t>> encode(const std::vector<frame>& frames, bool 
         head.insert(head.end(), idb.begin(), idb.end());
         parts.push_back(head);
     } else {
-        parts.push_back(words({0xa1b23c4d, 2u | 4u << 16, 0, 0, 262144, 1}));
+        parts.push_back(pcap_header_bytes());
     }
     for (const auto& fr : frames) {
         const uint32_t caplen = uint32_t(fr.data.size());
@@ -72,8 +58,7 @@ std::vector<std::vector<uint8_t>> encode(const std::vector<frame>& frames, bool 
             auto tail = words({total});
             rec.insert(rec.end(), tail.begin(), tail.end());
         } else {
-            rec = words({uint32_t(fr.ts_ns / 1'000'000'000), uint32_t(fr.ts_ns % 1'000'000'000), caplen, fr.len});
-            rec.insert(rec.end(), fr.data.begin(), fr.data.end());
+            rec = pcap_record_bytes(fr);
         }
         parts.push_back(std::move(rec));
     }
@@ -136,11 +121,9 @@ class Replay : public netns_test {
 protected:
     // Starts a capture at the receiving end.
     child capture(const std::string& out, std::vector<std::string> extra = {}) {
-        std::vector<std::string> argv = {XCAP_BIN, "-i", net->receiver_if(), "-w", out};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        child c(net->in_receiver(argv), path("cap.out"), path("cap.err"));
-        EXPECT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("cap.err"));
-        return c;
+        std::vector<std::string> args = {"-w", out};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return start_xcap(args, "cap");
     }
     // Stops a capture and returns what it wrote.
     std::vector<frame> stop(child& c, const std::string& out) {
@@ -154,21 +137,26 @@ protected:
     int replay(std::vector<std::string> args, std::string& err, double timeout = 60, int stdin_fd = -1) {
         std::vector<std::string> argv = {XCAP_BIN, "replay", "-i", net->sender_if()};
         argv.insert(argv.end(), args.begin(), args.end());
-        child r(net->in_sender(argv), path("replay.out"), path("replay.err"), stdin_fd);
-        int rc = r.wait(timeout);
-        err = read_text(path("replay.err"));
-        return rc;
+        return run(net->in_sender(argv), err, timeout, "replay", stdin_fd);
     }
-
 };
 
+// The first `n` frames of the mixed traffic, `gap_ns` apart from a time in 2026.
 std::vector<frame> mixed(uint32_t n, uint64_t gap_ns) {
-    std::vector<frame> v;
+    std::vector<std::vector<uint8_t>> frames;
     for (uint32_t i = 0; i < n; ++i) {
-        auto f = build_frame(i);
-        v.push_back({1'790'000'000'000'000'000ull + i * gap_ns, uint32_t(f.size()), f});
+        frames.push_back(build_frame(i));
     }
-    return v;
+    return as_records(frames, gap_ns, 1'790'000'000'000'000'000ull);
+}
+
+// `n` 60-byte frames, `gap_ns` apart from time 0.
+std::vector<frame> small_frames(uint32_t n, uint64_t gap_ns) {
+    std::vector<std::vector<uint8_t>> frames;
+    for (uint32_t i = 0; i < n; ++i) {
+        frames.push_back(build_small_frame(i));
+    }
+    return as_records(frames, gap_ns);
 }
 
 }  // namespace
@@ -442,11 +430,7 @@ TEST_F(Replay, RoundTripOfTheSharedCaptures) {
 
 // --pps and --mbps, measured by the receiver's own timestamps.
 TEST_F(Replay, PpsAndMbpsWithinFivePercent) {
-    std::vector<frame> small;
-    for (uint32_t i = 0; i < 4000; ++i) {
-        auto f = build_small_frame(i);
-        small.push_back({uint64_t(i), uint32_t(f.size()), f});
-    }
+    const std::vector<frame> small = small_frames(4000, 1);
     write_pcap(path("small.pcap"), small);
     {
         child c = capture(path("pps.pcap"));
@@ -625,12 +609,7 @@ TEST_F(Replay, BadInput) {
 // about 0.4 s, and a one-second run was over (or nearly) by the time the
 // test saw it start.
 TEST_F(Replay, ScheduleSurvivesAStall) {
-    const uint32_t n = 15000;
-    std::vector<frame> frames;
-    for (uint32_t i = 0; i < n; ++i) {
-        auto f = build_small_frame(i);
-        frames.push_back({uint64_t(i), 60, f});
-    }
+    const std::vector<frame> frames = small_frames(15000, 1);
     write_pcap(path("in.pcap"), frames);
     child c = capture(path("out.pcap"));
     std::vector<std::string> argv = {XCAP_BIN, "replay", "-i", net->sender_if(), "-r", path("in.pcap"), "--pps", "5000"};
@@ -667,11 +646,7 @@ TEST_F(Replay, ProgressLineOnATerminalOnly) {
     if (sh("command -v script").status != 0) {
         GTEST_SKIP() << "script (util-linux) is not installed";
     }
-    std::vector<frame> frames;
-    for (uint32_t i = 0; i < 3000; ++i) {
-        auto f = build_small_frame(i);
-        frames.push_back({uint64_t(i), 60, f});
-    }
+    const std::vector<frame> frames = small_frames(3000, 1);
     write_pcap(path("in.pcap"), frames);
     std::string cmd = "ip netns exec " + net->sender_ns() + " " + XCAP_BIN + " replay -i " + net->sender_if() + " -r " +
                       quote(path("in.pcap")) + " --pps 2000";
@@ -703,11 +678,7 @@ TEST_F(Replay, ProgressLineOnATerminalOnly) {
 // preloaded or streamed, then one line names the file, the packet and the
 // byte offset, and the exit status is 8.
 TEST_F(Replay, TruncatedCaptureSendsEveryWholePacketThenFails) {
-    std::vector<frame> frames;
-    for (uint32_t i = 0; i < 300; ++i) {
-        auto f = build_small_frame(i);
-        frames.push_back({uint64_t(i) * 1000, uint32_t(f.size()), f});
-    }
+    const std::vector<frame> frames = small_frames(300, 1000);
     write_pcap(path("whole.pcap"), frames);
     // Cut inside packet 201: 24-byte header, then 200 whole records.
     const size_t record = 16 + frames[0].data.size();

@@ -42,37 +42,17 @@ else:
     c.sendall(bytes(range(256)) * (int(sys.argv[4]) // 256)); c.close()
 )";
 
-// Polls `path` until it contains `needle` (a child's sign that it is ready).
-bool wait_for_text(const std::string& path, const std::string& needle, double timeout_s) {
-    for (int i = 0; i <= int(timeout_s * 50); ++i) {
-        if (read_text(path).find(needle) != std::string::npos) {
-            return true;
-        }
-        usleep(20'000);
-    }
-    return false;
-}
-
 std::string bytes_key(const file_packet& p) {
     return std::string(p.data.begin(), p.data.end()) + "/" + std::to_string(p.len);
 }
 
 class Tap : public netns_test {
 protected:
-    void SetUp() override {
-        netns_test::SetUp();
-        if (IsSkipped()) {
-            return;
-        }
+    void prepare() override {
         if (!have_tool("ping") || !have_tool("python3")) {
             GTEST_SKIP() << "needs ping (iputils-ping) and python3";
         }
         std::ofstream(path("tcp.py")) << tcp_py;
-    }
-
-    std::vector<std::string> xcap(std::vector<std::string> args) {
-        args.insert(args.begin(), {XCAP_BIN, "-i", net->receiver_if()});
-        return net->in_receiver(args);
     }
 
     // A ping from the sender's side; its output.
@@ -307,11 +287,8 @@ TEST_F(Tap, StalledReaderFillsTheRingsAndEveryLossIsCounted) {
         auto t = sh("tshark -r " + quote(path("s.pcapng")) + " -T fields -e frame.drop_count 2>/dev/null");
         ASSERT_EQ(t.status, 0) << t.output;
         uint64_t sum = 0;
-        std::istringstream rows(t.output);
-        for (std::string row; std::getline(rows, row);) {
-            if (!row.empty() && isdigit(static_cast<unsigned char>(row[0]))) {
-                sum += std::stoull(row);
-            }
+        for (const auto& row : tshark_rows(t.output)) {
+            sum += std::stoull(row);
         }
         EXPECT_EQ(sum, full) << "epb_dropcount carries every loss";
     }
@@ -359,10 +336,9 @@ TEST_P(TwoInterfaces, OnePcapngEachPacketWithItsInterfaceInTimeOrder) {
                   " -T fields -E separator=, -e frame.interface_id -e frame.interface_name 2>/dev/null");
     ASSERT_EQ(ids.status, 0) << ids.output;
     std::vector<std::pair<unsigned, std::string>> rows;
-    std::istringstream in(ids.output);
-    for (std::string row; std::getline(in, row);) {
+    for (const auto& row : tshark_rows(ids.output)) {
         size_t comma = row.find(',');
-        if (comma != std::string::npos && isdigit(static_cast<unsigned char>(row[0]))) {
+        if (comma != std::string::npos) {
             rows.emplace_back(unsigned(std::stoul(row.substr(0, comma))), row.substr(comma + 1));
         }
     }
