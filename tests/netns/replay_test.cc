@@ -609,7 +609,8 @@ TEST_F(Replay, BadInput) {
 // about 0.4 s, and a one-second run was over (or nearly) by the time the
 // test saw it start.
 TEST_F(Replay, ScheduleSurvivesAStall) {
-    const std::vector<frame> frames = small_frames(15000, 1);
+    const uint32_t n = 15000;
+    const std::vector<frame> frames = small_frames(n, 1);
     write_pcap(path("in.pcap"), frames);
     child c = capture(path("out.pcap"));
     std::vector<std::string> argv = {XCAP_BIN, "replay", "-i", net->sender_if(), "-r", path("in.pcap"), "--pps", "5000"};
