@@ -240,6 +240,17 @@ namespace {
                          : "report it with the output of `uname -r`");
 }
 
+// Throws for a reply that failed or is malformed; true once it is complete.
+bool reply_complete(const netlink_parse& r, const std::string& what) {
+    if (r.what == netlink_parse::failed) {
+        netlink_failure(r.error, what);
+    }
+    if (r.what == netlink_parse::malformed) {
+        netlink_failure(EBADMSG, what);
+    }
+    return r.what == netlink_parse::done;
+}
+
 class genl_socket {
 public:
     genl_socket() : _fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC)) {
@@ -319,13 +330,7 @@ netdev_report query_netdev_features() {
         if (r.what == netlink_parse::failed && r.error == ENOENT) {
             return report;  // no such family: a kernel before 6.3
         }
-        if (r.what == netlink_parse::failed) {
-            netlink_failure(r.error, "family lookup");
-        }
-        if (r.what == netlink_parse::malformed) {
-            netlink_failure(EBADMSG, "family lookup");
-        }
-        if (r.what == netlink_parse::done) {
+        if (reply_complete(r, "family lookup")) {
             break;
         }
     }
@@ -345,13 +350,7 @@ netdev_report query_netdev_features() {
             if (r.what == netlink_parse::failed && r.error == EOPNOTSUPP) {
                 return netdev_report{};
             }
-            if (r.what == netlink_parse::failed) {
-                netlink_failure(r.error, "dev-get");
-            }
-            if (r.what == netlink_parse::malformed) {
-                netlink_failure(EBADMSG, "dev-get");
-            }
-            if (r.what == netlink_parse::done) {
+            if (reply_complete(r, "dev-get")) {
                 break;
             }
         }

@@ -30,12 +30,7 @@ inline constexpr uint64_t ndo_xmit_sg = 64;     // multi-buffer frames as redire
 
 // Attributes and command of the family (also <linux/netdev.h>).
 namespace netdev_attr {
-inline constexpr uint16_t ifindex = 1;
-inline constexpr uint16_t pad = 2;
-inline constexpr uint16_t xdp_features = 3;
-inline constexpr uint16_t xdp_zc_max_segs = 4;
-inline constexpr uint16_t xdp_rx_metadata_features = 5;
-inline constexpr uint16_t xsk_features = 6;
+enum : uint16_t { ifindex = 1, pad, xdp_features, xdp_zc_max_segs, xdp_rx_metadata_features, xsk_features };
 }  // namespace netdev_attr
 inline constexpr uint8_t netdev_cmd_dev_get = 1;
 

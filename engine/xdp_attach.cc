@@ -142,12 +142,8 @@ std::vector<link_holder> link_holders(uint32_t link_id) {
 }  // namespace
 
 const char* to_string(xdp_mode mode) {
-    switch (mode) {
-        case xdp_mode::native: return "native";
-        case xdp_mode::generic: return "generic";
-        case xdp_mode::automatic: break;
-    }
-    return "auto";
+    static constexpr const char* names[] = {"auto", "native", "generic"};  // in the enum's order
+    return names[static_cast<size_t>(mode)];
 }
 
 void route_library_logs(bool verbose) {

@@ -13,7 +13,7 @@
 
 namespace xcap {
 
-enum class xdp_mode { automatic, native, generic };
+enum class xdp_mode { automatic, native, generic };  // to_string() names them in this order
 
 const char* to_string(xdp_mode mode);
 

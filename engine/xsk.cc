@@ -34,12 +34,8 @@ bool xsk_multibuffer_supported() {
 }
 
 const char* to_string(bind_mode mode) {
-    switch (mode) {
-        case bind_mode::zerocopy: return "zero-copy";
-        case bind_mode::copy: return "copy";
-        case bind_mode::automatic: break;
-    }
-    return "auto";
+    static constexpr const char* names[] = {"auto", "zero-copy", "copy"};  // in the enum's order
+    return names[static_cast<size_t>(mode)];
 }
 
 xsk_queue::xsk_queue(const std::string& ifname, uint32_t queue, const xsk_config& cfg, bind_mode mode)

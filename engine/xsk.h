@@ -31,7 +31,7 @@ inline constexpr uint32_t xsk_rx_headroom = 256;
 // XCAP_NO_MULTIBUFFER=1 in the environment says no (to test that path).
 bool xsk_multibuffer_supported();
 
-enum class bind_mode { automatic, zerocopy, copy };
+enum class bind_mode { automatic, zerocopy, copy };  // to_string() names them in this order
 
 const char* to_string(bind_mode mode);
 

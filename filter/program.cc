@@ -141,24 +141,27 @@ unique_fd load_xdp_program(const std::vector<bpf_insn>& insns, bool frags, const
                             std::move(hint), std::move(log));
 }
 
-xdp_filter_program::xdp_filter_program(const compiled_filter& filter, const xdp_filter_options& options)
-    : _options(options) {
-    _counters.reset(bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "xcap_filt_ctr", sizeof(uint32_t),
-                                   sizeof(filter_counters), 1, nullptr));
-    if (!_counters) {
+namespace {
+
+// A one-entry array map of the filter's, keyed by a u32.
+unique_fd create_map(bpf_map_type type, const char* name, uint32_t value_size, const std::string& what) {
+    unique_fd fd(bpf_map_create(type, name, sizeof(uint32_t), value_size, 1, nullptr));
+    if (!fd) {
         int err = errno;
         throw failure(err == EPERM ? failure_kind::permission : failure_kind::unsupported, err,
-                          "creating the filter's counter map");
+                      "creating the filter's " + what + " map");
     }
+    return fd;
+}
+
+}  // namespace
+
+xdp_filter_program::xdp_filter_program(const compiled_filter& filter, const xdp_filter_options& options)
+    : _options(options) {
+    _counters = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, "xcap_filt_ctr", sizeof(filter_counters), "counter");
     xdp_program_spec spec{.exit = options.exit, .frags = options.frags, .counters_map_fd = _counters.get()};
     if (options.exit == filter_exit::tail_call) {
-        _prog_array.reset(bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "xcap_filt_next", sizeof(uint32_t),
-                                         sizeof(uint32_t), 1, nullptr));
-        if (!_prog_array) {
-            int err = errno;
-            throw failure(err == EPERM ? failure_kind::permission : failure_kind::unsupported, err,
-                              "creating the filter's tail-call map");
-        }
+        _prog_array = create_map(BPF_MAP_TYPE_PROG_ARRAY, "xcap_filt_next", sizeof(uint32_t), "tail-call");
         spec.prog_array_fd = _prog_array.get();
     }
     const std::string what = "the XDP filter '" + short_expression(filter.expression) + "'";

@@ -150,11 +150,7 @@ public:
 
     // Stop recording first; the writer then drains what the ring holds.
     void stop_input() override {
-        if (_hooked) {
-            _hooked->remove();
-        } else {
-            _fentry->detach();
-        }
+        _recorder->stop();
     }
 
     capture_totals collect(const capture_writer& writer) override {
@@ -209,25 +205,25 @@ private:
         ro.force = _co.force;
         ro.verbose = _co.verbose;
         if (!_opts.hook.empty()) {
-            _hooked = std::make_unique<hook_recorder>(_opts.hook, ro, log.info);
+            _recorder = std::make_unique<hook_recorder>(_opts.hook, ro, log.info);
         } else {
-            _fentry = std::make_unique<fentry_recorder>(_targets, ro);
+            _recorder = std::make_unique<fentry_recorder>(_targets, ro);
         }
         ringbuf_source::options so;
         if (_dev) {
             so.interfaces.push_back({_dev->ifindex, 0});
         }
         so.lost = [this] { return lost(); };
-        _source = std::make_unique<ringbuf_source>(_hooked ? _hooked->ring_fd() : _fentry->ring_fd(), so);
+        _source = std::make_unique<ringbuf_source>(_recorder->ring_fd(), so);
         for (const auto& t : _targets) {
             _source->name_program(t.id, t.describe());
         }
-        if (_hooked) {
+        if (!_opts.hook.empty()) {
             _source->name_program(0, "hook " + _opts.hook);
         }
     }
 
-    std::vector<program_counts> counts() const { return _hooked ? _hooked->counts() : _fentry->counts(); }
+    std::vector<program_counts> counts() const { return _recorder->counts(); }
 
     uint64_t lost() const {
         uint64_t n = 0;
@@ -245,8 +241,7 @@ private:
     std::vector<xdp_program_ref> _targets;
     std::string _traced;  // for the lines and the file's interface description
     // Destroyed in reverse: the source, then the recorders.
-    std::unique_ptr<fentry_recorder> _fentry;
-    std::unique_ptr<hook_recorder> _hooked;
+    std::unique_ptr<trace_recorder> _recorder;
     std::unique_ptr<ringbuf_source> _source;
 };
 

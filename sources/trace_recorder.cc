@@ -183,7 +183,7 @@ fentry_recorder::fentry_recorder(const std::vector<xdp_program_ref>& targets, co
 
 fentry_recorder::~fentry_recorder() = default;
 
-void fentry_recorder::detach() {
+void fentry_recorder::stop() {
     for (auto& t : _traced) {
         xcap_trace_bpf__detach(t.skel.get());
     }
@@ -309,7 +309,7 @@ void hook_recorder::install(const recorder_options& opts) {
             _ring_fd = bpf_map__fd(_skel->maps.xcap_ring);
             return;
         }
-        remove();
+        stop();
         _skel.reset();
         if (err != EINVAL || attempt == 1) {
             throw failure(failure_kind::unsupported, err, "--hook " + _path + ": cannot put xcap's programs into it",
@@ -380,12 +380,12 @@ void hook_recorder::installed_slots::empty() {
     }
 }
 
-void hook_recorder::remove() { _installed.empty(); }
+void hook_recorder::stop() { _installed.empty(); }
 
 // The slots first, then the guardian goes (the pipe closes: it finds them
 // empty); the programs are unloaded after, by _skel.
 hook_recorder::~hook_recorder() {
-    remove();
+    stop();
     _guardian_pipe.reset();
     if (_guardian > 0) {
         int status = 0;

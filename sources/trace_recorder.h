@@ -56,21 +56,36 @@ struct program_counts {
     uint64_t actions[XCAP_XDP_ACTIONS + 1] = {};  // its actions, by value (last: any other)
 };
 
-class fentry_recorder {
+// What trace needs of either way in: the ring the records go to, the
+// counts per program, and a stop that leaves the counts readable.
+class trace_recorder {
+public:
+    virtual ~trace_recorder() = default;
+    trace_recorder() = default;
+    trace_recorder(const trace_recorder&) = delete;
+    trace_recorder& operator=(const trace_recorder&) = delete;
+
+    // Stops recording (the counters stay readable); idempotent.
+    virtual void stop() = 0;
+    virtual std::vector<program_counts> counts() const = 0;
+    int ring_fd() const { return _ring_fd; }
+
+protected:
+    int _ring_fd = -1;  // owned by the recorder's first skeleton
+};
+
+class fentry_recorder final : public trace_recorder {
 public:
     // Loads and attaches the recorders on every program of `targets` (kept
     // open by the caller while this lives). Throws failure(unsupported) when
     // the kernel refuses them, saying what it refused and what it needs;
     // nothing is left loaded then.
     fentry_recorder(const std::vector<xdp_program_ref>& targets, const recorder_options& opts);
-    ~fentry_recorder();
-    fentry_recorder(const fentry_recorder&) = delete;
-    fentry_recorder& operator=(const fentry_recorder&) = delete;
+    ~fentry_recorder() override;
 
-    // Detaches every recorder (their counters stay readable); idempotent.
-    void detach();
-    int ring_fd() const { return _ring_fd; }
-    std::vector<program_counts> counts() const;
+    // Detaches every recorder.
+    void stop() override;
+    std::vector<program_counts> counts() const override;
 
 private:
     struct skeleton_deleter {
@@ -81,11 +96,10 @@ private:
         uint32_t id = 0;
         std::string name;
     };
-    std::vector<traced> _traced;
-    int _ring_fd = -1;  // the first instance's ring map, shared by the others
+    std::vector<traced> _traced;  // the first instance's ring map is shared by the others
 };
 
-class hook_recorder {
+class hook_recorder final : public trace_recorder {
 public:
     // Opens the hook map pinned at `path`, checks its layout (xdpcap's: a
     // PROG_ARRAY, int keys and values, a slot per action), loads one recording
@@ -96,14 +110,11 @@ public:
     hook_recorder(const std::string& path, const recorder_options& opts,
                   const std::function<void(const std::string&)>& info);
     // Empties the slots, then lets the guardian go.
-    ~hook_recorder();
-    hook_recorder(const hook_recorder&) = delete;
-    hook_recorder& operator=(const hook_recorder&) = delete;
+    ~hook_recorder() override;
 
-    // Empties every slot that still holds one of xcap's programs; idempotent.
-    void remove();
-    int ring_fd() const { return _ring_fd; }
-    std::vector<program_counts> counts() const;
+    // Empties every slot that still holds one of xcap's programs.
+    void stop() override;
+    std::vector<program_counts> counts() const override;
     uint32_t slots() const { return _slots; }
 
 private:
@@ -128,7 +139,6 @@ private:
     // Destroyed in reverse: the slots emptied, then the programs unloaded.
     std::unique_ptr<xcap_hook_bpf, skeleton_deleter> _skel;
     installed_slots _installed;
-    int _ring_fd = -1;  // in _skel
     unique_fd _guardian_pipe;  // its write end; the guardian acts when it closes
     pid_t _guardian = -1;
 };
