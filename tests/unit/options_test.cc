@@ -584,3 +584,16 @@ TEST(OutputFormat, FormatOptionThenNameThenTheModesDefault) {
         EXPECT_EQ(output_format(std::nullopt, path, file_format::pcap), format_for_path(path)) << path;
     }
 }
+
+// -Z as tcpdump spells it, for a capture and a trace; replay has none.
+TEST(Options, RelinquishPrivilegesTakesAUser) {
+    EXPECT_FALSE(parse({"-i", "eth0", "-w", "x.pcap"}).capture.run_as.has_value()) << "the default is decided at run time";
+    EXPECT_EQ(parse({"-i", "eth0", "-w", "x.pcap", "-Z", "nobody"}).capture.run_as, "nobody");
+    EXPECT_EQ(parse({"-i", "eth0", "-w", "x.pcap", "--relinquish-privileges=daemon"}).capture.run_as, "daemon");
+    EXPECT_EQ(parse({"-i", "eth0", "-w", "x.pcap", "-Znobody", "--tap"}).capture.run_as, "nobody");
+    EXPECT_EQ(parse({"trace", "-i", "eth0", "-w", "x.pcapng", "-Z", "nobody"}).trace.capture.run_as, "nobody");
+    expect_usage_error({"-i", "eth0", "-w", "x.pcap", "-Z", ""}, "needs a user name");
+    expect_usage_error({"replay", "-i", "eth0", "-r", "x.pcap", "-Z", "nobody"}, "-Z");
+    EXPECT_NE(help_text().find("-Z, --relinquish-privileges USER"), std::string::npos);
+    EXPECT_NE(trace_help_text().find("--relinquish-privileges"), std::string::npos);
+}
