@@ -108,6 +108,10 @@ void drop_all_capabilities() {
     }
 }
 
+const char* const bpf_refused =
+    "this kernel refuses bpf() to a process without CAP_BPF (kernel.unprivileged_bpf_disabled, Linux before 6.5), "
+    "and xcap reads its counters through bpf() until it exits";
+
 }  // namespace
 
 uint64_t permitted_capabilities() { return get_caps().permitted; }
@@ -143,6 +147,11 @@ std::optional<run_as_user> choose_run_as(const std::optional<std::string>& reque
             }
         }
     }
+    // Asked now, before anything is attached, so that the refusal leaves nothing behind.
+    if (!bpf_usable_without_capabilities()) {
+        throw failure(failure_kind::unsupported, "-Z " + *requested + ": " + bpf_refused,
+                      "leave -Z out on this kernel");
+    }
     return run_as_user{*requested, pw->pw_uid, pw->pw_gid, true};
 }
 
@@ -153,14 +162,11 @@ privilege_drop drop_privileges(const std::optional<run_as_user>& user) {
         return r;  // root without a user to become keeps root, as before -Z existed
     }
     if (!bpf_usable_without_capabilities()) {
-        const std::string why =
-            "this kernel refuses bpf() to a process without CAP_BPF (kernel.unprivileged_bpf_disabled, Linux "
-            "before 6.5), and xcap reads its counters through bpf() until it exits";
         if (user && user->explicit_choice) {
-            throw failure(failure_kind::unsupported, "-Z " + user->name + ": " + why,
+            throw failure(failure_kind::unsupported, "-Z " + user->name + ": " + bpf_refused,
                           "leave -Z out on this kernel");
         }
-        r.skipped_because = why;
+        r.skipped_because = bpf_refused;
         return r;
     }
     if (user) {

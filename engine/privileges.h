@@ -28,7 +28,9 @@ inline constexpr const char* default_run_as = "xcap";
 // (uid 0) keeps root: nullopt. Without -Z: default_run_as when running as
 // root and the user exists, else nullopt. Throws failure(usage) for a user
 // that does not exist, failure(permission) when switching users needs
-// CAP_SETUID and CAP_SETGID that this process lacks (not root).
+// CAP_SETUID and CAP_SETGID that this process lacks (not root), and, for
+// -Z, failure(unsupported) where the kernel would refuse the counters'
+// bpf() calls once the capabilities are gone (see drop_privileges).
 std::optional<run_as_user> choose_run_as(const std::optional<std::string>& requested);
 
 // What drop_privileges() did, for the setup line.

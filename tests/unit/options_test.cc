@@ -390,6 +390,7 @@ std::vector<std::string> sample_values(const option& o, const std::string& reada
         {"PACKETS", "5"},
         {"PATH", "/sys/fs/bpf/hook"},
         {"NAME|ID", "xdp_lb"},
+        {"USER", "nobody"},
     };
     for (const auto& [placeholder, value] : samples) {
         if (placeholder == name) {
