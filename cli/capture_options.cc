@@ -17,6 +17,7 @@ constexpr std::string_view synopsis =
     "     [-c COUNT] [-s SNAPLEN] [-q] [--duration SECONDS]\n"
     "     [--stats SECONDS] [--queues LIST] [--xdp-mode auto|native|generic]\n"
     "     [--bind auto|zerocopy|copy] [--force] [-p] [--micro] [-B SIZE] [-v]\n"
+    "     [-Z USER]\n"
     "     [--format pcap|pcapng] [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND] [-U]\n"
     "     [-F FILE | EXPRESSION]\n"
     "xcap -d EXPRESSION\n"
@@ -86,7 +87,8 @@ constexpr std::string_view exit_status =
     "3  no such interface, or the interface is down (at start), or it\n"
     "   disappeared while capturing\n"
     "4  not root, or a capability is missing (CAP_NET_ADMIN, CAP_BPF,\n"
-    "   CAP_NET_RAW, CAP_IPC_LOCK)\n"
+    "   CAP_PERFMON, CAP_NET_RAW, CAP_IPC_LOCK; --tap: CAP_NET_ADMIN, CAP_BPF,\n"
+    "   and CAP_NET_RAW unless -p), or -Z needs CAP_SETUID and CAP_SETGID\n"
     "5  the output cannot be written\n"
     "6  another XDP program is attached to the interface (see --force)\n"
     "7  the kernel or driver refused (zero-copy, the XDP mode, the program,\n"
@@ -225,7 +227,7 @@ const command_doc& capture_doc() {
         shared::filter_file, shared::dump_filter, capture_option::list_interfaces, shared::count,
         shared::snapshot_length, shared::quiet, shared::duration, shared::stats, capture_option::queues,
         capture_option::xdp_mode, capture_option::bind, shared::force, shared::no_promiscuous_mode, shared::micro,
-        capture_option::buffer_size, shared::verbose, capture_option::help, capture_option::version,
+        capture_option::buffer_size, shared::relinquish_privileges, shared::verbose, capture_option::help, capture_option::version,
     };
     static const command_doc doc{"xcap", "", "capture packets at line rate with AF_XDP", synopsis, description,
                                  options, exit_status, examples, true};

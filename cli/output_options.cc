@@ -132,6 +132,21 @@ const option post_rotate{
     "Ctrl-C ends the wait (the commands go on, and are named).",
     [](parse_state& st, word o, word v) { st.output->post_rotate = not_empty(o, v, "needs a command"); }};
 
+const option relinquish_privileges{
+    "-Z", "--relinquish-privileges", "USER",
+    "Once set up (programs attached, sockets bound, the first file open),\n"
+    "switch to USER (its groups, gid and uid) and drop every capability, as\n"
+    "tcpdump -Z does: rotated files and -z commands then run as USER, and\n"
+    "the first file is made USER's. Detaching needs no privilege (the\n"
+    "kernel removes a bpf_link when its descriptor closes), so nothing is\n"
+    "left attached however xcap ends. Default: as root, the user xcap if it\n"
+    "exists, else stay root; -Z root stays root. Without root (file\n"
+    "capabilities) xcap drops its capabilities once set up anyway; -Z then\n"
+    "needs cap_setuid and cap_setgid. A kernel that refuses bpf() without\n"
+    "CAP_BPF (before Linux 6.5, with kernel.unprivileged_bpf_disabled)\n"
+    "refuses -Z (exit 7), since xcap reads its counters through bpf().",
+    [](parse_state& st, word o, word v) { st.output->run_as = not_empty(o, v, "needs a user name"); }};
+
 const option filter_file{
     "-F", "", "FILE",
     "Read the filter expression from FILE (line breaks count as spaces).\n"

@@ -11,7 +11,7 @@ constexpr std::string_view synopsis =
     "xcap trace -i INTERFACE -w FILE [--program NAME|ID] [--at entry|exit|entry,exit]\n"
     "     [--ring-size SIZE] [-c COUNT] [-s SNAPLEN] [--duration SECONDS] [--stats SECONDS]\n"
     "     [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND] [-U] [--format pcap|pcapng]\n"
-    "     [--micro] [-q] [-v] [-F FILE | EXPRESSION]\n"
+    "     [--micro] [-q] [-v] [-Z USER] [-F FILE | EXPRESSION]\n"
     "xcap trace --hook BPFFS_PATH -w FILE [-i INTERFACE] [--force] [other output options]\n"
     "     [-F FILE | EXPRESSION]\n"
     "xcap trace -d [-s SNAPLEN] EXPRESSION";
@@ -180,6 +180,7 @@ const command_doc& trace_doc() {
         grouped(shared::no_promiscuous_mode),
         grouped(shared::quiet),
         grouped(shared::verbose),
+        grouped(shared::relinquish_privileges),
         trace_option::help,
     };
     static const command_doc doc{"xcap trace", "trace",

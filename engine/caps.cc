@@ -14,9 +14,18 @@ const std::vector<capability_need>& capture_capabilities() {
     static const std::vector<capability_need> needs = {
         {CAP_NET_ADMIN, "CAP_NET_ADMIN", "attach the XDP program"},
         {CAP_BPF, "CAP_BPF", "load the XDP program"},
+        {CAP_PERFMON, "CAP_PERFMON", "pass the verifier's checks on the capture program"},
         {CAP_NET_RAW, "CAP_NET_RAW", "open AF_XDP sockets"},
         {CAP_IPC_LOCK, "CAP_IPC_LOCK", "pin the packet buffers (UMEM)"},
     };
+    return needs;
+}
+
+std::vector<capability_need> tap_capabilities(bool promiscuous) {
+    std::vector<capability_need> needs = {capability(CAP_NET_ADMIN), capability(CAP_BPF)};
+    if (promiscuous) {
+        needs.push_back({CAP_NET_RAW, "CAP_NET_RAW", "hold promiscuous mode (-p leaves it off)"});
+    }
     return needs;
 }
 
@@ -34,8 +43,9 @@ std::vector<capability_need> missing_capabilities(uint64_t effective,
     std::vector<capability_need> missing;
     for (const auto& need : needs) {
         bool has = (effective >> need.bit) & 1;
-        // CAP_SYS_ADMIN is what kernels before 5.8 asked for, and still grants BPF.
-        if (!has && need.bit == CAP_BPF) {
+        // CAP_SYS_ADMIN is what kernels before 5.8 asked for, and still grants
+        // what CAP_BPF and CAP_PERFMON grant.
+        if (!has && (need.bit == CAP_BPF || need.bit == CAP_PERFMON)) {
             has = (effective >> CAP_SYS_ADMIN) & 1;
         }
         if (!has) {

@@ -13,10 +13,19 @@ struct capability_need {
     const char* why;
 };
 
-// The capabilities a capture needs: CAP_NET_ADMIN (attach XDP), CAP_BPF (load
-// the program; CAP_SYS_ADMIN also grants it), CAP_NET_RAW (AF_XDP sockets),
-// CAP_IPC_LOCK (pin the UMEM beyond RLIMIT_MEMLOCK).
+// The capabilities a redirect capture needs, each found necessary on Linux
+// 6.18 by taking it away: CAP_NET_ADMIN (load and attach an XDP program),
+// CAP_BPF (load programs, create maps; CAP_SYS_ADMIN also grants it),
+// CAP_PERFMON (the verifier refuses the capture program's pointer
+// arithmetic without it; CAP_SYS_ADMIN also grants it), CAP_NET_RAW (AF_XDP
+// sockets, and the packet socket that holds promiscuous mode), CAP_IPC_LOCK
+// (the UMEM is charged to RLIMIT_MEMLOCK without it).
 const std::vector<capability_need>& capture_capabilities();
+
+// What --tap needs: CAP_NET_ADMIN and CAP_BPF, and CAP_NET_RAW for
+// promiscuous mode only (no sockets, no UMEM; its program passes the
+// verifier without CAP_PERFMON). Entries of capture_capabilities().
+std::vector<capability_need> tap_capabilities(bool promiscuous);
 
 // The entry of capture_capabilities() for capability `bit`.
 const capability_need& capability(int bit);

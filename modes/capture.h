@@ -41,6 +41,7 @@ struct capture_options {
     uint64_t buffer_kib = 65536;       // -B: UMEM per queue (see umem_frames)
     bool tap = false;                  // --tap: copy through BPF ring buffers, every packet goes on
     uint64_t ring_bytes = 16u << 20;   // --ring-size: bytes of ring buffer per CPU (tap)
+    std::optional<std::string> run_as; // -Z USER; nullopt: the default (engine/privileges.h)
 
     // `interfaces`, or {interface} when it is empty.
     std::vector<std::string> all_interfaces() const {

@@ -4,12 +4,14 @@
 #include <sys/utsname.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 
 #include "sources/frame_limit.h"
 #include "common/error.h"
 #include "engine/clock.h"
 #include "engine/cpu.h"
+#include "engine/privileges.h"
 
 namespace xcap {
 
@@ -148,6 +150,27 @@ std::unique_ptr<promiscuous_mode> promiscuous_for(const device_info& dev, const 
     return opts.promiscuous ? std::make_unique<promiscuous_mode>(dev.name, dev.ifindex) : nullptr;
 }
 
+// The end of the privileged part (-Z): the first file becomes the user's,
+// then xcap becomes the user and drops every capability. Before the capture
+// thread starts, which inherits the dropped set.
+void give_up_privileges(const std::optional<run_as_user>& user, savefile_set& files, const capture_log& log) {
+    if (user) {
+        if (int err = files.give_to(user->uid, user->gid); err != 0) {
+            log.warn("cannot make " + files.current_name() + " " + user->name + "'s: " + std::strerror(err) +
+                     "; it stays its creator's");
+        }
+    }
+    const privilege_drop d = drop_privileges(user);
+    if (d.switched) {
+        log.info("running as " + user->name + " (uid " + std::to_string(user->uid) + "), no capabilities left");
+    } else if (d.dropped_caps) {
+        log.info("set up; no capabilities left");
+    } else if (!d.skipped_because.empty()) {
+        log.info((user ? "not switching to " + user->name : std::string("keeping capabilities")) + ": " +
+                 d.skipped_because);
+    }
+}
+
 void say_promiscuous(const device_info& dev, const promiscuous_mode* promisc, const capture_log& log) {
     if (promisc) {
         log.info(dev.name + ": promiscuous mode on while xcap runs (-p leaves it off)");
@@ -187,7 +210,8 @@ void add_writer_counts(capture_totals& t, const capture_writer& writer) {
 
 capture_result run_mode(capture_mode& mode, const capture_options& opts, const capture_log& log) {
     // Everything that can refuse is done (the mode's constructor), but for
-    // promiscuous mode and the output, whose refusals leave nothing behind.
+    // -Z's user, promiscuous mode and the output, whose refusals leave nothing behind.
+    const std::optional<run_as_user> run_as = choose_run_as(opts.run_as);
     std::vector<std::unique_ptr<promiscuous_mode>> promisc;
     for (const auto& i : mode.interfaces()) {
         promisc.push_back(promiscuous_for(*i.dev, opts));
@@ -221,6 +245,7 @@ capture_result run_mode(capture_mode& mode, const capture_options& opts, const c
     // Rotated pcapng files end with the counts so far. Called on the writer
     // thread; it reads only counters and the sockets' statistics.
     files.set_statistics_source([&] { return interface_counts(collect()); });
+    give_up_privileges(run_as, files, log);
     // Every step that could refuse is behind us: the output is the user's now.
     files.begin();
     const int64_t start = monotonic_ns();

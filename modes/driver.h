@@ -60,7 +60,7 @@ std::vector<std::unique_ptr<I>> check_interfaces(const capture_options& opts,
         r.dev = probe_device(name);
         require_up(r.dev);
     }
-    require_capabilities(capture_capabilities());
+    require_capabilities(opts.tap ? tap_capabilities(opts.promiscuous) : capture_capabilities());
     for (auto& r : ifs) {
         if (each) {
             each(*r);

@@ -88,6 +88,13 @@ void output::make_room(size_t n) {
     }
 }
 
+int output::give_to(uid_t uid, gid_t gid) {
+    if (!_owns_fd || !_is_regular || _fd < 0) {
+        return 0;
+    }
+    return fchown(_fd, uid, gid) == 0 ? 0 : errno;
+}
+
 void output::set_failed(int err) {
     if (_errno == 0) {
         _errno = err;

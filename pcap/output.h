@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -72,6 +74,11 @@ public:
     // keeps its bytes. Nothing is written afterwards (not even by the
     // destructor); the output counts as failed (ECANCELED).
     void abandon();
+
+    // Makes a regular file this output opened the user's (fchown), so that
+    // it stays theirs once xcap runs as them (-Z). Returns 0 or the errno;
+    // 0 for anything else (standard output, a FIFO, a wrapped fd).
+    int give_to(uid_t uid, gid_t gid);
 
     // Marks the output failed with `err` without writing anything, e.g. for a
     // file that could not be opened: what it is given is dropped and counted.

@@ -221,6 +221,8 @@ public:
     // device): the writer flushes it whenever it goes idle.
     bool is_stream() const { return _is_stream; }
     const std::string& current_name() const { return _name; }
+    // The file open now becomes uid's and gid's (output::give_to): 0 or the errno.
+    int give_to(uid_t uid, gid_t gid) { return _out ? _out->give_to(uid, gid) : 0; }
     // The files written, for the summary: the one file's name, or with
     // rotation "FIRST .. LAST (N files)" (a -W ring: the names it used).
     std::string files_description() const;

@@ -218,3 +218,51 @@ TEST_F(Trace, HookTinyRingCountsEveryLoss) {
         EXPECT_EQ(int(r.verdict), expected_action(uint32_t(i)));
     }
 }
+
+// -Z nobody: once its programs are in the slots, xcap trace runs as nobody
+// with no capability; on SIGINT it still empties the slots, and after kill
+// -9 its guardian (forked before the drop, still privileged) does.
+TEST_F(Trace, HookAfterDroppingPrivileges) {
+    bpffs_mount fs(path("bpffs"));
+    ASSERT_TRUE(fs.ok) << "cannot mount a bpffs: " << std::strerror(errno);
+    const std::string hook = fs.dir + "/hook";
+    user_program prog(*net, hook);
+    ASSERT_TRUE(prog.ok()) << prog.error();
+    for (int sig : {SIGINT, SIGKILL}) {
+        child c = start_trace({"--hook", hook, "-Z", "nobody", "-w", path("z.pcapng")}, false);
+        const std::string status = "/proc/" + std::to_string(c.pid()) + "/status";
+        bool dropped = false;
+        for (int i = 0; i < 200 && !dropped; ++i) {
+            const std::string s = read_text(status);
+            dropped = s.find("Uid:\t65534\t65534\t65534\t65534") != std::string::npos &&
+                      s.find("CapEff:\t0000000000000000") != std::string::npos &&
+                      s.find("CapPrm:\t0000000000000000") != std::string::npos;
+            if (!dropped) {
+                if (c.wait(0.05) >= 0) {
+                    break;
+                }
+            }
+        }
+        const std::string err = read_text(path("trace.err"));
+        if (!dropped && err.find("refuses bpf()") != std::string::npos) {
+            GTEST_SKIP() << "this kernel refuses -Z: " << err;
+        }
+        ASSERT_TRUE(dropped) << err;
+        EXPECT_EQ(prog.hook_slots_used(), actions);
+        send_frames(prog, 20);
+        c.signal(sig);
+        EXPECT_EQ(c.wait(30), sig == SIGINT ? 0 : 128 + SIGKILL) << read_text(path("trace.err"));
+        for (int i = 0; i < 200 && prog.hook_slots_used() > 0; ++i) {
+            usleep(50'000);
+        }
+        EXPECT_EQ(prog.hook_slots_used(), 0) << "slots left after " << strsignal(sig);
+        for (int i = 0; i < 200 && programs_named("xcap_hook_") > 0; ++i) {
+            usleep(50'000);
+        }
+        EXPECT_EQ(programs_named("xcap_hook_"), 0) << "programs left after " << strsignal(sig);
+        if (sig == SIGINT) {
+            std::string error;
+            EXPECT_EQ(read_epbs(path("z.pcapng"), &error).size(), 20u + prog.others()) << error;
+        }
+    }
+}

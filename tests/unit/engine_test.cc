@@ -16,7 +16,8 @@ using namespace xcap;
 
 TEST(Caps, NamesEachMissingCapability) {
     const auto& needs = capture_capabilities();
-    uint64_t all = (1ull << CAP_NET_ADMIN) | (1ull << CAP_BPF) | (1ull << CAP_NET_RAW) | (1ull << CAP_IPC_LOCK);
+    uint64_t all = (1ull << CAP_NET_ADMIN) | (1ull << CAP_BPF) | (1ull << CAP_NET_RAW) | (1ull << CAP_IPC_LOCK) |
+                   (1ull << CAP_PERFMON);
     EXPECT_TRUE(missing_capabilities(all, needs).empty());
     auto m = missing_capabilities(all & ~(1ull << CAP_NET_RAW), needs);
     ASSERT_EQ(m.size(), 1u);
@@ -111,4 +112,18 @@ TEST(PacketMemory, AlignedWritableAndOnHugePagesWhereTheKernelHasThem) {
                      << "): the memory is plain pages";
     }
     EXPECT_GE(m.huge_bytes(), size / 2) << "THP is '" << mode << "' but the packet memory got few huge pages";
+}
+
+TEST(Caps, TapNeedsNoSocketsOrUmemAndSysAdminGrantsPerfmon) {
+    const uint64_t tap = (1ull << CAP_NET_ADMIN) | (1ull << CAP_BPF) | (1ull << CAP_NET_RAW);
+    EXPECT_TRUE(missing_capabilities(tap, tap_capabilities(true)).empty());
+    auto m = missing_capabilities((1ull << CAP_NET_ADMIN) | (1ull << CAP_BPF), tap_capabilities(true));
+    ASSERT_EQ(m.size(), 1u);
+    EXPECT_STREQ(m[0].name, "CAP_NET_RAW");
+    EXPECT_TRUE(missing_capabilities((1ull << CAP_NET_ADMIN) | (1ull << CAP_BPF), tap_capabilities(false)).empty());
+    auto r = missing_capabilities(tap | (1ull << CAP_IPC_LOCK), capture_capabilities());
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_STREQ(r[0].name, "CAP_PERFMON");
+    EXPECT_TRUE(missing_capabilities(tap | (1ull << CAP_IPC_LOCK) | (1ull << CAP_SYS_ADMIN), capture_capabilities())
+                    .empty());
 }

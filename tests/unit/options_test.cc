@@ -390,6 +390,7 @@ std::vector<std::string> sample_values(const option& o, const std::string& reada
         {"PACKETS", "5"},
         {"PATH", "/sys/fs/bpf/hook"},
         {"NAME|ID", "xdp_lb"},
+        {"USER", "nobody"},
     };
     for (const auto& [placeholder, value] : samples) {
         if (placeholder == name) {
@@ -583,4 +584,17 @@ TEST(OutputFormat, FormatOptionThenNameThenTheModesDefault) {
     for (const char* path : {"a.pcapng", "a.pcap", "-", "pcapng", "x.cap"}) {
         EXPECT_EQ(output_format(std::nullopt, path, file_format::pcap), format_for_path(path)) << path;
     }
+}
+
+// -Z as tcpdump spells it, for a capture and a trace; replay has none.
+TEST(Options, RelinquishPrivilegesTakesAUser) {
+    EXPECT_FALSE(parse({"-i", "eth0", "-w", "x.pcap"}).capture.run_as.has_value()) << "the default is decided at run time";
+    EXPECT_EQ(parse({"-i", "eth0", "-w", "x.pcap", "-Z", "nobody"}).capture.run_as, "nobody");
+    EXPECT_EQ(parse({"-i", "eth0", "-w", "x.pcap", "--relinquish-privileges=daemon"}).capture.run_as, "daemon");
+    EXPECT_EQ(parse({"-i", "eth0", "-w", "x.pcap", "-Znobody", "--tap"}).capture.run_as, "nobody");
+    EXPECT_EQ(parse({"trace", "-i", "eth0", "-w", "x.pcapng", "-Z", "nobody"}).trace.capture.run_as, "nobody");
+    expect_usage_error({"-i", "eth0", "-w", "x.pcap", "-Z", ""}, "needs a user name");
+    expect_usage_error({"replay", "-i", "eth0", "-r", "x.pcap", "-Z", "nobody"}, "-Z");
+    EXPECT_NE(help_text().find("-Z, --relinquish-privileges USER"), std::string::npos);
+    EXPECT_NE(trace_help_text().find("--relinquish-privileges"), std::string::npos);
 }
