@@ -8,8 +8,6 @@
 namespace xcap {
 namespace {
 
-using word = const std::string&;
-
 constexpr std::string_view synopsis =
     "xcap replay ...   (see xcap replay --help)\n"
     "xcap trace ...    (see xcap trace --help)\n"
@@ -146,7 +144,7 @@ const option list_interfaces{
     "tcpdump ignores them. Exit 0; 1 when the kernel cannot be asked, 4\n"
     "when a security policy denies it.",
     // As tcpdump -D: list and exit, whatever else is on the line.
-    [](parse_state& st, word, word) { st.answer(cli_command::list_interfaces); }};
+    answer_with<cli_command::list_interfaces>};
 
 const option queues{
     "", "--queues", "LIST",
@@ -160,13 +158,6 @@ const option xdp_mode{
     "the driver builds an skb). auto, the default, tries native first.",
     [](parse_state& st, word o, word v) { st.cmd.capture.mode = parse_choice(o, v, xdp_modes); }};
 
-const option bind{
-    "", "--bind", "auto|zerocopy|copy",
-    "How the sockets bind: zero-copy (the driver DMAs into xcap's buffers;\n"
-    "i40e, ice, mlx5 and others) or copy. auto, the default, tries\n"
-    "zero-copy first. zerocopy fails where the driver cannot do it.",
-    [](parse_state& st, word o, word v) { st.cmd.capture.bind = parse_choice(o, v, bind_modes); }};
-
 const option buffer_size{
     "-B", "--buffer-size", "SIZE",
     "Packet buffer per queue, in KiB or with a k, m or g suffix (1m to 4g,\n"
@@ -179,15 +170,15 @@ const option buffer_size{
         st.buffer_given = true;
     }};
 
-const option help{
-    "-h", "--help", "",
-    "Show this text.",
-    [](parse_state& st, word, word) { st.answer(cli_command::help); }};
+const option bind{
+    "", "--bind", "auto|zerocopy|copy",
+    "How the sockets bind: zero-copy (the driver DMAs into xcap's buffers;\n"
+    "i40e, ice, mlx5 and others) or copy. auto, the default, tries\n"
+    "zero-copy first. zerocopy fails where the driver cannot do it.",
+    [](parse_state& st, word o, word v) { st.cmd.capture.bind = parse_choice(o, v, bind_modes); }};
 
-const option version{
-    "", "--version", "",
-    "Show the version.",
-    [](parse_state& st, word, word) { st.answer(cli_command::version); }};
+const option help{"-h", "--help", "", "Show this text.", answer_with<cli_command::help>};
+const option version{"", "--version", "", "Show the version.", answer_with<cli_command::version>};
 
 }  // namespace capture_option
 

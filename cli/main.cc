@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "cli/console.h"
+#include "cli/extcap.h"
 #include "cli/interfaces.h"
 #include "cli/options.h"
 #include "common/error.h"
@@ -118,6 +119,9 @@ int trace_main(const trace_options& opts) {
 }
 
 int run(const std::vector<std::string>& args) {
+    if (is_extcap_call(args)) {
+        return extcap_main(args);
+    }
     cli_command cmd = parse_command_line(args);
     switch (cmd.what) {
         case cli_command::help: std::fputs(help_text().c_str(), stdout); return exit_ok;

@@ -62,14 +62,8 @@ std::string heading(std::span<const option> group) {
 
 std::string options_section(std::span<const option> table) {
     std::string out;
-    for (size_t i = 0; i < table.size();) {
-        size_t end = i + 1;
-        while (end < table.size() && table[end].help.empty()) {
-            ++end;
-        }
-        out += heading(table.subspan(i, end - i));
-        out += indented(table[i].help, 8);
-        i = end;
+    for (std::span<const option> group : option_groups(table)) {
+        out += heading(group) + indented(group.front().help, 8);
     }
     return out;
 }
@@ -130,6 +124,19 @@ std::string spellings(const option& o) {
         return std::string(o.short_name.empty() ? o.long_name : o.short_name);
     }
     return std::string(o.short_name) + ", " + std::string(o.long_name);
+}
+
+std::vector<std::span<const option>> option_groups(std::span<const option> table) {
+    std::vector<std::span<const option>> groups;
+    for (size_t i = 0; i < table.size();) {
+        size_t end = i + 1;
+        while (end < table.size() && table[end].help.empty()) {
+            ++end;
+        }
+        groups.push_back(table.subspan(i, end - i));
+        i = end;
+    }
+    return groups;
 }
 
 std::string render_help(const command_doc& doc) {

@@ -12,7 +12,7 @@
 // its spellings, its value's name, its help paragraph and what parsing does
 // with it. The parser (parse_by_table) and --help (render_help) both read
 // it, so they cannot disagree; a man page generator can read the same data,
-// free-text sections included (command_doc).
+// free-text sections included (command_doc): cli/man_page.h does.
 //
 // Text conventions, for --help and for a generator: text is written wrapped
 // for an 80-column terminal, without its section's indentation (--help
@@ -27,8 +27,11 @@ namespace xcap {
 
 struct parse_state;
 
+// A word of the command line, as an option's apply takes it.
+using word = const std::string&;
+
 // What an option does: `option` is the spelling used, `value` its value ("" for a flag).
-using option_apply = void (*)(parse_state& st, const std::string& option, const std::string& value);
+using option_apply = void (*)(parse_state& st, word option, word value);
 
 struct option {
     std::string_view short_name;  // "-i"; empty when it has none
@@ -101,6 +104,13 @@ struct parse_state {
     }
 };
 
+// The apply of an option that answers instead of running (-h, --version,
+// -D): the command becomes `what`, whatever else the line says.
+template <cli_command::kind what>
+void answer_with(parse_state& st, word, word) {
+    st.answer(what);
+}
+
 // Parses `args` (without the subcommand's name) by `doc`'s table into `st`:
 // each option in any of getopt_long's forms (arg_walker), the operands as
 // the filter expression's words where the subcommand takes one. Throws
@@ -121,5 +131,9 @@ std::string render_help(const command_doc& doc);
 
 // An option's spellings as --help shows them: "-i, --interface".
 std::string spellings(const option& o);
+
+// The table in its groups: each option with the ones after it that have no
+// help of their own (grouped), as --help and the man page describe them.
+std::vector<std::span<const option>> option_groups(std::span<const option> table);
 
 }  // namespace xcap

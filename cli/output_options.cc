@@ -12,8 +12,6 @@
 namespace xcap {
 namespace {
 
-using word = const std::string&;
-
 constexpr choice<file_format> file_formats[] = {{"pcap", file_format::pcap}, {"pcapng", file_format::pcapng}};
 
 // tcpdump's -F: the whole file is the expression; line breaks are spaces.

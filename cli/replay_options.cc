@@ -5,8 +5,6 @@
 namespace xcap {
 namespace {
 
-using word = const std::string&;
-
 // The upper bounds only keep the schedule's arithmetic sane; no interface
 // comes near them (1e9 pps is a 64-byte frame every nanosecond, 1e7 Mbps is
 // 10 Tbit/s).
@@ -160,7 +158,7 @@ const option options[] = {
     {"-v", "--verbose", "", "Show libbpf's and libxdp's own messages.",
      [](parse_state& st, word, word) { st.cmd.replay.verbose = true; }},
     {"-h", "--help", "", "Show this text.",
-     [](parse_state& st, word, word) { st.answer(cli_command::replay_help); }},
+     answer_with<cli_command::replay_help>},
 };
 
 void check_replay(const replay_options& o, int pacing_options) {

@@ -5,8 +5,6 @@
 namespace xcap {
 namespace {
 
-using word = const std::string&;
-
 constexpr std::string_view synopsis =
     "xcap trace -i INTERFACE -w FILE [--program NAME|ID] [--at entry|exit|entry,exit]\n"
     "     [--ring-size SIZE] [-c COUNT] [-s SNAPLEN] [--duration SECONDS] [--stats SECONDS]\n"
@@ -122,10 +120,7 @@ const option ring_size{
     "record is lost and counted (per CPU) in the summary.",
     [](parse_state& st, word o, word v) { st.cmd.trace.ring_bytes = parse_trace_ring(o, v); }};
 
-const option help{
-    "-h", "--help", "",
-    "Show this text.",
-    [](parse_state& st, word, word) { st.answer(cli_command::trace_help); }};
+const option help{"-h", "--help", "", "Show this text.", answer_with<cli_command::trace_help>};
 
 }  // namespace trace_option
 
