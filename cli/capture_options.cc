@@ -112,6 +112,34 @@ const option tap{
     "host's own interfaces. --queues, --bind and -B do not apply.",
     [](parse_state& st, word, word) { st.cmd.capture.tap = true; }};
 
+constexpr choice<capture_direction> directions[] = {
+    {"in", capture_direction::in}, {"out", capture_direction::out}, {"inout", capture_direction::inout}};
+
+const option direction{
+    "-Q", "--direction", "in|out|inout",
+    "As tcpdump's -Q: capture packets received (in), sent (out) or both\n"
+    "(inout, the default with --tap; sent ones through a tc program on the\n"
+    "egress: tcx, Linux 6.6+). pcapng marks each inbound or outbound.\n"
+    "Without --tap xcap sees received packets only: in.",
+    [](parse_state& st, word o, word v) { st.cmd.capture.direction = parse_choice(o, v, directions); }};
+
+const option list_time_stamp_types{
+    "-J", "--list-time-stamp-types", "",
+    "List the time stamp types of the -i interface, as tcpdump -J: host\n"
+    "(the kernel's clock when XDP sees the packet) always, and\n"
+    "adapter_unsynced where the driver gives XDP the NIC's receive time\n"
+    "stamps (xdp-rx-metadata-features: timestamp; Linux 6.3 and later).",
+    [](parse_state& st, word, word) { st.cmd.capture.list_time_stamp_types = true; }};
+
+constexpr choice<bool> time_stamp_types[] = {{"host", false}, {"adapter_unsynced", true}};
+
+const option time_stamp_type{
+    "-j", "--time-stamp-type", "host|adapter_unsynced",
+    "Which clock stamps the packets (see -J). adapter_unsynced: the NIC's\n"
+    "receive time stamp; a packet without one gets the kernel's time,\n"
+    "counted (nic_time_missing). Refused (exit 7) where the driver has none.",
+    [](parse_state& st, word o, word v) { st.cmd.capture.nic_time = parse_choice(o, v, time_stamp_types); }};
+
 const option ring_size{
     "", "--ring-size", "SIZE",
     "With --tap: ring buffer per CPU, in KiB or with a k, m or g suffix\n"
@@ -208,6 +236,10 @@ void check_capture(const capture_options& o, bool buffer_given, bool ring_given)
                           "sockets)",
                       "leave it out; --ring-size sets the ring buffers' size");
     }
+    if (!o.tap && o.direction && *o.direction != capture_direction::in) {
+        throw failure(failure_kind::usage, "-Q: without --tap xcap captures received packets only",
+                      "add --tap to capture sent packets too, or leave out -Q");
+    }
     if (ring_given && !o.tap) {
         throw failure(failure_kind::usage, "--ring-size applies only to --tap",
                       "add --tap, or size redirect mode's buffer with -B");
@@ -220,7 +252,8 @@ void check_capture(const capture_options& o, bool buffer_given, bool ring_given)
 const command_doc& capture_doc() {
     namespace shared = shared_option;
     static const option options[] = {
-        shared::interface, capture_option::tap, capture_option::ring_size, shared::write, shared::packet_buffered,
+        shared::interface, capture_option::tap, capture_option::ring_size, capture_option::direction,
+        capture_option::list_time_stamp_types, capture_option::time_stamp_type, shared::write, shared::packet_buffered,
         shared::format, shared::rotate_size, shared::rotate_seconds, shared::max_files, shared::post_rotate,
         shared::filter_file, shared::dump_filter, capture_option::list_interfaces, shared::count,
         shared::snapshot_length, shared::quiet, shared::duration, shared::stats, capture_option::queues,
@@ -269,6 +302,14 @@ std::vector<uint32_t> parse_queue_list(const std::string& text) {
 cli_command parse_capture_command(const std::vector<std::string>& args) {
     parse_state st(cli_command::run);
     if (!parse_filtered_command(capture_doc(), args, st, max_snaplen)) {
+        if (st.cmd.capture.list_time_stamp_types) {
+            if (st.cmd.capture.interface.empty()) {
+                throw failure(failure_kind::usage, "-J lists the time stamp types of an interface: none given",
+                              "name one with -i, e.g. xcap -J -i eth0");
+            }
+            st.cmd.what = cli_command::list_time_stamp_types;
+            return std::move(st.cmd);
+        }
         check_capture(st.cmd.capture, st.buffer_given, st.ring_given);
     }
     return std::move(st.cmd);

@@ -25,6 +25,7 @@
 #include "filter/filter.h"
 #include "filter/user_filter.h"
 #include "pcap/savefile.h"
+#include "sources/nic_program.h"
 
 namespace xcap {
 
@@ -34,6 +35,10 @@ section_description describe_section();
 // pcapng's Interface Description Block for a captured interface: its name,
 // `description`, driver facts, speed, link type and the snaplen.
 interface_description describe_interface(const device_info& dev, const std::string& description, uint32_t snaplen);
+
+// What the interface description adds about the clock: nothing for the
+// host's, a sentence for -j adapter_unsynced.
+std::string clock_note(const capture_options& opts);
 
 // Throws failure(unsupported) when xcap cannot label the interface's frames
 // in a capture file.
@@ -84,13 +89,17 @@ public:
     filter_stage(const capture_options& opts, bool tap);
 
     // The filter program for one interface, chained to `next_prog_fd`
-    // (loaded with `frags` to match it); null without a filter or once it
-    // runs in user space.
-    std::unique_ptr<xdp_filter_program> load(int next_prog_fd, bool frags);
+    // (loaded with `frags` to match it), a rejected packet to `reject_fd`
+    // (-1: none, XDP_PASS); null without a filter or once it runs in user
+    // space.
+    std::unique_ptr<xdp_filter_program> load(int next_prog_fd, bool frags, int reject_fd = -1);
     // The filter for the writer (writer_config::filter), or null.
     const user_filter* in_user_space() const { return _slow.get(); }
     // The warning, once attached, if the filter runs in user space.
     void warn(const capture_log& log) const;
+    // The compiled expression, for a program that runs it otherwise (the
+    // classic interpreter); null without a filter.
+    const compiled_filter* compiled() const { return _filter ? &*_filter : nullptr; }
 
 private:
     std::optional<compiled_filter> _filter;
@@ -98,6 +107,47 @@ private:
     bool _verbose;
     std::unique_ptr<user_filter> _slow;
     std::string _slow_line;
+};
+
+// The device-bound entry program in front of one interface's XDP programs
+// (sources/nic_program.h): it puts back the VLAN tags the driver took off,
+// so that the filter and the file see them. Where the kernel or driver
+// cannot (before Linux 6.8, a driver without the kfunc, generic XDP), the
+// capture goes on as before and says why in one -v line. Main thread only.
+// Its steps follow the loads: state_fd() for the capture program, load()
+// before the filter (whose rejections go to untag_fd()), chain() once the
+// filter is loaded, then attach().
+class nic_front {
+public:
+    nic_front(const device_info& dev, const capture_options& opts);
+
+    // What the capture program shares with it (state_fd -1: no entry).
+    nic_link link() const { return {_state.get(), _time}; }
+    // Loads the entry (`frags` as the program after it); on a refusal there
+    // is none, and the -v line says so.
+    void load(bool frags);
+    bool active() const { return _program != nullptr; }
+    // For a filter's rejections; -1: none.
+    int untag_fd() const { return _program ? _program->untag_fd() : -1; }
+    // What the entry tail-calls.
+    void chain(int next_fd);
+    // Attaches through `attach` (a capture program's attach with an entry
+    // fd): the entry in native mode when there is one (a device-bound
+    // program cannot run in generic XDP), falling back to `plain_fd`.
+    void attach(const std::function<void(int, xdp_mode)>& attach, int plain_fd, xdp_mode mode,
+                const capture_log& log);
+    // Its counts for the summary: tags put back (and left out for want of
+    // room), NIC time stamps and packets without one.
+    std::vector<std::string> program_lines() const;
+
+private:
+    const device_info& _dev;
+    bool _vlan = false;
+    bool _verbose = false;
+    bool _time = false;
+    std::string _note;  // why there is no entry program
+    unique_fd _state;
+    std::unique_ptr<nic_program> _program;
 };
 
 // The output as the options ask for it (-w, the format by output_format()
