@@ -117,27 +117,23 @@ constexpr choice<capture_direction> directions[] = {
 
 const option direction{
     "-Q", "--direction", "in|out|inout",
-    "As tcpdump's -Q: capture packets received (in), sent (out) or both\n"
-    "(inout, the default with --tap; sent ones through a tc program on the\n"
-    "egress: tcx, Linux 6.6+). pcapng marks each inbound or outbound.\n"
-    "Without --tap xcap sees received packets only: in.",
+    "As tcpdump's -Q: packets received, sent or both (inout, default with --tap;\n"
+    "sent ones through tcx on the egress, Linux 6.6+), each marked in pcapng.\n"
+    "Without --tap xcap sees received packets only.",
     [](parse_state& st, word o, word v) { st.cmd.capture.direction = parse_choice(o, v, directions); }};
 
 const option list_time_stamp_types{
     "-J", "--list-time-stamp-types", "",
-    "List the time stamp types of the -i interface, as tcpdump -J: host\n"
-    "(the kernel's clock when XDP sees the packet) always, and\n"
-    "adapter_unsynced where the driver gives XDP the NIC's receive time\n"
-    "stamps (xdp-rx-metadata-features: timestamp; Linux 6.3 and later).",
+    "List the -i interface's time stamp types, as tcpdump -J: host, and\n"
+    "adapter_unsynced where the driver gives XDP receive time stamps.",
     [](parse_state& st, word, word) { st.cmd.capture.list_time_stamp_types = true; }};
 
 constexpr choice<bool> time_stamp_types[] = {{"host", false}, {"adapter_unsynced", true}};
 
 const option time_stamp_type{
     "-j", "--time-stamp-type", "host|adapter_unsynced",
-    "Which clock stamps the packets (see -J). adapter_unsynced: the NIC's\n"
-    "receive time stamp; a packet without one gets the kernel's time,\n"
-    "counted (nic_time_missing). Refused (exit 7) where the driver has none.",
+    "The clock (see -J); with adapter_unsynced a packet without the NIC's stamp\n"
+    "gets the kernel's time, counted. Refused (exit 7) where the driver has none.",
     [](parse_state& st, word o, word v) { st.cmd.capture.nic_time = parse_choice(o, v, time_stamp_types); }};
 
 const option ring_size{

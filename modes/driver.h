@@ -44,11 +44,17 @@ std::string clock_note(const capture_options& opts);
 // in a capture file.
 void require_linktype(const device_info& dev);
 
-// An interface an XDP capture (redirect, tap) attaches to: its facts and the
-// takeover of a program already there.
+class nic_front;
+
+// An interface an XDP capture (redirect, tap) attaches to: its facts, the
+// takeover of a program already there, the device-bound entry program and
+// the filter in front of the mode's own program. A mode's members (declared
+// in the derived struct) go first, its program detaching; then these.
 struct xdp_interface {
     device_info dev;
     std::unique_ptr<xdp_takeover> takeover;
+    std::unique_ptr<nic_front> nic;
+    std::unique_ptr<xdp_filter_program> filter_program;
 };
 
 // The checks without side effects of an XDP capture, in the order a user
@@ -158,6 +164,28 @@ savefile_config output_config(const capture_options& opts, file_format otherwise
 // limit, unstamped, its filter's rejections) into `t`.
 void add_writer_counts(capture_totals& t, const capture_writer& writer);
 
+// The rejections of the interface's XDP filter, if it has one.
+inline void add_filter_counts(capture_totals& t, const xdp_interface& r) {
+    if (r.filter_program) {
+        t.filtered = true;
+        t.filter_rejected += r.filter_program->counters().rejected;
+    }
+}
+
+// The end of every mode's collect(): each interface's device-bound program
+// lines (`I` has a nic_front `nic`), then the writer's counts.
+template <class I>
+capture_totals finish_totals(capture_totals& t, const std::vector<std::unique_ptr<I>>& ifs,
+                             const capture_writer& writer) {
+    for (const auto& r : ifs) {
+        for (auto& line : r->nic->program_lines()) {
+            t.program_lines.push_back(std::move(line));
+        }
+    }
+    add_writer_counts(t, writer);
+    return t;
+}
+
 // What one way of capturing sets up; run_mode() does the rest the same way
 // for every one. The mode's constructor does every check and load that
 // touches nothing the user has (probe, capabilities, filter, programs,
@@ -201,5 +229,13 @@ public:
 // capture thread, supervise() until something ends the capture, then the
 // mode's stop_input(), the drain, the final counts and finish_output().
 capture_result run_mode(capture_mode& mode, const capture_options& opts, const capture_log& log);
+
+// A mode `M` (constructed from the options) run by run_mode().
+template <class M>
+capture_result run_mode_of(const capture_options& opts, const capture_log& log) {
+    route_library_logs(opts.verbose);
+    M mode(opts);
+    return run_mode(mode, opts, log);
+}
 
 }  // namespace xcap

@@ -65,12 +65,11 @@ void add(xdp_statistics& a, const xdp_statistics& b) {
 namespace {
 
 // One interface of a redirect capture: its program, sockets and sources.
-// Members are destroyed in reverse: sources, sockets, filter, program.
+// Members are destroyed in reverse: sources, sockets, program (detached),
+// then xdp_interface's.
 struct redirect_interface : xdp_interface {
     std::vector<uint32_t> queues;
-    std::unique_ptr<nic_front> nic;
     std::unique_ptr<rx_program> program;
-    std::unique_ptr<xdp_filter_program> filter_program;
     std::vector<std::unique_ptr<xsk_queue>> xsks;
     std::vector<std::unique_ptr<xsk_source>> sources;
     std::vector<xdp_statistics> last_xsk;  // the last statistics each socket gave: a failed read keeps them
@@ -251,29 +250,18 @@ capture_totals redirect_mode::collect(const capture_writer& writer) {
         program.redirected += pc.redirected;
         program.passed_no_socket += pc.passed_no_socket;
         program.too_large += pc.too_large;
-        if (r.filter_program) {
-            t.filtered = true;
-            t.filter_rejected += r.filter_program->counters().rejected;
-        }
+        add_filter_counts(t, r);
     }
     t.dropped_elsewhere = program.too_large;
     t.losses = socket_losses(sum, program.too_large);
     t.program_lines = redirect_program_lines(program, overlap, t.filtered, t.filter_rejected);
-    for (const auto& r : _ifs) {
-        for (auto& line : r->nic->program_lines()) {
-            t.program_lines.push_back(std::move(line));
-        }
-    }
-    add_writer_counts(t, writer);
-    return t;
+    return finish_totals(t, _ifs, writer);
 }
 
 }  // namespace
 
 capture_result run_capture(const capture_options& opts, const capture_log& log) {
-    route_library_logs(opts.verbose);
-    redirect_mode mode(opts);
-    return run_mode(mode, opts, log);
+    return run_mode_of<redirect_mode>(opts, log);
 }
 
 }  // namespace xcap

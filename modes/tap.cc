@@ -21,13 +21,10 @@
 namespace xcap {
 namespace {
 
-// One interface of a tap capture. Members are destroyed in reverse: the
-// egress program (detached), the filter, the program (which detaches
-// first), the device-bound entry.
+// One interface of a tap capture: its program and its egress program,
+// destroyed in reverse (each detaching first), then xdp_interface's.
 struct tap_interface : xdp_interface {
-    std::unique_ptr<nic_front> nic;
     std::unique_ptr<tap_program> program;
-    std::unique_ptr<xdp_filter_program> filter_program;
     std::unique_ptr<tap_egress> egress;
 };
 
@@ -232,10 +229,7 @@ capture_totals tap_mode::collect(const capture_writer& writer) {
             sum.ring_full += e.ring_full;
             t.filter_rejected += e.filtered;
         }
-        if (r.filter_program) {
-            t.filtered = true;
-            t.filter_rejected += r.filter_program->counters().rejected;
-        }
+        add_filter_counts(t, r);
     }
     for (const auto& s : _sources) {
         t.received += s->counters().received.load(std::memory_order_relaxed);
@@ -243,21 +237,13 @@ capture_totals tap_mode::collect(const capture_writer& writer) {
     }
     t.losses = ring_losses(sum.ring_full);
     t.program_lines = {tap_program_line(sum, t.filtered, t.filter_rejected)};
-    for (const auto& r : _ifs) {
-        for (auto& line : r->nic->program_lines()) {
-            t.program_lines.push_back(std::move(line));
-        }
-    }
-    add_writer_counts(t, writer);
-    return t;
+    return finish_totals(t, _ifs, writer);
 }
 
 }  // namespace
 
 capture_result run_tap(const capture_options& opts, const capture_log& log) {
-    route_library_logs(opts.verbose);
-    tap_mode mode(opts);
-    return run_mode(mode, opts, log);
+    return run_mode_of<tap_mode>(opts, log);
 }
 
 }  // namespace xcap
