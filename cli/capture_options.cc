@@ -13,12 +13,13 @@ using word = const std::string&;
 constexpr std::string_view synopsis =
     "xcap replay ...   (see xcap replay --help)\n"
     "xcap trace ...    (see xcap trace --help)\n"
-    "xcap -i INTERFACE [-i INTERFACE ...] -w FILE [--tap [--ring-size SIZE]]\n"
+    "xcap -i INTERFACE [-i INTERFACE ...] -w FILE [--tap [--ring-size SIZE] [-Q in|out|inout]]\n"
     "     [-c COUNT] [-s SNAPLEN] [-q] [--duration SECONDS]\n"
     "     [--stats SECONDS] [--queues LIST] [--xdp-mode auto|native|generic]\n"
     "     [--bind auto|zerocopy|copy] [--force] [-p] [--micro] [-B SIZE] [-v]\n"
     "     [--format pcap|pcapng] [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND] [-U]\n"
-    "     [-F FILE | EXPRESSION]\n"
+    "     [-j host|adapter_unsynced] [-F FILE | EXPRESSION]\n"
+    "xcap -J -i INTERFACE\n"
     "xcap -d EXPRESSION\n"
     "xcap -D";
 
@@ -117,18 +118,17 @@ constexpr choice<capture_direction> directions[] = {
 
 const option direction{
     "-Q", "--direction", "in|out|inout",
-    "As tcpdump's -Q: packets received, sent or both (inout, default with --tap;\n"
-    "sent ones through tcx on the egress, Linux 6.6+), each marked in pcapng.\n"
-    "Without --tap xcap sees received packets only.",
+    "As tcpdump's -Q: received, sent or both (default with --tap; sent ones\n"
+    "through tcx, Linux 6.6+). Without --tap: received packets only.",
     [](parse_state& st, word o, word v) { st.cmd.capture.direction = parse_choice(o, v, directions); }};
+
+constexpr choice<bool> time_stamp_types[] = {{"host", false}, {"adapter_unsynced", true}};
 
 const option list_time_stamp_types{
     "-J", "--list-time-stamp-types", "",
     "List the -i interface's time stamp types, as tcpdump -J: host, and\n"
     "adapter_unsynced where the driver gives XDP receive time stamps.",
     [](parse_state& st, word, word) { st.cmd.capture.list_time_stamp_types = true; }};
-
-constexpr choice<bool> time_stamp_types[] = {{"host", false}, {"adapter_unsynced", true}};
 
 const option time_stamp_type{
     "-j", "--time-stamp-type", "host|adapter_unsynced",
