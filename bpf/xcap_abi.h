@@ -23,6 +23,7 @@ struct xcap_meta {
 	__u32 magic;    /* XCAP_META_MAGIC */
 	__u32 cap;      /* bytes to keep at most (a filter's `ret k`); 0 = no cap */
 	__u32 reserved;
+	__u64 nic_ts_ns; /* -j adapter_unsynced: the NIC's receive time stamp; 0 = none */
 };
 
 /* Per queue, the packets xcap_rx has redirected to the queue's socket. One
@@ -64,6 +65,7 @@ struct xcap_ring_record {
 	__s32 action;    /* the XDP action to record (trace exit); -1 = none */
 	__u32 flags;     /* XCAP_RECORD_* */
 	__u32 reserved;
+	__u64 nic_ts_ns; /* tap with -j adapter_unsynced: the NIC's receive time stamp; 0 = none */
 };
 
 /* The most of one packet the tap program copies (a larger multi-buffer
@@ -73,6 +75,25 @@ struct xcap_ring_record {
 #define XCAP_RECORD_TAP   0x1u /* a copy taken by the tap program (the packet went on) */
 #define XCAP_RECORD_ENTRY 0x2u /* trace: as the traced program received it */
 #define XCAP_RECORD_EXIT  0x4u /* trace: as the traced program left it, with its action */
+#define XCAP_RECORD_OUT   0x8u /* tap: a copy taken on the interface's egress (tcx), outbound */
+
+/* The device-bound entry program (bpf/xcap_nic.bpf.c) and the programs it
+ * tail-calls share this, one per CPU in an array of one: XDP runs to its end
+ * on a CPU without nesting, so it describes the packet under way. */
+struct xcap_nic_state {
+	__u64 hw_ts_ns;  /* the NIC's receive time stamp, when has_ts */
+	__u32 tagged;    /* 1: the entry program put the VLAN tag back into the frame */
+	__u32 has_ts;    /* 1: hw_ts_ns holds the NIC's stamp of this packet */
+};
+
+/* Per-CPU counters of the device-bound entry program. */
+struct xcap_nic_counters {
+	__u64 seen;          /* packets it ran for */
+	__u64 vlan_restored; /* a tag the driver took off, put back into the frame */
+	__u64 vlan_no_room;  /* a tag the frame had no headroom for: left out */
+	__u64 ts_nic;        /* stamped with the NIC's time */
+	__u64 ts_missing;    /* the NIC gave no stamp: the kernel's time instead */
+};
 
 /* Per-CPU loss counters of a ring-buffer program, one struct per CPU in an
  * array of one. */

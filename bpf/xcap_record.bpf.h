@@ -95,6 +95,7 @@ static __always_inline void xcap_count_action(__s32 action)
 		r->h.action = a->action;                                                       \
 		r->h.flags = a->flags;                                                         \
 		r->h.reserved = 0;                                                             \
+		r->h.nic_ts_ns = 0;                                                            \
 		/* The verifier must see 1 <= n <= N on the register it passes, */    \
 		/* and older ones (6.1) learn no lower bound from n != 0: a copy */   \
 		/* hidden from the compiler (which would drop the mask), then */      \

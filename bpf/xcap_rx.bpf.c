@@ -55,6 +55,12 @@ struct {
  * used even without BPF_F_XDP_HAS_FRAGS: a driver (veth) may still build a
  * multi-buffer frame and show such a program only its first buffer. */
 const volatile __u8 xcap_buff_len = 1;
+/* Set before load: 1 when a device-bound entry program may have put a VLAN
+ * tag into the frame, which must come out again on XDP_PASS. */
+const volatile __u8 xcap_untag_after = 0;
+const volatile __u8 xcap_nic_time = 0;
+#include "xcap_nic.bpf.h"
+
 /* The longest frame the sockets take; 0 = any. Written by user space once
  * the sockets are bound (a .bss variable, mapped). */
 volatile __u32 xcap_max_len;
@@ -72,6 +78,8 @@ static __always_inline int capture(struct xdp_md *ctx)
 			ctr->seen++;
 			ctr->passed_no_socket++;
 		}
+		if (action == XDP_PASS)
+			untag(ctx);
 		return action;
 	}
 	__u32 max_len = xcap_max_len;
@@ -119,6 +127,7 @@ static __always_inline int capture(struct xdp_md *ctx)
 		meta->magic = XCAP_META_MAGIC;
 		meta->cap = cap;
 		meta->reserved = 0;
+		meta->nic_ts_ns = nic_time();
 	}
 count:
 	if (ctr) {

@@ -43,119 +43,41 @@
  * batches, see capture/writer.h): every commit passes BPF_RB_NO_WAKEUP but
  * the one that takes the ring past wake_bytes (or half full), which forces
  * one. The writer then wakes once per wake_bytes of records, or on its
- * latency bound, instead of at the first record after it went to sleep. */
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-#include "xcap_abi.h"
+ * latency bound, instead of at the first record after it went to sleep.
+ *
+ * VLAN (with the device-bound entry program, bpf/xcap_nic.bpf.c): when the
+ * entry put a tag the driver had taken off back into the frame, the record
+ * is copied with it and the tag is taken out again before XDP_PASS, so the
+ * stack gets the frame as the driver gave it. A packet the filter rejects
+ * comes to xcap_untag (bpf/xcap_nic.bpf.c) instead. */
+#define XCAP_TAP_LOAD(ctx, dst, n) bpf_xdp_load_bytes((struct xdp_md *)(ctx), 0, (dst), (n))
+#include "xcap_tap.bpf.h"
 
-/* Set before load (rodata). */
-const volatile __u32 snaplen = 262144;
-/* The ring size of one CPU, in bytes (a power of two). */
-const volatile __u64 ring_bytes = 1 << 24;
-/* With lazy wake-ups, the fill level (bytes) whose crossing wakes the reader. */
-const volatile __u64 wake_bytes = 1 << 20;
-/* Written by user space (mapped .bss): 1 while the writer sleeps in batches. */
-volatile __u32 xcap_lazy_wake;
+/* Set before load: 1 when a device-bound entry program may have put a VLAN
+ * tag into the frame. */
+const volatile __u8 xcap_untag_after = 0;
+const volatile __u8 xcap_nic_time = 0;
+#include "xcap_nic.bpf.h"
 
-/* The template of the per-CPU rings; the map itself is created by user
- * space and handed to libbpf (bpf_map__reuse_fd) before load. */
-struct tap_ring {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 24);
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__array(values, struct tap_ring);
-} xcap_tap_rings SEC(".maps");
-
-/* Per RX queue (slot XCAP_MAX_QUEUES - 1 also takes the queues beyond it),
- * per CPU; slot XCAP_MAX_QUEUES counts only ring_full, over every queue, so
- * user space reads one CPU's losses (for its ring's epb_dropcount) with one
- * lookup. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XCAP_MAX_QUEUES + 1);
-	__type(key, __u32);
-	__type(value, struct xcap_ring_counters);
-} xcap_tap_counters SEC(".maps");
-
-/* Reserves a record with room for `room` packet bytes (a constant at every
- * call site), stamps it, copies `cap` bytes into it and commits it. */
-static __always_inline void count_loss(struct xcap_ring_counters *ctr)
-{
-	__u32 key = XCAP_MAX_QUEUES;
-	struct xcap_ring_counters *all = bpf_map_lookup_elem(&xcap_tap_counters, &key);
-
-	ctr->ring_full++;
-	if (all)
-		all->ring_full++;
-}
-
-static __always_inline void record(struct xdp_md *ctx, void *ring, struct xcap_ring_counters *ctr, __u32 cap,
-				   __u32 wire_len, const __u32 room)
-{
-	__u64 before = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
-	struct xcap_ring_record *rec = bpf_ringbuf_reserve(ring, sizeof(*rec) + room, 0);
-	if (!rec) {
-		count_loss(ctr);
-		return;
-	}
-	/* After the reservation: see ringbuf_source.h, the quiet rule. */
-	rec->ts_ns = bpf_ktime_get_ns();
-	rec->packet_id = 0;
-	rec->wire_len = wire_len;
-	rec->ifindex = ctx->ingress_ifindex;
-	rec->rx_queue = ctx->rx_queue_index;
-	rec->prog_id = 0;
-	rec->action = XDP_PASS;
-	rec->flags = XCAP_RECORD_TAP;
-	rec->reserved = 0;
-	__u64 n = cap; /* 64-bit: a 32-bit copy would be compared in another register */
-	/* Opaque to the compiler, so it keeps the bound the verifier needs
-	 * (it knows cap <= room from the rung, the verifier does not). */
-	asm volatile("" : "+r"(n));
-	if (n > room)
-		n = room;
-	asm volatile("" : "+r"(n));
-	/* A signed test: older verifiers (6.1) learn nothing from n != 0, but
-	 * narrow the lower bound from a signed comparison. */
-	if ((__s64)n < 1 || bpf_xdp_load_bytes(ctx, 0, rec + 1, n) != 0)
-		n = 0; /* cannot happen (n <= the packet's length); the record says so */
-	rec->cap_len = n;
-
-	__u64 half = ring_bytes / 2;
-	__u64 after = before + sizeof(*rec) + room + 8;
-	__u64 flags = 0;
-	if ((before < half && after >= half) || (before < wake_bytes && after >= wake_bytes))
-		flags = BPF_RB_FORCE_WAKEUP;
-	else if (xcap_lazy_wake)
-		flags = BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(rec, flags);
-	ctr->recorded++;
-}
-
-#define RUNG(ROOM)                                                   \
-	if (cap <= (ROOM)) {                                         \
-		record(ctx, ring, ctr, cap, wire_len, (ROOM));       \
-		return XDP_PASS;                                     \
-	}
-
-SEC("xdp.frags")
-int xcap_tap(struct xdp_md *ctx)
+static __always_inline void tap(struct xdp_md *ctx)
 {
 	__u32 queue = ctx->rx_queue_index;
 	if (queue >= XCAP_MAX_QUEUES)
 		queue = XCAP_MAX_QUEUES - 1;
 	struct xcap_ring_counters *ctr = bpf_map_lookup_elem(&xcap_tap_counters, &queue);
 	if (!ctr)
-		return XDP_PASS;
+		return;
 	ctr->seen++;
 
-	__u32 wire_len = bpf_xdp_get_buff_len(ctx);
-	__u32 cap = wire_len;
+	struct xcap_tap_packet p = {
+		.nic_ts_ns = nic_time(),
+		.wire_len = bpf_xdp_get_buff_len(ctx),
+		.ifindex = ctx->ingress_ifindex,
+		.queue = ctx->rx_queue_index,
+		.action = XDP_PASS,
+		.flags = XCAP_RECORD_TAP,
+	};
+	__u32 cap = p.wire_len;
 	if (cap > snaplen)
 		cap = snaplen;
 	struct xcap_meta *meta = (void *)(long)ctx->data_meta;
@@ -164,24 +86,14 @@ int xcap_tap(struct xdp_md *ctx)
 		cap = meta->cap; /* a filter's `ret k` */
 	if (cap > XCAP_TAP_MAX_COPY)
 		cap = XCAP_TAP_MAX_COPY;
+	xcap_tap_copy(ctx, ctr, cap, &p);
+}
 
-	__u32 cpu = bpf_get_smp_processor_id();
-	void *ring = bpf_map_lookup_elem(&xcap_tap_rings, &cpu);
-	if (!ring) {
-		count_loss(ctr); /* a CPU that came online after the start has no ring */
-		return XDP_PASS;
-	}
-	RUNG(64)
-	RUNG(128)
-	RUNG(256)
-	RUNG(512)
-	RUNG(1024)
-	RUNG(1536)
-	RUNG(2048)
-	RUNG(4096)
-	RUNG(9216)
-	RUNG(16384)
-	RUNG(XCAP_TAP_MAX_COPY)
+SEC("xdp.frags")
+int xcap_tap(struct xdp_md *ctx)
+{
+	tap(ctx);
+	untag(ctx);
 	return XDP_PASS;
 }
 

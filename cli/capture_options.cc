@@ -11,13 +11,14 @@ namespace {
 constexpr std::string_view synopsis =
     "xcap replay ...   (see xcap replay --help)\n"
     "xcap trace ...    (see xcap trace --help)\n"
-    "xcap -i INTERFACE [-i INTERFACE ...] -w FILE [--tap [--ring-size SIZE]]\n"
+    "xcap -i INTERFACE [-i INTERFACE ...] -w FILE [--tap [--ring-size SIZE] [-Q in|out|inout]]\n"
     "     [-c COUNT] [-s SNAPLEN] [-q] [--duration SECONDS]\n"
     "     [--stats SECONDS] [--queues LIST] [--xdp-mode auto|native|generic]\n"
     "     [--bind auto|zerocopy|copy] [--force] [-p] [--micro] [-B SIZE] [-v]\n"
     "     [-Z USER]\n"
     "     [--format pcap|pcapng] [-C SIZE] [-G SECONDS] [-W FILES] [-z COMMAND] [-U]\n"
-    "     [-F FILE | EXPRESSION]\n"
+    "     [-j host|adapter_unsynced] [-F FILE | EXPRESSION]\n"
+    "xcap -J -i INTERFACE\n"
     "xcap -d EXPRESSION\n"
     "xcap -D";
 
@@ -112,6 +113,29 @@ const option tap{
     "host's own interfaces. --queues, --bind and -B do not apply.",
     [](parse_state& st, word, word) { st.cmd.capture.tap = true; }};
 
+constexpr choice<capture_direction> directions[] = {
+    {"in", capture_direction::in}, {"out", capture_direction::out}, {"inout", capture_direction::inout}};
+
+const option direction{
+    "-Q", "--direction", "in|out|inout",
+    "As tcpdump's -Q: received, sent or both (default with --tap; sent ones\n"
+    "through tcx, Linux 6.6+). Without --tap: received packets only.",
+    [](parse_state& st, word o, word v) { st.cmd.capture.direction = parse_choice(o, v, directions); }};
+
+constexpr choice<bool> time_stamp_types[] = {{"host", false}, {"adapter_unsynced", true}};
+
+const option list_time_stamp_types{
+    "-J", "--list-time-stamp-types", "",
+    "List the -i interface's time stamp types, as tcpdump -J: host, and\n"
+    "adapter_unsynced where the driver gives XDP receive time stamps.",
+    [](parse_state& st, word, word) { st.cmd.capture.list_time_stamp_types = true; }};
+
+const option time_stamp_type{
+    "-j", "--time-stamp-type", "host|adapter_unsynced",
+    "The clock (see -J); with adapter_unsynced a packet without the NIC's stamp\n"
+    "gets the kernel's time, counted. Refused (exit 7) where the driver has none.",
+    [](parse_state& st, word o, word v) { st.cmd.capture.nic_time = parse_choice(o, v, time_stamp_types); }};
+
 const option ring_size{
     "", "--ring-size", "SIZE",
     "With --tap: ring buffer per CPU, in KiB or with a k, m or g suffix\n"
@@ -201,6 +225,10 @@ void check_capture(const capture_options& o, bool buffer_given, bool ring_given)
                           "sockets)",
                       "leave it out; --ring-size sets the ring buffers' size");
     }
+    if (!o.tap && o.direction && *o.direction != capture_direction::in) {
+        throw failure(failure_kind::usage, "-Q: without --tap xcap captures received packets only",
+                      "add --tap to capture sent packets too, or leave out -Q");
+    }
     if (ring_given && !o.tap) {
         throw failure(failure_kind::usage, "--ring-size applies only to --tap",
                       "add --tap, or size redirect mode's buffer with -B");
@@ -213,7 +241,8 @@ void check_capture(const capture_options& o, bool buffer_given, bool ring_given)
 const command_doc& capture_doc() {
     namespace shared = shared_option;
     static const option options[] = {
-        shared::interface, capture_option::tap, capture_option::ring_size, shared::write, shared::packet_buffered,
+        shared::interface, capture_option::tap, capture_option::ring_size, capture_option::direction,
+        capture_option::list_time_stamp_types, capture_option::time_stamp_type, shared::write, shared::packet_buffered,
         shared::format, shared::rotate_size, shared::rotate_seconds, shared::max_files, shared::post_rotate,
         shared::filter_file, shared::dump_filter, capture_option::list_interfaces, shared::count,
         shared::snapshot_length, shared::quiet, shared::duration, shared::stats, capture_option::queues,
@@ -262,6 +291,14 @@ std::vector<uint32_t> parse_queue_list(const std::string& text) {
 cli_command parse_capture_command(const std::vector<std::string>& args) {
     parse_state st(cli_command::run);
     if (!parse_filtered_command(capture_doc(), args, st, max_snaplen)) {
+        if (st.cmd.capture.list_time_stamp_types) {
+            if (st.cmd.capture.interface.empty()) {
+                throw failure(failure_kind::usage, "-J lists the time stamp types of an interface: none given",
+                              "name one with -i, e.g. xcap -J -i eth0");
+            }
+            st.cmd.what = cli_command::list_time_stamp_types;
+            return std::move(st.cmd);
+        }
         check_capture(st.cmd.capture, st.buffer_given, st.ring_given);
     }
     return std::move(st.cmd);

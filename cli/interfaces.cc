@@ -1,6 +1,8 @@
 #include "cli/interfaces.h"
 
 #include "common/error.h"
+#include "engine/device.h"
+#include "sources/nic_program.h"
 
 namespace xcap {
 namespace {
@@ -132,6 +134,15 @@ std::string list_interfaces_text() {
         text += format_interface(++n, e);
     }
     return text;
+}
+
+std::string time_stamp_types_text(const std::string& interface) {
+    const device_info dev = probe_device(interface);
+    std::string out = "Time stamp types for " + dev.name + " (use option -j to set):\n  host (Host)\n";
+    if (query_nic_metadata(dev.ifindex).timestamp) {
+        out += "  adapter_unsynced (Adapter, not synced with system time)\n";
+    }
+    return out;
 }
 
 }  // namespace xcap

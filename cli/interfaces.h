@@ -31,4 +31,8 @@ std::vector<interface_entry> gather_interfaces();
 // The whole listing, gathered before anything is printed.
 std::string list_interfaces_text();
 
+// -J: the time stamp types of `interface`, as tcpdump -J prints them.
+// Throws failure when the interface does not exist.
+std::string time_stamp_types_text(const std::string& interface);
+
 }  // namespace xcap

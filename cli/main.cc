@@ -139,6 +139,9 @@ int run(const std::vector<std::string>& args) {
             // Gathered whole first: a failure is one line, not half a list.
             std::fputs(list_interfaces_text().c_str(), stdout);
             return exit_ok;
+        case cli_command::list_time_stamp_types:
+            std::fputs(time_stamp_types_text(cmd.capture.interface).c_str(), stdout);
+            return exit_ok;
         case cli_command::run: break;
     }
     return capture_main(cmd.capture);

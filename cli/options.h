@@ -26,7 +26,8 @@ enum exit_code : int {
 int exit_code_for(failure_kind kind);
 
 struct cli_command {
-    enum kind { run, run_replay, run_trace, help, replay_help, trace_help, version, dump_filter, list_interfaces } what = run;
+    enum kind { run, run_replay, run_trace, help, replay_help, trace_help, version, dump_filter, list_interfaces,
+                list_time_stamp_types } what = run;
     capture_options capture;
     replay_options replay;
     trace_options trace;

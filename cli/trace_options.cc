@@ -203,6 +203,7 @@ capture_options tap_capture_for(const trace_options& o) {
     }
     capture_options co = o.capture;
     co.tap = true;
+    co.direction = capture_direction::in;  // what reaches XDP, as a trace would see it
     co.ring_bytes = o.ring_bytes;
     co.format = output_format(co.format, co.output_path, file_format::pcapng);
     return co;

@@ -25,6 +25,7 @@ function(xcap_bpf_skeleton target source)
     DEPFILE ${obj}.d
     DEPENDS ${src} ${PROJECT_SOURCE_DIR}/bpf/xcap_abi.h ${PROJECT_SOURCE_DIR}/bpf/xcap_record.bpf.h
             ${PROJECT_SOURCE_DIR}/bpf/xcap_cbpf.bpf.h ${PROJECT_SOURCE_DIR}/bpf/xcap_cbpf_abi.h
+            ${PROJECT_SOURCE_DIR}/bpf/xcap_tap.bpf.h ${PROJECT_SOURCE_DIR}/bpf/xcap_nic.bpf.h
     COMMENT "BPF ${file}")
   add_custom_command(
     OUTPUT ${skel}

@@ -75,6 +75,10 @@ struct xdp_filter_options {
     bool frags = false;
     // Put the kernel verifier's log into the error when loading fails.
     bool verbose = false;
+    // tail_call only: a packet the filter rejects tail-calls slot 1 of the
+    // PROG_ARRAY (set_reject_next) before it falls back to XDP_PASS, so a
+    // program can undo what an entry program did to the frame.
+    bool reject_next = false;
 };
 
 // Sums over CPUs of the program's per-CPU counters.
@@ -126,6 +130,9 @@ public:
     // program's own PROG_ARRAY. It must be an XDP program with the same frags
     // setting. Throws failure.
     void set_next(int prog_fd);
+    // The program a rejected packet tail-calls (reject_next only): slot 1,
+    // with the same rules as set_next. Throws failure.
+    void set_reject_next(int prog_fd);
     // Empties slot 0: matches then go on with XDP_PASS. Idempotent.
     void clear_next();
     int prog_array_fd() const { return _prog_array.get(); }
@@ -133,6 +140,8 @@ public:
     filter_counters counters() const;
 
 private:
+    void set_slot(uint32_t key, int prog_fd);
+
     xdp_filter_options _options;
     unique_fd _counters;
     unique_fd _prog_array;

@@ -71,6 +71,7 @@ std::vector<bpf_insn> build_xdp_program(const compiled_filter& filter, const xdp
     a.store_imm(BPF_W, r2, offsetof(xcap_meta, magic), int32_t(XCAP_META_MAGIC));
     a.store(BPF_W, r2, offsetof(xcap_meta, cap), r1);
     a.store_imm(BPF_W, r2, offsetof(xcap_meta, reserved), 0);
+    a.store_imm(BPF_DW, r2, offsetof(xcap_meta, nic_ts_ns), 0);
     a.ja(matched);
 
     a.bind(meta_failed);
@@ -89,6 +90,12 @@ std::vector<bpf_insn> build_xdp_program(const compiled_filter& filter, const xdp
 
     a.bind(no_match);
     count(a, spec.counters_map_fd, offsetof(filter_counters, rejected));
+    if (spec.exit == filter_exit::tail_call && spec.reject_next) {
+        a.mov64_reg(r1, r6);
+        a.load_map_fd(r2, spec.prog_array_fd);
+        a.mov32_imm(r3, 1);
+        a.call(BPF_FUNC_tail_call);
+    }
     a.mov32_imm(r0, spec.exit == filter_exit::tail_call ? XDP_PASS : XDP_DROP);
     a.exit();
     return a.finish();
@@ -143,9 +150,10 @@ unique_fd load_xdp_program(const std::vector<bpf_insn>& insns, bool frags, const
 
 namespace {
 
-// A one-entry array map of the filter's, keyed by a u32.
-unique_fd create_map(bpf_map_type type, const char* name, uint32_t value_size, const std::string& what) {
-    unique_fd fd(bpf_map_create(type, name, sizeof(uint32_t), value_size, 1, nullptr));
+// An array map of the filter's, keyed by a u32.
+unique_fd create_map(bpf_map_type type, const char* name, uint32_t value_size, uint32_t entries,
+                     const std::string& what) {
+    unique_fd fd(bpf_map_create(type, name, sizeof(uint32_t), value_size, entries, nullptr));
     if (!fd) {
         int err = errno;
         throw failure(err == EPERM ? failure_kind::permission : failure_kind::unsupported, err,
@@ -158,10 +166,12 @@ unique_fd create_map(bpf_map_type type, const char* name, uint32_t value_size, c
 
 xdp_filter_program::xdp_filter_program(const compiled_filter& filter, const xdp_filter_options& options)
     : _options(options) {
-    _counters = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, "xcap_filt_ctr", sizeof(filter_counters), "counter");
+    _counters = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, "xcap_filt_ctr", sizeof(filter_counters), 1, "counter");
     xdp_program_spec spec{.exit = options.exit, .frags = options.frags, .counters_map_fd = _counters.get()};
     if (options.exit == filter_exit::tail_call) {
-        _prog_array = create_map(BPF_MAP_TYPE_PROG_ARRAY, "xcap_filt_next", sizeof(uint32_t), "tail-call");
+        spec.reject_next = options.reject_next;
+        _prog_array = create_map(BPF_MAP_TYPE_PROG_ARRAY, "xcap_filt_next", sizeof(uint32_t),
+                                 options.reject_next ? 2 : 1, "tail-call");
         spec.prog_array_fd = _prog_array.get();
     }
     const std::string what = "the XDP filter '" + short_expression(filter.expression) + "'";
@@ -194,11 +204,19 @@ uint32_t xdp_filter_program::id() const {
     return info.id;
 }
 
-void xdp_filter_program::set_next(int prog_fd) {
+void xdp_filter_program::set_reject_next(int prog_fd) {
+    if (!_options.reject_next) {
+        throw failure(failure_kind::usage, EINVAL, "the filter program was built without a tail call on rejection");
+    }
+    set_slot(1, prog_fd);
+}
+
+void xdp_filter_program::set_next(int prog_fd) { set_slot(0, prog_fd); }
+
+void xdp_filter_program::set_slot(uint32_t key, int prog_fd) {
     if (!_prog_array) {
         throw failure(failure_kind::usage, EINVAL, "the filter program was built without a tail call");
     }
-    uint32_t key = 0;
     uint32_t value = uint32_t(prog_fd);
     if (bpf_map_update_elem(_prog_array.get(), &key, &value, BPF_ANY) != 0) {
         int err = errno;

@@ -84,6 +84,7 @@ struct xdp_program_spec {
     bool indirect_by_helper = false;  // see translate_options
     int counters_map_fd = -1;    // BPF_MAP_TYPE_PERCPU_ARRAY, 1 entry, value filter_counters
     int prog_array_fd = -1;      // BPF_MAP_TYPE_PROG_ARRAY (tail_call only)
+    bool reject_next = false;    // tail_call only: a rejection tail-calls slot 1 first
 };
 
 // True when the classic program has an indirect load (where

@@ -15,6 +15,9 @@
 
 namespace xcap {
 
+// Which packets --tap records (-Q, as tcpdump's): received, sent, or both.
+enum class capture_direction { in, out, inout };
+
 struct capture_options {
     std::string interface;             // the first of `interfaces` (the one a single-interface mode uses)
     std::vector<std::string> interfaces; // every -i, in order (-i a,b counts as two); empty = {interface}
@@ -42,6 +45,9 @@ struct capture_options {
     bool tap = false;                  // --tap: copy through BPF ring buffers, every packet goes on
     uint64_t ring_bytes = 16u << 20;   // --ring-size: bytes of ring buffer per CPU (tap)
     std::optional<std::string> run_as; // -Z USER; nullopt: the default (engine/privileges.h)
+    std::optional<capture_direction> direction;  // -Q; unset: inout with --tap, in otherwise
+    bool nic_time = false;             // -j adapter_unsynced: the NIC's receive time stamps
+    bool list_time_stamp_types = false; // -J
 
     // `interfaces`, or {interface} when it is empty.
     std::vector<std::string> all_interfaces() const {

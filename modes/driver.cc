@@ -273,6 +273,12 @@ capture_result run_mode(capture_mode& mode, const capture_options& opts, const c
     return result;
 }
 
+std::string clock_note(const capture_options& opts) {
+    return opts.nic_time ? "; time stamps from the NIC's clock (adapter_unsynced, not synced with the host's), the "
+                           "kernel's where a packet has none"
+                         : "";
+}
+
 void require_linktype(const device_info& dev) {
     if (linktype_for(dev.arphrd) == 0) {
         throw failure(failure_kind::unsupported, dev.name + " has link type ARPHRD " + std::to_string(dev.arphrd) +
@@ -287,16 +293,20 @@ filter_stage::filter_stage(const capture_options& opts, bool tap) : _tap(tap), _
     }
 }
 
-std::unique_ptr<xdp_filter_program> filter_stage::load(int next_prog_fd, bool frags) {
+std::unique_ptr<xdp_filter_program> filter_stage::load(int next_prog_fd, bool frags, int reject_fd) {
     if (!_filter || _slow) {
         return nullptr;
     }
     xdp_filter_options fo;
     fo.verbose = _verbose;
     fo.frags = frags;  // a tail call needs the same setting on both sides
+    fo.reject_next = reject_fd >= 0;
     try {
         auto p = std::make_unique<xdp_filter_program>(*_filter, fo);
         p->set_next(next_prog_fd);
+        if (reject_fd >= 0) {
+            p->set_reject_next(reject_fd);
+        }
         return p;
     } catch (const filter_too_long& e) {
         // As tcpdump filters in user space when the kernel refuses its filter.
@@ -315,6 +325,92 @@ std::unique_ptr<xdp_filter_program> filter_stage::load(int next_prog_fd, bool fr
 void filter_stage::warn(const capture_log& log) const {
     if (_slow) {
         log.warn(_slow_line);
+    }
+}
+
+nic_front::nic_front(const device_info& dev, const capture_options& opts)
+    : _dev(dev), _verbose(opts.verbose), _time(opts.nic_time) {
+    const nic_metadata m = query_nic_metadata(dev.ifindex);
+    if (_time && (!m.timestamp || opts.mode == xdp_mode::generic)) {
+        throw failure(failure_kind::unsupported,
+                      "-j adapter_unsynced: " + dev.name +
+                          (m.timestamp ? " gives time stamps only to native XDP" : "'s driver gives XDP no receive time stamps"),
+                      "leave out -j (host time), or see xcap -J -i " + dev.name);
+    }
+    if (_time) {
+        _vlan = m.vlan_tag;
+        _state = create_nic_state_map();
+    } else if (opts.mode == xdp_mode::generic) {
+        _note = "generic XDP cannot run a device-bound program";
+    } else if (!m.vlan_tag) {
+        _note = m.reported ? "its driver does not report VLAN tags to XDP"
+                           : "this kernel does not report VLAN tags to XDP (Linux 6.8 and later do)";
+    } else {
+        _vlan = true;
+        _state = create_nic_state_map();
+    }
+}
+
+void nic_front::load(bool frags) {
+    if (!_state) {
+        return;
+    }
+    try {
+        _program = std::make_unique<nic_program>(_dev, nic_program::options{.vlan = _vlan, .timestamp = _time,
+                                                                            .frags = frags,
+                                                                            .state_map_fd = _state.get()});
+    } catch (const failure& e) {
+        if (_time) {
+            throw;
+        }
+        _note = std::string(e.what());
+    }
+}
+
+std::vector<std::string> nic_front::program_lines() const {
+    std::vector<std::string> out;
+    if (!_program) {
+        return out;
+    }
+    const xcap_nic_counters c = _program->counters();
+    if (_vlan) {
+        out.push_back(_dev.name + ": " + std::to_string(c.vlan_restored) + " VLAN tags put back" +
+                      (c.vlan_no_room ? ", " + std::to_string(c.vlan_no_room) + " left out (no headroom)" : ""));
+    }
+    if (_time) {
+        out.push_back(_dev.name + ": " + std::to_string(c.ts_nic) + " packets with the NIC's time stamp, " +
+                      std::to_string(c.ts_missing) + " without one (nic_time_missing: the kernel's time instead)");
+    }
+    return out;
+}
+
+void nic_front::chain(int next_fd) {
+    if (_program) {
+        _program->set_next(next_fd);
+    }
+}
+
+void nic_front::attach(const std::function<void(int, xdp_mode)>& attach, int plain_fd, xdp_mode mode,
+                       const capture_log& log) {
+    if (_program) {
+        try {
+            attach(_program->prog_fd(), xdp_mode::native);
+            if (_verbose) {
+                log.info(_dev.name + ": VLAN tags the driver takes off are put back into each frame");
+            }
+            return;
+        } catch (const failure& e) {
+            if (mode == xdp_mode::native || _time) {
+                throw;
+            }
+            _note = "the device-bound program needs native XDP (" + std::string(e.what()) + ")";
+            _program.reset();
+        }
+    }
+    attach(plain_fd, mode);
+    if (_verbose) {
+        log.info(_dev.name + ": " + _note + ": VLAN tags the NIC strips (rx-vlan-offload) are missing from the "
+                 "capture; `ethtool -K " + _dev.name + " rxvlan off` keeps them in the frame");
     }
 }
 

@@ -25,6 +25,7 @@
 #include "filter/filter.h"
 #include "filter/user_filter.h"
 #include "pcap/savefile.h"
+#include "sources/nic_program.h"
 
 namespace xcap {
 
@@ -35,15 +36,25 @@ section_description describe_section();
 // `description`, driver facts, speed, link type and the snaplen.
 interface_description describe_interface(const device_info& dev, const std::string& description, uint32_t snaplen);
 
+// What the interface description adds about the clock: nothing for the
+// host's, a sentence for -j adapter_unsynced.
+std::string clock_note(const capture_options& opts);
+
 // Throws failure(unsupported) when xcap cannot label the interface's frames
 // in a capture file.
 void require_linktype(const device_info& dev);
 
-// An interface an XDP capture (redirect, tap) attaches to: its facts and the
-// takeover of a program already there.
+class nic_front;
+
+// An interface an XDP capture (redirect, tap) attaches to: its facts, the
+// takeover of a program already there, the device-bound entry program and
+// the filter in front of the mode's own program. A mode's members (declared
+// in the derived struct) go first, its program detaching; then these.
 struct xdp_interface {
     device_info dev;
     std::unique_ptr<xdp_takeover> takeover;
+    std::unique_ptr<nic_front> nic;
+    std::unique_ptr<xdp_filter_program> filter_program;
 };
 
 // The checks without side effects of an XDP capture, in the order a user
@@ -84,13 +95,17 @@ public:
     filter_stage(const capture_options& opts, bool tap);
 
     // The filter program for one interface, chained to `next_prog_fd`
-    // (loaded with `frags` to match it); null without a filter or once it
-    // runs in user space.
-    std::unique_ptr<xdp_filter_program> load(int next_prog_fd, bool frags);
+    // (loaded with `frags` to match it), a rejected packet to `reject_fd`
+    // (-1: none, XDP_PASS); null without a filter or once it runs in user
+    // space.
+    std::unique_ptr<xdp_filter_program> load(int next_prog_fd, bool frags, int reject_fd = -1);
     // The filter for the writer (writer_config::filter), or null.
     const user_filter* in_user_space() const { return _slow.get(); }
     // The warning, once attached, if the filter runs in user space.
     void warn(const capture_log& log) const;
+    // The compiled expression, for a program that runs it otherwise (the
+    // classic interpreter); null without a filter.
+    const compiled_filter* compiled() const { return _filter ? &*_filter : nullptr; }
 
 private:
     std::optional<compiled_filter> _filter;
@@ -100,6 +115,47 @@ private:
     std::string _slow_line;
 };
 
+// The device-bound entry program in front of one interface's XDP programs
+// (sources/nic_program.h): it puts back the VLAN tags the driver took off,
+// so that the filter and the file see them. Where the kernel or driver
+// cannot (before Linux 6.8, a driver without the kfunc, generic XDP), the
+// capture goes on as before and says why in one -v line. Main thread only.
+// Its steps follow the loads: state_fd() for the capture program, load()
+// before the filter (whose rejections go to untag_fd()), chain() once the
+// filter is loaded, then attach().
+class nic_front {
+public:
+    nic_front(const device_info& dev, const capture_options& opts);
+
+    // What the capture program shares with it (state_fd -1: no entry).
+    nic_link link() const { return {_state.get(), _time}; }
+    // Loads the entry (`frags` as the program after it); on a refusal there
+    // is none, and the -v line says so.
+    void load(bool frags);
+    bool active() const { return _program != nullptr; }
+    // For a filter's rejections; -1: none.
+    int untag_fd() const { return _program ? _program->untag_fd() : -1; }
+    // What the entry tail-calls.
+    void chain(int next_fd);
+    // Attaches through `attach` (a capture program's attach with an entry
+    // fd): the entry in native mode when there is one (a device-bound
+    // program cannot run in generic XDP), falling back to `plain_fd`.
+    void attach(const std::function<void(int, xdp_mode)>& attach, int plain_fd, xdp_mode mode,
+                const capture_log& log);
+    // Its counts for the summary: tags put back (and left out for want of
+    // room), NIC time stamps and packets without one.
+    std::vector<std::string> program_lines() const;
+
+private:
+    const device_info& _dev;
+    bool _vlan = false;
+    bool _verbose = false;
+    bool _time = false;
+    std::string _note;  // why there is no entry program
+    unique_fd _state;
+    std::unique_ptr<nic_program> _program;
+};
+
 // The output as the options ask for it (-w, the format by output_format()
 // with `otherwise`, rotation, -U, -z failures reported through log.warn).
 savefile_config output_config(const capture_options& opts, file_format otherwise, const capture_log& log);
@@ -107,6 +163,28 @@ savefile_config output_config(const capture_options& opts, file_format otherwise
 // Copies the writer's counters (written, bytes, cut, errors, over the
 // limit, unstamped, its filter's rejections) into `t`.
 void add_writer_counts(capture_totals& t, const capture_writer& writer);
+
+// The rejections of the interface's XDP filter, if it has one.
+inline void add_filter_counts(capture_totals& t, const xdp_interface& r) {
+    if (r.filter_program) {
+        t.filtered = true;
+        t.filter_rejected += r.filter_program->counters().rejected;
+    }
+}
+
+// The end of every mode's collect(): each interface's device-bound program
+// lines (`I` has a nic_front `nic`), then the writer's counts.
+template <class I>
+capture_totals finish_totals(capture_totals& t, const std::vector<std::unique_ptr<I>>& ifs,
+                             const capture_writer& writer) {
+    for (const auto& r : ifs) {
+        for (auto& line : r->nic->program_lines()) {
+            t.program_lines.push_back(std::move(line));
+        }
+    }
+    add_writer_counts(t, writer);
+    return t;
+}
 
 // What one way of capturing sets up; run_mode() does the rest the same way
 // for every one. The mode's constructor does every check and load that
@@ -151,5 +229,13 @@ public:
 // capture thread, supervise() until something ends the capture, then the
 // mode's stop_input(), the drain, the final counts and finish_output().
 capture_result run_mode(capture_mode& mode, const capture_options& opts, const capture_log& log);
+
+// A mode `M` (constructed from the options) run by run_mode().
+template <class M>
+capture_result run_mode_of(const capture_options& opts, const capture_log& log) {
+    route_library_logs(opts.verbose);
+    M mode(opts);
+    return run_mode(mode, opts, log);
+}
 
 }  // namespace xcap

@@ -65,11 +65,11 @@ void add(xdp_statistics& a, const xdp_statistics& b) {
 namespace {
 
 // One interface of a redirect capture: its program, sockets and sources.
-// Members are destroyed in reverse: sources, sockets, filter, program.
+// Members are destroyed in reverse: sources, sockets, program (detached),
+// then xdp_interface's.
 struct redirect_interface : xdp_interface {
     std::vector<uint32_t> queues;
     std::unique_ptr<rx_program> program;
-    std::unique_ptr<xdp_filter_program> filter_program;
     std::vector<std::unique_ptr<xsk_queue>> xsks;
     std::vector<std::unique_ptr<xsk_source>> sources;
     std::vector<xdp_statistics> last_xsk;  // the last statistics each socket gave: a failed read keeps them
@@ -91,9 +91,14 @@ public:
           _filter(opts, false) {
         const bool multi_buffer = xsk_multibuffer_supported();
         for (uint32_t i = 0; i < _ifs.size(); ++i) {
+            auto& r = *_ifs[i];
+            r.nic = std::make_unique<nic_front>(r.dev, opts);
             open_sockets(i, multi_buffer);
-            // What does not match goes on to the stack.
-            _ifs[i]->filter_program = _filter.load(_ifs[i]->program->prog_fd(), _ifs[i]->program->frags());
+            r.nic->load(r.program->frags());
+            // What does not match goes on to the stack (without a tag the
+            // entry program put in).
+            r.filter_program = _filter.load(r.program->prog_fd(), r.program->frags(), r.nic->untag_fd());
+            r.nic->chain(r.filter_program ? r.filter_program->fd() : r.program->prog_fd());
         }
     }
 
@@ -113,7 +118,7 @@ public:
                 list += (list.empty() ? "" : ",") + std::to_string(q);
             }
             auto d = describe_interface(
-                r->dev, "AF_XDP capture of RX queue" + std::string(r->queues.size() == 1 ? " " : "s ") + list,
+                r->dev, "AF_XDP capture of RX queue" + std::string(r->queues.size() == 1 ? " " : "s ") + list + clock_note(_opts),
                 _opts.snaplen);
             d.filter = _opts.filter;  // pcapng's if_filter
             out.push_back(d);
@@ -136,7 +141,8 @@ public:
         _filter.warn(log);
         for (auto& r : _ifs) {
             r->takeover->apply(log.info);
-            r->program->attach(r->dev, _opts.mode, r->filter_program ? r->filter_program->fd() : -1);
+            r->nic->attach([&r](int fd, xdp_mode m) { r->program->attach(r->dev, m, fd); },
+                           r->filter_program ? r->filter_program->fd() : r->program->prog_fd(), _opts.mode, log);
             for (const auto& x : r->xsks) {
                 log.info(r->dev.name + " queue " + std::to_string(x->queue()) + ": " + to_string(r->program->mode()) +
                          " XDP, " + (x->zero_copy() ? "zero-copy" : "copy") + " mode" +
@@ -181,7 +187,7 @@ private:
 // has them (sources/frame_limit.h for where it does not).
 void redirect_mode::open_sockets(uint32_t i, bool multi_buffer) {
     auto& r = *_ifs[i];
-    r.program = std::make_unique<rx_program>(multi_buffer);
+    r.program = std::make_unique<rx_program>(multi_buffer, r.nic->link());
     const uint32_t largest = largest_frame(r.dev, r.dev.mtu);
     xsk_config icfg;
     icfg.frame_size = umem_frame_size(largest, r.program->frags());
@@ -244,24 +250,18 @@ capture_totals redirect_mode::collect(const capture_writer& writer) {
         program.redirected += pc.redirected;
         program.passed_no_socket += pc.passed_no_socket;
         program.too_large += pc.too_large;
-        if (r.filter_program) {
-            t.filtered = true;
-            t.filter_rejected += r.filter_program->counters().rejected;
-        }
+        add_filter_counts(t, r);
     }
     t.dropped_elsewhere = program.too_large;
     t.losses = socket_losses(sum, program.too_large);
     t.program_lines = redirect_program_lines(program, overlap, t.filtered, t.filter_rejected);
-    add_writer_counts(t, writer);
-    return t;
+    return finish_totals(t, _ifs, writer);
 }
 
 }  // namespace
 
 capture_result run_capture(const capture_options& opts, const capture_log& log) {
-    route_library_logs(opts.verbose);
-    redirect_mode mode(opts);
-    return run_mode(mode, opts, log);
+    return run_mode_of<redirect_mode>(opts, log);
 }
 
 }  // namespace xcap

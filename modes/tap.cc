@@ -3,6 +3,7 @@
 // ringbuf_source per CPU ring feeds the same writer, files, summary and exit
 // codes as redirect mode.
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -15,25 +16,36 @@
 #include "engine/caps.h"
 #include "engine/device.h"
 #include "filter/filter.h"
+#include "filter/interpreter.h"
 
 namespace xcap {
 namespace {
 
-// One interface of a tap capture. Members are destroyed in reverse: the
-// filter, then the program (which detaches first).
+// One interface of a tap capture: its program and its egress program,
+// destroyed in reverse (each detaching first), then xdp_interface's.
 struct tap_interface : xdp_interface {
     std::unique_ptr<tap_program> program;
-    std::unique_ptr<xdp_filter_program> filter_program;
+    std::unique_ptr<tap_egress> egress;
 };
 
 class tap_mode final : public capture_mode {
 public:
     explicit tap_mode(const capture_options& opts)
-        : _opts(opts), _ifs(check_interfaces<tap_interface>(opts)), _filter(opts, true), _rings(opts.ring_bytes) {
+        : _opts(opts),
+          _direction(opts.direction.value_or(capture_direction::inout)),
+          _ifs(check_interfaces<tap_interface>(opts)),
+          _filter(opts, true),
+          _rings(opts.ring_bytes) {
         for (auto& r : _ifs) {
-            r->program = std::make_unique<tap_program>(_rings, opts.snaplen);
+            r->nic = std::make_unique<nic_front>(r->dev, opts);
+            r->program = std::make_unique<tap_program>(_rings, opts.snaplen, r->nic->link());
             // The tap program takes multi-buffer packets.
-            r->filter_program = _filter.load(r->program->prog_fd(), true);
+            r->nic->load(true);
+            r->filter_program = _filter.load(r->program->prog_fd(), true, r->nic->untag_fd());
+            r->nic->chain(r->filter_program ? r->filter_program->fd() : r->program->prog_fd());
+        }
+        if (_direction != capture_direction::in) {
+            make_egress();
         }
         make_sources();
     }
@@ -49,8 +61,9 @@ public:
     std::vector<interface_description> describe() const override {
         std::vector<interface_description> out;
         for (const auto& r : _ifs) {
-            auto d = describe_interface(r->dev, "XDP tap: copies through BPF ring buffers, every packet passed on",
-                                        _opts.snaplen);
+            auto d = describe_interface(
+                r->dev, "XDP tap: copies through BPF ring buffers, every packet passed on" + clock_note(_opts),
+                _opts.snaplen);
             d.filter = _opts.filter;
             out.push_back(d);
         }
@@ -69,9 +82,19 @@ public:
 
     void attach(const capture_log& log) override {
         _filter.warn(log);
+        if (!_egress_line.empty()) {
+            log.warn(_egress_line);
+        }
         for (auto& r : _ifs) {
+            if (r->egress) {
+                attach_egress(*r, log);
+            }
+            if (_direction == capture_direction::out) {
+                continue;
+            }
             r->takeover->apply(log.info);
-            r->program->attach(r->dev, _opts.mode, r->filter_program ? r->filter_program->fd() : -1);
+            r->nic->attach([&r](int fd, xdp_mode m) { r->program->attach(r->dev, m, fd); },
+                           r->filter_program ? r->filter_program->fd() : r->program->prog_fd(), _opts.mode, log);
             log.info(r->dev.name + ": " + to_string(r->program->mode()) + " XDP tap, " +
                      std::to_string(_rings.rings().size()) + " ring buffer" + (_rings.rings().size() == 1 ? "" : "s") +
                      " of " + std::to_string(_rings.bytes_per_cpu() >> 10) +
@@ -85,12 +108,53 @@ public:
     void stop_input() override {
         for (auto& r : _ifs) {
             r->program->detach();
+            if (r->egress) {
+                r->egress->detach();
+            }
         }
     }
 
     capture_totals collect(const capture_writer& writer) override;
 
 private:
+    // Egress through tcx (Linux 6.6+). Without it: received packets only,
+    // said in one line, unless -Q out asked for sent ones alone.
+    void attach_egress(tap_interface& r, const capture_log& log) {
+        if (int err = r.egress->attach(r.dev.ifindex)) {
+            r.egress.reset();
+            const std::string why = r.dev.name + ": cannot attach to the egress (tcx, Linux 6.6 and later): " +
+                                    std::strerror(err);
+            if (_direction == capture_direction::out) {
+                throw failure(failure_kind::unsupported, err, why, "capture received packets (-Q in) instead");
+            }
+            log.warn("warning: " + why + "; only received packets are captured");
+            return;
+        }
+        log.info(r.dev.name + ": tcx egress tap; sent packets are recorded too");
+    }
+
+    // The egress programs. The filter runs there in the classic
+    // interpreter; where the capture thread runs it (too long for XDP) it
+    // sees the sent packets too, and where the interpreter refuses it, sent
+    // packets are not captured (said at attach; refused with -Q out).
+    void make_egress() {
+        std::optional<interpreter_program> classic;
+        if (_filter.compiled() && !_filter.in_user_space()) {
+            try {
+                classic = prepare_interpreter(*_filter.compiled(), "on --tap's egress");
+            } catch (const failure& e) {
+                if (_direction == capture_direction::out) {
+                    throw;
+                }
+                _egress_line = "warning: " + std::string(e.what()) + "; only received packets are captured";
+                return;
+            }
+        }
+        for (auto& r : _ifs) {
+            r->egress = std::make_unique<tap_egress>(_rings, _opts.snaplen, classic ? &*classic : nullptr);
+        }
+    }
+
     // One source per CPU ring; each record names its interface by ifindex.
     void make_sources() {
         std::vector<std::pair<uint32_t, uint32_t>> index_of;
@@ -106,12 +170,16 @@ private:
                 uint64_t n = 0;
                 for (const auto& r : _ifs) {
                     n += r->program->ring_full_on_cpu(cpu);
+                    n += r->egress ? r->egress->ring_full_on_cpu(cpu) : 0;
                 }
                 return n;
             };
             so.lazy_wake = [this](bool lazy) {
                 for (const auto& r : _ifs) {
                     r->program->set_lazy_wake(lazy);
+                    if (r->egress) {
+                        r->egress->set_lazy_wake(lazy);
+                    }
                 }
             };
             auto& s = _sources.emplace_back(std::make_unique<ringbuf_source>(ring.fd.get(), so));
@@ -120,6 +188,8 @@ private:
     }
 
     const capture_options& _opts;
+    capture_direction _direction;
+    std::string _egress_line;  // why sent packets are not captured, when they are not
     // Destroyed in reverse: sources, programs (detached), rings.
     std::vector<std::unique_ptr<tap_interface>> _ifs;
     filter_stage _filter;
@@ -147,10 +217,19 @@ capture_totals tap_mode::collect(const capture_writer& writer) {
             sum.ring_full += per_queue[q].ring_full;
             t.queues.push_back(qt);
         }
-        if (r.filter_program) {
-            t.filtered = true;
-            t.filter_rejected += r.filter_program->counters().rejected;
+        if (r.egress && !t.queues.empty()) {
+            // Sent packets count on the interface's first queue.
+            const xcap_ring_counters e = r.egress->counters();
+            queue_totals& qt = t.queues[t.queues.size() - per_queue.size()];
+            qt.received += e.recorded;
+            qt.offered += e.seen - e.filtered;
+            qt.dropped += e.ring_full;
+            sum.seen += e.seen - e.filtered;
+            sum.recorded += e.recorded;
+            sum.ring_full += e.ring_full;
+            t.filter_rejected += e.filtered;
         }
+        add_filter_counts(t, r);
     }
     for (const auto& s : _sources) {
         t.received += s->counters().received.load(std::memory_order_relaxed);
@@ -158,16 +237,13 @@ capture_totals tap_mode::collect(const capture_writer& writer) {
     }
     t.losses = ring_losses(sum.ring_full);
     t.program_lines = {tap_program_line(sum, t.filtered, t.filter_rejected)};
-    add_writer_counts(t, writer);
-    return t;
+    return finish_totals(t, _ifs, writer);
 }
 
 }  // namespace
 
 capture_result run_tap(const capture_options& opts, const capture_log& log) {
-    route_library_logs(opts.verbose);
-    tap_mode mode(opts);
-    return run_mode(mode, opts, log);
+    return run_mode_of<tap_mode>(opts, log);
 }
 
 }  // namespace xcap

@@ -157,6 +157,8 @@ size_t ringbuf_source::peek(record_ref* out, size_t max) {
         r.packet_id = rec->packet_id;
         r.comment = comment_for(rec->prog_id, rec->flags);
         r.segs = nullptr;
+        r.outbound = (rec->flags & XCAP_RECORD_OUT) != 0;
+        r.nic_ts_ns = rec->nic_ts_ns;
         bytes += rec->wire_len;
     }
     _peek_pos = pos;
@@ -166,13 +168,8 @@ size_t ringbuf_source::peek(record_ref* out, size_t max) {
         }
         return 0;
     }
-    if (_drops_pending) {
-        out[0].drops_before = _drops_pending > UINT32_MAX ? UINT32_MAX : uint32_t(_drops_pending);
-        _drops_pending = 0;
-    }
     _outstanding += n;
-    bump(_counters.received, n);
-    bump(_counters.received_bytes, bytes);
+    delivered(out, n, bytes);
     return n;
 }
 

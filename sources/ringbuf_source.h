@@ -112,7 +112,6 @@ private:
     uint32_t _last_interface = 0;
     std::deque<program_names> _programs;  // a deque: records point into its strings, which must not move
     uint64_t _lost_seen = 0;
-    uint64_t _drops_pending = 0;
 };
 
 }  // namespace xcap

@@ -9,13 +9,10 @@
 #include <vector>
 
 #include "common/error.h"
+#include "sources/per_cpu.h"
 #include "xcap_rx.skel.h"
 
 namespace xcap {
-
-namespace {
-
-}  // namespace
 
 void rx_program::skeleton_deleter::operator()(xcap_rx_bpf* s) const { xcap_rx_bpf__destroy(s); }
 void rx_program::ring_deleter::operator()(ring_buffer* r) const { ring_buffer__free(r); }
@@ -25,7 +22,7 @@ namespace {
 // Opens and loads the program, with or without BPF_F_XDP_HAS_FRAGS; returns
 // the skeleton or null with `err` set.
 template <class Owned>
-Owned open_and_load(bool frags, int& err) {
+Owned open_and_load(bool frags, nic_link nic, int& err) {
     Owned skel(xcap_rx_bpf__open());
     if (!skel) {
         err = -errno;
@@ -34,7 +31,10 @@ Owned open_and_load(bool frags, int& err) {
     bpf_program__set_autoload(skel->progs.xcap_rx, frags);
     bpf_program__set_autoload(skel->progs.xcap_rx_1buf, !frags);
     skel->rodata->xcap_buff_len = libbpf_probe_bpf_helper(BPF_PROG_TYPE_XDP, BPF_FUNC_xdp_get_buff_len, nullptr) == 1;
-    err = xcap_rx_bpf__load(skel.get());
+    skel->rodata->xcap_untag_after = nic.state_fd >= 0;
+    skel->rodata->xcap_nic_time = nic.state_fd >= 0 && nic.time;
+    err = nic.state_fd >= 0 ? bpf_map__reuse_fd(skel->maps.xcap_nic_state, nic.state_fd) : 0;
+    err = err ? err : xcap_rx_bpf__load(skel.get());
     if (err) {
         skel.reset();
     }
@@ -43,13 +43,13 @@ Owned open_and_load(bool frags, int& err) {
 
 }  // namespace
 
-rx_program::rx_program(bool frags) {
+rx_program::rx_program(bool frags, nic_link nic) {
     int err = 0;
-    _skel = open_and_load<decltype(_skel)>(frags, err);
+    _skel = open_and_load<decltype(_skel)>(frags, nic, err);
     _frags = frags && _skel;
     if (!_skel && frags && err != -EPERM && err != -EACCES) {
         // Before 5.18 the kernel does not know BPF_F_XDP_HAS_FRAGS.
-        _skel = open_and_load<decltype(_skel)>(false, err);
+        _skel = open_and_load<decltype(_skel)>(false, nic, err);
     }
     if (!_skel) {
         auto kind = (err == -EPERM || err == -EACCES) ? failure_kind::permission : failure_kind::unsupported;
@@ -92,23 +92,7 @@ void rx_program::set_max_len(uint32_t bytes) {
 int rx_program::xsks_map_fd() const { return bpf_map__fd(_skel->maps.xcap_xsks); }
 
 xcap_rx_counters rx_program::counters() const {
-    xcap_rx_counters sum{};
-    int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0) {
-        return sum;
-    }
-    std::vector<xcap_rx_counters> per_cpu(static_cast<size_t>(ncpu));
-    uint32_t key = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(_skel->maps.xcap_counters), &key, per_cpu.data()) != 0) {
-        return sum;
-    }
-    for (const auto& c : per_cpu) {
-        sum.seen += c.seen;
-        sum.redirected += c.redirected;
-        sum.passed_no_socket += c.passed_no_socket;
-        sum.too_large += c.too_large;
-    }
-    return sum;
+    return per_cpu_sum<xcap_rx_counters>(bpf_map__fd(_skel->maps.xcap_counters), 0);
 }
 
 }  // namespace xcap

@@ -4,9 +4,11 @@
 #include <memory>
 
 #include "bpf/xcap_abi.h"
+#include "sources/nic_program.h"
 #include "sources/source.h"
 #include "common/owned.h"
 #include "engine/xdp_attach.h"
+#include "sources/attachable_program.h"
 
 struct xcap_rx_bpf;
 struct ring_buffer;
@@ -18,18 +20,21 @@ namespace xcap {
 // the doorbell of its queues' sources (the program's ring of wake-ups).
 // Not thread-safe; counters() and the issued counters may be read from any
 // thread while it lives; the doorbell belongs to the capture thread.
-class rx_program final : public doorbell {
+class rx_program final : public doorbell, public attachable_program {
 public:
     // Opens, loads and maps; throws failure. `frags`: load with
     // BPF_F_XDP_HAS_FRAGS (SEC("xdp.frags")), asked for when the sockets can
     // take multi-buffer packets; a kernel that refuses the flag gets the
-    // program without it (frags() says which).
-    explicit rx_program(bool frags = true);
+    // program without it (frags() says which). `nic`: the device-bound entry
+    // program in front (sources/nic_program.h), whose VLAN tag the program
+    // takes out of a frame it passes to the stack and whose NIC time stamp
+    // goes into the metadata.
+    explicit rx_program(bool frags = true, nic_link nic = {});
     ~rx_program() override;
     rx_program(const rx_program&) = delete;
     rx_program& operator=(const rx_program&) = delete;
 
-    int prog_fd() const;
+    int prog_fd() const override;
     // Whether the program was loaded with BPF_F_XDP_HAS_FRAGS: a filter that
     // tail-calls it must be loaded the same way (xdp_filter_options::frags).
     bool frags() const { return _frags; }
@@ -37,16 +42,6 @@ public:
     // limit. Takes effect at once, attached or not.
     void set_max_len(uint32_t bytes);
     int xsks_map_fd() const;
-    uint32_t id() const { return program_id(prog_fd()); }
-
-    // Attaches the capture program, or `entry_fd` (a filter that tail-calls
-    // it) in its place.
-    void attach(const device_info& dev, xdp_mode mode, int entry_fd = -1) {
-        _attachment.attach(entry_fd >= 0 ? entry_fd : prog_fd(), dev, mode);
-    }
-    void detach() { _attachment.detach(); }
-    bool attached() const { return _attachment.attached(); }
-    xdp_mode mode() const { return _attachment.mode(); }
 
     // Sum of the per-CPU counters.
     xcap_rx_counters counters() const;
@@ -69,14 +64,13 @@ private:
         void operator()(ring_buffer* r) const;
     };
 
-    // Destroyed in reverse: detached, the doorbell's ring, the counters'
-    // mapping, then the skeleton.
+    // Destroyed in reverse, after the destructor detached: the doorbell's
+    // ring, the counters' mapping, then the skeleton.
     std::unique_ptr<xcap_rx_bpf, skeleton_deleter> _skel;
     bool _frags = false;
     unique_mapping _seq_map;
     xcap_queue_seq* _seq = nullptr;  // in _seq_map
     std::unique_ptr<ring_buffer, ring_deleter> _bell;
-    xdp_attachment _attachment;  // declared last: detached first
 };
 
 }  // namespace xcap

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/counter.h"
 #include "pcap/packet.h"
 
 namespace xcap {
@@ -27,6 +28,8 @@ struct record_ref {
     // The bytes in pieces (a multi-buffer packet read in place), `data` being
     // the first piece's; null = all `len` bytes at `data`. Owned by the source.
     const segment* segs;
+    uint32_t outbound = 0;  // 1: the host sent it (egress; pcapng epb_flags outbound)
+    uint64_t nic_ts_ns = 0; // the NIC's receive time (-j adapter_unsynced), written instead of ts_ns; 0 = none
 };
 
 // Where an AF_XDP source's batched wake-up arrives (capture/rx_program): one
@@ -104,8 +107,21 @@ public:
     void set_interface(uint32_t index) { _interface = index; }
 
 protected:
+    // The end of every peek that found `n` (> 0) records of `bytes`: the
+    // drops not yet attributed go to the first of them (pcapng's
+    // epb_dropcount, saturating), and the counters.
+    void delivered(record_ref* out, size_t n, uint64_t bytes) {
+        if (_drops_pending) {
+            out[0].drops_before = _drops_pending > UINT32_MAX ? UINT32_MAX : uint32_t(_drops_pending);
+            _drops_pending = 0;
+        }
+        bump(_counters.received, n);
+        bump(_counters.received_bytes, bytes);
+    }
+
     source_counters _counters;
     uint32_t _interface = 0;
+    uint64_t _drops_pending = 0;  // the source's losses not yet attributed to a record
 };
 
 }  // namespace xcap

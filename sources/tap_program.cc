@@ -11,7 +11,15 @@
 #include <string>
 
 #include "common/error.h"
+#include "sources/per_cpu.h"
+#include "filter/interpreter.h"
 #include "xcap_tap.skel.h"
+#include "xcap_tap_out.skel.h"
+
+// Debian 12's UAPI headers (Linux 6.1) do not have tcx yet; the value is ABI.
+#ifndef BPF_TCX_EGRESS
+#define BPF_TCX_EGRESS 47
+#endif
 
 namespace xcap {
 namespace {
@@ -55,6 +63,25 @@ std::vector<uint32_t> online_cpus(uint32_t possible) {
 failure refused(int err, const std::string& what) {
     auto kind = (err == EPERM || err == EACCES) ? failure_kind::permission : failure_kind::unsupported;
     return failure(kind, err, what, "--tap needs BPF ring buffers and multi-buffer XDP (Linux 5.18 or later) and CAP_BPF");
+}
+
+// Sets what every tap program takes before load (both skeletons have the
+// same rodata, .bss and ring map): the snaplen, the rings and when lazy
+// wake-ups come (every MiB of records, a few thousand packets, or a
+// quarter of a smaller ring).
+template <class Skel>
+void configure(Skel* skel, const tap_rings& rings, uint32_t snaplen) {
+    skel->rodata->snaplen = snaplen;
+    skel->rodata->ring_bytes = rings.bytes_per_cpu();
+    skel->rodata->wake_bytes = std::min<uint64_t>(rings.bytes_per_cpu() / 4, uint64_t(1) << 20);
+    if (int err = bpf_map__reuse_fd(skel->maps.xcap_tap_rings, rings.array_fd())) {
+        throw refused(-err, "cannot hand the ring buffers to the tap BPF program");
+    }
+}
+
+uint64_t ring_full_of(int map_fd, uint32_t cpu) {
+    const auto per_cpu = per_cpu_values<xcap_ring_counters>(map_fd, XCAP_MAX_QUEUES);
+    return cpu < per_cpu.size() ? per_cpu[cpu].ring_full : 0;
 }
 
 }  // namespace
@@ -101,18 +128,18 @@ tap_rings::tap_rings(uint64_t bytes_per_cpu) {
 
 void tap_program::skeleton_deleter::operator()(xcap_tap_bpf* s) const { xcap_tap_bpf__destroy(s); }
 
-tap_program::tap_program(const tap_rings& rings, uint32_t snaplen) {
+tap_program::tap_program(const tap_rings& rings, uint32_t snaplen, nic_link nic) {
     _skel.reset(xcap_tap_bpf__open());
     if (!_skel) {
         throw failure(failure_kind::runtime, errno, "cannot open the tap BPF program");
     }
-    _skel->rodata->snaplen = snaplen;
-    _skel->rodata->ring_bytes = rings.bytes_per_cpu();
-    // Lazy wake-ups come every MiB of records (a few thousand packets), or
-    // a quarter of a smaller ring.
-    _skel->rodata->wake_bytes = std::min<uint64_t>(rings.bytes_per_cpu() / 4, uint64_t(1) << 20);
-    if (int err = bpf_map__reuse_fd(_skel->maps.xcap_tap_rings, rings.array_fd())) {
-        throw refused(-err, "cannot hand the ring buffers to the tap BPF program");
+    configure(_skel.get(), rings, snaplen);
+    if (nic.state_fd >= 0) {
+        _skel->rodata->xcap_untag_after = 1;
+        _skel->rodata->xcap_nic_time = nic.time;
+        if (int err = bpf_map__reuse_fd(_skel->maps.xcap_nic_state, nic.state_fd)) {
+            throw refused(-err, "cannot hand the state map to the tap BPF program");
+        }
     }
     if (int err = xcap_tap_bpf__load(_skel.get())) {
         throw refused(-err, "the kernel refused to load the tap BPF program");
@@ -125,41 +152,63 @@ int tap_program::prog_fd() const { return bpf_program__fd(_skel->progs.xcap_tap)
 
 std::vector<xcap_ring_counters> tap_program::counters(uint32_t queues) const {
     std::vector<xcap_ring_counters> out(queues);
-    int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0) {
-        return out;
-    }
-    std::vector<xcap_ring_counters> per_cpu(static_cast<size_t>(ncpu));
-    const int fd = bpf_map__fd(_skel->maps.xcap_tap_counters);
     for (uint32_t q = 0; q < queues && q < XCAP_MAX_QUEUES; ++q) {
-        if (bpf_map_lookup_elem(fd, &q, per_cpu.data()) != 0) {
-            continue;
-        }
-        for (const auto& c : per_cpu) {
-            out[q].seen += c.seen;
-            out[q].recorded += c.recorded;
-            out[q].ring_full += c.ring_full;
-            out[q].filtered += c.filtered;
-        }
+        out[q] = per_cpu_sum<xcap_ring_counters>(bpf_map__fd(_skel->maps.xcap_tap_counters), q);
     }
     return out;
 }
 
 uint64_t tap_program::ring_full_on_cpu(uint32_t cpu) const {
-    int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0 || cpu >= uint32_t(ncpu)) {
-        return 0;
-    }
-    std::vector<xcap_ring_counters> per_cpu(static_cast<size_t>(ncpu));
-    uint32_t key = XCAP_MAX_QUEUES;
-    if (bpf_map_lookup_elem(bpf_map__fd(_skel->maps.xcap_tap_counters), &key, per_cpu.data()) != 0) {
-        return 0;
-    }
-    return per_cpu[cpu].ring_full;
+    return ring_full_of(bpf_map__fd(_skel->maps.xcap_tap_counters), cpu);
 }
 
 void tap_program::set_lazy_wake(bool lazy) {
     // .bss is mapped into this process: the program sees the store at once.
+    __atomic_store_n(&_skel->bss->xcap_lazy_wake, lazy ? 1u : 0u, __ATOMIC_SEQ_CST);
+}
+
+void tap_egress::skeleton_deleter::operator()(xcap_tap_out_bpf* s) const { xcap_tap_out_bpf__destroy(s); }
+
+tap_egress::tap_egress(const tap_rings& rings, uint32_t snaplen, const interpreter_program* filter) {
+    _skel.reset(xcap_tap_out_bpf__open());
+    if (!_skel) {
+        throw failure(failure_kind::runtime, errno, "cannot open the tap's egress BPF program");
+    }
+    configure(_skel.get(), rings, snaplen);
+    if (filter) {
+        _skel->rodata->xcap_cbpf_len = uint32_t(filter->insns.size());
+        _skel->rodata->xcap_cbpf_steps = filter->steps;
+    }
+    if (int err = xcap_tap_out_bpf__load(_skel.get())) {
+        throw refused(-err, "the kernel refused to load the tap's egress BPF program");
+    }
+    if (filter) {
+        write_interpreter_program(bpf_map__fd(_skel->maps.xcap_cbpf_prog), *filter);
+    }
+}
+
+tap_egress::~tap_egress() = default;
+
+int tap_egress::attach(uint32_t ifindex) {
+    // A bpf_link (not the older netlink clsact filter), so it goes away with
+    // the process; libbpf 1.1 has no bpf_program__attach_tcx, the syscall is
+    // the same.
+    int fd = bpf_link_create(bpf_program__fd(_skel->progs.xcap_tap_out), int(ifindex), bpf_attach_type(BPF_TCX_EGRESS),
+                             nullptr);
+    if (fd < 0) {
+        return errno;
+    }
+    _link.reset(fd);
+    return 0;
+}
+
+xcap_ring_counters tap_egress::counters() const { return per_cpu_sum<xcap_ring_counters>(bpf_map__fd(_skel->maps.xcap_tap_counters), 0); }
+
+uint64_t tap_egress::ring_full_on_cpu(uint32_t cpu) const {
+    return ring_full_of(bpf_map__fd(_skel->maps.xcap_tap_counters), cpu);
+}
+
+void tap_egress::set_lazy_wake(bool lazy) {
     __atomic_store_n(&_skel->bss->xcap_lazy_wake, lazy ? 1u : 0u, __ATOMIC_SEQ_CST);
 }
 

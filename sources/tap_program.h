@@ -7,10 +7,15 @@
 #include "bpf/xcap_abi.h"
 #include "common/fd.h"
 #include "engine/xdp_attach.h"
+#include "sources/attachable_program.h"
+#include "sources/nic_program.h"
 
 struct xcap_tap_bpf;
+struct xcap_tap_out_bpf;
 
 namespace xcap {
+
+struct interpreter_program;
 
 // The rings of a tap capture: one BPF ring buffer (BPF_MAP_TYPE_RINGBUF) per
 // online CPU, in an ARRAY_OF_MAPS indexed by CPU that every tap program
@@ -40,23 +45,17 @@ private:
 // skeleton and, while attached, the bpf_link. Loaded with
 // BPF_F_XDP_HAS_FRAGS, so a filter chained in front must be too. Not
 // thread-safe; counters() may be called from any thread while it lives.
-class tap_program {
+class tap_program final : public attachable_program {
 public:
-    tap_program(const tap_rings& rings, uint32_t snaplen);  // throws failure
-    ~tap_program();
+    // `nic`: the device-bound entry program in front (sources/nic_program.h),
+    // whose VLAN tag the program copies and then takes out of the frame, and
+    // whose NIC time stamp goes into the record. Throws failure.
+    tap_program(const tap_rings& rings, uint32_t snaplen, nic_link nic = {});
+    ~tap_program() override;
     tap_program(const tap_program&) = delete;
     tap_program& operator=(const tap_program&) = delete;
 
-    int prog_fd() const;
-    uint32_t id() const { return program_id(prog_fd()); }
-
-    // Attaches the tap program, or `entry_fd` (a filter that tail-calls it)
-    // in its place.
-    void attach(const device_info& dev, xdp_mode mode, int entry_fd = -1) {
-        _attachment.attach(entry_fd >= 0 ? entry_fd : prog_fd(), dev, mode);
-    }
-    void detach() { _attachment.detach(); }
-    xdp_mode mode() const { return _attachment.mode(); }
+    int prog_fd() const override;
 
     // The program's counters for each of queues 0..queues-1, summed over
     // CPUs (one syscall per queue); the last slot also holds the queues
@@ -72,8 +71,40 @@ private:
     struct skeleton_deleter {
         void operator()(xcap_tap_bpf* s) const;
     };
-    std::unique_ptr<xcap_tap_bpf, skeleton_deleter> _skel;
-    xdp_attachment _attachment;  // declared last: detached first
+    std::unique_ptr<xcap_tap_bpf, skeleton_deleter> _skel;  // after the destructor detached
+};
+
+// The tap's egress program (bpf/xcap_tap_out.bpf.c) for one interface: a tc
+// program on the interface's egress through tcx, copying what the host
+// sends into the same rings, marked outbound. Owns the skeleton and, while
+// attached, the tcx bpf_link (the kernel detaches it when the last fd
+// closes: at exit, kill -9 included). Not thread-safe; counters() may be
+// called from any thread while it lives.
+class tap_egress {
+public:
+    // `filter`: the classic program the interpreter runs (null: every
+    // packet). Throws failure.
+    tap_egress(const tap_rings& rings, uint32_t snaplen, const interpreter_program* filter);
+    ~tap_egress();
+    tap_egress(const tap_egress&) = delete;
+    tap_egress& operator=(const tap_egress&) = delete;
+
+    // Attaches to the egress of `ifindex` through tcx; returns the errno
+    // when the kernel refuses (no tcx before Linux 6.6), 0 on success.
+    int attach(uint32_t ifindex);
+    void detach() { _link.reset(); }
+    bool attached() const { return _link.valid(); }
+
+    xcap_ring_counters counters() const;
+    uint64_t ring_full_on_cpu(uint32_t cpu) const;
+    void set_lazy_wake(bool lazy);
+
+private:
+    struct skeleton_deleter {
+        void operator()(xcap_tap_out_bpf* s) const;
+    };
+    std::unique_ptr<xcap_tap_out_bpf, skeleton_deleter> _skel;
+    unique_fd _link;  // declared last: detached first
 };
 
 }  // namespace xcap

@@ -63,13 +63,8 @@ size_t xsk_source::peek(record_ref* out, size_t max) {
         fill_record(out[i], d, area + d->addr);
         bytes += d->len;
     }
-    if (_drops_pending) {
-        out[0].drops_before = _drops_pending > UINT32_MAX ? UINT32_MAX : uint32_t(_drops_pending);
-        _drops_pending = 0;
-    }
     _peeked += n;
-    bump(_counters.received, n);
-    bump(_counters.received_bytes, bytes);
+    delivered(out, n, bytes);
     return n;
 }
 
@@ -87,13 +82,16 @@ inline void xsk_source::fill_record(record_ref& r, const xdp_desc* d, uint8_t* p
     r.packet_id = 0;
     r.comment = nullptr;
     r.segs = nullptr;
+    r.outbound = 0;
     if (meta->magic == XCAP_META_MAGIC) {
         r.ts_ns = meta->rx_ts_ns;
+        r.nic_ts_ns = meta->nic_ts_ns;
         r.cap = meta->cap;
         r.stamped = 1;
         meta->magic = 0;  // a stale stamp must not be trusted when the frame is reused
     } else {
         r.ts_ns = uint64_t(monotonic_ns());
+        r.nic_ts_ns = 0;
         r.cap = 0;
         r.stamped = 0;
     }
@@ -169,13 +167,10 @@ size_t xsk_source::peek_multi(record_ref* out, size_t max, uint32_t idx, uint32_
     if (i < n) {
         xsk_ring_cons__cancel(&rx, n - i);
     }
-    if (recs > 0 && _drops_pending) {
-        out[0].drops_before = _drops_pending > UINT32_MAX ? UINT32_MAX : uint32_t(_drops_pending);
-        _drops_pending = 0;
-    }
     _peeked += recs;
-    bump(_counters.received, recs);
-    bump(_counters.received_bytes, bytes);
+    if (recs > 0) {
+        delivered(out, recs, bytes);
+    }
     return recs;
 }
 

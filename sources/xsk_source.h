@@ -82,7 +82,6 @@ private:
     const uint64_t* _plain_drops = nullptr;
     uint64_t _peeked = 0;         // descriptors peeked, all time
     uint64_t _drops_seen = 0;     // socket drops as last sampled
-    uint64_t _drops_pending = 0;  // not yet attributed to a record
     int64_t _last_sample_ns = 0;
     std::unique_ptr<segment[]> _segs;  // pieces of multi-buffer records, a slot per RX ring entry
     uint32_t _segs_size = 0;

@@ -155,6 +155,11 @@ void capture_writer::emit_records(record_ref* r, size_t k) {
     uint64_t unstamped = 0;
     for (size_t i = 0; i < k; ++i) {
         unstamped += !r[i].stamped;
+        if (r[i].nic_ts_ns) [[unlikely]] {
+            // Merged by the kernel's time, written with the NIC's (as is:
+            // write_run adds the offset to the realtime clock).
+            r[i].ts_ns = r[i].nic_ts_ns - uint64_t(_cfg.realtime_offset_ns);
+        }
     }
     bump(_ctr.meta_missing, unstamped);
     if (_limit_reached || _files_done) {
@@ -181,6 +186,7 @@ void capture_writer::emit_records(record_ref* r, size_t k) {
         meta.wire_len = x.wire_len;
         meta.comment = x.comment;
         meta.segs = x.segs;
+        meta.inbound = !x.outbound;
         if (x.cap) {
             meta.cap = x.cap;  // a filter's `ret k` below the snaplen
         }

@@ -79,7 +79,7 @@ TEST_F(Faults, RefusalsLeaveTheOutputAsItWas) {
          [ns, ifname](Faults&, const veth_pair&) {
              sh("ip -n " + ns + " link set dev " + ifname + " xdpgeneric obj " + XDP_PASS_OBJ + " sec xdp");
          },
-         [](const std::string& o) { return std::vector<std::string>{"--tap", "-w", o}; }},
+         [](const std::string& o) { return std::vector<std::string>{"--tap", "-Q", "in", "-w", o}; }},
         {"zero-copy refused", 7, "zero-copy AF_XDP refused", {}, [](const std::string& o) {
              return std::vector<std::string>{"--bind", "zerocopy", "-w", o};
          }},
@@ -150,7 +150,7 @@ TEST_F(Faults, FilterTooLongForXdpRunsOnTheCaptureThread) {
         const std::string name = tap ? "t" : "r";
         std::vector<std::string> args = {"-w", path(name + ".pcap")};
         if (tap) {
-            args.insert(args.begin(), "--tap");
+            args.insert(args.begin(), {"--tap", "-Q", "in"});
         }
         args.push_back(expr);
         child x = start(xcap(args), name, tap ? "XDP tap" : "queue 1:");

@@ -154,14 +154,14 @@ TEST_P(JumboCapture, EveryFrameWholeInOrder) {
 // goes on to the stack), its 8,042-byte frames in the file whole too.
 TEST_F(Jumbo, TapCopiesWholeJumboFramesAndLetsThemOn) {
     rx_before = net->receiver_rx_packets();
-    std::string err = capture({"--tap", "-w", path("tap.pcapng")});
+    std::string err = capture({"--tap", "-Q", "in", "-w", path("tap.pcapng")});
     auto recs = read_capture(path("tap.pcapng"));
     ASSERT_EQ(recs.size(), n_frames) << err;
     auto seen = expect_jumbo_frames(recs);
     EXPECT_EQ(seen.size(), n_frames);
     EXPECT_EQ(number_in(err, "([0-9]+) packets dropped"), 0u) << err;
 
-    child x(xcap({"--tap", "-w", path("ping.pcapng")}), path("x2.out"), path("x2.err"));
+    child x(xcap({"--tap", "-Q", "in", "-w", path("ping.pcapng")}), path("x2.out"), path("x2.err"));
     ASSERT_TRUE(net->wait_receiver_xdp(true, 30)) << read_text(path("x2.err"));
     auto there = sh("ip netns exec " + net->sender_ns() + " ping -c 3 -i 0.2 -W 5 -s 8000 198.18.0.2");
     auto back = sh("ip netns exec " + net->receiver_ns() + " ping -c 3 -i 0.2 -W 5 -s 8000 198.18.0.1");

@@ -103,7 +103,7 @@ TEST_F(Tap, HostTrafficGoesOnAndTheFileHoldsEveryPacket) {
                                "-n", "-w", path("td.pcap")}),
              path("td.out"), path("td.err"));
     ASSERT_TRUE(wait_for_text(path("td.err"), "listening on", 20)) << read_text(path("td.err"));
-    child x(xcap({"--tap", "-w", path("t.pcapng")}), path("x.out"), path("x.err"));
+    child x(xcap({"--tap", "-Q", "in", "-w", path("t.pcapng")}), path("x.out"), path("x.err"));
     ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("x.err"));
     const uint64_t rx_before = net->receiver_rx_packets();
 
@@ -184,7 +184,7 @@ TEST_F(Tap, HostTrafficGoesOnAndTheFileHoldsEveryPacket) {
 // A filter under --tap: only matches are copied; what does not match (the
 // ping) goes on to the stack, and so does everything that matched.
 TEST_F(Tap, FilterCopiesOnlyMatchesAndEverythingPasses) {
-    child x(xcap({"--tap", "-w", path("f.pcapng"), "tcp"}), path("x.out"), path("x.err"));
+    child x(xcap({"--tap", "-Q", "in", "-w", path("f.pcapng"), "tcp"}), path("x.out"), path("x.err"));
     ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("x.err"));
     const uint64_t bytes = 256 << 10;
     EXPECT_EQ(tcp_transfer(bytes), bytes);
@@ -208,7 +208,7 @@ TEST_F(Tap, FilterCopiesOnlyMatchesAndEverythingPasses) {
 TEST_F(Tap, PromiscuousWhileTappingAndNotAfterKill9) {
     ASSERT_EQ(net->receiver_promiscuity(), 0);
     {
-        child x(xcap({"--tap", "-w", path("p.pcapng")}), path("p.out"), path("p.err"));
+        child x(xcap({"--tap", "-Q", "in", "-w", path("p.pcapng")}), path("p.out"), path("p.err"));
         ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("p.err"));
         EXPECT_EQ(net->receiver_promiscuity(), 1);
         x.signal(SIGKILL);
@@ -216,7 +216,7 @@ TEST_F(Tap, PromiscuousWhileTappingAndNotAfterKill9) {
         EXPECT_EQ(net->receiver_promiscuity(), 0) << "promiscuous mode left on after kill -9";
     }
     ASSERT_TRUE(net->wait_receiver_xdp(false, 10));
-    child x(xcap({"--tap", "--no-promiscuous-mode", "-w", path("n.pcapng")}), path("n.out"), path("n.err"));
+    child x(xcap({"--tap", "-Q", "in", "--no-promiscuous-mode", "-w", path("n.pcapng")}), path("n.out"), path("n.err"));
     ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("n.err"));
     EXPECT_EQ(net->receiver_promiscuity(), 0);
     x.signal(SIGINT);
@@ -229,7 +229,7 @@ TEST_F(Tap, PromiscuousWhileTappingAndNotAfterKill9) {
 // megabyte has gathered. 40 packets over 2 s; the nap-and-poll writer slept
 // several hundred times here.
 TEST_F(Tap, SparseTrafficWakesTheWriterOnItsLatencyBound) {
-    child x(xcap({"--tap", "-v", "-w", path("s.pcapng")}), path("x.out"), path("x.err"));
+    child x(xcap({"--tap", "-Q", "in", "-v", "-w", path("s.pcapng")}), path("x.out"), path("x.err"));
     ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("x.err"));
     auto p = ping(40, "0.05");
     EXPECT_NE(p.output.find("40 received"), std::string::npos) << p.output;
@@ -249,7 +249,7 @@ TEST_F(Tap, StalledReaderFillsTheRingsAndEveryLossIsCounted) {
     int p[2];
     ASSERT_EQ(pipe(p), 0);
     fcntl(p[1], F_SETPIPE_SZ, 4096);
-    child x(xcap({"--tap", "-w", "-", "--format", "pcapng", "--ring-size", "64k"}), "", path("x.err"), -1, p[1]);
+    child x(xcap({"--tap", "-Q", "in", "-w", "-", "--format", "pcapng", "--ring-size", "64k"}), "", path("x.err"), -1, p[1]);
     close(p[1]);
     ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("x.err"));
     const uint64_t rx_before = net->receiver_rx_packets();
@@ -311,7 +311,7 @@ TEST_P(TwoInterfaces, OnePcapngEachPacketWithItsInterfaceInTimeOrder) {
               0);
     std::vector<std::string> args = {XCAP_BIN, "-i", net->receiver_if() + "," + if2, "-w", path("two.pcapng")};
     if (tap) {
-        args.push_back("--tap");
+        args.insert(args.end(), {"--tap", "-Q", "in"});
     }
     child x(net->in_receiver(args), path("x.out"), path("x.err"));
     ASSERT_TRUE(net->wait_receiver_xdp(true, 10)) << read_text(path("x.err"));

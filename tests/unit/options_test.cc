@@ -254,6 +254,17 @@ TEST(Options, TapAndItsRingSize) {
     EXPECT_EQ(parse({"-i", "e", "-w", "f", "--tap", "--ring-size=1g"}).capture.ring_bytes, 1u << 30);
     expect_usage_error({"-i", "e", "-w", "f", "--tap", "--ring-size", "2g"}, "out of range");
     expect_usage_error({"-i", "e", "-w", "f", "--tap", "--ring-size", "1"}, "out of range");
+    // -Q as tcpdump's: --tap takes any direction, redirect mode only in.
+    EXPECT_FALSE(parse({"-i", "e", "-w", "f", "--tap"}).capture.direction.has_value());
+    EXPECT_EQ(*parse({"-i", "e", "-w", "f", "--tap", "-Q", "out"}).capture.direction, capture_direction::out);
+    EXPECT_EQ(*parse({"-i", "e", "-w", "f", "-Q", "in"}).capture.direction, capture_direction::in);
+    expect_usage_error({"-i", "e", "-w", "f", "-Q", "out"}, "received packets only");
+    expect_usage_error({"-i", "e", "-w", "f", "--tap", "-Q", "both"}, "must be in, out or inout");
+    // -J lists (needs -i, not -w); -j names one of -J's types.
+    EXPECT_EQ(parse({"-J", "-i", "e"}).what, cli_command::list_time_stamp_types);
+    expect_usage_error({"-J"}, "none given");
+    EXPECT_TRUE(parse({"-i", "e", "-w", "f", "-j", "adapter_unsynced"}).capture.nic_time);
+    expect_usage_error({"-i", "e", "-w", "f", "-j", "adapter"}, "must be host or adapter_unsynced");
     expect_usage_error({"-i", "e", "-w", "f", "--tap", "--ring-size", "x"}, "not a size");
     expect_usage_error({"-i", "e", "-w", "f", "--tap", "--queues", "0"}, "--queues does not apply to --tap");
     expect_usage_error({"-i", "e", "-w", "f", "--tap", "--bind", "copy"}, "--bind does not apply to --tap");
@@ -353,7 +364,7 @@ struct table_case {
 
 std::vector<table_case> table_cases() {
     return {
-        {capture_doc(), {}, {{"-i", "e"}, {"-w", "f.pcapng"}}, {{"--ring-size", {"--tap"}}, {"-W", {"-C", "1m"}}}},
+        {capture_doc(), {}, {{"-i", "e"}, {"-w", "f.pcapng"}}, {{"--ring-size", {"--tap"}}, {"-Q", {"--tap"}}, {"--direction", {"--tap"}}, {"-W", {"-C", "1m"}}}},
         {replay_doc(), {"replay"}, {{"-i", "e"}, {"-r", "f.pcap"}}, {{"--xdp-tx", {"-t"}}}},
         {trace_doc(), {"trace"}, {{"-i", "e"}, {"-w", "f.pcapng"}}, {{"-W", {"-C", "1m"}}}},
     };
