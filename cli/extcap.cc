@@ -29,7 +29,7 @@ constexpr const char* hint = "xcap answers Wireshark's extcap calls; see WIRESHA
 // arguments, as Wireshark passes them back.
 struct extcap_request {
     std::string call;  // the call's own option: "--extcap-interfaces", ..., "--capture"
-    std::string interface, fifo, filter, version, control, mode = "tap", snaplen, queues, xdp_mode;
+    std::string interface, fifo, filter, version, control, mode = "tap", snaplen, queues, xdp_mode, direction;
     bool has_filter = false;
 };
 
@@ -57,6 +57,7 @@ constexpr extcap_word extcap_words[] = {
     {"--snaplen", &extcap_request::snaplen},
     {"--queues", &extcap_request::queues},
     {"--xdp-mode", &extcap_request::xdp_mode},
+    {"--direction", &extcap_request::direction},
 };
 
 const extcap_word* find_word(const std::string& name) {
@@ -150,6 +151,12 @@ void list_config() {
         out += "value {arg=3}{value=" + std::string(m) + "}{display=" + std::string(m) + "}{default=" +
                (m == "auto" ? "true" : "false") + "}\n";
     }
+    out += "arg {number=4}{call=--direction}{display=Direction (tap)}{type=selector}{tooltip=" +
+           tooltip("--direction") + "}\n";
+    for (std::string_view d : {"inout", "in", "out"}) {
+        out += "value {arg=4}{value=" + std::string(d) + "}{display=" + std::string(d) + "}{default=" +
+               (d == "inout" ? "true" : "false") + "}\n";
+    }
     std::fputs(out.c_str(), stdout);
 }
 
@@ -163,7 +170,7 @@ capture_options capture_settings(const extcap_request& r) {
         usage_error("--mode", r.mode, "must be tap or redirect");
     }
     const std::pair<const char*, const std::string*> settings[] = {
-        {"-s", &r.snaplen}, {"--queues", &r.queues}, {"--xdp-mode", &r.xdp_mode}};
+        {"-s", &r.snaplen}, {"--queues", &r.queues}, {"--xdp-mode", &r.xdp_mode}, {"-Q", &r.direction}};
     for (const auto& [name, value] : settings) {
         if (!value->empty()) {
             a.insert(a.end(), {name, *value});

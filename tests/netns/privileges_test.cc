@@ -195,7 +195,7 @@ TEST_F(Privileges, Kill9AfterTheDropLeavesNothing) {
 // --tap detaches the same way after the drop.
 TEST_F(Privileges, TapDropsAndDetaches) {
     unsigned id = 0;
-    child x = start_dropped({"--tap", "-Z", "nobody", "-w", path("t.pcapng")}, "t", &id);
+    child x = start_dropped({"--tap", "-Q", "in", "-Z", "nobody", "-w", path("t.pcapng")}, "t", &id);
     expect_no_capabilities(x.pid());
     send(300);
     x.signal(SIGTERM);
