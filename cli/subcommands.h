@@ -27,7 +27,7 @@ const command_doc& trace_doc();
 // capture's words; a trace's table takes them in its own (with_help,
 // grouped). Each writes parse_state::output (-F and -d: parse_state::filter).
 namespace shared_option {
-extern const option interface, write, packet_buffered, format, rotate_size, rotate_seconds, max_files, post_rotate,
+extern const option interface, write, packet_buffered, format, rotate_size, rotate_seconds, max_files, post_rotate, buffer_len,
     filter_file, dump_filter, count, snapshot_length, quiet, duration, stats, force, no_promiscuous_mode, micro, verbose;
 }
 
