@@ -2,7 +2,8 @@
 // Phase "disk": capture to this machine's disk instead of tmpfs. 1514-byte
 // frames at 0.6 Mpps (8,000,000 of them: 12 GB) and 64-byte frames at
 // 1.2 Mpps, for xcap (direct I/O, its default), xcap --buffer-len 0 (the
-// write() path it had before, through the page cache), tcpdump and
+// write() path it had before, through the page cache), xcap --buffer-len
+// 2g (memory for a disk a little slower than the traffic), tcpdump and
 // netsniff-ng, all writing into the same folder on a disk (not tmpfs), the
 // page cache dropped before each run, each file deleted after it. The
 // disk's own direct-write figure (dd oflag=direct bs=4M) is measured in the
