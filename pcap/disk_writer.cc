@@ -37,6 +37,12 @@ block_pool::~block_pool() { munmap(_base, _bytes); }
 void block_pool::populate() const { madvise(_base, _bytes, MADV_POPULATE_WRITE); }
 
 disk_writer::disk_writer(size_t pool_bytes, size_t block_size) : _pool(pool_bytes, block_size) {
+    // Every page is faulted in now, during set-up: not by the capture
+    // thread when the disk falls behind and it reaches blocks it has not
+    // used yet (a page fault per 4 KiB, zeroing each page; on a VM the
+    // host's fault as well), and not by this thread beside a capture that
+    // has begun (2 GiB take seconds of CPU, on the capture's core).
+    _pool.populate();
     // One slot more than the blocks, for the job that stops the thread.
     _todo.resize(_pool.count() + 1);
     _done.resize(_pool.count() + 1);
@@ -96,11 +102,6 @@ void disk_writer::drain() {
 }
 
 void disk_writer::run() {
-    // The pages are faulted in here, at the start, not by the capture
-    // thread when the disk falls behind and it reaches blocks it has not
-    // used yet: then is when it can least afford a page fault per 4 KiB
-    // (zeroing each page; on a VM, the host's fault as well).
-    _pool.populate();
     uint32_t done = 0;
     for (;;) {
         uint32_t head;
