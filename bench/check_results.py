@@ -10,7 +10,7 @@ A tiny run's figures are rough: what is checked is that each was measured
 at all. Rates, counts and times above zero (CPU times read in 10 ms ticks
 not negative: a tiny run may not reach one tick), losses between 0 and
 100 %, no error, every peer tool present (tcpdump and netsniff-ng for capture,
-tcpreplay for replay). A climb with no lossless step has no best rate
+tcpreplay for replay; the disk phase with the disk's dd figure). A climb with no lossless step has no best rate
 (null): that is a busy machine, not a broken benchmark, and its runs are
 checked like every other. Prints one line per problem and exits 1 if any.
 """
@@ -132,6 +132,16 @@ def check_harness(path):
             positive(where, "offered", r.get("offered"))
             positive(where, "written", r.get("written"))
             positive(where, "own_ns_per_offered", r.get("own_ns_per_offered"))
+
+    disk = data.get("disk")
+    if not disk:
+        problem(f"{path}: disk: no results")
+    elif not disk.get("not_run"):
+        positive(f"{path}: disk", "dd_direct_mb_s", disk.get("dd_direct_mb_s"))
+        disk_runs = [r for r in runs if r.get("phase") == "disk"]
+        missing = {"xcap", "xcap --buffer-len 0", "tcpdump", "netsniff-ng"} - {r.get("label") for r in disk_runs}
+        if missing:
+            problem(f"{path}: disk: no runs of {', '.join(sorted(missing))}")
 
     pacing = data.get("pacing")
     if not pacing or not pacing.get("runs"):

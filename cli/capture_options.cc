@@ -244,6 +244,7 @@ const command_doc& capture_doc() {
         shared::interface, capture_option::tap, capture_option::ring_size, capture_option::direction,
         capture_option::list_time_stamp_types, capture_option::time_stamp_type, shared::write, shared::packet_buffered,
         shared::format, shared::rotate_size, shared::rotate_seconds, shared::max_files, shared::post_rotate,
+        shared::buffer_len,
         shared::filter_file, shared::dump_filter, capture_option::list_interfaces, shared::count,
         shared::snapshot_length, shared::quiet, shared::duration, shared::stats, capture_option::queues,
         capture_option::xdp_mode, capture_option::bind, shared::force, shared::no_promiscuous_mode, shared::micro,

@@ -145,6 +145,20 @@ const option relinquish_privileges{
     "refuses -Z (exit 7), since xcap reads its counters through bpf().",
     [](parse_state& st, word o, word v) { st.output->run_as = not_empty(o, v, "needs a user name"); }};
 
+const option buffer_len{
+    "", "--buffer-len", "SIZE",
+    "Memory between the capture and a disk, as n2disk's --buffer-len: in\n"
+    "KiB or with a k, m or g suffix (default 256m, at least 8m;\n"
+    "0 = none). A regular file on a disk is written with direct I/O in\n"
+    "4 MiB blocks by a thread of its own, so the capture never waits for\n"
+    "the disk, and a burst faster than the disk fills this memory first;\n"
+    "when it is full too, packets are dropped and counted (buffer_full).\n"
+    "tmpfs, pipes, standard output and file systems without O_DIRECT are\n"
+    "written as before (-v says which).",
+    [](parse_state& st, word o, word v) {
+        st.output->disk_buffer = v == "0" ? 0 : parse_size(o, v, 1024, uint64_t(8) << 20, uint64_t(64) << 30);
+    }};
+
 const option filter_file{
     "-F", "", "FILE",
     "Read the filter expression from FILE (line breaks count as spaces).\n"

@@ -28,8 +28,8 @@ const command_doc& trace_doc();
 // grouped). Each writes parse_state::output (-F and -d: parse_state::filter).
 namespace shared_option {
 extern const option interface, write, packet_buffered, format, rotate_size, rotate_seconds, max_files, post_rotate,
-    filter_file, dump_filter, count, snapshot_length, quiet, duration, stats, force, no_promiscuous_mode, micro, verbose,
-    relinquish_privileges;
+    buffer_len, filter_file, dump_filter, count, snapshot_length, quiet, duration, stats, force, no_promiscuous_mode,
+    micro, verbose, relinquish_privileges;
 }
 
 // What the output options require together: an output, and rotation only

@@ -27,6 +27,7 @@ struct capture_options {
     uint32_t rotate_seconds = 0;       // -G
     uint32_t max_files = 0;            // -W
     std::string post_rotate;           // -z
+    uint64_t disk_buffer = 256u << 20; // --buffer-len: bytes between the capture and a disk (0 = none)
     bool packet_buffered = false;      // -U: flush after every batch, to files too
     std::string filter;                // tcpdump filter expression; "" = every packet
     uint64_t count = 0;                // -c; 0 = unlimited
@@ -98,6 +99,7 @@ struct capture_totals {
     uint64_t written_bytes = 0;
     uint64_t snaplen_cut = 0;
     uint64_t write_errors = 0;
+    uint64_t buffer_full = 0;     // dropped because --buffer-len was full (the disk fell behind)
     uint64_t over_limit = 0;
     uint64_t meta_missing = 0;
     bool filtered = false;        // a filter expression ran in XDP

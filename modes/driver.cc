@@ -141,7 +141,9 @@ void finish_output(savefile_set& files, const stop_signals& signals, capture_res
     // after the writer had counted it is a write error.
     result.totals.written = files.packets_in_files();
     result.totals.write_errors += files.packets_lost();
-    result.totals.written_bytes -= std::min(result.totals.written_bytes, files.wire_bytes_lost());
+    result.totals.buffer_full = files.packets_buffer_full();
+    result.totals.written_bytes -= std::min(result.totals.written_bytes,
+                                            files.wire_bytes_lost() + files.wire_bytes_buffer_full());
     result.output_error = files.output_error();
     result.output_name = files.files_description();
 }
@@ -218,6 +220,9 @@ capture_result run_mode(capture_mode& mode, const capture_options& opts, const c
     }
     savefile_set files(output_config(opts, mode.default_format(), log), describe_section(),
                        mode.describe());
+    if (opts.verbose && !files.write_path().empty()) {
+        log.info(files.current_name() + ": " + files.write_path());
+    }
     mode.attach(log);
     const auto ifs = mode.interfaces();
     for (size_t k = 0; k < ifs.size(); ++k) {
@@ -240,7 +245,11 @@ capture_result run_mode(capture_mode& mode, const capture_options& opts, const c
     wcfg.wake_latency_ns = opts.packet_buffered ? 0 : wcfg.wake_latency_ns;  // -U: wake at every first record
     mode.configure(wcfg);
     capture_writer writer(mode.sources(), files, wcfg);
-    const auto collect = [&] { return mode.collect(writer); };
+    const auto collect = [&] {
+        capture_totals t = mode.collect(writer);
+        t.buffer_full = files.packets_buffer_full();
+        return t;
+    };
 
     // Rotated pcapng files end with the counts so far. Called on the writer
     // thread; it reads only counters and the sockets' statistics.
@@ -424,6 +433,7 @@ savefile_config output_config(const capture_options& opts, file_format otherwise
     fcfg.max_files = opts.max_files;
     fcfg.post_rotate = opts.post_rotate;
     fcfg.packet_buffered = opts.packet_buffered;
+    fcfg.disk_buffer = opts.disk_buffer;
     fcfg.wait_for_begin = true;
     auto warn = log.warn;
     fcfg.post_rotate_report = [warn](const post_rotate_failure& f) { warn(f.message()); };

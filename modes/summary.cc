@@ -131,13 +131,13 @@ std::vector<interface_statistics> interface_counts(const capture_totals& t) {
         st.dropped += q.dropped;
     }
     if (out.size() == 1) {
-        out[0].dropped += t.write_errors;
+        out[0].dropped += t.write_errors + t.buffer_full;
     }
     return out;
 }
 
 uint64_t capture_totals::dropped() const {
-    uint64_t n = write_errors + dropped_elsewhere;
+    uint64_t n = write_errors + buffer_full + dropped_elsewhere;
     for (const auto& q : queues) {
         n += q.dropped;
     }
@@ -203,6 +203,9 @@ std::string format_summary(const capture_totals& t, const std::string& output_na
         }
     }
     s += fmt("write_errors %" PRIu64, t.write_errors);
+    if (t.buffer_full) {
+        s += fmt(", buffer_full %" PRIu64, t.buffer_full);
+    }
     for (const auto& l : t.losses) {
         if (l.only_when_nonzero && l.count) {
             s += ", " + l.name + fmt(" %" PRIu64, l.count);
@@ -238,6 +241,9 @@ std::string format_stats_line(const capture_totals& prev, const capture_totals& 
         line += fmt("%s %" PRIu64 ", ", l->stats_name, l->count);
     }
     line += fmt("write_errors %" PRIu64 ")", now.write_errors);
+    if (now.buffer_full) {
+        line += fmt("; %" PRIu64 " buffer_full", now.buffer_full);
+    }
     for (const auto& l : now.losses) {
         if (l.stats_name && l.only_when_nonzero && l.count) {
             line += fmt("; %" PRIu64 " %s", l.count, l.stats_name);

@@ -1,13 +1,19 @@
 #include "pcap/output.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <stdexcept>
 
 #include "common/error.h"
 
+#include "pcap/disk_writer.h"
 #include "pcap/pcap_writer.h"
 #include "pcap/pcapng_writer.h"
 
@@ -19,6 +25,60 @@ uint32_t get32(const uint8_t* p) {
     std::memcpy(&v, p, 4);
     return v;
 }
+
+struct record_walk {
+    size_t whole = 0;      // where the last whole record within `reached` ends
+    uint64_t packets = 0;  // packet records not whole within `reached`
+    uint64_t wire = 0;     // ... their lengths on the wire
+};
+
+// The failure path, and the only place that looks at records: `buf` holds
+// whole items from `from` on (see the class comment), the first at offset
+// `buf_offset + from` of the stream, whose records start at `records_from`
+// (before it: the file headers, appended as one item).
+record_walk walk_records(const uint8_t* buf, size_t from, size_t used, size_t reached, uint64_t buf_offset,
+                         record_framing framing, uint64_t records_from) {
+    record_walk w;
+    w.whole = framing == record_framing::none ? reached : from;
+    size_t pos = from;
+    while (framing != record_framing::none && pos < used) {
+        const uint8_t* p = buf + pos;
+        const size_t left = used - pos;
+        size_t len = 0;
+        bool packet = false;
+        uint32_t wire = 0;
+        if (buf_offset + pos < records_from) {
+            len = size_t(records_from - (buf_offset + pos));
+        } else if (framing == record_framing::pcap) {
+            if (left < sizeof(pcap_record_header)) {
+                break;
+            }
+            len = sizeof(pcap_record_header) + get32(p + offsetof(pcap_record_header, caplen));
+            packet = true;
+            wire = get32(p + offsetof(pcap_record_header, len));
+        } else {
+            if (left < 12) {
+                break;
+            }
+            len = get32(p + 4);
+            packet = get32(p) == pcapng::epb_type;
+            wire = packet && left >= 28 ? get32(p + 24) : 0;
+        }
+        if (len == 0 || len > left) {
+            break;  // not written by our writers; count nothing rather than guess
+        }
+        if (pos + len <= reached) {
+            w.whole = pos + len;
+        } else if (packet) {
+            ++w.packets;
+            w.wire += wire;
+        }
+        pos += len;
+    }
+    return w;
+}
+
+void bump(std::atomic<uint64_t>& c, uint64_t n) { c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
 
 }  // namespace
 
@@ -50,19 +110,28 @@ output::output(const std::string& path, size_t buffer_size)
     _is_stream = _is_stdout || !regular;
     _is_regular = regular && _owns_fd;
     _truncate_pending = _is_regular && !_created;
-    _buf = std::make_unique<uint8_t[]>(_size);
+    _own = std::make_unique<uint8_t[]>(_size);
+    _buf = _own.get();
 }
 
 output::output(int fd, std::string name, size_t buffer_size)
     : _name(std::move(name)), _fd(fd), _size(buffer_size) {
     struct stat st{};
     _is_stream = fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
-    _buf = std::make_unique<uint8_t[]>(_size);
+    _own = std::make_unique<uint8_t[]>(_size);
+    _buf = _own.get();
 }
 
 output::~output() {
     if (!_abandoned) {
-        flush();
+        finish();
+    }
+    if (_disk) {
+        _disk->drain();
+        reclaim_jobs();
+        if (!_discarding) {
+            _disk->give_back(_buf);
+        }
     }
     if (_owns_fd) {
         close(_fd);
@@ -70,7 +139,11 @@ output::~output() {
 }
 
 void output::abandon() {
-    _used = 0;
+    if (_disk) {
+        _disk->drain();
+        reclaim_jobs();
+    }
+    _used = _carry;
     _abandoned = true;
     if (_is_regular && !_truncate_pending) {
         unlink(_name.c_str());
@@ -80,10 +153,15 @@ void output::abandon() {
 
 void output::make_room(size_t n) {
     flush();
+    if (_disk && _size - _used < n) {
+        // A block holds far more than the largest record (savefile_config::disk_block).
+        throw std::length_error("an item of " + std::to_string(n) + " bytes is larger than a disk block");
+    }
     if (n > _size) {
         // A single item larger than the buffer: grow once, at setup sizes.
-        auto bigger = std::make_unique<uint8_t[]>(n);
-        _buf = std::move(bigger);
+        // (Direct I/O blocks are larger than any record.)
+        _own = std::make_unique<uint8_t[]>(n);
+        _buf = _own.get();
         _size = n;
     }
 }
@@ -102,6 +180,9 @@ void output::set_failed(int err) {
 }
 
 bool output::flush() {
+    if (_disk) {
+        return flush_direct();
+    }
     if (_errno != 0) {
         drop_buffer(0);
         return false;
@@ -116,7 +197,7 @@ bool output::flush() {
     }
     size_t off = 0;
     while (off < _used) {
-        ssize_t n = write(_fd, _buf.get() + off, _used - off);
+        ssize_t n = write(_fd, _buf + off, _used - off);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -133,47 +214,12 @@ bool output::flush() {
     return true;
 }
 
-// The failure path, and the only place that looks at records: the buffer
-// starts on an item boundary (see the class comment), so walking its
-// records from the front finds where the last whole one ends within the
-// `reached` bytes that got out, and counts the packets after it.
+// The buffer starts on an item boundary (see the class comment).
 void output::drop_buffer(size_t reached) {
-    size_t whole = _framing == record_framing::none ? reached : 0;
-    size_t pos = 0;
-    while (_framing != record_framing::none && pos < _used) {
-        const uint8_t* p = _buf.get() + pos;
-        const size_t left = _used - pos;
-        size_t len = 0;
-        bool packet = false;
-        uint32_t wire = 0;
-        if (_flushed + pos < _records_from) {
-            len = size_t(_records_from - (_flushed + pos));  // the file headers, appended as one item
-        } else if (_framing == record_framing::pcap) {
-            if (left < sizeof(pcap_record_header)) {
-                break;
-            }
-            len = sizeof(pcap_record_header) + get32(p + offsetof(pcap_record_header, caplen));
-            packet = true;
-            wire = get32(p + offsetof(pcap_record_header, len));
-        } else {
-            if (left < 12) {
-                break;
-            }
-            len = get32(p + 4);
-            packet = get32(p) == pcapng::epb_type;
-            wire = packet && left >= 28 ? get32(p + 24) : 0;
-        }
-        if (len == 0 || len > left) {
-            break;  // not written by our writers; count nothing rather than guess
-        }
-        if (pos + len <= reached) {
-            whole = pos + len;
-        } else if (packet) {
-            ++_packets_lost;
-            _wire_bytes_lost += wire;
-        }
-        pos += len;
-    }
+    const record_walk w = walk_records(_buf, 0, _used, reached, _flushed, _framing, _records_from);
+    const size_t whole = w.whole;
+    _packets_lost += w.packets;
+    _wire_bytes_lost += w.wire;
     if (whole < reached && _is_regular) {
         // Best effort: should this fail too, the file ends in a partial
         // record, as it would have without the walk.
@@ -183,6 +229,143 @@ void output::drop_buffer(size_t reached) {
     _written += whole;
     _flushed += _used;
     _used = 0;
+}
+
+bool output::use_disk(disk_writer& dw, std::string& why) {
+    if (!_is_regular || _used != 0) {
+        why = "not a regular file xcap opened";
+        return false;
+    }
+    struct statfs fs{};
+    if (fstatfs(_fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC)) {
+        why = "on tmpfs the page cache is the file";
+        return false;
+    }
+    const int fl = fcntl(_fd, F_GETFL);
+    if (fl < 0 || fcntl(_fd, F_SETFL, fl | O_DIRECT) != 0) {
+        why = std::string("its file system refuses O_DIRECT (") + std::strerror(errno) + ")";
+        return false;
+    }
+    uint8_t* b = dw.take_block();
+    if (b == nullptr) {
+        fcntl(_fd, F_SETFL, fl);
+        why = "no free block";
+        return false;
+    }
+    _disk = &dw;
+    _buf = b;
+    _size = dw.pool().block_size();
+    _own.reset();
+    return true;
+}
+
+bool output::finish() {
+    flush();
+    if (_disk) {
+        _disk->drain();
+        reclaim_jobs();
+        if (_errno != 0) {
+            drop_direct(false);
+        }
+    }
+    return _errno == 0;
+}
+
+// Direct I/O: the block goes to the writer thread; the next one starts with
+// the unaligned tail, so every write is aligned and the file grows
+// contiguously. Nothing here waits for the disk.
+bool output::flush_direct() {
+    reclaim_jobs();
+    if (_errno != 0 || _discarding) {
+        drop_direct(_errno == 0);
+        if (_errno != 0) {
+            return false;
+        }
+        if (uint8_t* b = _disk->take_block()) {
+            std::memcpy(b, _buf, _carry);
+            _buf = b;
+            _discarding = false;
+        }
+        return true;
+    }
+    if (_used == _carry) {
+        return true;
+    }
+    if (_truncate_pending) {
+        if (ftruncate(_fd, 0) != 0) {
+            _errno = errno;
+            drop_direct(false);
+            return false;
+        }
+        _truncate_pending = false;
+    }
+    std::memset(_buf + _used, 0, round_up_direct(_used) - _used);
+    disk_job job;
+    job.block = _buf;
+    job.fd = _fd;
+    job.offset = _block_off;
+    job.length = uint32_t(_used);
+    job.records_from = uint32_t(_carry);
+    next_block();
+    _disk->submit(job);
+    return true;
+}
+
+void output::next_block() {
+    const size_t tail = _used % direct_align;
+    uint8_t* b = _disk->take_block();
+    if (b == nullptr) {
+        b = _disk->spare();  // a burst outlasted the pool: drop, and count, until a block is back
+        _discarding = true;
+    }
+    std::memcpy(b, _buf + _used - tail, tail);
+    _written = _block_off + _used;
+    _block_off += _used - tail;
+    _carry = tail;
+    _used = tail;
+    _buf = b;
+}
+
+void output::reclaim_jobs() {
+    disk_job j;
+    while (_disk->reclaim(j)) {
+        if (j.error != 0) {
+            examine(j);
+        }
+        _disk->give_back(j.block);
+    }
+}
+
+// A job the writer could not write (or, after a failure, did not): its
+// records past what reached the file are lost; the first failure also cuts
+// the file back to its last whole record.
+void output::examine(const disk_job& job) {
+    const size_t reached = _errno == 0 && job.reached > job.records_from ? job.reached : job.records_from;
+    const record_walk w = walk_records(job.block, job.records_from, job.length, reached, job.offset, _framing,
+                                       _records_from);
+    _packets_lost += w.packets;
+    _wire_bytes_lost += w.wire;
+    if (_errno == 0) {
+        _errno = job.error;
+        while (ftruncate(_fd, off_t(job.offset + w.whole)) != 0 && errno == EINTR) {
+        }
+        _written = job.offset + w.whole;
+    }
+}
+
+// What the current block holds past the carried tail is dropped: counted
+// as lost to a failure, or to a full pool (`full`).
+void output::drop_direct(bool full) {
+    const record_walk w = walk_records(_buf, _carry, _used, _carry, _block_off, _framing, _records_from);
+    if (full) {
+        bump(_disk->packets_full, w.packets);
+        bump(_disk->wire_bytes_full, w.wire);
+    } else {
+        _packets_lost += w.packets;
+        _wire_bytes_lost += w.wire;
+        _written = std::min<uint64_t>(_written, _block_off + _carry);
+    }
+    _used = _carry;
 }
 
 }  // namespace xcap

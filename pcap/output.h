@@ -5,10 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <atomic>
 #include <memory>
 #include <string>
 
 namespace xcap {
+
+class disk_writer;
 
 // How the bytes after a file's headers are framed, so that a failed write
 // can be cut back to the last whole record without tracking records as they
@@ -30,6 +33,17 @@ enum class record_framing { none, pcap, pcapng };
 // whole record that reached it, and every packet record that did not reach
 // it, then or later, is counted in packets_lost(). Nothing is tracked per
 // record until then.
+//
+// Direct I/O (use_disk()): the buffer is a block of a disk_writer's pool,
+// and a flush hands it to the disk_writer's thread instead of write()ing
+// it, so the owner never waits on the disk. A flush that does not end on an
+// aligned offset keeps the unaligned tail at the front of the next block
+// (it is written again, at the aligned offset it starts on). With no free
+// block, records go to the pool's spare block and are dropped and counted
+// (disk_writer::packets_full), the file staying whole. A failure the writer
+// thread meets is seen at the next flush and handled as one here (the file
+// cut back to its last whole record, every record after it counted lost).
+// The file is complete once finish() (or the destructor) returned.
 class output {
 public:
     static constexpr size_t default_buffer = 1 << 20;
@@ -51,7 +65,7 @@ public:
         if (_size - _used < n) {
             make_room(n);
         }
-        return _buf.get() + _used;
+        return _buf + _used;
     }
     void commit(size_t n) { _used += n; }
     void append(const void* p, size_t n) {
@@ -60,7 +74,19 @@ public:
     }
 
     // Writes out everything buffered. Returns false once the output has failed.
+    // With direct I/O the bytes are on their way, not yet in the file.
     bool flush();
+    // flush(), then with direct I/O waits until the bytes are in the file and
+    // its length is exact. Returns false once the output has failed.
+    bool finish();
+
+    // Write this regular file with direct I/O through `dw`, before anything
+    // is appended. Returns false, and leaves the output as it was, where
+    // that cannot be: not a regular file xcap opened, tmpfs or ramfs (the
+    // page cache is the file), a file system that refuses O_DIRECT, or no
+    // free block; `why` then says which.
+    bool use_disk(disk_writer& dw, std::string& why);
+    bool direct() const { return _disk != nullptr; }
 
     // Called by a writer once its file headers are appended (in one
     // append, so no flush splits them): what follows is framed as `f`.
@@ -94,7 +120,7 @@ public:
     // Bytes that reached the output (after a failure: what the file keeps).
     uint64_t bytes_written() const { return _written; }
     // Written plus buffered: the size the file will have after flush().
-    uint64_t bytes_total() const { return _written + _used; }
+    uint64_t bytes_total() const { return _written + _used - _carry; }
     // Packet records dropped because of a failure, and the sum of their
     // lengths on the wire; 0 while the output has not failed.
     uint64_t packets_lost() const { return _packets_lost; }
@@ -103,6 +129,11 @@ public:
 private:
     void make_room(size_t n);
     void drop_buffer(size_t reached);
+    bool flush_direct();
+    void next_block();
+    void reclaim_jobs();
+    void examine(const struct disk_job& job);
+    void drop_direct(bool full);
 
     std::string _name;
     int _fd = -1;
@@ -113,8 +144,13 @@ private:
     bool _created = false;           // the file did not exist: this output made it
     bool _truncate_pending = false;  // an existing regular file, not yet truncated
     bool _abandoned = false;
-    std::unique_ptr<uint8_t[]> _buf;
+    std::unique_ptr<uint8_t[]> _own;  // the buffer, without direct I/O
+    uint8_t* _buf = nullptr;
     size_t _size = 0;
+    disk_writer* _disk = nullptr;  // direct I/O through it; not owned
+    uint64_t _block_off = 0;       // direct: the file offset _buf starts at (aligned)
+    size_t _carry = 0;             // direct: bytes at _buf's front already written
+    bool _discarding = false;      // direct: _buf is the spare block (no block was free)
     size_t _used = 0;
     uint64_t _written = 0;
     uint64_t _flushed = 0;         // bytes that left the buffer, written or dropped

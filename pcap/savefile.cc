@@ -99,6 +99,7 @@ void savefile_set::open(int64_t when_s) {
     _name = _cfg.path == "-" ? "-" : rotation_name(_cfg, _index_in_period, when_s);
     _out = std::make_unique<output>(_name, _cfg.buffer_size);  // throws, naming the file
     _placeholder = false;
+    use_disk();
     start_writer();
     ++_files_opened;
     if (_first_name.empty()) {
@@ -106,6 +107,29 @@ void savefile_set::open(int64_t when_s) {
     }
     _is_stream = _out->is_stream();
     _flush_each_batch = _cfg.packet_buffered || _is_stream;
+}
+
+// The pool and its thread are made for the first file, and kept only if
+// it can use them; a later file that cannot (another file system) is
+// written as before.
+void savefile_set::use_disk() {
+    if (_cfg.disk_buffer == 0 || _out->is_stream() || (_files_opened > 0 && !_disk)) {
+        return;
+    }
+    if (!_disk) {
+        _disk = std::make_unique<disk_writer>(_cfg.disk_buffer, _cfg.disk_block);
+    }
+    std::string why;
+    if (_out->use_disk(*_disk, why)) {
+        _write_path = "direct I/O in " + std::to_string(_disk->pool().block_size() >> 20) + " MiB blocks, " +
+                      std::to_string(_disk->pool().count()) + " of them (--buffer-len" +
+                      (_disk->pool().huge_pages() ? ", huge pages)" : ")");
+    } else {
+        _write_path = "buffered writes: " + why;
+        if (_files_opened == 0) {
+            _disk.reset();
+        }
+    }
 }
 
 void savefile_set::start_writer() {
@@ -139,7 +163,7 @@ void savefile_set::finish_file() {
             _pcapng->write_statistics(uint32_t(i), st[i]);
         }
     }
-    if (!_out->flush() && !_failed_errno) {
+    if (!_out->finish() && !_failed_errno) {
         _failed_errno = _out->error();
         _failed_file = _out->name();
     }

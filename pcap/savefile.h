@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "pcap/disk_writer.h"
 #include "pcap/output.h"
 #include "pcap/packet.h"
 #include "pcap/pcap_writer.h"
@@ -63,6 +64,13 @@ struct savefile_config {
     std::string post_rotate;       // -z: run `sh -c '<cmd> "$1"' sh <file>` on each finished file
     bool packet_buffered = false;  // -U: end_batch() flushes regular files too
     size_t buffer_size = output::default_buffer;
+    // --buffer-len: memory between the capture thread and a disk. When the
+    // first file is a regular file on a file system that takes O_DIRECT, a
+    // pool this large is mapped once and every file is written with direct
+    // I/O by a thread of its own (disk_writer); 0 = write() from the
+    // writer's thread through the page cache, as for tmpfs and streams.
+    size_t disk_buffer = 0;
+    size_t disk_block = 4 << 20;
     // Nothing the user had is touched until begin(): the first file is
     // opened at construction (so an unwritable path fails then) but an
     // existing file keeps its bytes, and one created here is removed, when
@@ -232,7 +240,7 @@ public:
     // Exact after close() (or a flush()): the packet records the files hold
     // (with a -W ring, also those in files the ring later overwrote). Before
     // that, buffered packets count as in the files until a flush fails.
-    uint64_t packets_in_files() const { return packets_accepted() - packets_lost(); }
+    uint64_t packets_in_files() const { return packets_accepted() - packets_lost() - packets_buffer_full(); }
     // Packets write() accepted that are in no file: after the first failure,
     // those that did not reach the file whole, and every one accepted since.
     // Exact after close() (or a flush()).
@@ -240,6 +248,14 @@ public:
     // Their lengths on the wire, summed.
     uint64_t wire_bytes_lost() const { return _wire_lost_closed + (_out ? _out->wire_bytes_lost() : 0); }
     uint64_t packets_accepted() const { return _accepted_closed + _packets_in_file; }
+    // Packets write() accepted and dropped because the disk buffer
+    // (--buffer-len) was full, and their lengths on the wire. Any thread.
+    uint64_t packets_buffer_full() const { return _disk ? _disk->packets_full.load(std::memory_order_relaxed) : 0; }
+    uint64_t wire_bytes_buffer_full() const {
+        return _disk ? _disk->wire_bytes_full.load(std::memory_order_relaxed) : 0;
+    }
+    // How the files are written, for -v: "direct I/O, ..." or why not.
+    const std::string& write_path() const { return _write_path; }
 
     // -z commands that exited non-zero, were killed, or could not start.
     const std::vector<post_rotate_failure>& post_rotate_failures() const { return _hook_failures; }
@@ -251,6 +267,7 @@ private:
     void finish_file();
     bool rotate(uint64_t ts_ns);
     void start_writer();
+    void use_disk();
     void keep_failed_output(int err);
     void report(post_rotate_failure f);
     void reaped(const post_rotate_pending& h, int status);
@@ -261,6 +278,8 @@ private:
     section_description _section;
     std::vector<interface_description> _ifaces;
     statistics_source _stats;
+    std::unique_ptr<disk_writer> _disk;  // outlives every output that uses it
+    std::string _write_path;
     std::unique_ptr<output> _out;
     std::unique_ptr<pcap_writer> _pcap;
     std::unique_ptr<pcapng_writer> _pcapng;

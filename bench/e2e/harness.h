@@ -21,6 +21,8 @@ namespace xcap::e2e {
 
 // The capture tools compared, in the order they take turns.
 inline const char* const k_tools[] = {"xcap", "tcpdump", "netsniff-ng"};
+// xcap itself, in any of its modes (xcap, xcap-tap).
+inline bool is_xcap(const std::string& tool) { return tool.rfind("xcap", 0) == 0; }
 
 struct run_spec {
     std::string phase;       // equal, ladder, budget, zero, profile
@@ -30,6 +32,7 @@ struct run_spec {
     uint64_t count = 0;
     bool budget = false;
     bool profile = false;
+    bool cpu_clock = false;  // the profile samples cpu-clock (every thread's time on a CPU), not cycles
     std::string filter;                 // a tcpdump expression given to the tool ("" = none)
     std::vector<std::string> gen_args;  // more xcap-flood arguments (e.g. --ports)
     uint64_t expected = 0;              // packets that belong in the file (0: count)
@@ -39,6 +42,11 @@ struct run_spec {
     // peers: the frames come through the veth's normal path.
     std::string replay_file;
     uint32_t replay_loops = 1;
+    // Where the tool writes its file: "" = tmpfs (harness::shm()); a disk
+    // folder has the page cache dropped before the run.
+    std::string dir;
+    std::vector<std::string> xcap_args;  // more options for xcap (e.g. --buffer-len 0)
+    std::string label;                   // the tool's name in the results ("" = tool)
 };
 
 struct run_result {
@@ -65,6 +73,7 @@ struct run_result {
     std::string drop_detail;    // and why, where it says
     uint64_t throttled = 0;     // budget runs: periods out of quota
     std::string tool_output;    // the tool's stdout and stderr (its summary)
+    std::string load;           // /proc/loadavg's first three figures as the run started
     std::string error;
 
     // What the file should hold: every packet offered, or a filter's matches.

@@ -51,7 +51,7 @@ bool harness::wait_ready(child& c, const std::string& tool, const std::string& f
             *why = "exited at start: " + one_line(read_text(err));
             return false;
         }
-        if (tool == "xcap" || tool == "xcap-tap") {
+        if (is_xcap(tool)) {
             sign = _net.receiver_has_xdp();
         } else if (tool == "tcpdump") {
             sign = read_text(err).find("listening on") != std::string::npos;
@@ -77,12 +77,20 @@ run_result harness::capture(const run_spec& spec) {
     p.offered = spec.count;
     // On tmpfs: at 1500 bytes the file grows by gigabytes a second, and on
     // disk the page cache's dirty throttling, not the tool, would decide.
-    const std::string file = _shm + "/" + spec.tool + ".pcap";
+    const std::string file = (spec.dir.empty() ? _shm : spec.dir) + "/" + spec.tool + ".pcap";
     const std::string out = _tmp + "/tool.out", err = _tmp + "/tool.err";
     sh("rm -f " + quote(file));
+    if (!spec.dir.empty()) {
+        // Every tool starts from the same page cache: none of the last
+        // run's dirty pages are left to write back.
+        sh("sync; echo 3 > /proc/sys/vm/drop_caches");
+    }
+    p.load = one_line(read_text("/proc/loadavg"));
+    p.load = p.load.substr(0, p.load.find(' ', p.load.find(' ', p.load.find(' ') + 1) + 1));
     std::vector<std::string> argv = {"taskset", "-c", "1"};
     if (spec.tool == "xcap") {
         argv.insert(argv.end(), {XCAP_BIN, "-q", "-i", _net.receiver_if(), "-w", file});
+        argv.insert(argv.end(), spec.xcap_args.begin(), spec.xcap_args.end());
     } else if (spec.tool == "xcap-tap") {
         // Tap mode attaches its own program, which passes every packet on.
         argv.insert(argv.end(), {XCAP_BIN, "-q", "--tap", "-i", _net.receiver_if(), "-w", file});
@@ -134,8 +142,11 @@ run_result harness::capture(const run_spec& spec) {
     std::optional<child> perf;
     const std::string perf_file = perf_data();
     if (spec.profile) {
-        perf.emplace(std::vector<std::string>{"perf", "record", "-g", "-F", "10000", "-o", perf_file, "-p", std::to_string(c.pid())},
-                     _tmp + "/perf.out", _tmp + "/perf.err");
+        std::vector<std::string> pa = {"perf", "record", "-g", "-F", "10000", "-o", perf_file, "-p", std::to_string(c.pid())};
+        if (spec.cpu_clock) {
+            pa.insert(pa.begin() + 2, {"-e", "cpu-clock"});
+        }
+        perf.emplace(pa, _tmp + "/perf.out", _tmp + "/perf.err");
         nap_ms(1000);  // perf needs a moment to open its events on every thread
     }
     const uint64_t rx0 = _net.receiver_rx_packets();
@@ -188,7 +199,7 @@ run_result harness::capture(const run_spec& spec) {
     // 1000 ms) passes: stopping them sooner loses the last block, which
     // is the harness's fault, not theirs. Then until the tool's CPU stops
     // rising (a throttled tool drains slowly).
-    nap_ms(spec.tool == "xcap" || spec.tool == "xcap-tap" ? 200 : 1200);
+    nap_ms(is_xcap(spec.tool) ? 200 : 1200);
     proc_cpu cpu1;
     wait_cpu_quiet(c, 300, spec.budget ? 30 : 15, &cpu1);
     const double sched1 = sched_s(c.pid());
@@ -237,7 +248,7 @@ void harness::finish_capture(child& c, const std::string& tool) {
         c.signal(SIGKILL);
         c.wait(10);
     }
-    if (tool != "xcap" && tool != "xcap-tap") {
+    if (!is_xcap(tool)) {
         detach();
     }
 }
@@ -248,7 +259,8 @@ void harness::print(const run_result& p) {
         std::printf("%-7s %-11s %4u B%s: %s\n", p.spec.phase.c_str(), p.spec.tool.c_str(), p.spec.size, what,
                     p.error.c_str());
     } else {
-        std::printf("%-7s %-11s %4u B%s at %.3f Mpps (asked %.2f): %" PRIu64 "/%" PRIu64
+        std::printf("[load %s] ", p.load.c_str());
+    std::printf("%-7s %-11s %4u B%s at %.3f Mpps (asked %.2f): %" PRIu64 "/%" PRIu64
                     " written (%.4f%% lost, tool says %" PRId64 " dropped), own %.0f ns/pkt (%.0f user + %.0f sys), "
                     "machine %.0f ns/pkt (receive path %.0f; all busy %.0f), set-up %.1f s / %.2f s CPU%s %s\n",
                     p.spec.phase.c_str(), p.spec.tool.c_str(), p.spec.size, what, p.offered_mpps, p.spec.asked_mpps,

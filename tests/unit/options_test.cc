@@ -534,6 +534,10 @@ TEST(Sizes, OneMeaningForEverySuffix) {
     EXPECT_EQ(capture({"-B", "2m"}).buffer_kib, 2048u);
     EXPECT_EQ(capture({"-B", "2048"}).buffer_kib, 2048u);
     EXPECT_EQ(capture({"-B", "1G"}).buffer_kib, 1u << 20);
+    EXPECT_EQ(capture({}).disk_buffer, 256u << 20);
+    EXPECT_EQ(capture({"--buffer-len", "2g"}).disk_buffer, uint64_t(2) << 30);
+    EXPECT_EQ(capture({"--buffer-len", "65536"}).disk_buffer, 64u << 20);
+    EXPECT_EQ(capture({"--buffer-len", "0"}).disk_buffer, 0u);
     EXPECT_EQ(capture({"--tap", "--ring-size", "8K"}).ring_bytes, 8192u);
     EXPECT_EQ(capture({"--tap", "--ring-size", "64"}).ring_bytes, 64u << 10);
     const auto trace_ring = [](const std::string& v) {

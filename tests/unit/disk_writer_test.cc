@@ -1,0 +1,263 @@
+// The disk path: the block pool, the writer thread's rings, the
+// pad-and-truncate ending of a direct-I/O file (its length exact after
+// every flush, not only at the end) and a full pool's drops, counted.
+// Needs a file system that takes O_DIRECT for the temporary directory
+// (ext4 here); skips on tmpfs.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "pcap/disk_writer.h"
+#include "pcap/output.h"
+#include "pcap/pcap_writer.h"
+#include "pcap/savefile.h"
+#include "tools.h"
+
+using namespace xcap;
+using namespace xcap::test;
+
+namespace {
+
+constexpr uint64_t t0 = 1'790'000'000'000'000'000ull;
+constexpr size_t block = 64 * 1024;
+
+std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The output's direct path, or why the test cannot use it here.
+bool direct_or_skip(output& out, disk_writer& dw, std::string& why) { return out.use_disk(dw, why); }
+
+std::vector<uint8_t> packet(uint32_t i, uint32_t len) {
+    std::vector<uint8_t> p(len, uint8_t(i * 7));
+    std::memcpy(p.data(), &i, 4);
+    return p;
+}
+
+// The number each packet carries, in file order; a read error fails the test.
+std::vector<uint32_t> numbers_in(const std::string& path) {
+    std::string error;
+    std::vector<uint32_t> n;
+    for (const auto& p : read_capture(path, &error)) {
+        n.push_back(p.data.size() >= 4 ? uint32_t(p.data[0]) | uint32_t(p.data[1]) << 8 | uint32_t(p.data[2]) << 16 |
+                                             uint32_t(p.data[3]) << 24
+                                       : UINT32_MAX);
+    }
+    EXPECT_EQ(error, "") << path;
+    return n;
+}
+
+}  // namespace
+
+TEST(BlockPool, AlignedDistinctBlocksOfTheAskedSize) {
+    block_pool pool(8 * block + 100, block);
+    EXPECT_EQ(pool.count(), 8u);
+    EXPECT_EQ(pool.block_size(), block);
+    for (size_t i = 0; i < pool.count(); ++i) {
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(pool.block(i)) % direct_align, 0u);
+        std::memset(pool.block(i), int(i), block);  // writable, and no overlap:
+    }
+    for (size_t i = 0; i < pool.count(); ++i) {
+        EXPECT_EQ(pool.block(i)[0], uint8_t(i));
+        EXPECT_EQ(pool.block(i)[block - 1], uint8_t(i));
+    }
+    block_pool odd(1000, 5000);  // rounded up to alignment; never fewer than two
+    EXPECT_EQ(odd.block_size(), 8192u);
+    EXPECT_EQ(odd.count(), 2u);
+}
+
+TEST(DiskWriter, EveryBlockButTheSpareIsFreeAndComesBack) {
+    disk_writer dw(4 * block, block);
+    std::vector<uint8_t*> taken;
+    while (uint8_t* b = dw.take_block()) {
+        EXPECT_NE(b, dw.spare());
+        taken.push_back(b);
+    }
+    ASSERT_EQ(taken.size(), 3u);
+    temp_dir dir;
+    const std::string path = dir.file("blocks");
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT, 0644);
+    ASSERT_GE(fd, 0);
+    for (size_t i = 0; i < taken.size(); ++i) {
+        std::memset(taken[i], 'a' + int(i), block);
+        disk_job j;
+        j.block = taken[i];
+        j.fd = fd;
+        j.offset = i * block;
+        j.length = uint32_t(i + 1 < taken.size() ? block : 100);  // the last one short: padded, then cut
+        dw.submit(j);
+    }
+    dw.drain();
+    disk_job j;
+    size_t back = 0;
+    while (dw.reclaim(j)) {
+        EXPECT_EQ(j.error, 0);
+        EXPECT_EQ(j.reached, j.length);
+        dw.give_back(j.block);
+        ++back;
+    }
+    EXPECT_EQ(back, 3u);
+    EXPECT_EQ(dw.in_flight(), 0u);
+    close(fd);
+    EXPECT_EQ(file_size(path), 2 * block + 100) << "the padding was cut off";
+    const std::string bytes = read_all(path);
+    EXPECT_EQ(bytes[0], 'a');
+    EXPECT_EQ(bytes[block], 'b');
+    EXPECT_EQ(bytes[2 * block + 99], 'c');
+}
+
+// Flushes at unaligned lengths (the age flush, -U) write the tail again
+// from the aligned offset it starts on; after each, once the writer is
+// idle, the file is exactly what was appended, and so at the end.
+TEST(DirectOutput, PadAndTruncateKeepsTheLengthExactAfterEveryFlush) {
+    temp_dir dir;
+    const std::string path = dir.file("exact");
+    disk_writer dw(8 * block, block);
+    std::string expected;
+    {
+        output out(path);
+        std::string why;
+        if (!direct_or_skip(out, dw, why)) {
+            GTEST_SKIP() << "no direct I/O in " << dir.path() << ": " << why;
+        }
+        ASSERT_TRUE(out.direct());
+        uint32_t seed = 1;
+        for (size_t step = 0; step < 40; ++step) {
+            // From a byte to half a block, so flushes fall anywhere.
+            const size_t n = 1 + (seed = seed * 1103515245 + 12345) % (block / 2);
+            std::string chunk(n, char('A' + step % 26));
+            chunk[0] = char(step);
+            out.append(chunk.data(), chunk.size());
+            expected += chunk;
+            ASSERT_TRUE(out.flush());
+            dw.drain();
+            ASSERT_EQ(file_size(path), expected.size()) << "after flush " << step;
+            EXPECT_EQ(out.bytes_total(), expected.size());
+        }
+        EXPECT_TRUE(out.finish());
+    }
+    EXPECT_EQ(read_all(path), expected);
+}
+
+// A pcap file written through savefile_set on the direct path, flushed at
+// odd moments and rotated: every file reads to its end and together they
+// hold every packet, in order.
+TEST(DirectOutput, RotatedPcapFilesAreWholeAndComplete) {
+    temp_dir dir;
+    savefile_config c;
+    c.path = dir.file("rot.pcap");
+    c.rotate_bytes = 300'000;
+    c.disk_buffer = 8 * block;
+    c.disk_block = block;
+    savefile_set files(c, section_description{"cpu", "os", "xcap"},
+                       std::vector<interface_description>{interface_description{}});
+    if (files.write_path().rfind("direct", 0) != 0) {
+        GTEST_SKIP() << "no direct I/O in " << dir.path() << ": " << files.write_path();
+    }
+    files.begin();
+    const uint32_t n = 3000;
+    for (uint32_t i = 0; i < n; ++i) {
+        auto p = packet(i, 60 + (i * 37) % 1400);
+        ASSERT_EQ(files.write(t0 + i * 1000ull, p.data(), uint32_t(p.size()), {}), savefile_set::result::written);
+        if (i % 333 == 0) {
+            files.flush();
+        }
+    }
+    files.close();
+    EXPECT_EQ(files.packets_in_files(), n);
+    EXPECT_EQ(files.packets_buffer_full(), 0u);
+    std::vector<uint32_t> all;
+    for (uint64_t k = 0; k < files.files_opened(); ++k) {
+        const std::string f = rotation_name(c, k, 0);
+        EXPECT_LE(file_size(f), c.rotate_bytes) << f;
+        auto got = numbers_in(f);
+        all.insert(all.end(), got.begin(), got.end());
+    }
+    EXPECT_GE(files.files_opened(), 3u);
+    ASSERT_EQ(all.size(), n);
+    for (uint32_t i = 0; i < n; ++i) {
+        ASSERT_EQ(all[i], i);
+    }
+}
+
+// With every block held elsewhere, what the capture hands over goes to the
+// spare block and is counted (buffer_full), the file stays whole, and
+// writing resumes as soon as a block is free again.
+TEST(DirectOutput, FullPoolDropsAreCountedAndTheFileStaysWhole) {
+    temp_dir dir;
+    const std::string path = dir.file("full.pcap");
+    disk_writer dw(4 * block, block);
+    uint64_t offered = 0;
+    {
+        output out(path);
+        std::string why;
+        if (!direct_or_skip(out, dw, why)) {
+            GTEST_SKIP() << "no direct I/O in " << dir.path() << ": " << why;
+        }
+        std::vector<uint8_t*> held;
+        while (uint8_t* b = dw.take_block()) {
+            held.push_back(b);
+        }
+        pcap_writer w(out, max_snaplen, true);
+        auto write = [&](uint32_t count) {
+            for (uint32_t k = 0; k < count; ++k, ++offered) {
+                auto p = packet(uint32_t(offered), 1000);
+                w.write(t0 + offered, p.data(), uint32_t(p.size()));
+            }
+        };
+        write(10);                 // into the block use_disk took
+        ASSERT_TRUE(out.flush());  // that block goes to the writer; no block is free: the spare
+        write(20);                 // into the spare: dropped
+        dw.drain();                // (the writer is done with the first block)
+        ASSERT_TRUE(out.flush());  // the dropped are counted; the first block is taken again
+        for (uint8_t* b : held) {
+            dw.give_back(b);
+        }
+        write(10);
+        EXPECT_TRUE(out.finish());
+    }
+    EXPECT_EQ(dw.packets_full.load(), 20u);
+    EXPECT_EQ(dw.wire_bytes_full.load(), 20u * 1000);
+    auto got = numbers_in(path);
+    ASSERT_EQ(got.size(), 20u);
+    for (uint32_t i = 0; i < 10; ++i) {
+        EXPECT_EQ(got[i], i);
+        EXPECT_EQ(got[10 + i], 30 + i);
+    }
+}
+
+// tmpfs takes O_DIRECT on this kernel, but there the page cache is the
+// file: no pool, no thread, the earlier path, and -v says why.
+TEST(DirectOutput, TmpfsKeepsTheBufferedPath) {
+    struct statfs fs{};
+    if (statfs("/dev/shm", &fs) != 0 || fs.f_type != TMPFS_MAGIC) {
+        GTEST_SKIP() << "/dev/shm is not tmpfs here";
+    }
+    char tmpl[] = "/dev/shm/xcap-disk-test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    const std::string path = std::string(tmpl) + "/t.pcap";
+    {
+        savefile_config c;
+        c.path = path;
+        c.disk_buffer = 8 * block;
+        c.disk_block = block;
+        savefile_set files(c, section_description{"cpu", "os", "xcap"},
+                           std::vector<interface_description>{interface_description{}});
+        EXPECT_EQ(files.write_path(), "buffered writes: on tmpfs the page cache is the file");
+        files.begin();
+        auto p = packet(7, 100);
+        files.write(t0, p.data(), uint32_t(p.size()), {});
+        files.close();
+        EXPECT_EQ(files.packets_in_files(), 1u);
+    }
+    EXPECT_EQ(numbers_in(path), std::vector<uint32_t>{7});
+    unlink(path.c_str());
+    rmdir(tmpl);
+}
