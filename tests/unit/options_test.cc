@@ -393,7 +393,7 @@ std::vector<std::string> sample_values(const option& o, const std::string& reada
         {"SNAPLEN", "96"},
         {"SECONDS", "2"},  // -G takes whole seconds only
         {"LIST", "0,2-3"},
-        {"SIZE", "1m"},
+        {"SIZE", "16m"},
         {"FILES", "2"},
         {"COMMAND", "gzip"},
         {"N", "2"},
