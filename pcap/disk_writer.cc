@@ -51,9 +51,18 @@ disk_writer::disk_writer(size_t pool_bytes, size_t block_size) : _pool(pool_byte
     for (size_t i = _pool.count() - 1; i-- > 0;) {
         _free.push_back(_pool.block(i));
     }
+}
+
+// The thread starts with the first job, from the thread that submits it:
+// the capture thread, which xcap starts once it has given up its
+// privileges (-Z, file capabilities). Capabilities belong to each thread
+// and a new one inherits its creator's, so this one holds none of what
+// xcap gave up; the thread needs none, it writes to descriptors opened for
+// it.
+void disk_writer::start() {
     // Signals are the main thread's to take (xcap blocks its stop signals
-    // there, perhaps only after this thread started): one delivered here
-    // would end the process. The thread starts with every signal blocked.
+    // there): one delivered here would end the process. The thread starts
+    // with every signal blocked.
     sigset_t all, was;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &was);
@@ -65,6 +74,9 @@ disk_writer::disk_writer(size_t pool_bytes, size_t block_size) : _pool(pool_byte
 }
 
 disk_writer::~disk_writer() {
+    if (!_thread.joinable()) {
+        return;  // no job was ever submitted
+    }
     disk_job stop;
     submit(stop);
     _thread.join();
@@ -80,6 +92,9 @@ uint8_t* disk_writer::take_block() {
 }
 
 void disk_writer::submit(const disk_job& job) {
+    if (!_thread.joinable()) {
+        start();
+    }
     _todo[_submitted % _todo.size()] = job;
     ++_submitted;
     _todo_head.store(_submitted, std::memory_order_release);

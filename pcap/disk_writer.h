@@ -120,7 +120,9 @@ private:
     std::atomic<bool> _stop{false};
     std::atomic<bool> _fell_back{false};
     bool _failed = false;  // writer's: the first failure stops all writing
-    std::thread _thread;
+    void start();
+
+    std::thread _thread;  // started by the first submit()
 };
 
 }  // namespace xcap
