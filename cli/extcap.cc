@@ -33,54 +33,51 @@ struct extcap_request {
     bool has_filter = false;
 };
 
-// A call's own option names the call; the others carry a value into a
-// field (`ignored` for those xcap has no use for: a version, the control
-// pipes of a toolbar it does not declare).
-struct extcap_word {
+// The calls Wireshark makes, each named by its own option.
+constexpr std::string_view extcap_calls[] = {"--extcap-interfaces", "--extcap-dlts", "--extcap-config", "--capture"};
+
+// The options that carry a value into a field of the request (`control`
+// for those xcap has no use for: the control pipes of a toolbar it does
+// not declare).
+struct extcap_value {
     std::string_view name;
-    std::string extcap_request::*field;  // null: names the call
+    std::string extcap_request::*field;
 };
 
-constexpr extcap_word extcap_words[] = {
-    {"--extcap-interfaces", nullptr},
-    {"--extcap-dlts", nullptr},
-    {"--extcap-config", nullptr},
-    {"--capture", nullptr},
-    {"--extcap-interface", &extcap_request::interface},
-    {"--extcap-version", &extcap_request::version},
-    {"--extcap-capture-filter", &extcap_request::filter},
-    {"--fifo", &extcap_request::fifo},
-    {"--extcap-control-in", &extcap_request::control},
-    {"--extcap-control-out", &extcap_request::control},
-    {"--extcap-reload-option", &extcap_request::control},
-    {"--mode", &extcap_request::mode},
-    {"--snaplen", &extcap_request::snaplen},
-    {"--queues", &extcap_request::queues},
-    {"--xdp-mode", &extcap_request::xdp_mode},
-    {"--direction", &extcap_request::direction},
+constexpr extcap_value extcap_values[] = {
+    {"--extcap-interface", &extcap_request::interface}, {"--extcap-version", &extcap_request::version},
+    {"--extcap-capture-filter", &extcap_request::filter}, {"--fifo", &extcap_request::fifo},
+    {"--extcap-control-in", &extcap_request::control},    {"--extcap-control-out", &extcap_request::control},
+    {"--extcap-reload-option", &extcap_request::control}, {"--mode", &extcap_request::mode},
+    {"--snaplen", &extcap_request::snaplen},              {"--queues", &extcap_request::queues},
+    {"--xdp-mode", &extcap_request::xdp_mode},            {"--direction", &extcap_request::direction},
 };
 
-const extcap_word* find_word(const std::string& name) {
-    for (const extcap_word& w : extcap_words) {
-        if (w.name == name) {
-            return &w;
+const extcap_value* find_value(const std::string& name) {
+    for (const extcap_value& v : extcap_values) {
+        if (v.name == name) {
+            return &v;
         }
     }
     return nullptr;
+}
+
+bool is_call(const std::string& name) {
+    return std::find(std::begin(extcap_calls), std::end(extcap_calls), name) != std::end(extcap_calls);
 }
 
 extcap_request parse_request(const std::vector<std::string>& args) {
     extcap_request r;
     arg_walker arg(args, hint);
     while (arg.next()) {
-        const extcap_word* w = arg.operand() ? nullptr : find_word(arg.name());
-        if (!w) {
-            arg.unknown("extcap option ");
-        }
-        if (w->field) {
-            r.*(w->field) = arg.value();
-            r.has_filter = r.has_filter || w->name == "--extcap-capture-filter";
+        const bool operand = arg.operand();
+        if (const extcap_value* v = operand ? nullptr : find_value(arg.name())) {
+            r.*(v->field) = arg.value();
+            r.has_filter = r.has_filter || v->name == "--extcap-capture-filter";
             continue;
+        }
+        if (operand || !is_call(arg.name())) {
+            arg.unknown("extcap option ");
         }
         arg.flag();
         if (!r.call.empty() && r.call != arg.name()) {
@@ -291,7 +288,7 @@ bool is_extcap_call(const std::vector<std::string>& args) {
         return false;
     }
     const std::string first = args.front().substr(0, args.front().find('='));
-    return first == "--capture" || (first.rfind("--extcap-", 0) == 0 && find_word(first));
+    return first == "--capture" || (first.rfind("--extcap-", 0) == 0 && (is_call(first) || find_value(first)));
 }
 
 int extcap_main(const std::vector<std::string>& args) {

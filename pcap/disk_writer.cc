@@ -29,12 +29,10 @@ block_pool::block_pool(size_t total_bytes, size_t block_size) : _block(round_up_
         }
         madvise(p, _bytes, MADV_HUGEPAGE);
     }
-    _base = static_cast<uint8_t*>(p);
+    _memory = unique_mapping(static_cast<uint8_t*>(p), unmapper{_bytes});
 }
 
-block_pool::~block_pool() { munmap(_base, _bytes); }
-
-void block_pool::populate() const { madvise(_base, _bytes, MADV_POPULATE_WRITE); }
+void block_pool::populate() const { madvise(_memory.get(), _bytes, MADV_POPULATE_WRITE); }
 
 disk_writer::disk_writer(size_t pool_bytes, size_t block_size) : _pool(pool_bytes, block_size) {
     // Every page is faulted in now, during set-up: not by the capture

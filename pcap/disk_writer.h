@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/owned.h"
+
 namespace xcap {
 
 // Direct I/O wants offsets, lengths and memory aligned to the device's
@@ -23,20 +25,17 @@ class block_pool {
 public:
     // Throws xcap::failure (kind output) when the memory cannot be mapped.
     block_pool(size_t total_bytes, size_t block_size);
-    ~block_pool();
-    block_pool(const block_pool&) = delete;
-    block_pool& operator=(const block_pool&) = delete;
 
     size_t count() const { return _count; }
     size_t block_size() const { return _block; }
-    uint8_t* block(size_t i) const { return _base + i * _block; }
+    uint8_t* block(size_t i) const { return _memory.get() + i * _block; }
     bool huge_pages() const { return _huge; }
     // Faults every page in (MADV_POPULATE_WRITE), without touching their
     // contents: safe while another thread uses blocks.
     void populate() const;
 
 private:
-    uint8_t* _base = nullptr;
+    unique_mapping _memory;  // unmapped with the pool
     size_t _bytes = 0;
     size_t _block = 0;
     size_t _count = 0;
