@@ -271,6 +271,16 @@ bool output::finish() {
     return _errno == 0;
 }
 
+bool output::settle() {
+    if (!flush() || !_disk) {
+        return _errno == 0;
+    }
+    _disk->drain();
+    // Every block is back once reclaimed: a flush while discarding counts
+    // what the spare holds and takes one of them.
+    return flush() && _errno == 0;
+}
+
 // Direct I/O: the block goes to the writer thread; the next one starts with
 // the unaligned tail, so every write is aligned and the file grows
 // contiguously. Nothing here waits for the disk.

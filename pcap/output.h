@@ -79,6 +79,11 @@ public:
     // flush(), then with direct I/O waits until the bytes are in the file and
     // its length is exact. Returns false once the output has failed.
     bool finish();
+    // Before a file's closing statistics: everything buffered is written
+    // (with direct I/O: in the file, and the records a full pool made it
+    // drop counted), so the counts the statistics read are final and the
+    // output has room for them. Returns false once the output has failed.
+    bool settle();
 
     // Write this regular file with direct I/O through `dw`, before anything
     // is appended. Returns false, and leaves the output as it was, where

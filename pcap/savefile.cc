@@ -155,7 +155,9 @@ void savefile_set::keep_failed_output(int err) {
 }
 
 void savefile_set::finish_file() {
-    if (_pcapng && _stats && !_out->failed()) {
+    // The statistics come after the file's last records are out: drops
+    // counted in that last flush (a full pool, a failed write) are in them.
+    if (_pcapng && _stats && _out->settle()) {
         auto st = _stats();
         for (size_t i = 0; i < st.size() && i < _ifaces.size(); ++i) {
             st[i].start_ns = st[i].start_ns ? st[i].start_ns : _start_ns;

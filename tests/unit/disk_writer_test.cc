@@ -16,6 +16,7 @@
 #include "pcap/disk_writer.h"
 #include "pcap/output.h"
 #include "pcap/pcap_writer.h"
+#include "pcap/pcapng_writer.h"
 #include "pcap/savefile.h"
 #include "tools.h"
 
@@ -231,6 +232,54 @@ TEST(DirectOutput, FullPoolDropsAreCountedAndTheFileStaysWhole) {
         EXPECT_EQ(got[i], i);
         EXPECT_EQ(got[10 + i], 30 + i);
     }
+}
+
+// The Interface Statistics Block that ends a pcapng file counts the
+// records a full pool made the last flush drop: the file's last records
+// are out (written or counted) before the block is, and the block itself
+// is written, not dropped with them.
+TEST(DirectOutput, LastStatisticsCountTheLastFlushsDrops) {
+    temp_dir dir;
+    savefile_config c;
+    c.path = dir.file("last.pcapng");
+    c.format = file_format::pcapng;
+    c.disk_buffer = 2 * block;  // one block to fill and the spare
+    c.disk_block = block;
+    savefile_set files(c, section_description{"cpu", "os", "xcap"},
+                       std::vector<interface_description>{interface_description{}});
+    if (files.write_path().rfind("direct", 0) != 0) {
+        GTEST_SKIP() << "no direct I/O in " << dir.path() << ": " << files.write_path();
+    }
+    files.set_statistics_source([&] {
+        return std::vector<interface_statistics>{{0, 0, files.packets_accepted(), files.packets_buffer_full()}};
+    });
+    files.begin();
+    // About 64 fit the one block; when it goes to the writer none is free,
+    // so the rest go into the spare, to be dropped at the next flush: the
+    // one that ends the file.
+    const uint32_t n = 100;
+    for (uint32_t i = 0; i < n; ++i) {
+        auto p = packet(i, 1000);
+        ASSERT_EQ(files.write(t0 + i * 1000ull, p.data(), uint32_t(p.size()), {}), savefile_set::result::written);
+    }
+    files.close();
+    const uint64_t dropped = files.packets_buffer_full();
+    ASSERT_GT(dropped, 0u) << "the test needs the last flush to drop";
+    ASSERT_LT(dropped, n);
+    EXPECT_EQ(numbers_in(c.path).size(), n - dropped);
+    const std::string bytes = read_all(c.path);
+    ASSERT_GE(bytes.size(), pcapng::isb_size);
+    auto u32_at = [&](size_t off) {
+        uint32_t v;
+        std::memcpy(&v, bytes.data() + off, 4);
+        return v;
+    };
+    const size_t isb = bytes.size() - pcapng::isb_size;
+    ASSERT_EQ(u32_at(isb), pcapng::isb_type) << "the file does not end with its statistics";
+    ASSERT_EQ(u32_at(isb + 56), (8u << 16) | pcapng::isb_ifdrop);
+    uint64_t ifdrop;
+    std::memcpy(&ifdrop, bytes.data() + isb + 60, 8);
+    EXPECT_EQ(ifdrop, dropped);
 }
 
 // tmpfs takes O_DIRECT on this kernel, but there the page cache is the
