@@ -170,6 +170,7 @@ const command_doc& trace_doc() {
         grouped(shared::max_files),
         grouped(shared::post_rotate),
         grouped(shared::packet_buffered),
+        grouped(shared::buffer_len),
         grouped(shared::format),
         grouped(shared::micro),
         grouped(shared::no_promiscuous_mode),

@@ -299,6 +299,9 @@ TEST(TraceOptions, DefaultsAndSharedOutputOptions) {
     auto r = parse({"trace", "-i", "e", "-w", "x", "-C", "10", "-W", "3", "-z", "gzip"});
     EXPECT_EQ(r.trace.capture.rotate_bytes, 10'000'000u);
     EXPECT_EQ(r.trace.capture.max_files, 3u);
+    // Trace's files go through the same disk writer, with the same memory.
+    EXPECT_EQ(parse({"trace", "-i", "e", "-w", "x", "--buffer-len", "1g"}).trace.capture.disk_buffer, 1u << 30);
+    EXPECT_EQ(parse({"trace", "-i", "e", "-w", "x", "--buffer-len", "0"}).trace.capture.disk_buffer, 0u);
 }
 
 TEST(TraceOptions, AtProgramHookAndRing) {
