@@ -12,7 +12,8 @@
 //            cost never reaches a figure above)
 //   ladder   highest lossless rate at 64, 512 and 1500 bytes, stepping the paced rate
 //   budget   the same at 64 bytes with each tool limited to 30% of one core (cgroup)
-//   zero     xcap, 5,000,000 64-byte packets at the generator's top rate
+//   zero     5,000,000 64-byte packets at the generator's top rate: xcap paced, then
+//            every tool unpaced in turn, three rounds (the generator's rate against each)
 //   tap      xcap --tap against tcpdump and netsniff-ng (all leave packets to the
 //            stack): highest lossless rate at 64 and 1500 bytes, own and machine CPU
 //   jumbo    9,014-byte frames at MTU 9000 (xcap replay as the generator): highest
