@@ -126,12 +126,9 @@ output::~output() {
     if (!_abandoned) {
         finish();
     }
-    if (_disk) {
-        _disk->drain();
-        reclaim_jobs();
-        if (!_discarding) {
-            _disk->give_back(_buf);
-        }
+    // finish() and abandon() both leave no job in flight.
+    if (_disk && !_discarding) {
+        _disk->give_back(_buf);
     }
     if (_owns_fd) {
         close(_fd);

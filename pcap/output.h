@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <atomic>
 #include <memory>
 #include <string>
 
