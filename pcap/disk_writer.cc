@@ -114,6 +114,12 @@ void disk_writer::drain() {
     }
 }
 
+void disk_writer::wait_any() {
+    for (uint32_t d; (d = _done_head.load(std::memory_order_acquire)) == _reclaimed && _reclaimed != _submitted;) {
+        _done_head.wait(d, std::memory_order_acquire);
+    }
+}
+
 void disk_writer::run() {
     uint32_t done = 0;
     for (;;) {
@@ -140,6 +146,13 @@ void disk_writer::write_job(disk_job& job) {
     if (_failed) {
         job.error = ECANCELED;
         return;
+    }
+    if (before_write) {
+        if (const int err = before_write(job); err != 0) {
+            job.error = err;
+            _failed = true;
+            return;
+        }
     }
     const size_t padded = round_up_direct(job.length);
     size_t off = 0;

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "common/owned.h"
 
 namespace xcap {
+
+class output;
 
 // Direct I/O wants offsets, lengths and memory aligned to the device's
 // logical block; 4 KiB satisfies every device and file system seen.
@@ -45,6 +48,7 @@ private:
 // One write of a filled block at an aligned offset of a file.
 struct disk_job {
     uint8_t* block = nullptr;
+    output* owner = nullptr;    // the output that submitted it, told when it is back
     int fd = -1;
     uint64_t offset = 0;        // aligned
     uint32_t length = 0;        // real bytes; the write covers round_up_direct(length)
@@ -92,6 +96,10 @@ public:
     bool reclaim(disk_job& job);
     // Capture thread: waits until every submitted job is finished.
     void drain();
+    // Capture thread: waits until a job is finished that reclaim() has not
+    // returned yet; at once when none is in flight.
+    void wait_any();
+    bool has_free() const { return !_free.empty(); }
     // Jobs submitted and not yet reclaimed.
     size_t in_flight() const { return _submitted - _reclaimed; }
     // The writer fell back to buffered writes (the file system refused O_DIRECT).
@@ -102,6 +110,12 @@ public:
     // (relaxed), read by anyone (--stats).
     std::atomic<uint64_t> packets_full{0};
     std::atomic<uint64_t> wire_bytes_full{0};
+
+    // Tests only, set before the first submit(): called on the writer
+    // thread before each write, which fails with the errno it returns
+    // (0: the write goes ahead). A test holds the writer in it, or makes
+    // the disk fail on cue.
+    std::function<int(const disk_job&)> before_write;
 
 private:
     void run();

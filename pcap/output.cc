@@ -123,11 +123,12 @@ output::output(int fd, std::string name, size_t buffer_size)
 }
 
 output::~output() {
-    if (!_abandoned) {
+    if (!_abandoned && !_handed_off) {
         finish();
     }
-    // finish() and abandon() both leave no job in flight.
-    if (_disk && !_discarding) {
+    // finish() and abandon() leave no job in flight; hand_off() waits for
+    // done() and gave its block back.
+    if (_disk && !_discarding && _buf) {
         _disk->give_back(_buf);
     }
     if (_owns_fd) {
@@ -138,7 +139,7 @@ output::~output() {
 void output::abandon() {
     if (_disk) {
         _disk->drain();
-        reclaim_jobs();
+        reclaim(*_disk);
     }
     _used = _carry;
     _abandoned = true;
@@ -260,7 +261,7 @@ bool output::finish() {
     flush();
     if (_disk) {
         _disk->drain();
-        reclaim_jobs();
+        reclaim(*_disk);
         if (_errno != 0) {
             drop_direct(false);
         }
@@ -272,17 +273,48 @@ bool output::settle() {
     if (!flush() || !_disk) {
         return _errno == 0;
     }
-    _disk->drain();
-    // Every block is back once reclaimed: a flush while discarding counts
-    // what the spare holds and takes one of them.
-    return flush() && _errno == 0;
+    // The flush counted what the spare held. With no block free the
+    // statistics would be dropped with the next records: wait for the
+    // writer to finish one write, and take its block.
+    while (_discarding && _disk->in_flight() > 0) {
+        _disk->wait_any();
+        if (!flush()) {
+            break;
+        }
+    }
+    return _errno == 0;
+}
+
+void output::hand_off() {
+    flush();
+    // What the block holds now is the carried tail, already part of the
+    // last job: the block is free.
+    if (_disk && !_discarding && _buf) {
+        _disk->give_back(_buf);
+    }
+    _buf = nullptr;
+    _size = 0;
+    _used = _carry = 0;
+    _handed_off = true;
+}
+
+void output::reclaim(disk_writer& dw) {
+    disk_job j;
+    while (dw.reclaim(j)) {
+        output* o = j.owner;
+        --o->_jobs_out;
+        if (j.error != 0) {
+            o->examine(j);
+        }
+        dw.give_back(j.block);
+    }
 }
 
 // Direct I/O: the block goes to the writer thread; the next one starts with
 // the unaligned tail, so every write is aligned and the file grows
 // contiguously. Nothing here waits for the disk.
 bool output::flush_direct() {
-    reclaim_jobs();
+    reclaim(*_disk);
     if (_errno != 0 || _discarding) {
         drop_direct(_errno == 0);
         if (_errno != 0) {
@@ -309,11 +341,13 @@ bool output::flush_direct() {
     std::memset(_buf + _used, 0, round_up_direct(_used) - _used);
     disk_job job;
     job.block = _buf;
+    job.owner = this;
     job.fd = _fd;
     job.offset = _block_off;
     job.length = uint32_t(_used);
     job.records_from = uint32_t(_carry);
     next_block();
+    ++_jobs_out;
     _disk->submit(job);
     return true;
 }
@@ -331,16 +365,6 @@ void output::next_block() {
     _carry = tail;
     _used = tail;
     _buf = b;
-}
-
-void output::reclaim_jobs() {
-    disk_job j;
-    while (_disk->reclaim(j)) {
-        if (j.error != 0) {
-            examine(j);
-        }
-        _disk->give_back(j.block);
-    }
 }
 
 // A job the writer could not write (or, after a failure, did not): its

@@ -78,11 +78,25 @@ public:
     // flush(), then with direct I/O waits until the bytes are in the file and
     // its length is exact. Returns false once the output has failed.
     bool finish();
-    // Before a file's closing statistics: everything buffered is written
-    // (with direct I/O: in the file, and the records a full pool made it
-    // drop counted), so the counts the statistics read are final and the
-    // output has room for them. Returns false once the output has failed.
+    // Before a file's closing statistics: everything buffered is on its
+    // way (with direct I/O: the records a full pool made it drop counted,
+    // and a block to append to, waiting for one if the pool is full), so
+    // the counts the statistics read are final and the output has room for
+    // them. Returns false once the output has failed.
     bool settle();
+
+    // Direct I/O, for a file finished while the next one is written:
+    // flush(), and leave the rest to the writer thread. Nothing is
+    // appended afterwards. The output keeps its descriptor and its counts
+    // until done(): every job of it is back (reclaim()), the file
+    // complete, or cut back and its losses counted (failed()). The
+    // destructor then only closes it.
+    void hand_off();
+    bool done() const { return _jobs_out == 0; }
+    // The finished jobs of `dw`, each to the output that submitted it
+    // (which must still exist: see hand_off()), and their blocks back to
+    // the pool. Capture thread.
+    static void reclaim(disk_writer& dw);
 
     // Write this regular file with direct I/O through `dw`, before anything
     // is appended. Returns false, and leaves the output as it was, where
@@ -135,7 +149,6 @@ private:
     void drop_buffer(size_t reached);
     bool flush_direct();
     void next_block();
-    void reclaim_jobs();
     void examine(const struct disk_job& job);
     void drop_direct(bool full);
 
@@ -148,6 +161,7 @@ private:
     bool _created = false;           // the file did not exist: this output made it
     bool _truncate_pending = false;  // an existing regular file, not yet truncated
     bool _abandoned = false;
+    bool _handed_off = false;
     std::unique_ptr<uint8_t[]> _own;  // the buffer, without direct I/O
     uint8_t* _buf = nullptr;
     size_t _size = 0;
@@ -155,6 +169,7 @@ private:
     uint64_t _block_off = 0;       // direct: the file offset _buf starts at (aligned)
     size_t _carry = 0;             // direct: bytes at _buf's front already written
     bool _discarding = false;      // direct: _buf is the spare block (no block was free)
+    uint32_t _jobs_out = 0;        // direct: jobs submitted and not yet back
     size_t _used = 0;
     uint64_t _written = 0;
     uint64_t _flushed = 0;         // bytes that left the buffer, written or dropped

@@ -4,6 +4,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -97,6 +98,7 @@ savefile_set::~savefile_set() {
 
 void savefile_set::open(int64_t when_s) {
     _name = _cfg.path == "-" ? "-" : rotation_name(_cfg, _index_in_period, when_s);
+    wait_for_file(_name);
     _out = std::make_unique<output>(_name, _cfg.buffer_size);  // throws, naming the file
     _placeholder = false;
     use_disk();
@@ -118,6 +120,13 @@ void savefile_set::use_disk() {
     }
     if (!_disk) {
         _disk = std::make_unique<disk_writer>(_cfg.disk_buffer, _cfg.disk_block);
+        _disk->before_write = _cfg.disk_before_write;
+    }
+    // After a rotation the files before may hold every block: the headers
+    // need one (they are not dropped as records are), so wait for a write.
+    while (!_disk->has_free() && _disk->in_flight() > 0) {
+        _disk->wait_any();
+        output::reclaim(*_disk);
     }
     std::string why;
     if (_out->use_disk(*_disk, why)) {
@@ -154,7 +163,7 @@ void savefile_set::keep_failed_output(int err) {
     _out->set_failed(err);
 }
 
-void savefile_set::finish_file() {
+void savefile_set::finish_file(bool wait) {
     // The statistics come after the file's last records are out: drops
     // counted in that last flush (a full pool, a failed write) are in them.
     if (_pcapng && _stats && _out->settle()) {
@@ -165,25 +174,54 @@ void savefile_set::finish_file() {
             _pcapng->write_statistics(uint32_t(i), st[i]);
         }
     }
-    if (!_out->finish() && !_failed_errno) {
-        _failed_errno = _out->error();
-        _failed_file = _out->name();
-    }
     _accepted_closed += _packets_in_file;
     _packets_in_file = 0;
-    _lost_closed += _out->packets_lost();
-    _wire_lost_closed += _out->wire_bytes_lost();
-    const std::string finished = _name;
-    // A file that failed was cut back to whole records, so it is as finished
-    // as any other and gets its -z command too.
-    const bool is_file = !_out->is_stdout() && !_placeholder;
     _pcap.reset();
     _pcapng.reset();
-    _out.reset();  // closes the file
-    if (is_file && !_cfg.post_rotate.empty()) {
+    // A file that failed was cut back to whole records, so it is as finished
+    // as any other and gets its -z command too.
+    finishing_file f{std::move(_out), _name, !is_stdout() && !_placeholder};
+    if (!wait && f.out->direct() && !f.out->failed()) {
+        f.out->hand_off();
+        _finishing.push_back(std::move(f));
+        tend();
+        return;
+    }
+    f.out->finish();
+    // Every file handed off before this one is complete first, in order.
+    if (_disk) {
+        _disk->drain();
+    }
+    tend();
+    complete(std::move(f));
+}
+
+void savefile_set::complete(finishing_file f) {
+    bool keep = f.is_file;
+    if (f.out->failed()) {
+        if (!_failed_errno) {
+            _failed_errno = f.out->error();
+            _failed_file = f.out->name();
+        } else if (f.out->direct() && f.out->error() == ECANCELED && f.out->bytes_written() == 0) {
+            // Opened while a file before it was still being written, which
+            // then failed: the writer wrote none of this one, and without
+            // the wait it would not have been opened. Its records are
+            // counted lost.
+            unlink(f.name.c_str());
+            --_files_opened;
+            keep = false;
+            if (_name == f.name) {
+                _name = _failed_file;
+            }
+        }
+    }
+    _lost_closed += f.out->packets_lost();
+    _wire_lost_closed += f.out->wire_bytes_lost();
+    f.out.reset();  // closes the file
+    if (keep && !_cfg.post_rotate.empty()) {
         // sh -c '<cmd> "$1"' sh <file>: the command may carry its own arguments.
         std::string script = _cfg.post_rotate + " \"$1\"";
-        const char* argv[] = {"sh", "-c", script.c_str(), "sh", finished.c_str(), nullptr};
+        const char* argv[] = {"sh", "-c", script.c_str(), "sh", f.name.c_str(), nullptr};
         pid_t pid;
         // The command runs as if started from a shell: no signal blocked
         // (xcap blocks its stop signals, and a blocked mask survives exec),
@@ -205,12 +243,70 @@ void savefile_set::finish_file() {
         int err = posix_spawnp(&pid, "sh", nullptr, &attr, const_cast<char* const*>(argv), environ);
         posix_spawnattr_destroy(&attr);
         if (err == 0) {
-            _hooks.push_back({finished, pid});
+            _hooks.push_back({f.name, pid});
         } else {
-            report({finished, 0, err});
+            report({f.name, 0, err});
         }
     }
     reap_finished_hooks();
+}
+
+bool savefile_set::tend() {
+    if (_finishing.empty()) {
+        return false;
+    }
+    output::reclaim(*_disk);
+    size_t k = 0;
+    while (k < _finishing.size() && _finishing[k].out->done()) {
+        ++k;
+    }
+    std::vector<finishing_file> ready(std::make_move_iterator(_finishing.begin()),
+                                      std::make_move_iterator(_finishing.begin() + long(k)));
+    _finishing.erase(_finishing.begin(), _finishing.begin() + long(k));
+    for (auto& f : ready) {
+        complete(std::move(f));
+    }
+    return !_finishing.empty();
+}
+
+// A -W ring (or a -G name without a time in it) comes back to a name: the
+// file must be complete before it is opened again.
+void savefile_set::wait_for_file(const std::string& name) {
+    for (const auto& f : _finishing) {
+        if (f.name == name) {
+            _disk->drain();
+            tend();
+            return;
+        }
+    }
+}
+
+int savefile_set::error() const {
+    if (_failed_errno) {
+        return _failed_errno;
+    }
+    for (const auto& f : _finishing) {
+        if (f.out->failed()) {
+            return f.out->error();
+        }
+    }
+    return _out ? _out->error() : 0;
+}
+
+uint64_t savefile_set::packets_lost() const {
+    uint64_t n = _lost_closed + (_out ? _out->packets_lost() : 0);
+    for (const auto& f : _finishing) {
+        n += f.out->packets_lost();
+    }
+    return n;
+}
+
+uint64_t savefile_set::wire_bytes_lost() const {
+    uint64_t n = _wire_lost_closed + (_out ? _out->wire_bytes_lost() : 0);
+    for (const auto& f : _finishing) {
+        n += f.out->wire_bytes_lost();
+    }
+    return n;
 }
 
 bool savefile_set::rotate(uint64_t ts_ns) {
@@ -242,7 +338,7 @@ bool savefile_set::rotate(uint64_t ts_ns) {
         ++_index_in_period;
     }
     if (_out) {
-        finish_file();
+        finish_file(false);
     }
     if (_failed_errno) {
         keep_failed_output(_failed_errno);  // the last flush of that file failed
@@ -300,7 +396,13 @@ bool savefile_set::close(const std::function<bool()>& abandon) { return close_po
 bool savefile_set::close_polling(const std::function<bool()>* abandon) {
     if (!_closed) {
         _closed = true;
-        finish_file();
+        if (_out) {
+            finish_file(true);
+        }
+        if (_disk) {
+            _disk->drain();
+            tend();
+        }
     }
     if (!abandon) {
         for (const auto& h : _hooks) {
@@ -350,6 +452,11 @@ std::string savefile_set::files_description() const {
 output_failure savefile_set::output_error() const {
     if (_failed_errno) {
         return {_failed_errno, _failed_file};
+    }
+    for (const auto& f : _finishing) {
+        if (f.out->failed()) {
+            return {f.out->error(), f.out->name()};
+        }
     }
     if (_out && _out->failed()) {
         return {_out->error(), _out->name()};

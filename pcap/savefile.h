@@ -71,6 +71,8 @@ struct savefile_config {
     // writer's thread through the page cache, as for tmpfs and streams.
     size_t disk_buffer = 0;
     size_t disk_block = 4 << 20;
+    // Tests only: the disk writer's before_write (hold it, or fail a write).
+    std::function<int(const disk_job&)> disk_before_write;
     // Nothing the user had is touched until begin(): the first file is
     // opened at construction (so an unwritable path fails then) but an
     // existing file keeps its bytes, and one created here is removed, when
@@ -198,12 +200,27 @@ public:
         }
     }
 
-    bool flush() { return _out ? _out->flush() : !failed(); }
+    bool flush() {
+        tend();
+        return _out ? _out->flush() : !failed();
+    }
     // The writer calls this after each batch of packets: flushes when the
     // output is a stream (someone reads it live) or -U asked for it, so at
     // most one write() per batch; otherwise the buffer fills first. Returns
     // false once the output has failed.
-    bool end_batch() { return _flush_each_batch ? flush() : !failed(); }
+    bool end_batch() {
+        if (!_finishing.empty()) {
+            tend();
+        }
+        return _flush_each_batch ? flush() : !failed();
+    }
+    // With direct I/O a rotation does not wait for the disk: the finished
+    // file is left to the writer thread, and completed (closed, counted,
+    // its -z command started) once its last write is back. This looks,
+    // without waiting; the writer calls it after each batch and, while it
+    // returns true (files are still being written), at least every few
+    // milliseconds when idle.
+    bool tend();
 
     // Finishes the last file (statistics blocks, flush, close, -z hook) and
     // waits for the -z commands. Idempotent. The destructor closes too, but
@@ -221,7 +238,7 @@ public:
 
     bool failed() const { return error() != 0; }
     // errno of the first failure of any file so far, or 0.
-    int error() const { return _failed_errno ? _failed_errno : _out ? _out->error() : 0; }
+    int error() const;
     // The first failure with the file it happened on; {0, ""} when none.
     output_failure output_error() const;
     bool is_stdout() const { return _cfg.path == "-"; }
@@ -244,9 +261,9 @@ public:
     // Packets write() accepted that are in no file: after the first failure,
     // those that did not reach the file whole, and every one accepted since.
     // Exact after close() (or a flush()).
-    uint64_t packets_lost() const { return _lost_closed + (_out ? _out->packets_lost() : 0); }
+    uint64_t packets_lost() const;
     // Their lengths on the wire, summed.
-    uint64_t wire_bytes_lost() const { return _wire_lost_closed + (_out ? _out->wire_bytes_lost() : 0); }
+    uint64_t wire_bytes_lost() const;
     uint64_t packets_accepted() const { return _accepted_closed + _packets_in_file; }
     // Packets write() accepted and dropped because the disk buffer
     // (--buffer-len) was full, and their lengths on the wire. Any thread.
@@ -263,8 +280,17 @@ public:
     const std::vector<post_rotate_pending>& post_rotate_abandoned() const { return _hooks_abandoned; }
 
 private:
+    // A file handed to the writer thread, not yet complete.
+    struct finishing_file {
+        std::unique_ptr<output> out;
+        std::string name;
+        bool is_file = false;  // not standard output, not the failed stand-in
+    };
+
     void open(int64_t when_s);
-    void finish_file();
+    void finish_file(bool wait);
+    void complete(finishing_file f);
+    void wait_for_file(const std::string& name);
     bool rotate(uint64_t ts_ns);
     void start_writer();
     void use_disk();
@@ -279,6 +305,7 @@ private:
     std::vector<interface_description> _ifaces;
     statistics_source _stats;
     std::unique_ptr<disk_writer> _disk;  // outlives every output that uses it
+    std::vector<finishing_file> _finishing;  // oldest first, as the writer thread writes them
     std::string _write_path;
     std::unique_ptr<output> _out;
     std::unique_ptr<pcap_writer> _pcap;

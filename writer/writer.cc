@@ -25,6 +25,9 @@ constexpr uint32_t cycles_per_drop_sample = 64;
 // After a stop, how long every source must stay empty: a packet may still be
 // between the XDP program and its ring when the program is detached.
 constexpr int drain_empty_rounds = 3;
+// While a rotated file is still being written by the disk thread, the idle
+// writer looks this often to complete it (a 4 MiB write takes a few ms).
+constexpr int finishing_look_ms = 10;
 
 void nap(int64_t ns) {
     timespec ts{0, long(ns)};
@@ -89,16 +92,20 @@ bool capture_writer::sleep_on_doorbells(const stop_event& stop, uint32_t batch, 
 }
 
 int capture_writer::flush_if_old() {
+    // A rotated file still being written is completed (its -z started)
+    // soon after its last write, not at the next packet.
+    const int finishing_ms = _files.tend() ? finishing_look_ms : -1;
     if (_buffered_since_ns == 0) {
-        return -1;
+        return finishing_ms;
     }
     const int64_t age = monotonic_ns() - _buffered_since_ns;
     if (age >= _cfg.max_buffer_age_ns) {
         _files.flush();
         _buffered_since_ns = 0;
-        return -1;
+        return finishing_ms;
     }
-    return int((_cfg.max_buffer_age_ns - age + 999'999) / 1'000'000);
+    const int age_ms = int((_cfg.max_buffer_age_ns - age + 999'999) / 1'000'000);
+    return finishing_ms >= 0 ? std::min(age_ms, finishing_ms) : age_ms;
 }
 
 bool capture_writer::refill(size_t q) {

@@ -129,7 +129,8 @@ private:
     void emit_records(record_ref* r, size_t k);
     void emit_filtered(record_ref* r, size_t k);
     // Flushes a regular file whose buffer holds bytes older than
-    // max_buffer_age_ns; otherwise returns how long until it will (ms, for
+    // max_buffer_age_ns, and completes rotated files the disk has
+    // finished; returns how long until either needs another look (ms, for
     // a sleep's timeout; -1 when nothing waits).
     int flush_if_old();
     // How many records of `best`'s stage, from its head, go out before any

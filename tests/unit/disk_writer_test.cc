@@ -9,9 +9,12 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "pcap/disk_writer.h"
 #include "pcap/output.h"
@@ -149,13 +152,14 @@ TEST(DirectOutput, PadAndTruncateKeepsTheLengthExactAfterEveryFlush) {
 
 // A pcap file written through savefile_set on the direct path, flushed at
 // odd moments and rotated: every file reads to its end and together they
-// hold every packet, in order.
+// hold every packet, in order. (The pool holds all of them: a rotation
+// does not wait for the disk, so a smaller one could fill.)
 TEST(DirectOutput, RotatedPcapFilesAreWholeAndComplete) {
     temp_dir dir;
     savefile_config c;
     c.path = dir.file("rot.pcap");
     c.rotate_bytes = 300'000;
-    c.disk_buffer = 8 * block;
+    c.disk_buffer = 64 * block;
     c.disk_block = block;
     savefile_set files(c, section_description{"cpu", "os", "xcap"},
                        std::vector<interface_description>{interface_description{}});
@@ -186,6 +190,201 @@ TEST(DirectOutput, RotatedPcapFilesAreWholeAndComplete) {
     for (uint32_t i = 0; i < n; ++i) {
         ASSERT_EQ(all[i], i);
     }
+}
+
+// A held writer thread stands for a slow disk. Rotations go on without
+// it: the files are opened while none of the earlier ones is written, and
+// no -z command runs on a file before its last write is in. Once the
+// writer goes on, every file is complete, holds its packets in order, and
+// is the size its -z command saw.
+TEST(DirectOutput, RotationDoesNotWaitForTheDisk) {
+    temp_dir dir;
+    std::atomic<bool> released{false};
+    std::atomic<bool> waited_out{false};
+    std::atomic<int> writes{0};
+    savefile_config c;
+    c.path = dir.file("slow.pcap");
+    c.rotate_bytes = 300'000;
+    c.disk_buffer = 64 * block;  // holds every packet below
+    c.disk_block = block;
+    c.post_rotate = "f() { stat -c %s \"$1\" > \"$1.size\"; }; f";
+    c.disk_before_write = [&](const disk_job&) {
+        // Long enough for a test that waits on the disk to fail, not hang.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+        while (!released.load() && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        if (!released.load()) {
+            waited_out = true;
+            released = true;  // once is enough to tell
+        }
+        ++writes;
+        return 0;
+    };
+    savefile_set files(c, section_description{"cpu", "os", "xcap"},
+                       std::vector<interface_description>{interface_description{}});
+    if (files.write_path().rfind("direct", 0) != 0) {
+        GTEST_SKIP() << "no direct I/O in " << dir.path() << ": " << files.write_path();
+    }
+    files.begin();
+    const uint32_t n = 3000;
+    for (uint32_t i = 0; i < n; ++i) {
+        auto p = packet(i, 60 + (i * 37) % 1400);
+        ASSERT_EQ(files.write(t0 + i * 1000ull, p.data(), uint32_t(p.size()), {}), savefile_set::result::written);
+        ASSERT_TRUE(files.end_batch());
+    }
+    const uint64_t opened = files.files_opened();
+    EXPECT_GE(opened, 5u);
+    EXPECT_LE(writes.load(), 1) << "the writer was held, yet wrote";
+    for (uint64_t k = 0; k < opened; ++k) {
+        EXPECT_FALSE(file_exists(rotation_name(c, k, 0) + ".size")) << "-z ran before the file was written";
+    }
+    released = true;
+    files.close();
+    EXPECT_FALSE(waited_out.load()) << "a rotation waited for the held writer";
+    EXPECT_EQ(files.packets_in_files(), n);
+    EXPECT_EQ(files.packets_buffer_full(), 0u);
+    std::vector<uint32_t> all;
+    for (uint64_t k = 0; k < files.files_opened(); ++k) {
+        const std::string f = rotation_name(c, k, 0);
+        EXPECT_EQ(read_text(f + ".size"), std::to_string(file_size(f)) + "\n") << f;
+        auto got = numbers_in(f);
+        all.insert(all.end(), got.begin(), got.end());
+    }
+    ASSERT_EQ(all.size(), n);
+    for (uint32_t i = 0; i < n; ++i) {
+        ASSERT_EQ(all[i], i);
+    }
+}
+
+// A -W ring comes back to a file name while that file is still being
+// written (the writer is held): the rotation waits for it, so the file is
+// not truncated under the writer, and the ring ends with two whole files
+// holding the last packets, in order.
+TEST(DirectOutput, ARingWaitsForTheFileItReopens) {
+    temp_dir dir;
+    std::atomic<bool> released{false};
+    savefile_config c;
+    c.path = dir.file("ring.pcap");
+    c.rotate_bytes = 300'000;
+    c.max_files = 2;
+    c.disk_buffer = 64 * block;
+    c.disk_block = block;
+    c.disk_before_write = [&](const disk_job&) {
+        while (!released.load()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        return 0;
+    };
+    savefile_set files(c, section_description{"cpu", "os", "xcap"},
+                       std::vector<interface_description>{interface_description{}});
+    if (files.write_path().rfind("direct", 0) != 0) {
+        GTEST_SKIP() << "no direct I/O in " << dir.path() << ": " << files.write_path();
+    }
+    files.begin();
+    std::thread release([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        released = true;
+    });
+    const uint32_t n = 3000;
+    uint32_t ring_wait_at = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        auto p = packet(i, 60 + (i * 37) % 1400);
+        const uint64_t before = files.files_opened();
+        ASSERT_EQ(files.write(t0 + i * 1000ull, p.data(), uint32_t(p.size()), {}), savefile_set::result::written);
+        if (before == 2 && files.files_opened() == 3) {
+            ring_wait_at = i;
+            EXPECT_TRUE(released.load()) << "the third file reopened the first before it was written";
+        }
+        files.end_batch();
+    }
+    files.close();
+    release.join();
+    ASSERT_GT(ring_wait_at, 0u);
+    EXPECT_EQ(files.packets_buffer_full(), 0u);
+    auto first = numbers_in(rotation_name(c, 0, 0));
+    auto second = numbers_in(rotation_name(c, 1, 0));
+    // The ring's newest file is whichever holds packet n-1; the other holds the ones just before it.
+    auto& newest = !first.empty() && first.back() == n - 1 ? first : second;
+    auto& older = &newest == &first ? second : first;
+    ASSERT_FALSE(newest.empty());
+    ASSERT_FALSE(older.empty());
+    std::vector<uint32_t> all(older);
+    all.insert(all.end(), newest.begin(), newest.end());
+    EXPECT_EQ(all.back(), n - 1);
+    for (size_t k = 1; k < all.size(); ++k) {
+        ASSERT_EQ(all[k], all[k - 1] + 1) << "a gap at " << k;
+    }
+}
+
+// The disk fails while later files are open already (their rotation did
+// not wait): the failure is the set's, named after the file it happened
+// in, which is cut back to its last whole record; the files after it were
+// never written and are removed; every packet accepted is in a file or
+// counted lost; -z runs on the files that are kept, and only on them.
+TEST(DirectOutput, AFailureBehindTheRotationEndsTheSetAtItsFile) {
+    temp_dir dir;
+    std::atomic<bool> released{false};
+    std::atomic<int> writes{0};
+    savefile_config c;
+    c.path = dir.file("fail.pcap");
+    c.rotate_bytes = 300'000;
+    c.disk_buffer = 64 * block;
+    c.disk_block = block;
+    c.post_rotate = "f() { touch \"$1.z\"; }; f";
+    c.disk_before_write = [&](const disk_job&) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+        while (!released.load() && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        return ++writes == 8 ? ENOSPC : 0;  // a job of the second file
+    };
+    savefile_set files(c, section_description{"cpu", "os", "xcap"},
+                       std::vector<interface_description>{interface_description{}});
+    if (files.write_path().rfind("direct", 0) != 0) {
+        GTEST_SKIP() << "no direct I/O in " << dir.path() << ": " << files.write_path();
+    }
+    files.begin();
+    uint64_t accepted = 0;
+    uint64_t opened_when_released = 0;
+    for (uint32_t i = 0; i < 3000 && !files.failed(); ++i) {
+        auto p = packet(i, 60 + (i * 37) % 1400);
+        if (files.write(t0 + i * 1000ull, p.data(), uint32_t(p.size()), {}) != savefile_set::result::written) {
+            break;
+        }
+        ++accepted;
+        if (i == 2000) {
+            opened_when_released = files.files_opened();
+            released = true;  // the disk goes on, and fails, while later files are open
+        }
+        files.end_batch();
+    }
+    files.close();
+    ASSERT_EQ(files.error(), ENOSPC);
+    const std::string failed_file = files.output_error().file;
+    uint64_t in_files = 0;
+    uint64_t kept = 0;
+    bool after = false;
+    for (uint64_t k = 0; k < 20; ++k) {
+        const std::string f = rotation_name(c, k, 0);
+        if (after) {
+            EXPECT_FALSE(file_exists(f)) << f << " comes after the failure and was never written";
+            EXPECT_FALSE(file_exists(f + ".z"));
+            continue;
+        }
+        ASSERT_TRUE(file_exists(f)) << f;
+        ++kept;
+        in_files += numbers_in(f).size();
+        EXPECT_TRUE(file_exists(f + ".z")) << "-z did not run on " << f;
+        after = f == failed_file;
+    }
+    ASSERT_TRUE(after) << "no file is named as the failed one: " << failed_file;
+    EXPECT_NE(failed_file, rotation_name(c, 0, 0)) << "the test needs a later file to fail";
+    EXPECT_GT(opened_when_released, kept) << "the test needs files opened after the one that fails";
+    EXPECT_EQ(files.files_opened(), kept);
+    EXPECT_EQ(files.packets_in_files(), in_files);
+    EXPECT_EQ(files.packets_in_files() + files.packets_lost(), accepted);
+    EXPECT_GT(files.packets_lost(), 0u);
 }
 
 // With every block held elsewhere, what the capture hands over goes to the
