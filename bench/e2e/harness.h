@@ -46,6 +46,7 @@ struct run_spec {
     // folder has the page cache dropped before the run.
     std::string dir;
     std::vector<std::string> xcap_args;  // more options for xcap (e.g. --buffer-len 0)
+    uint32_t rotate_mb = 0;              // -C for xcap and tcpdump: files FILE, FILE1, ... (0 = one file)
     std::string label;                   // the tool's name in the results ("" = tool)
 };
 
@@ -54,7 +55,8 @@ struct run_result {
     uint64_t offered = 0;       // the generator's count
     double offered_mpps = 0;    // as the generator achieved it
     uint64_t delivered = 0;     // the receiving interface's rx_packets
-    uint64_t written = 0;       // packets in the tool's file
+    uint64_t written = 0;       // packets in the tool's file (files, with -C)
+    uint32_t files = 0;         // files the tool wrote
     double own_user_s = 0, own_sys_s = 0;
     double own_exact_s = -1;    // the same from schedstat, to the ns (-1: not available)
     // Machine CPU spent on capturing: the tool's own and the kernel's receive

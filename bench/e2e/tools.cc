@@ -3,6 +3,7 @@
 // the kernel's receive path counted over the flood and its drain, then
 // stopped with SIGINT and its file counted.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cinttypes>
 #include <optional>
@@ -91,6 +92,9 @@ run_result harness::capture(const run_spec& spec) {
     if (spec.tool == "xcap") {
         argv.insert(argv.end(), {XCAP_BIN, "-q", "-i", _net.receiver_if(), "-w", file});
         argv.insert(argv.end(), spec.xcap_args.begin(), spec.xcap_args.end());
+        if (spec.rotate_mb) {
+            argv.insert(argv.end(), {"-C", std::to_string(spec.rotate_mb)});
+        }
     } else if (spec.tool == "xcap-tap") {
         // Tap mode attaches its own program, which passes every packet on.
         argv.insert(argv.end(), {XCAP_BIN, "-q", "--tap", "-i", _net.receiver_if(), "-w", file});
@@ -101,6 +105,11 @@ run_result harness::capture(const run_spec& spec) {
         }
         if (spec.tool == "tcpdump") {
             argv.insert(argv.end(), {"tcpdump", "-i", _net.receiver_if(), "-B", "65536", "-w", file});
+            if (spec.rotate_mb) {
+                // tcpdump opens each later file after it has become the
+                // user "tcpdump", who cannot write in root's folder: stay root.
+                argv.insert(argv.end(), {"-C", std::to_string(spec.rotate_mb), "-Z", "root"});
+            }
         } else {
             // The same 64 MiB of packet buffer as tcpdump -B 65536 and
             // xcap's default -B: left to itself netsniff-ng sizes its ring
@@ -225,18 +234,29 @@ run_result harness::capture(const run_spec& spec) {
     finish_capture(c, spec.tool);
     p.tool_output = read_text(out) + read_text(err);
     parse_tool_drops(p, p.tool_output);
-    if (p.error.empty()) {
-        try {
-            capture_reader r(file);
-            read_packet pk;
-            while (r.next(pk)) {
-                ++p.written;
+    // With -C the files are FILE, FILE1, FILE2, ... (xcap and tcpdump alike).
+    for (uint32_t k = 0;; ++k) {
+        const std::string f = k == 0 ? file : file + std::to_string(k);
+        if (k > 0 && access(f.c_str(), F_OK) != 0) {
+            break;
+        }
+        if (p.error.empty()) {
+            try {
+                capture_reader r(f);
+                read_packet pk;
+                while (r.next(pk)) {
+                    ++p.written;
+                }
+            } catch (const read_error& e) {
+                p.error = f + ": " + e.what();
             }
-        } catch (const read_error& e) {
-            p.error = e.what();
+        }
+        p.files = k + 1;
+        sh("rm -f " + quote(f));
+        if (!spec.rotate_mb) {
+            break;
         }
     }
-    sh("rm -f " + quote(file));
     return p;
 }
 
