@@ -10,7 +10,8 @@ A tiny run's figures are rough: what is checked is that each was measured
 at all. Rates, counts and times above zero (CPU times read in 10 ms ticks
 not negative: a tiny run may not reach one tick), losses between 0 and
 100 %, no error, every peer tool present (tcpdump and netsniff-ng for capture,
-tcpreplay for replay; the disk phase with the disk's dd figure). A climb with no lossless step has no best rate
+tcpreplay for replay; the disk phase with the disk's dd figure; the rotate
+phase's -C runs in more than one file). A climb with no lossless step has no best rate
 (null): that is a busy machine, not a broken benchmark, and its runs are
 checked like every other. Prints one line per problem and exits 1 if any.
 """
@@ -142,6 +143,17 @@ def check_harness(path):
         missing = {"xcap", "xcap --buffer-len 0", "tcpdump", "netsniff-ng"} - {r.get("label") for r in disk_runs}
         if missing:
             problem(f"{path}: disk: no runs of {', '.join(sorted(missing))}")
+        rotations = [r for r in runs if r.get("phase") == "rotate"]
+        if not rotations:
+            problem(f"{path}: rotate: no runs")
+        for r in rotations:
+            where = f"{path}: rotate {r.get('label')}"
+            if r.get("error"):
+                problem(f"{where}: {r['error']}")
+                continue
+            positive(where, "written", r.get("written"))
+            if r.get("rotate_mb") and r.get("written", 0) * 1530 > r["rotate_mb"] * 1_000_000 and r.get("files", 0) < 2:
+                problem(f"{where}: {r.get('written')} packets in {r.get('files')} file(s): -C {r['rotate_mb']} did not rotate")
 
     pacing = data.get("pacing")
     if not pacing or not pacing.get("runs"):

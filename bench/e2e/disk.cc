@@ -82,6 +82,7 @@ void disk_bench::rotate(harness& h) {
     const rotation_tool tools[] = {
         {"xcap", "xcap (one file)", {}, 0},
         {"xcap", "xcap -C 100", {}, 100},
+        {"xcap", "xcap --buffer-len 1g -C 100", {"--buffer-len", "1g"}, 100},
         {"xcap", "xcap --buffer-len 0 -C 100", {"--buffer-len", "0"}, 100},
         {"tcpdump", "tcpdump -C 100", {}, 100},
     };

@@ -12,8 +12,9 @@
 //
 // Phase "rotate": the same folder, 1514 B at 0.3 Mpps (about 460 MB/s,
 // well under the disk's rate) written as -C 100 files (a new file every
-// 0.2 s) by xcap (direct I/O), xcap --buffer-len 0 and tcpdump, and by
-// xcap without -C for the rate's own figure: what rotating costs.
+// 0.2 s) by xcap (direct I/O, with the default pool and with 1 GiB),
+// xcap --buffer-len 0 and tcpdump, and by xcap without -C for the rate's
+// own figure: what rotating costs.
 #include "harness.h"
 
 namespace xcap::e2e {

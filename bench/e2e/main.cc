@@ -21,8 +21,8 @@
 //   disk     1514 B at 0.6 Mpps (8,000,000) and 64 B at 1.2 Mpps written to a disk
 //            folder (not tmpfs), page cache dropped before each run, beside dd's
 //            direct-write rate
-//   rotate   1514 B at 0.3 Mpps into the same folder as -C 100 files (xcap, xcap
-//            --buffer-len 0, tcpdump) and as one file (xcap): what rotating costs
+//   rotate   1514 B at 0.3 Mpps into the same folder as -C 100 files (xcap, with
+//            --buffer-len 1g and 0, tcpdump) and as one file (xcap): what rotating costs
 //   replay   xcap replay --topspeed against tcpreplay --topspeed -K, wall clock
 //   pacing   xcap replay --pps 100000: send-time error p50/p99/max
 //   xdpdump  whether xdpdump can run here at all (it cannot on this kernel)

@@ -19,13 +19,14 @@ std::string json_run(const run_result& p) {
                "\"machine_s\": %.3f, \"machine_ns_per_pkt\": %.1f, \"machine_busy_s\": %.3f, \"machine_busy_ns_per_pkt\": %.1f, "
                "\"rx_softirq_s\": %.4f, \"rx_softirq_ns_per_pkt\": %.1f, \"generator_s\": %.3f, \"window_s\": %.3f, "
                "\"setup_s\": %.2f, \"setup_cpu_s\": %.2f, \"tool_drops\": %" PRId64 ", \"drop_detail\": %s, "
-               "\"throttled_periods\": %" PRIu64 ", \"label\": %s, \"load\": %s, \"error\": %s}",
+               "\"throttled_periods\": %" PRIu64 ", \"label\": %s, \"files\": %u, \"rotate_mb\": %u, \"load\": %s, "
+               "\"error\": %s}",
                json_str(p.spec.phase).c_str(), json_str(p.spec.tool).c_str(), p.spec.size, p.spec.asked_mpps,
                p.spec.budget ? "true" : "false", p.offered, p.offered_mpps, p.delivered, p.written, p.loss_pct(),
                p.own_user_s, p.own_sys_s, p.own_ns(), p.machine_s, p.machine_ns(), p.machine_busy_s, p.machine_busy_ns(),
                p.rx_softirq_s, p.rx_ns(), p.generator_s, p.window_s, p.setup_s, p.setup_cpu_s, p.tool_drops,
-               json_str(p.drop_detail).c_str(), p.throttled, json_str(p.spec.label).c_str(), json_str(p.load).c_str(),
-               json_str(p.error).c_str());
+               json_str(p.drop_detail).c_str(), p.throttled, json_str(p.spec.label).c_str(), p.files, p.spec.rotate_mb,
+               json_str(p.load).c_str(), json_str(p.error).c_str());
 }
 
 }  // namespace
