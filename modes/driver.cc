@@ -45,7 +45,7 @@ struct capture_thread {
 // one going down or up, or its MTU raised past its frame_limit, is a warning
 // line, and the capture goes on.
 capture_end supervise(const capture_options& opts, const std::vector<watched_link>& links,
-                      const stop_signals& signals, const capture_writer& writer, const savefile_set& files,
+                      const stop_signals& signals, const capture_writer& writer,
                       const std::function<capture_totals()>& collect, const capture_log& log, int64_t start,
                       std::string* gone) {
     capture_totals prev = collect();
@@ -83,7 +83,7 @@ capture_end supervise(const capture_options& opts, const std::vector<watched_lin
             if (writer.files_done()) {
                 return capture_end::files_done;
             }
-            return files.error() == EPIPE ? capture_end::output_closed : capture_end::output_failed;
+            return writer.output_error() == EPIPE ? capture_end::output_closed : capture_end::output_failed;
         }
         for (size_t i = 0; i < links.size(); ++i) {
             const link_monitor::state* state = &links[i].monitor->update();
@@ -262,7 +262,7 @@ capture_result run_mode(capture_mode& mode, const capture_options& opts, const c
     {
         capture_thread ct;
         ct.thread = start_thread(mode.thread_name(), -1, [&] { writer.run(ct.stop); });
-        result.end = supervise(opts, links, signals, writer, files, collect, log, start, &result.gone_interface);
+        result.end = supervise(opts, links, signals, writer, collect, log, start, &result.gone_interface);
         // Stop the input first, then drain: the capture thread empties what
         // the rings hold (a packet between the program and its ring when
         // the program is detached included) and flushes.

@@ -360,6 +360,7 @@ void capture_writer::run(const stop_event& stop) {
             // Keep giving records back until the stop, but tell the main
             // thread now.
             if (!_finished.requested()) {
+                _output_error = _files.error();
                 _finished.request();
             }
         }
@@ -436,7 +437,10 @@ void capture_writer::run(const stop_event& stop) {
         nap_ns = min_nap_ns;
     }
     _files.flush();
-    _finished.request();
+    if (!_finished.requested()) {
+        _output_error = _files.error();
+        _finished.request();
+    }
 }
 
 }  // namespace xcap

@@ -103,6 +103,10 @@ public:
     bool filters() const { return _cfg.filter != nullptr; }
     // -W with -G finished its last file.
     bool files_done() const { return _files_done; }
+    // Once finished(): the files' error (savefile_set::error()) when it
+    // became finished, read on the capture thread; the savefile_set
+    // itself is the capture thread's until run() returns.
+    int output_error() const { return _output_error; }
 
     // One pass over the sources: peek, merge, write, release. `draining`
     // lifts the merge wait. Returns how many records were peeked. Exposed for
@@ -155,6 +159,7 @@ private:
     std::vector<uint8_t> _gathered;  // a multi-buffer packet in one piece, for the filter
     bool _limit_reached = false;
     bool _files_done = false;
+    int _output_error = 0;  // written before _finished is requested
     stop_event _finished;
 };
 
