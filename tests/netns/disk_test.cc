@@ -84,6 +84,22 @@ protected:
 class FullDisk : public Disk {
 protected:
     unsigned mib() const override { return 8; }
+
+    static constexpr uint64_t sent = 20000;
+
+    // 20000 frames of the mix (about 14 MB) sent to xcap with `args`
+    // writing into the 8 MiB file system, then SIGINT: xcap exits 1 and
+    // says the disk is full. Returns what it wrote on stderr.
+    std::string fill_up(const std::vector<std::string>& args, const std::string& name) {
+        child x = start(xcap(args), name, "queue 1:");
+        send(sent, {"--threads", "1", "--pps", "40000"});
+        usleep(500'000);
+        x.signal(SIGINT);
+        EXPECT_EQ(x.wait(30), 1);
+        const std::string err = read_text(path(name + ".err"));
+        EXPECT_NE(err.find("No space left on device"), std::string::npos) << err;
+        return err;
+    }
 };
 
 uint64_t packets_in(const std::string& file) {
@@ -143,15 +159,8 @@ TEST_F(Disk, RotationOnDirectIoKeepsEveryPacket) {
 // ends on a whole record and holds exactly the packets the summary counts
 // as captured; the rest are write errors, none silent.
 TEST_F(FullDisk, StopsAtTheLastWholeRecordWithTheCountExact) {
-    child x = start(xcap({"-v", "-w", disk->file("full.pcap")}), "f", "queue 1:");
-    const uint64_t sent = 20000;
-    send(sent, {"--threads", "1", "--pps", "40000"});
-    usleep(500'000);
-    x.signal(SIGINT);
-    EXPECT_EQ(x.wait(30), 1);
-    const std::string err = read_text(path("f.err"));
+    const std::string err = fill_up({"-v", "-w", disk->file("full.pcap")}, "f");
     EXPECT_NE(err.find("full.pcap: direct I/O"), std::string::npos) << err;
-    EXPECT_NE(err.find("No space left on device"), std::string::npos) << err;
     const uint64_t in_file = packets_in(disk->file("full.pcap"));
     EXPECT_GT(in_file, 100u);
     EXPECT_LT(in_file, sent);
@@ -168,14 +177,7 @@ TEST_F(FullDisk, StopsAtTheLastWholeRecordWithTheCountExact) {
 // removed); the error names the file; and the files hold exactly what the
 // summary counts as captured.
 TEST_F(FullDisk, RotationStopsAtTheFileTheDiskFilledUp) {
-    child x = start(xcap({"-v", "-C", "1", "-w", disk->file("rf.pcap")}), "rf", "queue 1:");
-    const uint64_t sent = 20000;
-    send(sent, {"--threads", "1", "--pps", "40000"});
-    usleep(500'000);
-    x.signal(SIGINT);
-    EXPECT_EQ(x.wait(30), 1);
-    const std::string err = read_text(path("rf.err"));
-    EXPECT_NE(err.find("No space left on device"), std::string::npos) << err;
+    const std::string err = fill_up({"-v", "-C", "1", "-w", disk->file("rf.pcap")}, "rf");
     SCOPED_TRACE(err);
     uint64_t in_files = 0;
     std::string last;

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <thread>
 
 #include "pcap/disk_writer.h"
@@ -57,6 +58,73 @@ std::vector<uint32_t> numbers_in(const std::string& path) {
     EXPECT_EQ(error, "") << path;
     return n;
 }
+
+// The rotation tests' set: pcap files of at most 300,000 bytes on the
+// direct path, from a pool that holds every packet they write (64 blocks
+// of 64 KiB), so a full pool never drops any.
+savefile_config rotating(const temp_dir& dir, const std::string& name) {
+    savefile_config c;
+    c.path = dir.file(name);
+    c.rotate_bytes = 300'000;
+    c.disk_buffer = 64 * block;
+    c.disk_block = block;
+    return c;
+}
+
+std::unique_ptr<savefile_set> open_set(const savefile_config& c) {
+    return std::make_unique<savefile_set>(c, section_description{"cpu", "os", "xcap"},
+                                          std::vector<interface_description>{interface_description{}});
+}
+
+// Why the set is not on the direct path here, or "".
+std::string not_direct(const savefile_set& files, const temp_dir& dir) {
+    return files.write_path().rfind("direct", 0) == 0 ? ""
+                                                      : "no direct I/O in " + dir.path() + ": " + files.write_path();
+}
+
+// Packet `i` of the rotation tests: its number, then 60 to 1459 bytes.
+savefile_set::result write_numbered(savefile_set& files, uint32_t i) {
+    auto p = packet(i, 60 + (i * 37) % 1400);
+    return files.write(t0 + i * 1000ull, p.data(), uint32_t(p.size()), {});
+}
+
+// The numbers in files 0 .. count-1 of the set, in file order.
+std::vector<uint32_t> numbers_in_set(const savefile_config& c, uint64_t count) {
+    std::vector<uint32_t> all;
+    for (uint64_t k = 0; k < count; ++k) {
+        auto got = numbers_in(rotation_name(c, k, 0));
+        all.insert(all.end(), got.begin(), got.end());
+    }
+    return all;
+}
+
+// Each of 0 .. n-1 once, in order.
+void expect_every_packet_in_order(const std::vector<uint32_t>& all, uint32_t n) {
+    ASSERT_EQ(all.size(), n);
+    for (uint32_t i = 0; i < n; ++i) {
+        ASSERT_EQ(all[i], i);
+    }
+}
+
+// Stands for a slow disk: the writer thread waits in before_write until
+// released, or, so that a test waiting on the disk fails instead of
+// hanging, until `limit` has passed (waited_out says so; the writer is
+// then let go for good).
+struct writer_gate {
+    std::atomic<bool> released{false};
+    std::atomic<bool> waited_out{false};
+    void hold(std::chrono::milliseconds limit) {
+        const auto until = std::chrono::steady_clock::now() + limit;
+        while (!released.load()) {
+            if (std::chrono::steady_clock::now() >= until) {
+                waited_out = true;
+                released = true;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    }
+};
 
 }  // namespace
 
@@ -156,40 +224,27 @@ TEST(DirectOutput, PadAndTruncateKeepsTheLengthExactAfterEveryFlush) {
 // does not wait for the disk, so a smaller one could fill.)
 TEST(DirectOutput, RotatedPcapFilesAreWholeAndComplete) {
     temp_dir dir;
-    savefile_config c;
-    c.path = dir.file("rot.pcap");
-    c.rotate_bytes = 300'000;
-    c.disk_buffer = 64 * block;
-    c.disk_block = block;
-    savefile_set files(c, section_description{"cpu", "os", "xcap"},
-                       std::vector<interface_description>{interface_description{}});
-    if (files.write_path().rfind("direct", 0) != 0) {
-        GTEST_SKIP() << "no direct I/O in " << dir.path() << ": " << files.write_path();
+    const savefile_config c = rotating(dir, "rot.pcap");
+    auto files = open_set(c);
+    if (auto why = not_direct(*files, dir); !why.empty()) {
+        GTEST_SKIP() << why;
     }
-    files.begin();
+    files->begin();
     const uint32_t n = 3000;
     for (uint32_t i = 0; i < n; ++i) {
-        auto p = packet(i, 60 + (i * 37) % 1400);
-        ASSERT_EQ(files.write(t0 + i * 1000ull, p.data(), uint32_t(p.size()), {}), savefile_set::result::written);
+        ASSERT_EQ(write_numbered(*files, i), savefile_set::result::written);
         if (i % 333 == 0) {
-            files.flush();
+            files->flush();
         }
     }
-    files.close();
-    EXPECT_EQ(files.packets_in_files(), n);
-    EXPECT_EQ(files.packets_buffer_full(), 0u);
-    std::vector<uint32_t> all;
-    for (uint64_t k = 0; k < files.files_opened(); ++k) {
-        const std::string f = rotation_name(c, k, 0);
-        EXPECT_LE(file_size(f), c.rotate_bytes) << f;
-        auto got = numbers_in(f);
-        all.insert(all.end(), got.begin(), got.end());
+    files->close();
+    EXPECT_EQ(files->packets_in_files(), n);
+    EXPECT_EQ(files->packets_buffer_full(), 0u);
+    EXPECT_GE(files->files_opened(), 3u);
+    for (uint64_t k = 0; k < files->files_opened(); ++k) {
+        EXPECT_LE(file_size(rotation_name(c, k, 0)), c.rotate_bytes) << k;
     }
-    EXPECT_GE(files.files_opened(), 3u);
-    ASSERT_EQ(all.size(), n);
-    for (uint32_t i = 0; i < n; ++i) {
-        ASSERT_EQ(all[i], i);
-    }
+    expect_every_packet_in_order(numbers_in_set(c, files->files_opened()), n);
 }
 
 // A held writer thread stands for a slow disk. Rotations go on without
@@ -199,62 +254,41 @@ TEST(DirectOutput, RotatedPcapFilesAreWholeAndComplete) {
 // is the size its -z command saw.
 TEST(DirectOutput, RotationDoesNotWaitForTheDisk) {
     temp_dir dir;
-    std::atomic<bool> released{false};
-    std::atomic<bool> waited_out{false};
+    writer_gate gate;
     std::atomic<int> writes{0};
-    savefile_config c;
-    c.path = dir.file("slow.pcap");
-    c.rotate_bytes = 300'000;
-    c.disk_buffer = 64 * block;  // holds every packet below
-    c.disk_block = block;
+    savefile_config c = rotating(dir, "slow.pcap");
     c.post_rotate = "f() { stat -c %s \"$1\" > \"$1.size\"; }; f";
     c.disk_before_write = [&](const disk_job&) {
-        // Long enough for a test that waits on the disk to fail, not hang.
-        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-        while (!released.load() && std::chrono::steady_clock::now() < until) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
-        if (!released.load()) {
-            waited_out = true;
-            released = true;  // once is enough to tell
-        }
+        gate.hold(std::chrono::seconds(3));
         ++writes;
         return 0;
     };
-    savefile_set files(c, section_description{"cpu", "os", "xcap"},
-                       std::vector<interface_description>{interface_description{}});
-    if (files.write_path().rfind("direct", 0) != 0) {
-        GTEST_SKIP() << "no direct I/O in " << dir.path() << ": " << files.write_path();
+    auto files = open_set(c);
+    if (auto why = not_direct(*files, dir); !why.empty()) {
+        GTEST_SKIP() << why;
     }
-    files.begin();
+    files->begin();
     const uint32_t n = 3000;
     for (uint32_t i = 0; i < n; ++i) {
-        auto p = packet(i, 60 + (i * 37) % 1400);
-        ASSERT_EQ(files.write(t0 + i * 1000ull, p.data(), uint32_t(p.size()), {}), savefile_set::result::written);
-        ASSERT_TRUE(files.end_batch());
+        ASSERT_EQ(write_numbered(*files, i), savefile_set::result::written);
+        ASSERT_TRUE(files->end_batch());
     }
-    const uint64_t opened = files.files_opened();
+    const uint64_t opened = files->files_opened();
     EXPECT_GE(opened, 5u);
     EXPECT_LE(writes.load(), 1) << "the writer was held, yet wrote";
     for (uint64_t k = 0; k < opened; ++k) {
         EXPECT_FALSE(file_exists(rotation_name(c, k, 0) + ".size")) << "-z ran before the file was written";
     }
-    released = true;
-    files.close();
-    EXPECT_FALSE(waited_out.load()) << "a rotation waited for the held writer";
-    EXPECT_EQ(files.packets_in_files(), n);
-    EXPECT_EQ(files.packets_buffer_full(), 0u);
-    std::vector<uint32_t> all;
-    for (uint64_t k = 0; k < files.files_opened(); ++k) {
+    gate.released = true;
+    files->close();
+    EXPECT_FALSE(gate.waited_out.load()) << "a rotation waited for the held writer";
+    EXPECT_EQ(files->packets_in_files(), n);
+    EXPECT_EQ(files->packets_buffer_full(), 0u);
+    for (uint64_t k = 0; k < files->files_opened(); ++k) {
         const std::string f = rotation_name(c, k, 0);
         EXPECT_EQ(read_text(f + ".size"), std::to_string(file_size(f)) + "\n") << f;
-        auto got = numbers_in(f);
-        all.insert(all.end(), got.begin(), got.end());
     }
-    ASSERT_EQ(all.size(), n);
-    for (uint32_t i = 0; i < n; ++i) {
-        ASSERT_EQ(all[i], i);
-    }
+    expect_every_packet_in_order(numbers_in_set(c, files->files_opened()), n);
 }
 
 // A -W ring comes back to a file name while that file is still being
@@ -263,45 +297,37 @@ TEST(DirectOutput, RotationDoesNotWaitForTheDisk) {
 // holding the last packets, in order.
 TEST(DirectOutput, ARingWaitsForTheFileItReopens) {
     temp_dir dir;
-    std::atomic<bool> released{false};
-    savefile_config c;
-    c.path = dir.file("ring.pcap");
-    c.rotate_bytes = 300'000;
+    writer_gate gate;
+    savefile_config c = rotating(dir, "ring.pcap");
     c.max_files = 2;
-    c.disk_buffer = 64 * block;
-    c.disk_block = block;
     c.disk_before_write = [&](const disk_job&) {
-        while (!released.load()) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
+        gate.hold(std::chrono::seconds(30));
         return 0;
     };
-    savefile_set files(c, section_description{"cpu", "os", "xcap"},
-                       std::vector<interface_description>{interface_description{}});
-    if (files.write_path().rfind("direct", 0) != 0) {
-        GTEST_SKIP() << "no direct I/O in " << dir.path() << ": " << files.write_path();
+    auto files = open_set(c);
+    if (auto why = not_direct(*files, dir); !why.empty()) {
+        GTEST_SKIP() << why;
     }
-    files.begin();
+    files->begin();
     std::thread release([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        released = true;
+        gate.released = true;
     });
     const uint32_t n = 3000;
     uint32_t ring_wait_at = 0;
     for (uint32_t i = 0; i < n; ++i) {
-        auto p = packet(i, 60 + (i * 37) % 1400);
-        const uint64_t before = files.files_opened();
-        ASSERT_EQ(files.write(t0 + i * 1000ull, p.data(), uint32_t(p.size()), {}), savefile_set::result::written);
-        if (before == 2 && files.files_opened() == 3) {
+        const uint64_t before = files->files_opened();
+        ASSERT_EQ(write_numbered(*files, i), savefile_set::result::written);
+        if (before == 2 && files->files_opened() == 3) {
             ring_wait_at = i;
-            EXPECT_TRUE(released.load()) << "the third file reopened the first before it was written";
+            EXPECT_TRUE(gate.released.load()) << "the third file reopened the first before it was written";
         }
-        files.end_batch();
+        files->end_batch();
     }
-    files.close();
+    files->close();
     release.join();
     ASSERT_GT(ring_wait_at, 0u);
-    EXPECT_EQ(files.packets_buffer_full(), 0u);
+    EXPECT_EQ(files->packets_buffer_full(), 0u);
     auto first = numbers_in(rotation_name(c, 0, 0));
     auto second = numbers_in(rotation_name(c, 1, 0));
     // The ring's newest file is whichever holds packet n-1; the other holds the ones just before it.
@@ -324,44 +350,35 @@ TEST(DirectOutput, ARingWaitsForTheFileItReopens) {
 // counted lost; -z runs on the files that are kept, and only on them.
 TEST(DirectOutput, AFailureBehindTheRotationEndsTheSetAtItsFile) {
     temp_dir dir;
-    std::atomic<bool> released{false};
+    writer_gate gate;
     std::atomic<int> writes{0};
-    savefile_config c;
-    c.path = dir.file("fail.pcap");
-    c.rotate_bytes = 300'000;
-    c.disk_buffer = 64 * block;
-    c.disk_block = block;
+    savefile_config c = rotating(dir, "fail.pcap");
     c.post_rotate = "f() { touch \"$1.z\"; }; f";
     c.disk_before_write = [&](const disk_job&) {
-        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-        while (!released.load() && std::chrono::steady_clock::now() < until) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
+        gate.hold(std::chrono::seconds(3));
         return ++writes == 8 ? ENOSPC : 0;  // a job of the second file
     };
-    savefile_set files(c, section_description{"cpu", "os", "xcap"},
-                       std::vector<interface_description>{interface_description{}});
-    if (files.write_path().rfind("direct", 0) != 0) {
-        GTEST_SKIP() << "no direct I/O in " << dir.path() << ": " << files.write_path();
+    auto files = open_set(c);
+    if (auto why = not_direct(*files, dir); !why.empty()) {
+        GTEST_SKIP() << why;
     }
-    files.begin();
+    files->begin();
     uint64_t accepted = 0;
     uint64_t opened_when_released = 0;
-    for (uint32_t i = 0; i < 3000 && !files.failed(); ++i) {
-        auto p = packet(i, 60 + (i * 37) % 1400);
-        if (files.write(t0 + i * 1000ull, p.data(), uint32_t(p.size()), {}) != savefile_set::result::written) {
+    for (uint32_t i = 0; i < 3000 && !files->failed(); ++i) {
+        if (write_numbered(*files, i) != savefile_set::result::written) {
             break;
         }
         ++accepted;
         if (i == 2000) {
-            opened_when_released = files.files_opened();
-            released = true;  // the disk goes on, and fails, while later files are open
+            opened_when_released = files->files_opened();
+            gate.released = true;  // the disk goes on, and fails, while later files are open
         }
-        files.end_batch();
+        files->end_batch();
     }
-    files.close();
-    ASSERT_EQ(files.error(), ENOSPC);
-    const std::string failed_file = files.output_error().file;
+    files->close();
+    ASSERT_EQ(files->error(), ENOSPC);
+    const std::string failed_file = files->output_error().file;
     uint64_t in_files = 0;
     uint64_t kept = 0;
     bool after = false;
@@ -381,10 +398,10 @@ TEST(DirectOutput, AFailureBehindTheRotationEndsTheSetAtItsFile) {
     ASSERT_TRUE(after) << "no file is named as the failed one: " << failed_file;
     EXPECT_NE(failed_file, rotation_name(c, 0, 0)) << "the test needs a later file to fail";
     EXPECT_GT(opened_when_released, kept) << "the test needs files opened after the one that fails";
-    EXPECT_EQ(files.files_opened(), kept);
-    EXPECT_EQ(files.packets_in_files(), in_files);
-    EXPECT_EQ(files.packets_in_files() + files.packets_lost(), accepted);
-    EXPECT_GT(files.packets_lost(), 0u);
+    EXPECT_EQ(files->files_opened(), kept);
+    EXPECT_EQ(files->packets_in_files(), in_files);
+    EXPECT_EQ(files->packets_in_files() + files->packets_lost(), accepted);
+    EXPECT_GT(files->packets_lost(), 0u);
 }
 
 // With every block held elsewhere, what the capture hands over goes to the
