@@ -60,7 +60,9 @@ struct disk_job {
 // A writer thread fed by one capture thread through two single-producer,
 // single-consumer rings: filled blocks go in with submit() and come back,
 // written (or not, after a failure), through reclaim(). The capture thread
-// never waits on the disk but in drain() (the end of a file).
+// never waits on the disk but in drain() (the end of the capture, a -W
+// ring reopening a file) and wait_any() (one write, when the pool is full
+// and a file's headers or closing statistics need a block).
 //
 // The writer pwrite()s each block rounded up to direct_align (the capture
 // thread zeroes the padding); a block whose real length is shorter is the

@@ -98,10 +98,12 @@ std::string rotation_name(const savefile_config& cfg, uint64_t index, int64_t wh
 // fails the set for good: nothing more is written and no further file is
 // opened. The file that failed is cut back to its last whole record (pcap
 // record, or pcapng block after an intact SHB and IDBs), so it still reads
-// to the end. Every packet write() accepted is then either in a file,
-// counted by packets_in_files(), or lost, counted by packets_lost(); their
-// sum is the number of packets accepted. The counting costs nothing per
-// packet: the failed buffer is walked once.
+// to the end. With direct I/O the failure may be found after later files
+// were opened (a rotation does not wait for the disk): the writer wrote
+// none of them, and they are removed. Every packet write() accepted is
+// then either in a file, counted by packets_in_files(), or lost, counted
+// by packets_lost(); their sum is the number of packets accepted. The
+// counting costs nothing per packet: the failed buffer is walked once.
 //
 // Threading: one thread (the writer) owns it. The statistics source and
 // post_rotate_report are called on that thread.
