@@ -397,9 +397,8 @@ bool savefile_set::close_polling(const std::function<bool()>* abandon) {
     if (!_closed) {
         _closed = true;
         if (_out) {
-            finish_file(true);
-        }
-        if (_disk) {
+            finish_file(true);  // drains, and completes the files handed off before it
+        } else if (_disk) {
             _disk->drain();
             tend();
         }
