@@ -63,7 +63,8 @@ int capture_exit(console& out, capture_end end, const output_failure& error, con
     // EPIPE is the reader of a pipe going away: the normal end of `-w - | head`.
     if (end == capture_end::output_failed || (error.error && error.error != EPIPE)) {
         return fail(exit_runtime, "writing " + error.file + " failed: " + std::strerror(error.error),
-                    "the file ends on a whole packet and holds every " + counted +
+                    (error.removed ? "nothing of it could be written, so it was removed"
+                                   : "the file ends on a whole packet and holds every " + counted) +
                         "; free space or choose another output");
     }
     return exit_ok;

@@ -132,6 +132,10 @@ public:
     // Standard output or anything not a regular file (FIFO, socket,
     // character device): someone may be reading it as it is written.
     bool is_stream() const { return _is_stream; }
+    // A regular file this output opened that holds nothing it wrote and
+    // nothing from before (it created the file, or emptied it for its
+    // first write): removing it loses nothing.
+    bool holds_nothing() const { return _is_regular && _written == 0 && (_created || !_truncate_pending); }
     const std::string& name() const { return _name; }
     bool failed() const { return _errno != 0; }
     int error() const { return _errno; }      // errno of the first failed write

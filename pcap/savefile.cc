@@ -199,21 +199,32 @@ void savefile_set::finish_file(bool wait) {
 void savefile_set::complete(finishing_file f) {
     bool keep = f.is_file;
     if (f.out->failed()) {
+        bool remove = false;
         if (!_failed_errno) {
             _failed_errno = f.out->error();
             _failed_file = f.out->name();
+            // The first write failed (the disk was full before the headers
+            // were in): the file was cut back to nothing, which no reader
+            // takes for a capture file.
+            remove = _failed_removed = f.is_file && f.out->holds_nothing();
         } else if (f.out->direct() && f.out->error() == ECANCELED && f.out->bytes_written() == 0) {
             // Opened while a file before it was still being written, which
             // then failed: the writer wrote none of this one, and without
             // the wait it would not have been opened. Its records are
             // counted lost.
+            remove = true;
+        }
+        if (remove) {
             unlink(f.name.c_str());
             --_files_opened;
             keep = false;
             if (_name == f.name) {
-                _name = _failed_file;
+                _name = _last_kept;
             }
         }
+    }
+    if (keep) {
+        _last_kept = f.name;
     }
     _lost_closed += f.out->packets_lost();
     _wire_lost_closed += f.out->wire_bytes_lost();
@@ -437,6 +448,9 @@ std::string savefile_set::files_description() const {
     if (_cfg.path == "-") {
         return "standard output";
     }
+    if (_files_opened == 0 && _failed_removed) {
+        return "no file";
+    }
     if (_files_opened <= 1) {
         return _first_name.empty() ? _name : _first_name;
     }
@@ -450,7 +464,7 @@ std::string savefile_set::files_description() const {
 
 output_failure savefile_set::output_error() const {
     if (_failed_errno) {
-        return {_failed_errno, _failed_file};
+        return {_failed_errno, _failed_file, _failed_removed};
     }
     for (const auto& f : _finishing) {
         if (f.out->failed()) {

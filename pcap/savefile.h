@@ -42,6 +42,7 @@ struct post_rotate_pending {
 struct output_failure {
     int error = 0;
     std::string file;
+    bool removed = false;  // nothing of the file could be written, so it was removed
 };
 
 // "x.pcapng" → pcapng; anything else → pcap.
@@ -251,7 +252,8 @@ public:
     // The file open now becomes uid's and gid's (output::give_to): 0 or the errno.
     int give_to(uid_t uid, gid_t gid) { return _out ? _out->give_to(uid, gid) : 0; }
     // The files written, for the summary: the one file's name, or with
-    // rotation "FIRST .. LAST (N files)" (a -W ring: the names it used).
+    // rotation "FIRST .. LAST (N files)" (a -W ring: the names it used), or
+    // "no file" when the only one was removed (nothing of it was written).
     std::string files_description() const;
     uint64_t files_opened() const { return _files_opened; }
 
@@ -324,6 +326,8 @@ private:
     uint64_t _wire_lost_closed = 0;
     int _failed_errno = 0;          // a failure of a file already finished, or of an open
     std::string _failed_file;
+    bool _failed_removed = false;   // _failed_file held nothing and was removed
+    std::string _last_kept;         // the last file completed and kept
     bool _closed = false;
     bool _begun = false;
     std::string _first_name;        // of the files kept

@@ -171,34 +171,56 @@ TEST_F(FullDisk, StopsAtTheLastWholeRecordWithTheCountExact) {
 }
 
 // The disk fills during a rotating capture. The files before the one it
-// filled are whole; that one ends on a whole record (or is empty, when
-// the disk was full before its headers were in); no file comes after it
-// (one already opened, its rotation not waiting for the disk, is
-// removed); the error names the file; and the files hold exactly what the
-// summary counts as captured.
+// filled are whole; that one ends on a whole record, or is removed when
+// the disk was full before its headers were in (no empty file is left);
+// no file comes after it (one already opened, its rotation not waiting
+// for the disk, is removed); the error names the file; and the files hold
+// exactly what the summary counts as captured.
 TEST_F(FullDisk, RotationStopsAtTheFileTheDiskFilledUp) {
     const std::string err = fill_up({"-v", "-C", "1", "-w", disk->file("rf.pcap")}, "rf");
     SCOPED_TRACE(err);
     uint64_t in_files = 0;
     std::string last;
+    size_t kept = 0;
     for (size_t k = 0;; ++k) {
         const std::string f = disk->file("rf.pcap" + (k ? std::to_string(k) : ""));
         if (!file_exists(f)) {
             break;
         }
         last = f;
+        kept = k + 1;
         EXPECT_LE(file_size(f), 1'000'000u) << f;
-        if (file_size(f) > 0 || k == 0) {
-            in_files += packets_in(f);
-        } else {
-            EXPECT_FALSE(file_exists(disk->file("rf.pcap" + std::to_string(k + 1)))) << f << " is empty, not last";
-        }
+        EXPECT_GT(file_size(f), 0u) << f << " is empty";
+        in_files += packets_in(f);
     }
     ASSERT_FALSE(last.empty());
-    EXPECT_NE(err.find(last), std::string::npos) << "the error names the last file kept, " << last << ":\n" << err;
+    const bool removed = err.find("so it was removed") != std::string::npos;
+    const std::string named = removed ? disk->file("rf.pcap" + std::to_string(kept)) : last;
+    EXPECT_NE(err.find("writing " + named + " failed"), std::string::npos)
+        << "the error names the file the disk filled, " << named << ":\n" << err;
     EXPECT_GT(in_files, 100u);
     EXPECT_EQ(number_in(err, "([0-9]+) packets? captured"), in_files);
     const uint64_t errors = number_in(err, "write_errors ([0-9]+)");
     EXPECT_GT(errors, 0u);
     EXPECT_LE(in_files + errors, sent);
+}
+
+// A disk full before xcap starts: no write gets in, not even the file's
+// headers, on the direct path and through the page cache. xcap says so
+// (exit 1) and removes the file it could not write, which would be empty
+// (no reader takes an empty file for a capture); it writes nothing else.
+TEST_F(FullDisk, AFileNothingCouldBeWrittenToIsRemoved) {
+    auto r = run_command("dd if=/dev/zero of=" + shell_quote(disk->file("filler")) + " bs=1M 2>&1");
+    ASSERT_NE(r.output.find("No space left on device"), std::string::npos) << r.output;
+    for (const std::string buffer : {"256m", "0"}) {
+        SCOPED_TRACE("--buffer-len " + buffer);
+        const std::string err = fill_up({"--buffer-len", buffer, "-w", disk->file("none.pcap")}, "n" + buffer);
+        EXPECT_NE(err.find("writing " + disk->file("none.pcap") +
+                           " failed: No space left on device; nothing of it could be written, so it was removed"),
+                  std::string::npos)
+            << err;
+        EXPECT_NE(err.find("0 packets captured (written to no file)"), std::string::npos) << err;
+        EXPECT_FALSE(file_exists(disk->file("none.pcap")));
+        EXPECT_GT(number_in(err, "write_errors ([0-9]+)"), 0u);
+    }
 }

@@ -404,6 +404,55 @@ TEST(DirectOutput, AFailureBehindTheRotationEndsTheSetAtItsFile) {
     EXPECT_GT(files->packets_lost(), 0u);
 }
 
+// The disk is full before a file's headers are in (its first write fails):
+// the file is cut back to nothing, which is no capture file, so it is
+// removed and the failure says so; no -z runs on it; the summary names the
+// files kept; every packet accepted is in them or counted lost. `failing`
+// is the file whose first write fails: 0, the only file; 1, the second.
+void first_write_fails(uint64_t failing) {
+    temp_dir dir;
+    std::atomic<uint64_t> first_blocks{0};
+    savefile_config c = rotating(dir, "gone.pcap");
+    c.post_rotate = "f() { touch \"$1.z\"; }; f";
+    c.disk_before_write = [&](const disk_job& job) {
+        return job.offset == 0 && first_blocks++ == failing ? ENOSPC : 0;
+    };
+    auto files = open_set(c);
+    if (auto why = not_direct(*files, dir); !why.empty()) {
+        GTEST_SKIP() << why;
+    }
+    files->begin();
+    uint64_t accepted = 0;
+    for (uint32_t i = 0; i < 3000 && !files->failed(); ++i) {
+        if (write_numbered(*files, i) != savefile_set::result::written) {
+            break;
+        }
+        ++accepted;
+        files->end_batch();
+    }
+    files->close();
+    ASSERT_EQ(files->error(), ENOSPC);
+    const output_failure e = files->output_error();
+    EXPECT_EQ(e.file, rotation_name(c, failing, 0));
+    EXPECT_TRUE(e.removed);
+    EXPECT_FALSE(file_exists(e.file)) << "an empty file was left";
+    EXPECT_FALSE(file_exists(e.file + ".z")) << "-z ran on the removed file";
+    EXPECT_FALSE(file_exists(rotation_name(c, failing + 1, 0))) << "a file after the failure was left";
+    EXPECT_EQ(files->files_opened(), failing);
+    uint64_t in_files = 0;
+    for (uint64_t k = 0; k < failing; ++k) {
+        in_files += numbers_in(rotation_name(c, k, 0)).size();
+        EXPECT_TRUE(file_exists(rotation_name(c, k, 0) + ".z"));
+    }
+    EXPECT_EQ(files->files_description(), failing ? rotation_name(c, failing - 1, 0) : "no file");
+    EXPECT_EQ(files->packets_in_files(), in_files);
+    EXPECT_EQ(files->packets_in_files() + files->packets_lost(), accepted);
+    EXPECT_GT(files->packets_lost(), 0u);
+}
+
+TEST(DirectOutput, TheOnlyFileTheDiskWasFullForIsRemoved) { first_write_fails(0); }
+TEST(DirectOutput, ARotatedFileTheDiskWasFullForIsRemoved) { first_write_fails(1); }
+
 // With every block held elsewhere, what the capture hands over goes to the
 // spare block and is counted (buffer_full), the file stays whole, and
 // writing resumes as soon as a block is free again.
