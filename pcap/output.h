@@ -105,6 +105,9 @@ public:
     // free block; `why` then says which.
     bool use_disk(disk_writer& dw, std::string& why);
     bool direct() const { return _disk != nullptr; }
+    // "" or why the file's writes may stall now and then for reasons of
+    // its file system (see the definition), for -v.
+    std::string stall_caveat() const;
 
     // Called by a writer once its file headers are appended (in one
     // append, so no flush splits them): what follows is framed as `f`.

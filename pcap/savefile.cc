@@ -133,6 +133,9 @@ void savefile_set::use_disk() {
         _write_path = "direct I/O in " + std::to_string(_disk->pool().block_size() >> 20) + " MiB blocks, " +
                       std::to_string(_disk->pool().count()) + " of them (--buffer-len" +
                       (_disk->pool().huge_pages() ? ", huge pages)" : ")");
+        if (const std::string caveat = _out->stall_caveat(); !caveat.empty()) {
+            _write_path += "; " + caveat;
+        }
     } else {
         _write_path = "buffered writes: " + why;
         if (_files_opened == 0) {
