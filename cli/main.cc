@@ -64,6 +64,7 @@ int capture_exit(console& out, capture_end end, const output_failure& error, con
     if (end == capture_end::output_failed || (error.error && error.error != EPIPE)) {
         return fail(exit_runtime, "writing " + error.file + " failed: " + std::strerror(error.error),
                     (error.removed ? "nothing of it could be written, so it was removed"
+                     : error.empty ? "nothing of it could be written, and it is empty"
                                    : "the file ends on a whole packet and holds every " + counted) +
                         "; free space or choose another output");
     }

@@ -1,5 +1,6 @@
 #include "pcap/output.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -11,7 +12,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "common/error.h"
@@ -260,6 +260,15 @@ bool output::use_disk(disk_writer& dw, std::string& why) {
     return true;
 }
 
+bool output::remove_if_empty() {
+    struct stat by_fd{}, by_name{};
+    if (!holds_nothing() || !_created || fstat(_fd, &by_fd) != 0 || lstat(_name.c_str(), &by_name) != 0 ||
+        !S_ISREG(by_name.st_mode) || by_name.st_dev != by_fd.st_dev || by_name.st_ino != by_fd.st_ino) {
+        return false;
+    }
+    return unlink(_name.c_str()) == 0 || errno == ENOENT;
+}
+
 // ext4 without a journal, mounted with `discard`, discards each block it
 // frees before the call that freed it returns. Direct writes free blocks
 // as they go: converting the unwritten extents of an appending write can
@@ -272,35 +281,10 @@ std::string output::stall_caveat() const {
     if (_fd < 0 || fstat(_fd, &st) != 0) {
         return "";
     }
+    // The kernel's name for the device (vda, vda1, loop0, dm-0) names its
+    // directories in /proc/fs/ext4 and /sys/fs/ext4, which exist for the
+    // file systems the ext4 driver mounted (ext2 and ext3 included).
     const std::string dev = std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
-    std::ifstream mounts("/proc/self/mountinfo");
-    bool discard = false;
-    for (std::string line; std::getline(mounts, line);) {
-        // ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAGS...] - FSTYPE SOURCE SUPER_OPTIONS
-        std::istringstream in(line);
-        std::string id, parent, majmin;
-        in >> id >> parent >> majmin;
-        const size_t dash = line.find(" - ");
-        if (majmin != dev || dash == std::string::npos) {
-            continue;
-        }
-        std::istringstream tail(line.substr(dash + 3));
-        std::string type, source, options;
-        tail >> type >> source >> options;
-        if (type != "ext4") {
-            return "";
-        }
-        std::istringstream opts(options);
-        for (std::string o; std::getline(opts, o, ',');) {
-            discard = discard || o == "discard";
-        }
-        break;
-    }
-    if (!discard) {
-        return "";
-    }
-    // The kernel's name for the device (vda, loop0, dm-0) names its ext4
-    // directory in sysfs; journal_task is "<none>" without a journal.
     char target[4096];
     const ssize_t n = readlink(("/sys/dev/block/" + dev).c_str(), target, sizeof(target) - 1);
     if (n <= 0) {
@@ -308,10 +292,32 @@ std::string output::stall_caveat() const {
     }
     std::string name(target, size_t(n));
     name = name.substr(name.rfind('/') + 1);
-    std::ifstream task("/sys/fs/ext4/" + name + "/journal_task");
-    std::string journal;
-    if (!std::getline(task, journal) || journal != "<none>") {
+    // Every option in force, one per line, those set as the file system's
+    // defaults (tune2fs -o) too, which /proc/self/mountinfo leaves out.
+    std::ifstream options("/proc/fs/ext4/" + name + "/options");
+    bool discard = false;
+    for (std::string o; std::getline(options, o);) {
+        discard = discard || o == "discard";
+    }
+    if (!discard) {
         return "";
+    }
+    // journal_task is "<none>" without a journal; where the kernel has no
+    // such file, a journal has a directory NAME-INODE in /proc/fs/jbd2.
+    std::ifstream task("/sys/fs/ext4/" + name + "/journal_task");
+    if (std::string journal; std::getline(task, journal)) {
+        if (journal != "<none>") {
+            return "";
+        }
+    } else if (DIR* d = opendir("/proc/fs/jbd2")) {
+        bool journal = false;
+        while (const dirent* e = readdir(d)) {
+            journal = journal || std::string(e->d_name).rfind(name + "-", 0) == 0;
+        }
+        closedir(d);
+        if (journal) {
+            return "";
+        }
     }
     return "ext4 without a journal, mounted with discard: blocks it frees while writing are discarded "
            "before the write returns, and a slow discard stalls the writer (--buffer-len absorbs it; "

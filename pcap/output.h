@@ -137,8 +137,12 @@ public:
     bool is_stream() const { return _is_stream; }
     // A regular file this output opened that holds nothing it wrote and
     // nothing from before (it created the file, or emptied it for its
-    // first write): removing it loses nothing.
+    // first write).
     bool holds_nothing() const { return _is_regular && _written == 0 && (_created || !_truncate_pending); }
+    // Removes the file when it holds nothing and this output created it,
+    // and its name still names it (not a link the user made, not a file
+    // put in its place); true when the file is gone.
+    bool remove_if_empty();
     const std::string& name() const { return _name; }
     bool failed() const { return _errno != 0; }
     int error() const { return _errno; }      // errno of the first failed write

@@ -133,8 +133,11 @@ void savefile_set::use_disk() {
         _write_path = "direct I/O in " + std::to_string(_disk->pool().block_size() >> 20) + " MiB blocks, " +
                       std::to_string(_disk->pool().count()) + " of them (--buffer-len" +
                       (_disk->pool().huge_pages() ? ", huge pages)" : ")");
-        if (const std::string caveat = _out->stall_caveat(); !caveat.empty()) {
-            _write_path += "; " + caveat;
+        if (_files_opened == 0) {
+            _stall_caveat = _out->stall_caveat();  // once: it reads /proc and /sys, and a rotation must not wait
+        }
+        if (!_stall_caveat.empty()) {
+            _write_path += "; " + _stall_caveat;
         }
     } else {
         _write_path = "buffered writes: " + why;
@@ -202,25 +205,31 @@ void savefile_set::finish_file(bool wait) {
 void savefile_set::complete(finishing_file f) {
     bool keep = f.is_file;
     if (f.out->failed()) {
-        bool remove = false;
+        bool gone = false;
         if (!_failed_errno) {
             _failed_errno = f.out->error();
             _failed_file = f.out->name();
-            // The first write failed (the disk was full before the headers
-            // were in): the file was cut back to nothing, which no reader
-            // takes for a capture file.
-            remove = _failed_removed = f.is_file && f.out->holds_nothing();
+            if (f.is_file && f.out->holds_nothing()) {
+                // The first write failed (the disk was full before the
+                // headers were in): the file was cut back to nothing, which
+                // no reader takes for a capture file. Removed when xcap
+                // made it, else left empty; no -z runs on it either way.
+                keep = false;
+                gone = _failed_removed = f.out->remove_if_empty();
+                _failed_empty = !gone;
+            }
         } else if (f.out->direct() && f.out->error() == ECANCELED && f.out->bytes_written() == 0) {
             // Opened while a file before it was still being written, which
             // then failed: the writer wrote none of this one, and without
             // the wait it would not have been opened. Its records are
-            // counted lost.
-            remove = true;
-        }
-        if (remove) {
-            unlink(f.name.c_str());
-            --_files_opened;
+            // counted lost. A file of a -W ring it reopened still holds
+            // what it held (the truncation waits for the first write).
             keep = false;
+            f.out->remove_if_empty();
+            gone = true;
+        }
+        if (gone) {
+            --_files_opened;
             if (_name == f.name) {
                 _name = _last_kept;
             }
@@ -467,7 +476,7 @@ std::string savefile_set::files_description() const {
 
 output_failure savefile_set::output_error() const {
     if (_failed_errno) {
-        return {_failed_errno, _failed_file, _failed_removed};
+        return {_failed_errno, _failed_file, _failed_removed, _failed_empty};
     }
     for (const auto& f : _finishing) {
         if (f.out->failed()) {

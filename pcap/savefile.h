@@ -43,6 +43,7 @@ struct output_failure {
     int error = 0;
     std::string file;
     bool removed = false;  // nothing of the file could be written, so it was removed
+    bool empty = false;    // ... and it was left empty (xcap did not make it, or could not remove it)
 };
 
 // "x.pcapng" → pcapng; anything else → pcap.
@@ -311,6 +312,7 @@ private:
     std::unique_ptr<disk_writer> _disk;  // outlives every output that uses it
     std::vector<finishing_file> _finishing;  // oldest first, as the writer thread writes them
     std::string _write_path;
+    std::string _stall_caveat;  // output::stall_caveat() of the first file
     std::unique_ptr<output> _out;
     std::unique_ptr<pcap_writer> _pcap;
     std::unique_ptr<pcapng_writer> _pcapng;
@@ -327,6 +329,7 @@ private:
     int _failed_errno = 0;          // a failure of a file already finished, or of an open
     std::string _failed_file;
     bool _failed_removed = false;   // _failed_file held nothing and was removed
+    bool _failed_empty = false;     // _failed_file holds nothing and was left
     std::string _last_kept;         // the last file completed and kept
     bool _closed = false;
     bool _begun = false;

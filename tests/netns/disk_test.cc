@@ -20,11 +20,12 @@ namespace {
 
 // An ext4 file system of `mib` MiB on a loop device, mounted at
 // dir/NAME (default mnt) while this lives: without a journal unless
-// `journal`, with the mount options `options` besides loop.
+// `journal`, with the mount options `options` besides loop, and the
+// default mount options `defaults` (tune2fs -o).
 class loop_ext4 {
 public:
     loop_ext4(const std::string& dir, unsigned mib, bool journal = false, const std::string& options = "",
-              const std::string& name = "mnt")
+              const std::string& name = "mnt", const std::string& defaults = "")
         : _image(dir + "/" + name + ".img"), _mnt(dir + "/" + name) {
         if (access("/dev/loop-control", F_OK) != 0) {
             _why = "no loop devices (/dev/loop-control is missing)";
@@ -40,6 +41,13 @@ public:
         if (r.status != 0) {
             _why = "mkfs.ext4 failed: " + r.output;
             return;
+        }
+        if (!defaults.empty()) {
+            r = run_command("tune2fs -o " + defaults + " " + shell_quote(_image) + " 2>&1");
+            if (r.status != 0) {
+                _why = "tune2fs failed: " + r.output;
+                return;
+            }
         }
         mkdir(_mnt.c_str(), 0755);
         r = run_command("mount -o loop" + (options.empty() ? "" : "," + options) + " " + shell_quote(_image) + " " +
@@ -161,23 +169,25 @@ TEST_F(Disk, RotationOnDirectIoKeepsEveryPacket) {
 }
 
 // -v says when the file system can stall the writer: ext4 without a
-// journal, mounted with discard, discards the blocks it frees before the
-// write that freed them returns (docs/disk.md). Not with a journal (the
-// discards wait for the commit, in the journal's thread), not without
-// discard.
+// journal, mounted with discard (as a mount option, or as the file
+// system's default), discards the blocks it frees before the write that
+// freed them returns (docs/disk.md). Not with a journal (the discards wait
+// for the commit, in the journal's thread), not without discard.
 TEST_F(Disk, VerboseSaysWhenDiscardsCanStallTheWriter) {
     const std::string caveat = "ext4 without a journal, mounted with discard";
     struct fs_case {
         bool journal;
         std::string options;
+        std::string defaults;
         bool said;
     };
     int i = 0;
-    for (const fs_case& c : {fs_case{false, "discard", true}, fs_case{true, "discard", false},
-                             fs_case{false, "", false}}) {
+    for (const fs_case& c : {fs_case{false, "discard", "", true}, fs_case{false, "", "discard", true},
+                             fs_case{true, "discard", "", false}, fs_case{false, "", "", false}}) {
         const std::string name = "fs" + std::to_string(i++);
-        SCOPED_TRACE(name + (c.journal ? ": journal" : ": no journal") + ", options '" + c.options + "'");
-        loop_ext4 fs(scratch.path(), 32, c.journal, c.options, name);
+        SCOPED_TRACE(name + (c.journal ? ": journal" : ": no journal") + ", options '" + c.options +
+                     "', defaults '" + c.defaults + "'");
+        loop_ext4 fs(scratch.path(), 32, c.journal, c.options, name, c.defaults);
         ASSERT_TRUE(fs.ok()) << fs.why();
         child x = start(xcap({"-v", "-w", fs.file("d.pcap")}), name, "queue 1:");
         x.signal(SIGINT);
@@ -227,6 +237,7 @@ TEST_F(FullDisk, RotationStopsAtTheFileTheDiskFilledUp) {
         in_files += packets_in(f);
     }
     ASSERT_FALSE(last.empty());
+    EXPECT_FALSE(file_exists(disk->file("rf.pcap" + std::to_string(kept + 1)))) << "a file after the gap";
     const bool removed = err.find("so it was removed") != std::string::npos;
     const std::string named = removed ? disk->file("rf.pcap" + std::to_string(kept)) : last;
     EXPECT_NE(err.find("writing " + named + " failed"), std::string::npos)

@@ -453,6 +453,41 @@ void first_write_fails(uint64_t failing) {
 TEST(DirectOutput, TheOnlyFileTheDiskWasFullForIsRemoved) { first_write_fails(0); }
 TEST(DirectOutput, ARotatedFileTheDiskWasFullForIsRemoved) { first_write_fails(1); }
 
+// A file that was there before xcap (the user's, or a link the user made)
+// is not removed when its first write fails: it is left empty, and the
+// failure says so; still no -z on it.
+TEST(DirectOutput, AFileThatWasThereIsLeftEmptyNotRemoved) {
+    temp_dir dir;
+    savefile_config c;
+    c.path = dir.file("theirs.pcap");
+    c.disk_buffer = 64 * block;
+    c.disk_block = block;
+    c.post_rotate = "f() { touch \"$1.z\"; }; f";
+    c.disk_before_write = [](const disk_job&) { return ENOSPC; };
+    {
+        std::ofstream(c.path) << "what was there";
+    }
+    auto files = open_set(c);
+    if (auto why = not_direct(*files, dir); !why.empty()) {
+        GTEST_SKIP() << why;
+    }
+    files->begin();
+    for (uint32_t i = 0; i < 100 && !files->failed(); ++i) {
+        write_numbered(*files, i);
+        files->end_batch();
+    }
+    files->close();
+    const output_failure e = files->output_error();
+    EXPECT_EQ(e.error, ENOSPC);
+    EXPECT_EQ(e.file, c.path);
+    EXPECT_FALSE(e.removed);
+    EXPECT_TRUE(e.empty);
+    ASSERT_TRUE(file_exists(c.path));
+    EXPECT_EQ(file_size(c.path), 0u);
+    EXPECT_FALSE(file_exists(c.path + ".z"));
+    EXPECT_EQ(files->files_description(), c.path);
+}
+
 // With every block held elsewhere, what the capture hands over goes to the
 // spare block and is counted (buffer_full), the file stays whole, and
 // writing resumes as soon as a block is free again.
