@@ -60,7 +60,7 @@ constexpr std::string_view description =
     "disappears, xcap writes out what it had and exits 3. If a write fails\n"
     "(a full disk), xcap stops at once: the file is cut back to its last whole\n"
     "packet and holds exactly the packets counted as captured (exit 1); a file\n"
-    "not even its headers could be written to is removed.\n"
+    "xcap made that not even its headers could be written to is removed.\n"
     "\n"
     "EXPRESSION is a tcpdump filter (pcap-filter(7)), as tcpdump takes it:\n"
     "the trailing words, or -F FILE. libpcap compiles it, and xcap translates\n"
