@@ -102,7 +102,7 @@ std::string rotation_name(const savefile_config& cfg, uint64_t index, int64_t wh
 // record, or pcapng block after an intact SHB and IDBs), so it still reads
 // to the end. With direct I/O the failure may be found after later files
 // were opened (a rotation does not wait for the disk): the writer wrote
-// none of them, and they are removed. Every packet write() accepted is
+// none of them, and those it created are removed. Every packet write() accepted is
 // then either in a file, counted by packets_in_files(), or lost, counted
 // by packets_lost(); their sum is the number of packets accepted. The
 // counting costs nothing per packet: the failed buffer is walked once.
