@@ -9,10 +9,11 @@ packages=(
   libxdp-dev libbpf-dev bpftool libelf-dev zlib1g-dev libpcap-dev
   libboost-dev libgtest-dev libbenchmark-dev
   iproute2 util-linux tcpdump tshark iputils-ping
-  dpkg-dev man-db groff-base
+  dpkg-dev man-db groff-base xfsprogs btrfs-progs
 )
 # dpkg-dev: dpkg-shlibdeps, which cpack -G DEB runs to declare the
-# package's dependencies; man-db and groff-base: the man page test.
+# package's dependencies; man-db and groff-base: the man page test;
+# xfsprogs and btrfs-progs: the disk tests' XFS and btrfs file systems.
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,7 @@
-// Capture to a disk on the direct-I/O path (--buffer-len): a small ext4
-// file system the test makes (mkfs.ext4 on a file, mounted through a loop
-// device) and removes again, passed or failed. Rotation keeps every packet
+// Capture to a disk on the direct-I/O path (--buffer-len): a small file
+// system the test makes (mkfs on a file, mounted through a loop device) and
+// removes again, passed or failed: ext4, and for rotation and a full disk
+// XFS and btrfs as well. Rotation keeps every packet
 // in files of exact length that read to their end; a full disk stops at
 // the last whole record with the count exact. Needs root and loop devices;
 // skips with the reason otherwise.
@@ -8,6 +9,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,55 +20,86 @@ using namespace xcap::test;
 
 namespace {
 
-// An ext4 file system of `mib` MiB on a loop device, mounted at
-// dir/NAME (default mnt) while this lives: without a journal unless
-// `journal`, with the mount options `options` besides loop, and the
-// default mount options `defaults` (tune2fs -o).
-class loop_ext4 {
+// A file system of `type` (ext4, xfs or btrfs) on a loop device, mounted
+// at dir/NAME while this lives, with `mib` MiB free: mkfs makes it larger
+// when the type has a minimum size (xfsprogs refuses under 300 MB, btrfs
+// under 109 MiB) and a reserved file takes up the difference. For ext4:
+// without a journal unless `journal`, and the default mount options
+// `defaults` (tune2fs -o); `options` are mount options besides loop.
+struct fs_setup {
+    bool journal = false;
+    std::string options;
+    std::string name = "mnt";
+    std::string defaults;
+};
+
+class loop_fs {
 public:
-    loop_ext4(const std::string& dir, unsigned mib, bool journal = false, const std::string& options = "",
-              const std::string& name = "mnt", const std::string& defaults = "")
-        : _image(dir + "/" + name + ".img"), _mnt(dir + "/" + name) {
+    loop_fs(const std::string& dir, const std::string& type, unsigned mib, const fs_setup& o = {})
+        : _image(dir + "/" + o.name + ".img"), _mnt(dir + "/" + o.name) {
         if (access("/dev/loop-control", F_OK) != 0) {
             _why = "no loop devices (/dev/loop-control is missing)";
             return;
         }
-        if (!have_tool("mkfs.ext4")) {
-            _why = "mkfs.ext4 is not installed (e2fsprogs)";
+        const std::string mkfs = "mkfs." + type;
+        if (!have_tool(mkfs)) {
+            _why = mkfs + " is not installed (" +
+                   (type == "ext4" ? "e2fsprogs" : type == "xfs" ? "xfsprogs" : type + "-progs") + ")";
             return;
         }
-        auto r = run_command("truncate -s " + std::to_string(mib) + "M " + shell_quote(_image) +
-                             " && mkfs.ext4 -q -F -b 4096 " + (journal ? "" : "-O ^has_journal ") +
-                             shell_quote(_image) + " 2>&1");
+        if (read_text("/proc/filesystems").find("\t" + type + "\n") == std::string::npos) {
+            // A module not loaded yet: mount loads it where modprobe can.
+            run_command("modprobe " + type + " 2>/dev/null");
+        }
+        const unsigned least = type == "xfs" ? 320 : type == "btrfs" ? 128 : 0;
+        const std::string flags = type == "ext4"  ? std::string("-q -F -b 4096 ") + (o.journal ? "" : "-O ^has_journal ")
+                                  : type == "xfs" ? "-q -f "
+                                                  : "-q -f ";
+        auto r = run_command("truncate -s " + std::to_string(std::max(mib, least)) + "M " + shell_quote(_image) +
+                             " && " + mkfs + " " + flags + shell_quote(_image) + " 2>&1");
         if (r.status != 0) {
-            _why = "mkfs.ext4 failed: " + r.output;
+            _why = mkfs + " failed: " + r.output;
             return;
         }
-        if (!defaults.empty()) {
-            r = run_command("tune2fs -o " + defaults + " " + shell_quote(_image) + " 2>&1");
+        if (!o.defaults.empty()) {
+            r = run_command("tune2fs -o " + o.defaults + " " + shell_quote(_image) + " 2>&1");
             if (r.status != 0) {
                 _why = "tune2fs failed: " + r.output;
                 return;
             }
         }
         mkdir(_mnt.c_str(), 0755);
-        r = run_command("mount -o loop" + (options.empty() ? "" : "," + options) + " " + shell_quote(_image) + " " +
-                        shell_quote(_mnt) + " 2>&1");
+        r = run_command("mount -t " + type + " -o loop" + (o.options.empty() ? "" : "," + o.options) + " " +
+                        shell_quote(_image) + " " + shell_quote(_mnt) + " 2>&1");
         if (r.status != 0) {
-            _why = "mount -o loop failed (loop devices unavailable?): " + r.output;
+            _why = "mount -t " + type + " -o loop failed (no loop devices, or the kernel has no " + type +
+                   "?): " + r.output;
             return;
         }
         _mounted = true;
+        if (mib < least) {
+            struct statvfs v {};
+            const uint64_t want = uint64_t(mib) << 20;
+            if (statvfs(_mnt.c_str(), &v) == 0 && uint64_t(v.f_bavail) * v.f_frsize > want) {
+                r = run_command("fallocate -l " + std::to_string(uint64_t(v.f_bavail) * v.f_frsize - want) + " " +
+                                shell_quote(_mnt + "/.reserved") + " 2>&1");
+                if (r.status != 0) {
+                    _why = "fallocate of the reserved file failed: " + r.output;
+                    _mounted = false;
+                    umount(_mnt.c_str());
+                }
+            }
+        }
     }
-    ~loop_ext4() {
+    ~loop_fs() {
         if (_mounted && umount(_mnt.c_str()) != 0) {
             umount2(_mnt.c_str(), MNT_DETACH);  // busy: detach now, gone when the last user is
         }
         rmdir(_mnt.c_str());
         unlink(_image.c_str());
     }
-    loop_ext4(const loop_ext4&) = delete;
-    loop_ext4& operator=(const loop_ext4&) = delete;
+    loop_fs(const loop_fs&) = delete;
+    loop_fs& operator=(const loop_fs&) = delete;
 
     bool ok() const { return _mounted; }
     const std::string& why() const { return _why; }
@@ -82,16 +115,17 @@ private:
 class Disk : public netns_test {
 protected:
     void prepare() override {
-        disk = std::make_unique<loop_ext4>(scratch.path(), mib());
+        disk = std::make_unique<loop_fs>(scratch.path(), fs_type(), mib());
         if (!disk->ok()) {
             GTEST_SKIP() << disk->why();
         }
     }
     virtual unsigned mib() const { return 64; }
+    virtual std::string fs_type() const { return "ext4"; }
     // Destroyed before the scratch directory the image is in.
     void TearDown() override { disk.reset(); }
 
-    std::unique_ptr<loop_ext4> disk;
+    std::unique_ptr<loop_fs> disk;
 };
 
 class FullDisk : public Disk {
@@ -115,6 +149,18 @@ protected:
     }
 };
 
+// The tests that hold on any file system run on the ones users write
+// captures to: ext4, XFS (RHEL's default) and btrfs (Fedora's and SUSE's).
+class DiskOn : public Disk, public ::testing::WithParamInterface<std::string> {
+protected:
+    std::string fs_type() const override { return GetParam(); }
+};
+
+class FullDiskOn : public FullDisk, public ::testing::WithParamInterface<std::string> {
+protected:
+    std::string fs_type() const override { return GetParam(); }
+};
+
 uint64_t packets_in(const std::string& file) {
     std::string error;
     auto recs = read_capture(file, &error);
@@ -129,7 +175,7 @@ uint64_t packets_in(const std::string& file) {
 // every packet sent, as the summary counts them. A rotation leaves the
 // finished file to the disk thread; its -z command still runs once it is
 // written, while the capture goes on, not at the end.
-TEST_F(Disk, RotationOnDirectIoKeepsEveryPacket) {
+TEST_P(DiskOn, RotationOnDirectIoKeepsEveryPacket) {
     child x = start(xcap({"-v", "-C", "1", "-z", "f() { stat -c %s \"$1\" > \"$1.z\"; }; f", "-w",
                           disk->file("r.pcap")}),
                     "r", "queue 1:");
@@ -187,7 +233,7 @@ TEST_F(Disk, VerboseSaysWhenDiscardsCanStallTheWriter) {
         const std::string name = "fs" + std::to_string(i++);
         SCOPED_TRACE(name + (c.journal ? ": journal" : ": no journal") + ", options '" + c.options +
                      "', defaults '" + c.defaults + "'");
-        loop_ext4 fs(scratch.path(), 32, c.journal, c.options, name, c.defaults);
+        loop_fs fs(scratch.path(), "ext4", 32, {c.journal, c.options, name, c.defaults});
         ASSERT_TRUE(fs.ok()) << fs.why();
         child x = start(xcap({"-v", "-w", fs.file("d.pcap")}), name, "queue 1:");
         x.signal(SIGINT);
@@ -201,7 +247,7 @@ TEST_F(Disk, VerboseSaysWhenDiscardsCanStallTheWriter) {
 // 20000 frames of the mix (about 14 MB) into 8 MiB: the disk fills. xcap says so (exit 1), the file
 // ends on a whole record and holds exactly the packets the summary counts
 // as captured; the rest are write errors, none silent.
-TEST_F(FullDisk, StopsAtTheLastWholeRecordWithTheCountExact) {
+TEST_P(FullDiskOn, StopsAtTheLastWholeRecordWithTheCountExact) {
     const std::string err = fill_up({"-v", "-w", disk->file("full.pcap")}, "f");
     EXPECT_NE(err.find("full.pcap: direct I/O"), std::string::npos) << err;
     const uint64_t in_file = packets_in(disk->file("full.pcap"));
@@ -219,7 +265,7 @@ TEST_F(FullDisk, StopsAtTheLastWholeRecordWithTheCountExact) {
 // no file comes after it (one already opened, its rotation not waiting
 // for the disk, is removed); the error names the file; and the files hold
 // exactly what the summary counts as captured.
-TEST_F(FullDisk, RotationStopsAtTheFileTheDiskFilledUp) {
+TEST_P(FullDiskOn, RotationStopsAtTheFileTheDiskFilledUp) {
     const std::string err = fill_up({"-v", "-C", "1", "-w", disk->file("rf.pcap")}, "rf");
     SCOPED_TRACE(err);
     uint64_t in_files = 0;
@@ -268,3 +314,8 @@ TEST_F(FullDisk, AFileNothingCouldBeWrittenToIsRemoved) {
         EXPECT_GT(number_in(err, "write_errors ([0-9]+)"), 0u);
     }
 }
+
+const auto file_systems = ::testing::Values(std::string("ext4"), std::string("xfs"), std::string("btrfs"));
+const auto by_name = [](const ::testing::TestParamInfo<std::string>& p) { return p.param; };
+INSTANTIATE_TEST_SUITE_P(FileSystems, DiskOn, file_systems, by_name);
+INSTANTIATE_TEST_SUITE_P(FileSystems, FullDiskOn, file_systems, by_name);
