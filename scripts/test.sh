@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: builds (via setup.sh, which installs what is missing), runs
 # the host lane (unit and netns suites, the benchmarks at a tiny size) with
-# ctest, then the guest lanes (tests/vm: Debian's 6.1, then its 6.12, under
-# qemu), then the unit suite again under ASan+UBSan, the unit suite and four
+# ctest, then the guest lanes (tests/vm: Debian's 6.1, its 6.12, and a newer
+# series from trixie-backports for zero-copy, under qemu), then the unit suite again under ASan+UBSan, the unit suite and four
 # end-to-end tests under TSan, and fuzzes the reader. The sanitizer and fuzz
 # trees build at the lowest priority while the guests run, on what CPU the
 # emulated guests leave idle. Netns tests need root and skip with the reason
@@ -43,6 +43,11 @@ lane_end "guest lane 6.1"
 lane "guest lane, Debian's 6.12 (tests/vm)"
 ctest --test-dir build --output-on-failure -L '^vm612$'
 lane_end "guest lane 6.12"
+newer=$(sed -n 's/^XCAP_VM_NEWER_KERNEL:STRING=//p' build/CMakeCache.txt)
+[ -n "$newer" ] || { echo "test: XCAP_VM_NEWER_KERNEL is not in build/CMakeCache.txt"; exit 1; }
+lane "guest lane, Debian's $newer from trixie-backports: zero-copy (tests/vm)"
+ctest --test-dir build --output-on-failure -L "^vm${newer//./}\$"
+lane_end "guest lane $newer"
 
 lane "waiting for the sanitizer and fuzz builds"
 if ! wait "$builds_pid"; then

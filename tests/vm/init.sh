@@ -167,6 +167,17 @@ stage1() {
         echo 1 >"/newroot/proc/sys/net/ipv6/conf/$name/disable_ipv6"
         ip link set dev "$name" up || die "cannot bring $name up"
     done
+    # The link comes up a moment later (later kernels take longer under
+    # TCG): the command starts once both are up, or after 10 s, when the
+    # tests that need them say which is not.
+    for nic in $XCAP_VM_NICS; do
+        name=${nic%%=*}
+        i=0
+        while [ "$(cat "/newroot/sys/class/net/$name/operstate")" != up ] && [ $i -lt 100 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+    done
 
     hostname xcap-vm
     ip link set lo up
