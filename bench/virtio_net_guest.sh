@@ -4,7 +4,7 @@
 # virtio-net pair (zc0 -> zc1, joined only to each other inside qemu). Run it
 # in the guest, on the kernel whose virtio_net is to be measured:
 #
-#   XCAP_VM_KERNEL=6.12 tests/vm/run.sh bench/virtio_net_guest.sh   # writes bench/results/virtio-net-guest.md
+#   XCAP_VM_KERNEL=7.3 tests/vm/run.sh bench/virtio_net_guest.sh    # writes bench/results/virtio-net-guest.md
 #
 # XCAP_VNET_BENCH_N (frames per run, 50000), XCAP_VNET_BENCH_ROUNDS (3),
 # XCAP_VNET_BENCH_OUT (the results file).
@@ -192,7 +192,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1
     echo "$(uname -r) ($(nproc) vCPUs), $(date -u '+%Y-%m-%d %H:%M UTC'); under qemu (TCG when run through"
     echo "tests/vm/run.sh: every instruction is emulated, so these are an emulated machine's costs, to compare the"
     echo "two modes with each other in the same run only, never with the host's figures). zc0 -> zc1 are"
-    echo "virtio-net-pci devices (iommu_platform=on, disable-legacy=on) joined by a qemu hub. $n frames of 60 bytes"
+    echo "virtio-net-pci devices (iommu_platform=on, disable-legacy=on, rx_queue_size=1024) joined by a qemu hub. $n frames of 60 bytes"
     echo "per run to a MAC zc1 does not own, sent by xcap replay --topspeed out of zc0; xcap captures on zc1"
     echo "(promiscuous) into a file on the guest's tmpfs. Per captured packet: xcap's own CPU (all its threads,"
     echo "schedstat), the XDP program's run time (kernel.bpf_stats_enabled), the guest's softirq time (the receive"
