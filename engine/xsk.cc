@@ -77,8 +77,15 @@ xsk_queue::xsk_queue(const std::string& ifname, uint32_t queue, const xsk_config
                 continue;
             }
             if (mode == bind_mode::zerocopy) {
+                // At an MTU larger than one buffer, zero-copy needs the
+                // driver to take a frame in several (xdp-zc-max-segs > 1);
+                // without that the kernel refuses both binds.
                 throw failure(failure_kind::unsupported, e.code(), "zero-copy AF_XDP refused on " + where,
-                              "the driver cannot do zero-copy here; use --bind copy or --bind auto");
+                              cfg.prefer_multi_buffer
+                                  ? "at this MTU a frame needs several buffers, which the driver's zero-copy "
+                                    "mode does not take here (xcap -D shows xdp-zc-max-segs); lower the MTU, or "
+                                    "use --bind copy or --bind auto"
+                                  : "the driver cannot do zero-copy here; use --bind copy or --bind auto");
             }
             throw;
         }

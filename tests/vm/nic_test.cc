@@ -516,3 +516,37 @@ TEST_F(ZeroCopy, ReplayAndCaptureBothZeroCopy) {
         << read_text(path("cap.err"));
     expect_same(got, sent);
 }
+
+// Jumbo frames on a driver whose zero-copy mode takes a frame in one buffer
+// (virtio_net: xdp-zc-max-segs 1). At MTU 9000 --bind zerocopy is refused
+// with exit 7 and a line that says why (the MTU, not the driver as such),
+// and --bind auto captures in copy mode with multi-buffer.
+TEST_F(ZeroCopy, JumboMtuRefusedWithTheReasonAndAutoFallsBack) {
+    auto listing = run_command(std::string(XCAP_BIN) + " -D");
+    ASSERT_EQ(listing.status, 0) << listing.output;
+    const std::string zc = listing_of(listing.output, receiver)["AF_XDP zero-copy"];
+    if (zc.find("xdp-zc-max-segs 1)") == std::string::npos) {
+        GTEST_SKIP() << receiver << " may take a jumbo frame in several zero-copy buffers: " << zc;
+    }
+    struct mtu_guard {
+        std::string ifname;
+        ~mtu_guard() { run_command("ip link set dev " + ifname + " mtu 1500"); }
+    } restore{receiver};
+    auto set = run_command("ip link set dev " + receiver + " mtu 9000 2>&1");
+    ASSERT_EQ(set.status, 0) << set.output;
+
+    auto refused = run_command(std::string(XCAP_BIN) + " -i " + receiver + " --bind zerocopy -c 1 -w " +
+                               shell_quote(path("refused.pcap")) + " 2>&1");
+    EXPECT_EQ(refused.status, 7) << refused.output;
+    EXPECT_NE(refused.output.find("zero-copy AF_XDP refused on " + receiver + " queue 0"), std::string::npos)
+        << refused.output;
+    EXPECT_NE(refused.output.find("at this MTU a frame needs several buffers"), std::string::npos) << refused.output;
+    EXPECT_FALSE(has_xdp(receiver)) << "the refusal left a program on " << receiver;
+
+    child c = start_capture({"-v"});
+    c.signal(SIGINT);
+    EXPECT_EQ(c.wait(60), 0) << read_text(path("cap.err"));
+    EXPECT_NE(read_text(path("cap.err")).find(receiver + " queue 0: native XDP, copy mode, multi-buffer"),
+              std::string::npos)
+        << read_text(path("cap.err"));
+}
