@@ -77,14 +77,14 @@ xsk_queue::xsk_queue(const std::string& ifname, uint32_t queue, const xsk_config
                 continue;
             }
             if (mode == bind_mode::zerocopy) {
-                // At an MTU larger than one buffer, zero-copy needs the
-                // driver to take a frame in several (xdp-zc-max-segs > 1);
-                // without that the kernel refuses both binds.
+                // At an MTU larger than one buffer, zero-copy also needs
+                // the driver to take a frame in several (xdp-zc-max-segs
+                // > 1): a driver with zero-copy at 1500 may refuse it here.
                 throw failure(failure_kind::unsupported, e.code(), "zero-copy AF_XDP refused on " + where,
                               cfg.prefer_multi_buffer
-                                  ? "at this MTU a frame needs several buffers, which the driver's zero-copy "
-                                    "mode does not take here (xcap -D shows xdp-zc-max-segs); lower the MTU, or "
-                                    "use --bind copy or --bind auto"
+                                  ? "the driver cannot do zero-copy here, or not at this MTU, where a frame needs "
+                                    "several buffers (xcap -D shows AF_XDP zero-copy and xdp-zc-max-segs); lower "
+                                    "the MTU, or use --bind copy or --bind auto"
                                   : "the driver cannot do zero-copy here; use --bind copy or --bind auto");
             }
             throw;

@@ -2,8 +2,9 @@
 # Runs every test: builds (via setup.sh, which installs what is missing), runs
 # the host lane (unit and netns suites, the benchmarks at a tiny size) with
 # ctest, then the guest lanes (tests/vm: Debian's 6.1, its 6.12, and a newer
-# series from trixie-backports for zero-copy, under qemu), then the unit suite again under ASan+UBSan, the unit suite and four
-# end-to-end tests under TSan, and fuzzes the reader. The sanitizer and fuzz
+# series from trixie-backports for zero-copy, under qemu), then the unit
+# suite again under ASan+UBSan, the unit suite and four end-to-end tests
+# under TSan, and fuzzes the reader. The sanitizer and fuzz
 # trees build at the lowest priority while the guests run, on what CPU the
 # emulated guests leave idle. Netns tests need root and skip with the reason
 # without it; each lane says how long it took.
