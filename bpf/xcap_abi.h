@@ -16,7 +16,9 @@
 /* Written into the XDP metadata area, immediately before the packet's first
  * byte, by xcap_rx or, when a filter runs first, by the filter's entry
  * program (which then tail-calls xcap_rx; xcap_rx keeps metadata it finds).
- * Its size must be a multiple of 4 and at most 32 (the kernel's limit). */
+ * Its size must be a multiple of 4 and at most 32 (the kernel's limit).
+ * Where the kernel refuses bpf_xdp_adjust_meta to XDP programs, xcap_rx
+ * puts it at the start of the frame instead, the packet after it. */
 struct xcap_meta {
 	__u64 rx_ts_ns; /* bpf_ktime_get_ns() when XDP saw the packet (CLOCK_MONOTONIC) */
 	__u32 rx_queue;
@@ -46,6 +48,7 @@ struct xcap_rx_counters {
 	__u64 redirected;       /* handed to the AF_XDP socket of its queue */
 	__u64 passed_no_socket; /* no socket bound on that queue: XDP_PASS */
 	__u64 too_large;        /* longer than the sockets take (no multi-buffer): XDP_DROP */
+	__u64 no_headroom;      /* metadata in the frame, but no room in front of it: XDP_DROP */
 };
 
 /* One packet in a BPF ring buffer (BPF_MAP_TYPE_RINGBUF), as the tap and

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The capture program: redirect the packet to the AF_XDP socket bound to its
  * RX queue (pass it to the stack when no socket is bound there), count it
- * for its queue, and stamp the arrival time into the metadata area. A filter
+ * for its queue, and stamp the arrival time into the metadata area (or, where
+ * the kernel refuses that, in front of the packet: xcap_meta_in_frame). A filter
  * entry program (filter/) may run first and tail-call this one; it leaves
  * metadata with its `cap` set, which is kept.
  *
@@ -58,12 +59,28 @@ const volatile __u8 xcap_buff_len = 1;
 /* Set before load: 1 when a device-bound entry program may have put a VLAN
  * tag into the frame, which must come out again on XDP_PASS. */
 const volatile __u8 xcap_untag_after = 0;
+/* Set before load: 1 where the kernel refuses bpf_xdp_adjust_meta to XDP
+ * programs (a hardened kernel may). The metadata then goes in front of the
+ * packet, inside the frame the socket receives (bpf_xdp_adjust_head), and
+ * user space takes it off again; a filter in front leaves none. The
+ * verifier never visits the other way's helper call. */
+const volatile __u8 xcap_meta_in_frame = 0;
 const volatile __u8 xcap_nic_time = 0;
 #include "xcap_nic.bpf.h"
 
 /* The longest frame the sockets take; 0 = any. Written by user space once
  * the sockets are bound (a .bss variable, mapped). */
 volatile __u32 xcap_max_len;
+
+static __always_inline void stamp(struct xcap_meta *meta, __u64 now, __u32 queue, __u32 cap)
+{
+	meta->rx_ts_ns = now;
+	meta->rx_queue = queue;
+	meta->magic = XCAP_META_MAGIC;
+	meta->cap = cap;
+	meta->reserved = 0;
+	meta->nic_ts_ns = nic_time();
+}
 
 static __always_inline int capture(struct xdp_md *ctx)
 {
@@ -98,6 +115,16 @@ static __always_inline int capture(struct xdp_md *ctx)
 			return XDP_DROP;
 		}
 	}
+	/* Room for the metadata in front: a driver leaves 256 bytes of headroom
+	 * (XDP_PACKET_HEADROOM), so this fails only where it leaves less. Before
+	 * the count: a packet not redirected must not be counted as issued. */
+	if (xcap_meta_in_frame && bpf_xdp_adjust_head(ctx, -(int)sizeof(struct xcap_meta)) != 0) {
+		if (ctr) {
+			ctr->seen++;
+			ctr->no_headroom++;
+		}
+		return XDP_DROP;
+	}
 	/* Count first, then read the clock: the writer's merge relies on every
 	 * packet counted after it read `issued` being stamped after that read. */
 	struct xcap_queue_seq *seq = bpf_map_lookup_elem(&xcap_seq, &queue);
@@ -112,6 +139,12 @@ static __always_inline int capture(struct xdp_md *ctx)
 	}
 	__u64 now = bpf_ktime_get_ns();
 
+	if (xcap_meta_in_frame) {
+		struct xcap_meta *first = (void *)(long)ctx->data;
+		if ((void *)(first + 1) <= (void *)(long)ctx->data_end)
+			stamp(first, now, queue, 0);
+		goto count;
+	}
 	struct xcap_meta *meta = (void *)(long)ctx->data_meta;
 	void *data = (void *)(long)ctx->data;
 	__u32 cap = 0;
@@ -121,14 +154,8 @@ static __always_inline int capture(struct xdp_md *ctx)
 		goto count;
 	meta = (void *)(long)ctx->data_meta;
 	data = (void *)(long)ctx->data;
-	if ((void *)(meta + 1) <= data) {
-		meta->rx_ts_ns = now;
-		meta->rx_queue = queue;
-		meta->magic = XCAP_META_MAGIC;
-		meta->cap = cap;
-		meta->reserved = 0;
-		meta->nic_ts_ns = nic_time();
-	}
+	if ((void *)(meta + 1) <= data)
+		stamp(meta, now, queue, cap);
 count:
 	if (ctr) {
 		ctr->seen++;

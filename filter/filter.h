@@ -81,11 +81,25 @@ struct xdp_filter_options {
     bool reject_next = false;
 };
 
+// Whether the kernel lets XDP programs call bpf_xdp_adjust_meta. A
+// hardened kernel may refuse the helper to XDP at load time ("program of
+// this type cannot use helper"), which libbpf's helper probe mistakes for
+// support. Found once per process by loading a four-instruction program; a
+// load refused for want of privilege counts as allowed (the real load then
+// says what is missing). XCAP_TEST_NO_XDP_METADATA=1 in the environment
+// makes it false, so that tests can run the fallback on any kernel.
+// Without it the filter leaves no metadata and xcap_rx puts its time stamp
+// in front of the frame (bpf/xcap_rx.bpf.c, xcap_meta_in_frame).
+bool xdp_metadata_allowed();
+
 // Sums over CPUs of the program's per-CPU counters.
 struct filter_counters {
     uint64_t rejected = 0;     // packets the filter did not match (passed on to the stack)
     uint64_t no_metadata = 0;  // matches whose metadata the kernel refused (bpf_xdp_adjust_meta
-                               // failed): they go on without the filter's cap
+                               // failed): they go on without the filter's cap. Where
+                               // xdp_metadata_allowed() is false the program has no
+                               // metadata and no cap at all (a tcpdump expression's
+                               // only non-zero result is the snaplen, so no cap).
 };
 
 // The filter is longer than one XDP program can run (a jump would span more

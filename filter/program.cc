@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 
 #include "bpf/xcap_abi.h"
@@ -49,33 +50,34 @@ std::vector<bpf_insn> build_xdp_program(const compiled_filter& filter, const xdp
     auto meta_failed = a.new_label();
     auto matched = a.new_label();
     a.jump_imm(BPF_JMP32, BPF_JEQ, r0, 0, no_match);
-    a.mov32_reg(r7, r0);
+    if (spec.metadata) {
+        a.mov32_reg(r7, r0);
+        a.mov64_reg(r1, r6);
+        a.mov64_imm(r2, -int32_t(sizeof(xcap_meta)));
+        a.call(BPF_FUNC_xdp_adjust_meta);
+        a.jump_imm(BPF_JMP, BPF_JNE, r0, 0, meta_failed);
+        a.load(BPF_W, r2, r6, offsetof(xdp_md, data_meta));
+        a.load(BPF_W, r3, r6, offsetof(xdp_md, data));
+        a.mov64_reg(r1, r2);
+        a.alu64_imm(BPF_ADD, r1, sizeof(xcap_meta));
+        a.jump_reg(BPF_JMP, BPF_JGT, r1, r3, meta_failed);
+        // cap = k when it cuts below the snaplen, else 0 ("no cap").
+        auto keep = a.new_label();
+        a.mov32_reg(r1, r7);
+        a.jump_imm(BPF_JMP32, BPF_JLT, r7, int32_t(filter.snaplen), keep);
+        a.mov32_imm(r1, 0);
+        a.bind(keep);
+        a.store_imm(BPF_DW, r2, offsetof(xcap_meta, rx_ts_ns), 0);
+        a.store_imm(BPF_W, r2, offsetof(xcap_meta, rx_queue), 0);
+        a.store_imm(BPF_W, r2, offsetof(xcap_meta, magic), int32_t(XCAP_META_MAGIC));
+        a.store(BPF_W, r2, offsetof(xcap_meta, cap), r1);
+        a.store_imm(BPF_W, r2, offsetof(xcap_meta, reserved), 0);
+        a.store_imm(BPF_DW, r2, offsetof(xcap_meta, nic_ts_ns), 0);
+        a.ja(matched);
 
-    a.mov64_reg(r1, r6);
-    a.mov64_imm(r2, -int32_t(sizeof(xcap_meta)));
-    a.call(BPF_FUNC_xdp_adjust_meta);
-    a.jump_imm(BPF_JMP, BPF_JNE, r0, 0, meta_failed);
-    a.load(BPF_W, r2, r6, offsetof(xdp_md, data_meta));
-    a.load(BPF_W, r3, r6, offsetof(xdp_md, data));
-    a.mov64_reg(r1, r2);
-    a.alu64_imm(BPF_ADD, r1, sizeof(xcap_meta));
-    a.jump_reg(BPF_JMP, BPF_JGT, r1, r3, meta_failed);
-    // cap = k when it cuts below the snaplen, else 0 ("no cap").
-    auto keep = a.new_label();
-    a.mov32_reg(r1, r7);
-    a.jump_imm(BPF_JMP32, BPF_JLT, r7, int32_t(filter.snaplen), keep);
-    a.mov32_imm(r1, 0);
-    a.bind(keep);
-    a.store_imm(BPF_DW, r2, offsetof(xcap_meta, rx_ts_ns), 0);
-    a.store_imm(BPF_W, r2, offsetof(xcap_meta, rx_queue), 0);
-    a.store_imm(BPF_W, r2, offsetof(xcap_meta, magic), int32_t(XCAP_META_MAGIC));
-    a.store(BPF_W, r2, offsetof(xcap_meta, cap), r1);
-    a.store_imm(BPF_W, r2, offsetof(xcap_meta, reserved), 0);
-    a.store_imm(BPF_DW, r2, offsetof(xcap_meta, nic_ts_ns), 0);
-    a.ja(matched);
-
-    a.bind(meta_failed);
-    count(a, spec.counters_map_fd, offsetof(filter_counters, no_metadata));
+        a.bind(meta_failed);
+        count(a, spec.counters_map_fd, offsetof(filter_counters, no_metadata));
+    }
 
     a.bind(matched);
     if (spec.exit == filter_exit::tail_call) {
@@ -99,6 +101,25 @@ std::vector<bpf_insn> build_xdp_program(const compiled_filter& filter, const xdp
     a.mov32_imm(r0, spec.exit == filter_exit::tail_call ? XDP_PASS : XDP_DROP);
     a.exit();
     return a.finish();
+}
+
+bool xdp_metadata_allowed() {
+    static const bool allowed = [] {
+        if (const char* no = getenv("XCAP_TEST_NO_XDP_METADATA"); no && std::strcmp(no, "1") == 0) {
+            return false;
+        }
+        assembler a;
+        a.mov64_imm(r2, -int32_t(sizeof(xcap_meta)));
+        a.call(BPF_FUNC_xdp_adjust_meta);
+        a.mov32_imm(r0, XDP_PASS);
+        a.exit();
+        const auto insns = a.finish();
+        LIBBPF_OPTS(bpf_prog_load_opts, opts);
+        opts.expected_attach_type = BPF_XDP;
+        unique_fd fd(bpf_prog_load(BPF_PROG_TYPE_XDP, "xcap_probe", "Dual BSD/GPL", insns.data(), insns.size(), &opts));
+        return fd || errno != EINVAL;
+    }();
+    return allowed;
 }
 
 unique_fd load_xdp_program(const std::vector<bpf_insn>& insns, bool frags, const std::string& what, bool verbose) {
@@ -167,7 +188,10 @@ unique_fd create_map(bpf_map_type type, const char* name, uint32_t value_size, u
 xdp_filter_program::xdp_filter_program(const compiled_filter& filter, const xdp_filter_options& options)
     : _options(options) {
     _counters = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, "xcap_filt_ctr", sizeof(filter_counters), 1, "counter");
-    xdp_program_spec spec{.exit = options.exit, .frags = options.frags, .counters_map_fd = _counters.get()};
+    xdp_program_spec spec{.exit = options.exit,
+                          .frags = options.frags,
+                          .metadata = xdp_metadata_allowed(),
+                          .counters_map_fd = _counters.get()};
     if (options.exit == filter_exit::tail_call) {
         spec.reject_next = options.reject_next;
         _prog_array = create_map(BPF_MAP_TYPE_PROG_ARRAY, "xcap_filt_next", sizeof(uint32_t),

@@ -81,6 +81,9 @@ std::vector<bpf_insn> translate(const compiled_filter& filter, const translate_o
 struct xdp_program_spec {
     filter_exit exit = filter_exit::tail_call;
     bool frags = false;
+    // Leave xcap_meta (with the filter's cap) in the metadata area of a
+    // match; false where the kernel refuses bpf_xdp_adjust_meta.
+    bool metadata = true;
     bool indirect_by_helper = false;  // see translate_options
     int counters_map_fd = -1;    // BPF_MAP_TYPE_PERCPU_ARRAY, 1 entry, value filter_counters
     int prog_array_fd = -1;      // BPF_MAP_TYPE_PROG_ARRAY (tail_call only)

@@ -120,7 +120,7 @@ struct capture_totals {
 // them) and programs (seen, redirected, passed; the filter's rejections;
 // the copy-mode note when fill-ring drops are counted twice); tap's rings
 // (ring_full) and programs.
-std::vector<loss> socket_losses(const xdp_statistics& summed, uint64_t too_large);
+std::vector<loss> socket_losses(const xdp_statistics& summed, uint64_t too_large, uint64_t no_headroom = 0);
 std::vector<std::string> redirect_program_lines(const xcap_rx_counters& summed, bool copy_mode_overlap, bool filtered,
                                                 uint64_t rejected);
 std::vector<loss> ring_losses(uint64_t ring_full);

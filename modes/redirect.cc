@@ -153,6 +153,11 @@ public:
             if (!r->limit_line.empty()) {
                 log.warn(r->limit_line);
             }
+            if (_opts.verbose && r->program->meta_in_frame()) {
+                log.info(r->dev.name + ": this kernel refuses XDP programs the metadata area "
+                         "(bpf_xdp_adjust_meta), so each packet's time stamp travels in the first " +
+                         std::to_string(sizeof(xcap_meta)) + " bytes of its frame");
+            }
         }
         // Attached: from now on the host sees none of these interfaces' packets.
         for (const auto& r : _ifs) {
@@ -188,7 +193,9 @@ private:
 void redirect_mode::open_sockets(uint32_t i, bool multi_buffer) {
     auto& r = *_ifs[i];
     r.program = std::make_unique<rx_program>(multi_buffer, r.nic->link());
-    const uint32_t largest = largest_frame(r.dev, r.dev.mtu);
+    // Where the metadata travels in the frame, it takes room from the packet.
+    const uint32_t prefix = r.program->meta_in_frame() ? uint32_t(sizeof(xcap_meta)) : 0;
+    const uint32_t largest = largest_frame(r.dev, r.dev.mtu) + prefix;
     xsk_config icfg;
     icfg.frame_size = umem_frame_size(largest, r.program->frags());
     icfg.frame_count = umem_frames(_opts.buffer_kib, icfg.frame_size);
@@ -206,12 +213,13 @@ void redirect_mode::open_sockets(uint32_t i, bool multi_buffer) {
         }
         auto& src = r.sources.emplace_back(std::make_unique<xsk_source>(*x, r.program->issued_counter(q)));
         src->set_interface(i);
+        src->set_meta_in_frame(prefix != 0);
         src->set_doorbell(r.program->wake_at(q), r.program.get());
         _srcs.push_back(src.get());
     }
     r.last_xsk.resize(r.xsks.size());
     for (const auto& x : r.xsks) {
-        r.frame_limit = x->multi_buffer() ? r.frame_limit : room;
+        r.frame_limit = x->multi_buffer() ? r.frame_limit : room - prefix;
     }
     r.program->set_max_len(r.frame_limit);
     r.limit_line = check_frame_limit(r.dev, r.frame_limit,
@@ -250,10 +258,11 @@ capture_totals redirect_mode::collect(const capture_writer& writer) {
         program.redirected += pc.redirected;
         program.passed_no_socket += pc.passed_no_socket;
         program.too_large += pc.too_large;
+        program.no_headroom += pc.no_headroom;
         add_filter_counts(t, r);
     }
-    t.dropped_elsewhere = program.too_large;
-    t.losses = socket_losses(sum, program.too_large);
+    t.dropped_elsewhere = program.too_large + program.no_headroom;
+    t.losses = socket_losses(sum, program.too_large, program.no_headroom);
     t.program_lines = redirect_program_lines(program, overlap, t.filtered, t.filter_rejected);
     return finish_totals(t, _ifs, writer);
 }

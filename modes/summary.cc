@@ -144,7 +144,7 @@ uint64_t capture_totals::dropped() const {
     return n;
 }
 
-std::vector<loss> socket_losses(const xdp_statistics& st, uint64_t too_large) {
+std::vector<loss> socket_losses(const xdp_statistics& st, uint64_t too_large, uint64_t no_headroom) {
     return {
         {"rx_dropped", st.rx_dropped, "rx_dropped", 3},
         {"rx_invalid_descs", st.rx_invalid_descs},
@@ -154,6 +154,10 @@ std::vector<loss> socket_losses(const xdp_statistics& st, uint64_t too_large) {
         {"tx_ring_empty_descs", st.tx_ring_empty_descs},
         // Frames longer than the sockets take (no multi-buffer).
         {"too_large", too_large, "too_large", 0, true},
+        // No room in front of the frame for its metadata (where the kernel
+        // refuses the metadata area; a driver with less than 32 bytes of
+        // headroom).
+        {"no_headroom", no_headroom, "no_headroom", 0, true},
     };
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "filter/filter.h"
 #include "sources/per_cpu.h"
 #include "xcap_rx.skel.h"
 
@@ -33,6 +34,7 @@ Owned open_and_load(bool frags, nic_link nic, int& err) {
     skel->rodata->xcap_buff_len = libbpf_probe_bpf_helper(BPF_PROG_TYPE_XDP, BPF_FUNC_xdp_get_buff_len, nullptr) == 1;
     skel->rodata->xcap_untag_after = nic.state_fd >= 0;
     skel->rodata->xcap_nic_time = nic.state_fd >= 0 && nic.time;
+    skel->rodata->xcap_meta_in_frame = !xdp_metadata_allowed();
     err = nic.state_fd >= 0 ? bpf_map__reuse_fd(skel->maps.xcap_nic_state, nic.state_fd) : 0;
     err = err ? err : xcap_rx_bpf__load(skel.get());
     if (err) {
@@ -47,6 +49,7 @@ rx_program::rx_program(bool frags, nic_link nic) {
     int err = 0;
     _skel = open_and_load<decltype(_skel)>(frags, nic, err);
     _frags = frags && _skel;
+    _meta_in_frame = !xdp_metadata_allowed();
     if (!_skel && frags && err != -EPERM && err != -EACCES) {
         // Before 5.18 the kernel does not know BPF_F_XDP_HAS_FRAGS.
         _skel = open_and_load<decltype(_skel)>(false, nic, err);

@@ -38,6 +38,12 @@ public:
     // Whether the program was loaded with BPF_F_XDP_HAS_FRAGS: a filter that
     // tail-calls it must be loaded the same way (xdp_filter_options::frags).
     bool frags() const { return _frags; }
+    // Whether the program puts each packet's xcap_meta at the start of the
+    // frame, the packet after it (where the kernel refuses the metadata
+    // area: filter/filter.h, xdp_metadata_allowed): a socket's frame then
+    // holds sizeof(xcap_meta) bytes less of the packet, and its source must
+    // take them off (xsk_source::set_meta_in_frame).
+    bool meta_in_frame() const { return _meta_in_frame; }
     // Frames longer than this are dropped and counted as too_large; 0 = no
     // limit. Takes effect at once, attached or not.
     void set_max_len(uint32_t bytes);
@@ -68,6 +74,7 @@ private:
     // ring, the counters' mapping, then the skeleton.
     std::unique_ptr<xcap_rx_bpf, skeleton_deleter> _skel;
     bool _frags = false;
+    bool _meta_in_frame = false;
     unique_mapping _seq_map;
     xcap_queue_seq* _seq = nullptr;  // in _seq_map
     std::unique_ptr<ring_buffer, ring_deleter> _bell;

@@ -50,7 +50,7 @@ size_t xsk_source::peek(record_ref* out, size_t max) {
     for (uint32_t i = 0; i < n; ++i) {
         const xdp_desc* d = xsk_ring_cons__rx_desc(&rx, idx + i);
         options |= d->options;
-        const uint8_t* pkt = area + d->addr;
+        const uint8_t* pkt = area + d->addr + _prefix;
         __builtin_prefetch(pkt - sizeof(xcap_meta), 1);
         __builtin_prefetch(pkt, 0);
     }
@@ -61,7 +61,7 @@ size_t xsk_source::peek(record_ref* out, size_t max) {
     for (uint32_t i = 0; i < n; ++i) {
         const xdp_desc* d = xsk_ring_cons__rx_desc(&rx, idx + i);
         fill_record(out[i], d, area + d->addr);
-        bytes += d->len;
+        bytes += out[i].len;
     }
     _peeked += n;
     delivered(out, n, bytes);
@@ -70,9 +70,14 @@ size_t xsk_source::peek(record_ref* out, size_t max) {
 
 // One descriptor's record, read in place (inlined into peek's loop).
 inline void xsk_source::fill_record(record_ref& r, const xdp_desc* d, uint8_t* pkt) {
+    uint32_t len = d->len;
+    if (len >= _prefix) {  // always, as the program writes it
+        pkt += _prefix;
+        len -= _prefix;
+    }
     auto* meta = reinterpret_cast<xcap_meta*>(pkt - sizeof(xcap_meta));
     r.data = pkt;
-    r.len = d->len;
+    r.len = len;
     r.cookie = d->addr;
     r.drops_before = 0;
     r.wire_len = 0;
@@ -121,8 +126,8 @@ size_t xsk_source::peek_multi(record_ref* out, size_t max, uint32_t idx, uint32_
     while (i < n && recs < max) {
         const xdp_desc* d = xsk_ring_cons__rx_desc(&rx, idx + i);
         if (!(d->options & XDP_PKT_CONTD)) {
-            fill_record(out[recs++], d, _area + d->addr);
-            bytes += d->len;
+            fill_record(out[recs], d, _area + d->addr);
+            bytes += out[recs++].len;
             ++i;
             continue;
         }
@@ -156,6 +161,11 @@ size_t xsk_source::peek_multi(record_ref* out, size_t max, uint32_t idx, uint32_
             const xdp_desc* e = xsk_ring_cons__rx_desc(&rx, idx + i + j);
             s[j] = {_area + e->addr, e->len};
         }
+        // The metadata is at the start of the first piece only.
+        const uint32_t prefix = std::min(_prefix, s[0].len);
+        s[0].data += prefix;
+        s[0].len -= prefix;
+        total -= prefix;
         _segs_used += k;
         r.segs = s;
         r.len = uint32_t(std::min<uint64_t>(total, UINT32_MAX));

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "bpf/xcap_abi.h"
 #include "sources/source.h"
 #include "engine/xsk.h"
 
@@ -43,6 +44,10 @@ public:
         _bell = bell;
     }
 
+    // The program puts each packet's metadata at the start of its frame
+    // (rx_program::meta_in_frame): the record starts after it.
+    void set_meta_in_frame(bool on) { _prefix = on ? uint32_t(sizeof(xcap_meta)) : 0; }
+
     // Rings in plain memory, no socket (tests and benchmarks play the kernel).
     struct rings {
         xsk_ring_cons* rx;
@@ -77,6 +82,7 @@ private:
     const uint64_t _frame_mask;
     const uint32_t _queue;
     const uint64_t* _issued;
+    uint32_t _prefix = 0;  // bytes of metadata at the start of each frame (0: in front of it)
     uint64_t* _wake_at = nullptr;
     doorbell* _bell = nullptr;
     const uint64_t* _plain_drops = nullptr;

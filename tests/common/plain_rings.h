@@ -48,7 +48,8 @@ public:
         ++_in_flight;
     }
 
-    // A packet of `len` bytes, all `fill_byte`, stamped `ts` (or unstamped).
+    // A packet of `len` bytes, all `fill_byte`, stamped `ts` (or unstamped),
+    // at the descriptor's address plus the metadata's size if meta_in_frame.
     // Returns false when the fill ring had no frame (a drop, counted).
     bool deliver(uint64_t ts, uint8_t fill_byte, uint32_t len, bool stamped = true) {
         uint64_t n = 0;  // 0: counted before (in flight)
@@ -66,13 +67,14 @@ public:
         uint64_t frame = _fill_entries[cons & (_frames - 1)];
         __atomic_store_n(&_fill_mem.consumer, cons + 1, __ATOMIC_RELEASE);
         uint64_t addr = frame + headroom;
-        auto* meta = reinterpret_cast<xcap_meta*>(_area.data() + addr - sizeof(xcap_meta));
+        const uint32_t prefix = meta_in_frame ? uint32_t(sizeof(xcap_meta)) : 0;
+        auto* meta = reinterpret_cast<xcap_meta*>(_area.data() + addr + prefix - sizeof(xcap_meta));
         std::memset(meta, 0, sizeof(*meta));
         meta->rx_ts_ns = ts;
         meta->magic = stamped ? XCAP_META_MAGIC : 0;
-        std::memset(_area.data() + addr, fill_byte, len);
+        std::memset(_area.data() + addr + prefix, fill_byte, len);
         uint32_t prod = _rx_mem.producer;
-        _rx_entries[prod & (_frames - 1)] = xdp_desc{addr, len, 0};
+        _rx_entries[prod & (_frames - 1)] = xdp_desc{addr, len + prefix, 0};
         __atomic_store_n(&_rx_mem.producer, prod + 1, __ATOMIC_RELEASE);
         return true;
     }
@@ -82,8 +84,20 @@ public:
     // each (the metadata in the first), every descriptor but the last
     // flagged XDP_PKT_CONTD, all published at once. Returns false (nothing
     // published, counted) when the fill ring has too few frames.
-    bool deliver_frags(uint64_t ts, const std::vector<uint8_t>& bytes, uint32_t per_frame = frame_size - headroom) {
+    bool deliver_frags(uint64_t ts, const std::vector<uint8_t>& packet, uint32_t per_frame = frame_size - headroom) {
         doorbell_after_publish bell{*this, count()};
+        // What the frames hold: where the metadata travels in the frame, it
+        // comes first.
+        std::vector<uint8_t> framed;
+        if (meta_in_frame) {
+            xcap_meta m{};
+            m.rx_ts_ns = ts;
+            m.magic = XCAP_META_MAGIC;
+            framed.resize(sizeof(m) + packet.size());
+            std::memcpy(framed.data(), &m, sizeof(m));
+            std::memcpy(framed.data() + sizeof(m), packet.data(), packet.size());
+        }
+        const std::vector<uint8_t>& bytes = meta_in_frame ? framed : packet;
         const uint32_t k = uint32_t((bytes.size() + per_frame - 1) / per_frame);
         uint32_t cons = _fill_mem.consumer;
         if (__atomic_load_n(&_fill_mem.producer, __ATOMIC_ACQUIRE) - cons < k) {
@@ -93,7 +107,7 @@ public:
         uint32_t prod = _rx_mem.producer;
         for (uint32_t j = 0; j < k; ++j) {
             uint64_t addr = _fill_entries[(cons + j) & (_frames - 1)] + headroom;
-            if (j == 0) {
+            if (j == 0 && !meta_in_frame) {
                 auto* meta = reinterpret_cast<xcap_meta*>(_area.data() + addr - sizeof(xcap_meta));
                 std::memset(meta, 0, sizeof(*meta));
                 meta->rx_ts_ns = ts;
@@ -113,6 +127,10 @@ public:
     // Descriptors published and not yet released by the reader.
     uint32_t rx_level() const { return _rx_mem.producer - __atomic_load_n(&_rx_mem.consumer, __ATOMIC_ACQUIRE); }
 
+    // Where the metadata goes: the metadata area in front of the packet, or
+    // (as xcap_rx puts it where the kernel refuses that area) the start of
+    // the frame, the packet after it and the descriptor's length counting it.
+    bool meta_in_frame = false;
     xsk_ring_cons rx{};
     xsk_ring_prod fill{};
     uint64_t issued = 0;  // atomic increments: the writer may read it from another thread

@@ -128,6 +128,52 @@ TEST_F(Capture, EveryFrameByteIdenticalInOrderPerQueue) {
     EXPECT_NE(err.find("queue 0: native XDP, copy mode"), std::string::npos) << err;
 }
 
+// Where the kernel refuses XDP programs the metadata area, the stamp travels
+// in the frame and comes off again: the same bytes, wall-clock stamps in
+// time order, no packet stamped in user space, alone and behind a filter.
+// Forced here, so that it runs on every kernel; -v says so.
+TEST_F(Capture, MetadataInTheFrameWhereTheKernelRefusesTheArea) {
+    for (const std::string how : {"alone", "filtered"}) {
+        SCOPED_TRACE(how);
+        const std::string expr = how == "alone" ? "" : "udp or tcp";
+        std::vector<std::string> argv = {"env", "XCAP_TEST_NO_XDP_METADATA=1", XCAP_BIN, "-i", net->receiver_if(),
+                                         "-v",  "-w", path(how + ".pcap")};
+        if (!expr.empty()) {
+            argv.push_back(expr);
+        }
+        const uint64_t t0 = wall_ns();
+        child x = start_attached(net->in_receiver(argv), how);
+        const uint32_t n = 2000;
+        send(n, {"--threads", "2"});
+        usleep(200'000);
+        x.signal(SIGINT);
+        ASSERT_EQ(x.wait(20), 0) << read_text(path(how + ".err"));
+        const uint64_t t1 = wall_ns();
+        auto recs = read_pcap(path(how + ".pcap"));
+        std::string all = read_text(path(how + ".err"));
+        EXPECT_NE(all.find("each packet's time stamp travels in the first 32 bytes of its frame"), std::string::npos)
+            << all;
+        EXPECT_EQ(all.find("had no XDP timestamp"), std::string::npos) << all;
+        EXPECT_EQ(number_in(all, "([0-9]+) packets? dropped"), 0u) << all;
+        if (expr.empty()) {
+            ASSERT_EQ(recs.size(), n) << all;
+        } else {
+            const auto [match, other, error] = split_by_libpcap(expr, 0, n);
+            ASSERT_EQ(error, "");
+            ASSERT_FALSE(other.empty());
+            ASSERT_EQ(recs.size(), match.size()) << all;
+        }
+        expect_sent_frames(recs, 2);
+        for (size_t i = 0; i < recs.size(); ++i) {
+            ASSERT_GE(recs[i].ts_ns, t0) << "record " << i << ": wall-clock arrival times";
+            ASSERT_LE(recs[i].ts_ns, t1) << "record " << i;
+            if (i > 0) {
+                ASSERT_LE(recs[i - 1].ts_ns, recs[i].ts_ns) << "queues are merged in time order";
+            }
+        }
+    }
+}
+
 // (a) again in generic mode, on one chosen queue.
 TEST_F(Capture, GenericModeOnOneQueue) {
     child x = start_xcap({"-w", path("g.pcap"), "--xdp-mode", "generic", "--queues", "1"});

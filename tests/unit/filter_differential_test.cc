@@ -32,10 +32,8 @@ void compare(const char* expr, const std::vector<std::vector<uint8_t>>& packets,
              const std::string& source) {
     SCOPED_TRACE(expr);
     compiled_filter f = compile_filter(expr, 262144);
-    // The metadata's cap then shows every result k (k < UINT32_MAX).
-    f.snaplen = UINT32_MAX;
-    xdp_filter_program linear(f, {.exit = filter_exit::verdict});
-    std::optional<xdp_filter_program> frags;
+    k_program linear(f);
+    std::optional<k_program> frags;
     for (size_t i = 0; i < packets.size(); ++i) {
         const auto& p = packets[i];
         if (p.size() < 14) {
@@ -46,17 +44,17 @@ void compare(const char* expr, const std::vector<std::vector<uint8_t>>& packets,
             ++t.too_long;  // nor one this long (the translation's loads stop at 65535)
             continue;
         }
-        int fd = linear.fd();
+        const k_program* prog = &linear;
         if (p.size() > max_linear) {
             if (!frags) {
-                frags.emplace(f, xdp_filter_options{.exit = filter_exit::verdict, .frags = true});
+                frags.emplace(f, true);
             }
-            fd = frags->fd();
+            prog = &*frags;
             ++t.multi_buffer;
         }
         uint32_t want = run_classic(f, p);
-        auto r = run_xdp(fd, p);
-        uint32_t got = r.retval == XDP_PASS && r.has_meta ? r.meta.cap : 0;
+        auto r = prog->run(p);
+        uint32_t got = r.k;
         bool verdict_ok = (r.retval == XDP_PASS) == (want != 0) && (r.retval == XDP_PASS || r.retval == XDP_DROP);
         if (!verdict_ok || got != want) {
             if (++t.differences <= 20) {
@@ -134,19 +132,18 @@ TEST(FilterDifferential, RandomClassicProgramsAgreeWithLibpcap) {
     const int programs = int(set.programs.size());
     for (const compiled_filter& f : set.programs) {
         SCOPED_TRACE(f.expression);
-        std::optional<xdp_filter_program> prog;
+        std::optional<k_program> prog;
         try {
-            prog.emplace(f, xdp_filter_options{.exit = filter_exit::verdict, .verbose = true});
+            prog.emplace(f, false, true);
         } catch (const std::exception& e) {
             ADD_FAILURE() << e.what() << "\n" << dump_classic(f);
             continue;
         }
         for (size_t i = 0; i < frames.size(); ++i) {
             uint32_t want = run_classic(f, frames[i]);
-            auto r = run_xdp(prog->fd(), frames[i]);
-            // k = UINT32_MAX reads as "no cap" (0) in the metadata: compare it as such.
-            uint32_t got = r.retval == XDP_PASS && r.has_meta ? r.meta.cap : 0;
-            bool same = (r.retval == XDP_PASS) == (want != 0) && got == (want == UINT32_MAX ? 0 : want);
+            auto r = prog->run(frames[i]);
+            uint32_t got = r.k;
+            bool same = (r.retval == XDP_PASS) == (want != 0) && got == want;
             if (!same && ++differences <= 10) {
                 ADD_FAILURE() << "frame " << i << " (" << frames[i].size() << " bytes): libpcap " << want
                               << ", XDP retval " << r.retval << " k " << got << "\n" << dump_classic(f);

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "filter/assembler.h"
 #include "filter/translate.h"
 
 namespace xcap::test {
@@ -23,6 +24,45 @@ const std::string& bpf_skip_reason() {
         }
     }();
     return reason;
+}
+
+k_program::k_program(const compiled_filter& filter, bool frags, bool verbose)
+    : _map(bpf_map_create(BPF_MAP_TYPE_ARRAY, "xcap_test_k", sizeof(uint32_t), sizeof(uint32_t), 1, nullptr)) {
+    if (!_map) {
+        throw std::system_error(errno, std::generic_category(), "creating the k map");
+    }
+    using namespace ebpf;
+    assembler a;
+    // As xdp_filter_program builds it: loops verify far faster with the helper.
+    a.append(translate(filter, {.frags = frags, .indirect_by_helper = has_backward_jumps(filter)}));
+    // Here w0 = k and r6 = ctx; the fragment's stack is dead.
+    a.store(BPF_W, r10, -4, r0);
+    a.store_imm(BPF_W, r10, -8, 0);
+    a.load_map_fd(r1, _map.get());
+    a.mov64_reg(r2, r10);
+    a.alu64_imm(BPF_ADD, r2, -8);
+    a.mov64_reg(r3, r10);
+    a.alu64_imm(BPF_ADD, r3, -4);
+    a.mov64_imm(r4, BPF_ANY);
+    a.call(BPF_FUNC_map_update_elem);
+    a.load(BPF_W, r0, r10, -4);
+    auto drop = a.new_label();
+    a.jump_imm(BPF_JMP32, BPF_JEQ, r0, 0, drop);
+    a.mov32_imm(r0, XDP_PASS);
+    a.exit();
+    a.bind(drop);
+    a.mov32_imm(r0, XDP_DROP);
+    a.exit();
+    _prog = load_xdp_program(a.finish(), frags, "the filter '" + filter.expression + "' with the tests' exit", verbose);
+}
+
+k_program::result k_program::run(const std::vector<uint8_t>& packet) const {
+    const uint32_t key = 0, zero = 0;
+    bpf_map_update_elem(_map.get(), &key, &zero, BPF_ANY);
+    result r;
+    r.retval = run_xdp(_prog.get(), packet).retval;
+    bpf_map_lookup_elem(_map.get(), &key, &r.k);
+    return r;
 }
 
 xdp_run run_xdp(int prog_fd, const std::vector<uint8_t>& packet, const xdp_run_options& options) {

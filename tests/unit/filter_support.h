@@ -33,6 +33,26 @@ struct xdp_run_options {
 // Throws std::system_error when the kernel refuses the run.
 xdp_run run_xdp(int prog_fd, const std::vector<uint8_t>& packet, const xdp_run_options& options = {});
 
+// A filter's translation alone (filter/translate.h) with an exit of the
+// tests' own: it stores the result k in a one-entry array and returns
+// XDP_PASS for k != 0, XDP_DROP for 0. The capture's programs hand k on in
+// the metadata area, which some kernels refuse (xdp_metadata_allowed); this
+// one needs none, so the translation is tested the same on every kernel.
+// Loading throws as xdp_filter_program's does.
+class k_program {
+public:
+    explicit k_program(const compiled_filter& filter, bool frags = false, bool verbose = false);
+    struct result {
+        uint32_t retval = 0;
+        uint32_t k = 0;
+    };
+    result run(const std::vector<uint8_t>& packet) const;
+
+private:
+    unique_fd _map;
+    unique_fd _prog;
+};
+
 // libpcap's own interpreter (pcap_offline_filter) on `packet`: wire length
 // its size, caplen its size or `caplen` if that is less (a record cut at a
 // snaplen). By default the frame as XDP sees it.

@@ -2,6 +2,7 @@
 // instruction by instruction through BPF_PROG_RUN, each result checked
 // against the expected value and against libpcap's own interpreter.
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -36,8 +37,8 @@ constexpr uint32_t no_cap_threshold = std::numeric_limits<uint32_t>::max();
 classic_insn stmt(uint16_t code, uint32_t k) { return {code, 0, 0, k}; }
 classic_insn jump(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf) { return {code, jt, jf, k}; }
 
-// A hand-written classic program. Its cap threshold is UINT32_MAX so the
-// metadata's cap shows the filter's result k exactly.
+// A hand-written classic program. Its cap threshold is UINT32_MAX, so that
+// where a test reads the metadata's cap, it is the filter's result k.
 compiled_filter program(std::vector<classic_insn> insns) {
     return {"(hand-written)", std::move(insns), no_cap_threshold};
 }
@@ -52,21 +53,12 @@ std::vector<uint8_t> counting_frame(size_t len) {
     return f;
 }
 
-// The result k of the filter on `packet` as XDP computes it (0: no match).
-// The cap threshold is raised to UINT32_MAX so the metadata's cap is k.
-uint32_t xdp_result(compiled_filter f, const std::vector<uint8_t>& packet, xdp_filter_options o = {}) {
-    f.snaplen = no_cap_threshold;
-    o.exit = filter_exit::verdict;
-    xdp_filter_program prog(f, o);
-    auto r = run_xdp(prog.fd(), packet);
-    if (r.retval == XDP_DROP) {
-        EXPECT_FALSE(r.has_meta);
-        return 0;
-    }
-    EXPECT_EQ(r.retval, uint32_t(XDP_PASS));
-    EXPECT_TRUE(r.has_meta);
-    EXPECT_EQ(r.meta.magic, XCAP_META_MAGIC);
-    return r.meta.cap;
+// The result k of the filter on `packet` as XDP computes it (0: no match),
+// through the tests' own exit (k_program).
+uint32_t xdp_result(const compiled_filter& f, const std::vector<uint8_t>& packet, xdp_filter_options o = {}) {
+    auto r = k_program(f, o.frags).run(packet);
+    EXPECT_EQ(r.retval, r.k ? uint32_t(XDP_PASS) : uint32_t(XDP_DROP));
+    return r.k;
 }
 
 // XDP and libpcap both give `expected`.
@@ -357,16 +349,24 @@ TEST(FilterTranslate, ReturnsKOrAAndCapsBelowTheSnaplen) {
     expect_result(program({stmt(BPF_LD | BPF_IMM, 0), stmt(BPF_RET | BPF_A, 0)}), pkt, 0);
     expect_result(program({stmt(BPF_LD | BPF_IMM, 0xdeadbeef), stmt(BPF_RET | BPF_A, 0)}), pkt, 0xdeadbeef);
     expect_result(program({stmt(BPF_RET | BPF_K, 0)}), pkt, 0);
-    // With a real snaplen the metadata's cap is k only when k cuts.
+    // With a real snaplen the metadata's cap is k only when k cuts. Where the
+    // kernel refuses the metadata area a match goes on without any.
     compiled_filter short_ret{"(hand-written)", {stmt(BPF_RET | BPF_K, 40)}, 96};
     xdp_filter_program cuts(short_ret, {.exit = filter_exit::verdict});
     auto r = run_xdp(cuts.fd(), pkt);
     EXPECT_EQ(r.retval, uint32_t(XDP_PASS));
-    ASSERT_TRUE(r.has_meta);
-    EXPECT_EQ(r.meta.cap, 40u);
     auto all = compile_filter("", 96);  // ret #96: matches, cuts nothing -s does not
     EXPECT_EQ(run_classic(all, pkt), 96u);
     xdp_filter_program prog(all, {.exit = filter_exit::verdict});
+    if (!xdp_metadata_allowed()) {
+        EXPECT_FALSE(r.has_meta);
+        r = run_xdp(prog.fd(), pkt);
+        EXPECT_EQ(r.retval, uint32_t(XDP_PASS));
+        EXPECT_FALSE(r.has_meta);
+        GTEST_SKIP() << "the kernel refuses XDP programs bpf_xdp_adjust_meta: no cap to check";
+    }
+    ASSERT_TRUE(r.has_meta);
+    EXPECT_EQ(r.meta.cap, 40u);
     r = run_xdp(prog.fd(), pkt);
     EXPECT_EQ(r.retval, uint32_t(XDP_PASS));
     ASSERT_TRUE(r.has_meta);
@@ -555,18 +555,24 @@ TEST(FilterProgram, EntryTailCallsSlotZeroAfterWritingTheMetadata) {
     auto ip4 = build_frame(0);
     auto ip6 = build_frame(3);
 
-    // Slot 0 empty: a match goes on with XDP_PASS, metadata written.
+    // Slot 0 empty: a match goes on with XDP_PASS, metadata written (none
+    // where the kernel refuses the metadata area).
+    const bool meta = xdp_metadata_allowed();
     auto r = run_xdp(entry.fd(), ip4);
     EXPECT_EQ(r.retval, uint32_t(XDP_PASS));
-    ASSERT_TRUE(r.has_meta);
-    EXPECT_EQ(r.meta.magic, XCAP_META_MAGIC);
-    EXPECT_EQ(r.meta.cap, 128u);
+    ASSERT_EQ(r.has_meta, meta);
+    if (meta) {
+        EXPECT_EQ(r.meta.magic, XCAP_META_MAGIC);
+        EXPECT_EQ(r.meta.cap, 128u);
+    }
 
     entry.set_next(next.get());
     r = run_xdp(entry.fd(), ip4);
     EXPECT_EQ(r.retval, uint32_t(XDP_TX)) << "the tail call ran the stub";
-    ASSERT_TRUE(r.has_meta);
-    EXPECT_EQ(r.meta.cap, 128u);
+    ASSERT_EQ(r.has_meta, meta);
+    if (meta) {
+        EXPECT_EQ(r.meta.cap, 128u);
+    }
 
     r = run_xdp(entry.fd(), ip6);
     EXPECT_EQ(r.retval, uint32_t(XDP_PASS)) << "no match: on to the stack";
@@ -588,10 +594,55 @@ TEST(FilterProgram, EntryTailCallsSlotZeroAfterWritingTheMetadata) {
     EXPECT_EQ(run_xdp(frags_entry.fd(), ip4).retval, uint32_t(XDP_TX));
 }
 
+// The program built for a kernel that refuses bpf_xdp_adjust_meta: no
+// helper call in it, so it loads anywhere; a match goes on (or to slot 0)
+// with the frame untouched and no metadata, a miss is counted.
+TEST(FilterProgram, WithoutMetadataAMatchGoesOnUntouched) {
+    SKIP_WITHOUT_BPF();
+    unique_fd counters(bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "xcap_t_ctr", 4, sizeof(filter_counters), 1, nullptr));
+    unique_fd slots(bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "xcap_t_next", 4, 4, 1, nullptr));
+    ASSERT_TRUE(counters && slots);
+    compiled_filter f = compile_filter("udp", 262144);
+    xdp_program_spec spec{.exit = filter_exit::tail_call,
+                          .metadata = false,
+                          .counters_map_fd = counters.get(),
+                          .prog_array_fd = slots.get()};
+    const auto insns = build_xdp_program(f, spec);
+    for (const auto& i : insns) {
+        ASSERT_FALSE(i.code == (BPF_JMP | BPF_CALL) && i.imm == BPF_FUNC_xdp_adjust_meta);
+    }
+    auto entry = load_xdp_program(insns, false, "the filter without metadata", true);
+    auto udp = build_frame(0);
+    auto tcp = build_frame(1);
+    auto r = run_xdp(entry.get(), udp);
+    EXPECT_EQ(r.retval, uint32_t(XDP_PASS));
+    EXPECT_FALSE(r.has_meta);
+    std::vector<bpf_insn> tx = {ebpf::mov64_imm(0, XDP_TX), ebpf::exit_insn()};
+    auto next = load_xdp_program(tx, false, "a stub", false);
+    const uint32_t key = 0, fd = uint32_t(next.get());
+    ASSERT_EQ(bpf_map_update_elem(slots.get(), &key, &fd, BPF_ANY), 0);
+    r = run_xdp(entry.get(), udp);
+    EXPECT_EQ(r.retval, uint32_t(XDP_TX)) << "a match tail-calls slot 0";
+    EXPECT_FALSE(r.has_meta);
+    r = run_xdp(entry.get(), tcp);
+    EXPECT_EQ(r.retval, uint32_t(XDP_PASS)) << "a miss goes on to the stack";
+    std::vector<filter_counters> per_cpu(static_cast<size_t>(libbpf_num_possible_cpus()));
+    ASSERT_EQ(bpf_map_lookup_elem(counters.get(), &key, per_cpu.data()), 0);
+    uint64_t rejected = 0, no_metadata = 0;
+    for (const auto& c : per_cpu) {
+        rejected += c.rejected;
+        no_metadata += c.no_metadata;
+    }
+    EXPECT_EQ(rejected, 1u);
+    EXPECT_EQ(no_metadata, 0u) << "nothing asked for, nothing refused";
+}
+
 TEST(FilterProgram, EntryChainsIntoTheCaptureProgram) {
     SKIP_WITHOUT_BPF();
-    auto* skel = xcap_rx_bpf__open_and_load();
+    auto* skel = xcap_rx_bpf__open();
     ASSERT_NE(skel, nullptr);
+    skel->rodata->xcap_meta_in_frame = !xdp_metadata_allowed();  // as rx_program loads it
+    ASSERT_EQ(xcap_rx_bpf__load(skel), 0);
     auto rx_counters = [&] {
         int cpus = libbpf_num_possible_cpus();
         std::vector<xcap_rx_counters> per_cpu(static_cast<size_t>(cpus));

@@ -27,19 +27,25 @@ std::vector<uint8_t> frame_bytes(uint32_t i, uint32_t len) {
 struct queue_under_test {
     plain_queue kernel;
     std::unique_ptr<xsk_source> source;
-    explicit queue_under_test(uint32_t frames) : kernel(frames) {
+    // `meta_in_frame`: the metadata at the start of each frame, as xcap_rx
+    // puts it where the kernel refuses the metadata area.
+    explicit queue_under_test(uint32_t frames, bool meta_in_frame = false)
+        : kernel(frames), prefix(meta_in_frame ? uint32_t(sizeof(xcap_meta)) : 0) {
+        kernel.meta_in_frame = meta_in_frame;
         xsk_source::rings r{&kernel.rx, &kernel.fill, kernel.area(), kernel.frame_mask(), 0, &kernel.drops};
         source = std::make_unique<xsk_source>(r, &kernel.issued);
+        source->set_meta_in_frame(meta_in_frame);
     }
+    const uint32_t prefix;
     // Sends frame i: several descriptors when it does not fit one frame.
     void deliver(uint32_t i, uint32_t len) {
         auto f = frame_bytes(i, len);
-        if (len <= plain_queue::frame_size - plain_queue::headroom) {
+        if (len + prefix <= plain_queue::frame_size - plain_queue::headroom) {
             ASSERT_TRUE(kernel.deliver(1000 + i, 0, len));
             // deliver() fills with one byte; write the pattern over it.
             uint32_t prod = *kernel.rx.producer;
             const xdp_desc* d = xsk_ring_cons__rx_desc(&kernel.rx, prod - 1);
-            std::memcpy(kernel.area() + d->addr, f.data(), len);
+            std::memcpy(kernel.area() + d->addr + prefix, f.data(), len);
         } else {
             ASSERT_TRUE(kernel.deliver_frags(1000 + i, f));
         }
@@ -149,4 +155,31 @@ TEST(XskSourceMultiBuffer, SingleBufferBatchesStayInPlace) {
     expect_record(recs[1], 1, 1500);
     q.source->release(recs, 2);
     EXPECT_EQ(q.kernel.fill_level(), 64u);
+}
+
+// Where the kernel refuses the metadata area, xcap_rx puts the metadata at
+// the start of the frame: the records start after it, with the same stamps
+// and bytes, whole frames and multi-buffer alike, the byte count the
+// packets' own, and every frame goes back.
+TEST(XskSourceMetaInFrame, RecordsStartAfterTheMetadataWithItsStamp) {
+    queue_under_test q(256, true);
+    // 1760 bytes fill one frame exactly after the 32 of metadata; 1761 take two.
+    const std::vector<uint32_t> lens = {60, 1760, 1761, 1792, 3000, 9018, 1514, 64};
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < lens.size(); ++i) {
+        q.deliver(i, lens[i]);
+        bytes += lens[i];
+    }
+    EXPECT_EQ(q.kernel.rx_level(), 1u + 1 + 2 + 2 + 2 + 6 + 1 + 1) << "descriptors, the metadata in the first";
+    record_ref recs[64];
+    size_t n = q.source->peek(recs, 64);
+    ASSERT_EQ(n, lens.size());
+    for (uint32_t i = 0; i < n; ++i) {
+        expect_record(recs[i], i, lens[i]);
+    }
+    EXPECT_EQ(q.source->counters().received_bytes.load(), bytes) << "the metadata is not counted";
+    q.source->release(recs, n);
+    EXPECT_EQ(q.kernel.rx_level(), 0u);
+    EXPECT_EQ(q.kernel.fill_level(), 256u);
+    EXPECT_EQ(q.source->quiet(), packet_source::quiet_state::quiet);
 }
