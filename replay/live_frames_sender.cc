@@ -220,8 +220,12 @@ std::optional<failure> live_frames_sender::send() {
                 _result.interrupted = true;
                 break;
             }
+            // Capabilities were checked before: EPERM here is the kernel's
+            // own refusal (a hardened kernel may refuse live frames to root).
             failure f(failure_kind::unsupported, err, "cannot send with XDP live frames on " + _run.dev.name,
-                      "leave out --xdp-tx (it needs Linux 5.18 or later)");
+                      err == EPERM ? "this kernel refuses BPF_PROG_RUN on live frames even with the capabilities; "
+                                     "leave out --xdp-tx"
+                                   : "leave out --xdp-tx (it needs Linux 5.18 or later)");
             if (done == 0) {
                 return f;  // nothing sent yet: the socket can still send it all
             }

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <regex>
 
 namespace xcap::test {
@@ -113,6 +115,37 @@ std::string netns_unavailable_reason() {
         return "needs iproute2's ip";
     }
     return "";
+}
+
+const std::string& live_frames_refused_reason() {
+    static const std::string reason = [] {
+        // r0 = XDP_DROP; exit
+        const bpf_insn drop[] = {{BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_DROP}, {BPF_JMP | BPF_EXIT, 0, 0, 0, 0}};
+        const int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xcap_t_drop", "GPL", drop, 2, nullptr);
+        if (fd < 0) {
+            return "an XDP program cannot be loaded here (" + std::string(std::strerror(errno)) + ")";
+        }
+        uint8_t frame[64] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00};
+        xdp_md ctx{};
+        ctx.data_end = sizeof(frame);
+        ctx.ingress_ifindex = 1;  // loopback
+        LIBBPF_OPTS(bpf_test_run_opts, opts);
+        opts.data_in = frame;
+        opts.data_size_in = sizeof(frame);
+        opts.ctx_in = &ctx;
+        opts.ctx_size_in = sizeof(ctx);
+        opts.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
+        opts.repeat = 1;
+        const int rc = bpf_prog_test_run_opts(fd, &opts);
+        const int err = errno;
+        close(fd);
+        if (rc != 0) {
+            return "the kernel refuses BPF_PROG_RUN on live frames (BPF_F_TEST_XDP_LIVE_FRAMES: " +
+                   std::string(std::strerror(err)) + "; Linux 5.18 has it, a hardened kernel may refuse it)";
+        }
+        return std::string();
+    }();
+    return reason;
 }
 
 veth_pair::veth_pair(unsigned queues) {

@@ -90,4 +90,11 @@ bool bpf_prog_exists(unsigned id);
 // Why these tests cannot run here, or "" when they can.
 std::string netns_unavailable_reason();
 
+// Why the kernel will not run XDP programs on live frames (BPF_PROG_RUN
+// with BPF_F_TEST_XDP_LIVE_FRAMES: replay's --xdp-tx, the benchmarks'
+// generator), or "" when it does. Before 5.18 it does not know the flag; a
+// hardened kernel may refuse it even to root (EPERM). Tried once, on
+// loopback, with a program that drops the frame: nothing is sent.
+const std::string& live_frames_refused_reason();
+
 }  // namespace xcap::test

@@ -1,6 +1,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/utsname.h>
+
+#include <cstdio>
 
 #include <memory>
 #include <regex>
@@ -15,6 +18,16 @@
 #endif
 
 namespace xcap::test {
+
+// The running kernel's major.minor is at least `major.minor`.
+inline bool kernel_at_least(int major, int minor) {
+    utsname u{};
+    int ma = 0, mi = 0;
+    if (uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &ma, &mi) != 2) {
+        return false;
+    }
+    return ma > major || (ma == major && mi >= minor);
+}
 
 // The first group of `pattern` in `text` as a number; a test failure (and 0)
 // when it is not there.

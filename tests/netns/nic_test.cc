@@ -24,16 +24,6 @@ using namespace xcap::test;
 
 namespace {
 
-// Kernel major.minor at least `major.minor`.
-bool kernel_at_least(int major, int minor) {
-    utsname u{};
-    int ma = 0, mi = 0;
-    if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &ma, &mi) != 2) {
-        return false;
-    }
-    return ma > major || (ma == major && mi >= minor);
-}
-
 class Nic : public netns_test {
 protected:
     void prepare() override {

@@ -216,6 +216,14 @@ TEST_F(Replay, XdpTxRoundTripInFileOrder) {
     // The receiver's capture program is what lets its veth take XDP frames.
     child c = capture(path("out.pcap"));
     std::string err;
+    if (const auto& why = live_frames_refused_reason(); !why.empty()) {
+        // Refused in one line, exit 7, nothing sent.
+        EXPECT_EQ(replay({"-r", path("in.pcap"), "--topspeed", "--xdp-tx", "--loop", "3"}, err), 7) << err;
+        EXPECT_NE(err.find("cannot send with XDP live frames on " + net->sender_if()), std::string::npos) << err;
+        EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 3) << "the skip line, the attempt, the refusal: " << err;
+        EXPECT_EQ(stop(c, path("out.pcap")).size(), 0u);
+        GTEST_SKIP() << why;
+    }
     ASSERT_EQ(replay({"-r", path("in.pcap"), "--topspeed", "--xdp-tx", "--loop", "3"}, err), 0) << err;
     auto got = stop(c, path("out.pcap"));
 
@@ -233,6 +241,9 @@ TEST_F(Replay, XdpTxRoundTripInFileOrder) {
 }
 
 TEST_F(Replay, XdpTxLimitAndEndlessLoop) {
+    if (const auto& why = live_frames_refused_reason(); !why.empty()) {
+        GTEST_SKIP() << why;
+    }
     auto frames = mixed(700, 1000);
     write_pcap(path("in.pcap"), frames);
     {
@@ -299,9 +310,17 @@ TEST_F(Replay, TopspeedUsesLiveFramesOnlyWhereTheDriverTakesThem) {
             }
             std::string err;
             ASSERT_EQ(replay(args, err), 0) << err;
-            const bool live = receiver_xdp && !*choice;
-            EXPECT_EQ(err.find("sending with XDP live frames") != std::string::npos, live) << err;
+            // Where the kernel refuses live frames, the socket sends, saying why.
+            const bool refused = !live_frames_refused_reason().empty();
+            const bool tried = receiver_xdp && !*choice;
+            const bool live = tried && !refused;
+            EXPECT_EQ(err.find("sending with XDP live frames") != std::string::npos, tried) << err;
             EXPECT_EQ(err.find("TX queue 0: copy mode") != std::string::npos, !live) << err;
+            if (receiver_xdp && !*choice && refused) {
+                EXPECT_NE(err.find("sending through an AF_XDP socket: cannot send with XDP live frames"),
+                          std::string::npos)
+                    << err;
+            }
             if (!receiver_xdp && !*choice) {
                 EXPECT_NE(err.find("sending through an AF_XDP socket: " + net->sender_if() +
                                    " does not transmit XDP frames now"),
@@ -351,6 +370,9 @@ TEST_F(Replay, XdpTxNamesTheCapabilityItNeeds) {
     EXPECT_EQ(rc, 4) << err;
     EXPECT_NE(err.find("CAP_BPF"), std::string::npos) << err;
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    if (const auto& why = live_frames_refused_reason(); !why.empty()) {
+        GTEST_SKIP() << why;
+    }
     auto [rc2, err2] = sender("net_raw");
     EXPECT_EQ(rc2, 0) << "no socket, so no CAP_NET_RAW needed: " << err2;
     EXPECT_EQ(stop(c, path("out.pcap")).size(), 10u) << err2;
@@ -396,7 +418,8 @@ TEST_F(Replay, RoundTripOfTheSharedCaptures) {
     }
     child c = capture(path("all.pcap"), {"-B", "262144"});
     std::vector<frame> want;
-    uint64_t skipped = 0, sent = 0;
+    uint64_t skipped = 0, sent = 0, dropped = 0;
+    const std::string drops = "dropped by " + net->sender_if() + ": ([0-9]+) packets";
     for (const auto& name : files) {
         std::string file = root + "/" + name;
         auto frames = read_frames(file);
@@ -409,23 +432,45 @@ TEST_F(Replay, RoundTripOfTheSharedCaptures) {
         if (err.find("holds no packets") != std::string::npos) {
             continue;
         }
+        uint64_t n = 0;
         for (const auto& f : frames) {
             if (sendable(f)) {
                 want.push_back(f);
+                ++n;
             } else {
                 ++skipped;
             }
         }
-        sent += number_in(err, "sent ([0-9]+) packets");
+        const uint64_t s = number_in(err, "sent ([0-9]+) packets");
+        const uint64_t d = err.find("dropped by ") == std::string::npos ? 0 : number_in(err, drops);
+        EXPECT_EQ(s + d, n) << name << ": every sendable frame sent or dropped by the interface: " << err;
+        sent += s;
+        dropped += d;
     }
     auto got = stop(c, path("all.pcap"));
-    EXPECT_EQ(sent, want.size());
-    ASSERT_EQ(got.size(), want.size()) << read_text(path("cap.err"));
-    for (size_t i = 0; i < want.size(); ++i) {
-        ASSERT_EQ(got[i].data, want[i].data) << "packet " << i;
+    // Before Linux 6.16 a veth drops what its peer's 256-frame ring cannot
+    // hold, where later kernels stop the sender until there is room. Under
+    // an emulator's uneven vCPUs a file sent at top speed can overrun it;
+    // replay counts those drops from the interface's tx_dropped. Where the
+    // veth pushes back there must be none.
+    if (kernel_at_least(6, 16)) {
+        EXPECT_EQ(dropped, 0u);
     }
-    std::printf("replayed %zu frames from %zu files byte for byte; %llu skipped (too long or too short)\n",
-                want.size(), files.size(), (unsigned long long)skipped);
+    EXPECT_EQ(sent + dropped, want.size());
+    ASSERT_EQ(got.size(), sent) << read_text(path("cap.err"));
+    // What arrived is what was sent, byte for byte and in order, with exactly
+    // the interface's drops missing.
+    size_t j = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        while (j < want.size() && want[j].data != got[i].data) {
+            ++j;
+        }
+        ASSERT_LT(j, want.size()) << "packet " << i << " was not sent, or not in order";
+        ++j;
+    }
+    std::printf("replayed %llu frames from %zu files byte for byte; %llu skipped (too long or too short); %llu "
+                "dropped by the sending veth\n",
+                (unsigned long long)sent, files.size(), (unsigned long long)skipped, (unsigned long long)dropped);
 }
 
 // --pps and --mbps, measured by the receiver's own timestamps.
@@ -662,6 +707,9 @@ TEST_F(Replay, ProgressLineOnATerminalOnly) {
     EXPECT_EQ(err.find("ETA"), std::string::npos) << "no progress line off a terminal: " << err;
 
     // Live frames too, between calls of BPF_PROG_RUN; with --limit the end is known.
+    if (const auto& why = live_frames_refused_reason(); !why.empty()) {
+        GTEST_SKIP() << why;
+    }
     child c = capture(path("out.pcap"));
     auto live = sh("script -qfec " +
                    quote(cmd.substr(0, cmd.find(" --pps")) + " --topspeed --xdp-tx --loop 0 --limit 100000000 --duration 1.5") +
