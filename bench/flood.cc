@@ -17,18 +17,25 @@
 #include <bpf/libbpf.h>
 #include <net/if.h>
 #include <pthread.h>
+#include <arpa/inet.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/error.h"
 #include "engine/live_frames.h"
+#include "engine/xsk.h"
 #include "xcap_gen.skel.h"
 
 namespace {
@@ -72,6 +79,105 @@ std::vector<uint8_t> udp_template(uint32_t size, const uint8_t dst[6]) {
     udp[4] = uint8_t(ulen >> 8);
     udp[5] = uint8_t(ulen);
     return f;
+}
+
+// Where the kernel refuses BPF_PROG_RUN on live frames (a hardened kernel
+// may, even to root), a thread sends through an AF_XDP socket of its own in
+// copy mode instead, on TX queue `queue` (on a veth, the peer's RX queue of
+// the same number): its frames hold the template, and each one's sequence
+// number and port are written just before it goes on the TX ring, as the
+// program writes them. Slower per frame than live frames (the kernel builds
+// an skb for each), and the frames reach a veth peer with or without an XDP
+// program there. Returns the frames the kernel completed; throws failure.
+struct socket_send {
+    std::string ifname;
+    uint32_t queue = 0;
+    std::vector<uint8_t> frame;
+    unsigned ports = 0;
+};
+
+uint64_t send_through_socket(const socket_send& how, uint64_t mine, double gap_ns, int64_t t0, uint64_t chunk) {
+    xcap::xsk_config cfg;
+    cfg.frame_size = 2048;
+    cfg.frame_count = 4096;
+    cfg.direction = xcap::xsk_direction::tx;
+    xcap::xsk_queue q(how.ifname, how.queue, cfg, xcap::bind_mode::copy);
+    const uint32_t len = uint32_t(how.frame.size());
+    std::vector<uint64_t> free_frames;
+    for (uint32_t i = 0; i < cfg.frame_count; ++i) {
+        const uint64_t addr = uint64_t(i) * cfg.frame_size;
+        std::memcpy(q.area() + addr, how.frame.data(), len);
+        free_frames.push_back(addr);
+    }
+    xsk_ring_prod& tx = q.tx();
+    xsk_ring_cons& comp = q.comp();
+    uint64_t submitted = 0, completed = 0;
+    auto reclaim = [&] {
+        uint32_t idx = 0;
+        const uint32_t n = xsk_ring_cons__peek(&comp, cfg.frame_count, &idx);
+        for (uint32_t i = 0; i < n; ++i) {
+            free_frames.push_back(*xsk_ring_cons__comp_addr(&comp, idx + i));
+        }
+        xsk_ring_cons__release(&comp, n);
+        completed += n;
+    };
+    auto kick = [&] {
+        if (sendto(q.fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0) < 0 && errno == ENOBUFS) {
+            timespec nap{0, 2'000};
+            nanosleep(&nap, nullptr);
+        }
+    };
+    while (submitted < mine) {
+        uint64_t n = std::min(chunk, mine - submitted);
+        if (gap_ns > 0) {
+            const int64_t due = t0 + int64_t(double(submitted) * gap_ns);
+            while (now_ns() < due) {
+                reclaim();
+            }
+            n = std::min<uint64_t>(n, std::max<uint64_t>(1, uint64_t(100'000 / gap_ns)));
+        }
+        reclaim();
+        n = std::min<uint64_t>({n, free_frames.size(), 64});
+        uint32_t idx = 0;
+        if (n == 0 || xsk_ring_prod__reserve(&tx, uint32_t(n), &idx) != n) {
+            kick();
+            continue;
+        }
+        for (uint32_t i = 0; i < n; ++i) {
+            const uint64_t addr = free_frames.back();
+            free_frames.pop_back();
+            uint8_t* f = q.area() + addr;
+            const uint64_t seq = submitted + i;
+            if (len >= 46) {
+                const uint32_t be = htonl(uint32_t(seq));
+                std::memcpy(f + 42, &be, 4);
+            }
+            if (how.ports) {
+                const uint16_t port = htons(uint16_t(9 + seq % how.ports));
+                std::memcpy(f + 36, &port, 2);
+            }
+            *xsk_ring_prod__tx_desc(&tx, idx + i) = xdp_desc{addr, len, 0};
+        }
+        xsk_ring_prod__submit(&tx, uint32_t(n));
+        submitted += n;
+        kick();
+    }
+    // Until the kernel has sent them all (a second at most).
+    for (const int64_t end = now_ns() + 1'000'000'000; completed < submitted && now_ns() < end;) {
+        kick();
+        reclaim();
+    }
+    return completed;
+}
+
+// How many TX queues `ifname` has (1 when it cannot be read).
+uint32_t tx_queues(const std::string& ifname) {
+    uint32_t n = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec)) {
+        n += e.path().filename().string().starts_with("tx-");
+    }
+    return std::max<uint32_t>(n, 1);
 }
 
 [[noreturn]] void usage() {
@@ -163,6 +269,8 @@ int main(int argc, char** argv) {
     const uint64_t chunk = 4096;
     std::atomic<uint64_t> sent{0};
     std::atomic<bool> failed{false};
+    std::once_flag said_fallback;
+    const uint32_t queues = tx_queues(ifname);
     const int64_t t0 = now_ns();
     std::vector<std::thread> pool;
     for (unsigned c = 0; c < cpus; ++c) {
@@ -189,6 +297,21 @@ int main(int argc, char** argv) {
                     n = std::min<uint64_t>(n, std::max<uint64_t>(1, uint64_t(100'000 / gap_ns)));
                 }
                 if (const int err = xcap::run_live_frames(prog, ifindex, frame, n)) {
+                    if (err == EPERM && done == 0) {
+                        std::call_once(said_fallback, [] {
+                            std::fprintf(stderr, "xcap-flood: the kernel refuses BPF_PROG_RUN on live frames; "
+                                                 "sending through AF_XDP sockets in copy mode instead\n");
+                        });
+                        try {
+                            done = send_through_socket({ifname, (first_cpu + c) % queues, frame, ports}, mine,
+                                                       gap_ns, t0, chunk);
+                        } catch (const std::exception& e) {
+                            std::fprintf(stderr, "xcap-flood: %s\n", e.what());
+                            failed = true;
+                            return;
+                        }
+                        break;
+                    }
                     std::fprintf(stderr, "xcap-flood: BPF_PROG_RUN failed: %s\n", std::strerror(err));
                     failed = true;
                     return;
