@@ -45,13 +45,13 @@ k_program::k_program(const compiled_filter& filter, bool frags, bool verbose)
     a.alu64_imm(BPF_ADD, r3, -4);
     a.mov64_imm(r4, BPF_ANY);
     a.call(BPF_FUNC_map_update_elem);
-    a.load(BPF_W, r0, r10, -4);
-    auto drop = a.new_label();
-    a.jump_imm(BPF_JMP32, BPF_JEQ, r0, 0, drop);
+    // r0 = k ? XDP_PASS : XDP_DROP
+    a.load(BPF_W, r1, r10, -4);
     a.mov32_imm(r0, XDP_PASS);
-    a.exit();
-    a.bind(drop);
+    auto matched = a.new_label();
+    a.jump_imm(BPF_JMP32, BPF_JNE, r1, 0, matched);
     a.mov32_imm(r0, XDP_DROP);
+    a.bind(matched);
     a.exit();
     _prog = load_xdp_program(a.finish(), frags, "the filter '" + filter.expression + "' with the tests' exit", verbose);
 }
