@@ -43,16 +43,19 @@ size_t xsk_source::peek(record_ref* out, size_t max) {
     }
     uint8_t* const area = _area;
     // The kernel wrote these frames on another core: start every cache miss
-    // now (metadata line and first packet line), so they overlap instead of
-    // being paid one after another. The options of the batch are gathered on
-    // the way: a multi-buffer packet sends the whole batch the other way.
+    // now (the metadata's line and the next, which hold a small packet
+    // whole), so they overlap instead of being paid one after another. The
+    // next line, not the packet's first: where the metadata is in the frame
+    // the two share a line, and a 64-byte packet ends in the one after. The
+    // options of the batch are gathered on the way: a multi-buffer packet
+    // sends the whole batch the other way.
     uint32_t options = 0;
     for (uint32_t i = 0; i < n; ++i) {
         const xdp_desc* d = xsk_ring_cons__rx_desc(&rx, idx + i);
         options |= d->options;
-        const uint8_t* pkt = area + d->addr + _prefix;
-        __builtin_prefetch(pkt - sizeof(xcap_meta), 1);
-        __builtin_prefetch(pkt, 0);
+        const uint8_t* meta = area + d->addr + _prefix - sizeof(xcap_meta);
+        __builtin_prefetch(meta, 1);
+        __builtin_prefetch(meta + 64, 0);
     }
     if (options & XDP_PKT_CONTD) [[unlikely]] {
         return peek_multi(out, max, idx, n);
