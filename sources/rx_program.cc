@@ -49,7 +49,6 @@ rx_program::rx_program(bool frags, nic_link nic) {
     int err = 0;
     _skel = open_and_load<decltype(_skel)>(frags, nic, err);
     _frags = frags && _skel;
-    _meta_in_frame = !xdp_metadata_allowed();
     if (!_skel && frags && err != -EPERM && err != -EACCES) {
         // Before 5.18 the kernel does not know BPF_F_XDP_HAS_FRAGS.
         _skel = open_and_load<decltype(_skel)>(false, nic, err);
@@ -91,6 +90,9 @@ void rx_program::set_max_len(uint32_t bytes) {
     // .bss is mapped into this process: the program sees the store at once.
     __atomic_store_n(&_skel->bss->xcap_max_len, bytes, __ATOMIC_RELAXED);
 }
+
+// As loaded: the rodata stays mapped (read-only) after the load.
+bool rx_program::meta_in_frame() const { return _skel->rodata->xcap_meta_in_frame != 0; }
 
 int rx_program::xsks_map_fd() const { return bpf_map__fd(_skel->maps.xcap_xsks); }
 

@@ -43,7 +43,7 @@ public:
     // area: filter/filter.h, xdp_metadata_allowed): a socket's frame then
     // holds sizeof(xcap_meta) bytes less of the packet, and its source must
     // take them off (xsk_source::set_meta_in_frame).
-    bool meta_in_frame() const { return _meta_in_frame; }
+    bool meta_in_frame() const;
     // Frames longer than this are dropped and counted as too_large; 0 = no
     // limit. Takes effect at once, attached or not.
     void set_max_len(uint32_t bytes);
@@ -74,7 +74,6 @@ private:
     // ring, the counters' mapping, then the skeleton.
     std::unique_ptr<xcap_rx_bpf, skeleton_deleter> _skel;
     bool _frags = false;
-    bool _meta_in_frame = false;
     unique_mapping _seq_map;
     xcap_queue_seq* _seq = nullptr;  // in _seq_map
     std::unique_ptr<ring_buffer, ring_deleter> _bell;
