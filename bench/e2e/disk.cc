@@ -128,30 +128,51 @@ void disk_bench::measure_disk(harness& h) {
             _runs.push_back(h.measure(s));
         }
     }
+    // 64 B at the generator's top rate: bursts of it, not a paced stream.
+    for (int round = 0; round < (h.quick() ? 1 : 3) && h.want_tool("xcap"); ++round) {
+        if (g_interrupted || h.over_time()) {
+            return;
+        }
+        run_spec s{"disk", "xcap", 64, 0, h.quick() ? 200'000u : 5'000'000u};
+        s.dir = _dir;
+        s.label = "xcap, unpaced";
+        _runs.push_back(h.measure(s));
+    }
     if (!h.quick() && h.want_tool("xcap") && sh("perf --version").status == 0) {
-        for (const auto& t : {k_disk_tools[0], k_disk_tools[1]}) {
+        struct profile_point {
+            const disk_tool& tool;
+            uint32_t size;
+            double mpps;
+            const char* file;
+        };
+        const profile_point runs[] = {
+            {k_disk_tools[0], 1514, 0.6, "disk-profile-direct.txt"},
+            {k_disk_tools[1], 1514, 0.6, "disk-profile-buffered.txt"},
+            {k_disk_tools[0], 64, 1.2, "disk-profile-64B-direct.txt"},
+        };
+        for (const auto& p : runs) {
             if (g_interrupted || h.over_time()) {
                 break;
             }
-            run_spec s{"disk-profile", "xcap", 1514, 0.6, 3'000'000, false, true};
+            run_spec s{"disk-profile", "xcap", p.size, p.mpps, 3'000'000, false, true};
             s.cpu_clock = true;
             s.dir = _dir;
-            s.xcap_args = t.xcap_args;
-            s.label = t.label;
+            s.xcap_args = p.tool.xcap_args;
+            s.label = p.tool.label;
             auto r = h.measure(s);
             if (r.error.empty()) {
-                keep_profile(h, t.label, t.xcap_args.empty() ? "disk-profile-direct.txt" : "disk-profile-buffered.txt");
+                keep_profile(h, s, p.file);
             }
         }
     }
 }
 
-void disk_bench::keep_profile(const harness& h, const std::string& label, const std::string& file) {
+void disk_bench::keep_profile(const harness& h, const run_spec& s, const std::string& file) {
     mkdir(h.out().c_str(), 0755);
     const std::string data = quote(h.perf_data());
     auto full = sh("perf report -i " + data + " --no-children --sort comm,sym --stdio -g none 2>/dev/null");
     write_file(h.out() + "/" + file, full.output);
-    profile p{label, file, {}};
+    profile p{s.label, file, s.size, s.asked_mpps, s.count, {}};
     std::istringstream in(full.output);
     static const std::regex line_re("^\\s*([0-9.]+)%\\s+(\\S+)\\s+\\[([k.])\\]\\s+(.+?)\\s*$");
     for (std::string line; std::getline(in, line) && p.top.size() < 14;) {
@@ -234,11 +255,11 @@ void disk_bench::profile_markdown(std::ostream& md) const {
     if (_profiles.empty()) {
         return;
     }
-    md << "\nWhere xcap's time goes on the disk (`perf record -e cpu-clock -g` of the process, 1514 B at 0.6 Mpps, "
-          "3,000,000 frames, a run of its own; share of all samples by thread and symbol, `perf report --sort "
-          "comm,sym`):\n";
+    md << "\nWhere xcap's time goes on the disk (`perf record -e cpu-clock -g` of the process, each a run of its "
+          "own; share of all samples by thread and symbol, `perf report --sort comm,sym`):\n";
     for (const auto& p : _profiles) {
-        md << "\n" << p.label << " (" << p.file << "):\n\n| share | thread: symbol |\n|---|---|\n";
+        md << "\n" << p.label << fmt(", %u B at %.1f Mpps, %" PRIu64 " frames", p.size, p.mpps, p.count) << " ("
+           << p.file << "):\n\n| share | thread: symbol |\n|---|---|\n";
         for (const auto& [sym, pct] : p.top) {
             md << fmt("| %.1f%% | `%s` |\n", pct, sym.c_str());
         }

@@ -33,6 +33,10 @@ struct run_spec {
     bool budget = false;
     bool profile = false;
     bool cpu_clock = false;  // the profile samples cpu-clock (every thread's time on a CPU), not cycles
+    // perf record -e cpu-clock -g of CPU 0 (the generator and the veth's
+    // receive work, each tool's kernel side) over the flood only, into
+    // perf_data().
+    bool profile_cpu0 = false;
     std::string filter;                 // a tcpdump expression given to the tool ("" = none)
     std::vector<std::string> gen_args;  // more xcap-flood arguments (e.g. --ports)
     uint64_t expected = 0;              // packets that belong in the file (0: count)
@@ -213,6 +217,7 @@ private:
     int64_t _t_start = 0;
     time_t _wall_start = 0;
     bool _out_of_time = false;
+    bool _generator_on_sockets = false;  // xcap-flood said the kernel refuses live frames
     std::vector<run_result> _all;
 };
 

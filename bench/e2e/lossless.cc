@@ -1,7 +1,11 @@
 #include "lossless.h"
 
+#include <sys/stat.h>
+
 #include <cinttypes>
 #include <map>
+#include <regex>
+#include <sstream>
 
 #include "cpu_budget.h"
 
@@ -246,6 +250,80 @@ void lossless::zero_loss(harness& h) {
             }
         }
     }
+    if (!h.quick() && sh("perf --version").status == 0) {
+        profile_cpu0(h, n);
+    }
+}
+
+// One more unpaced flood per tool with CPU 0 sampled (not among the rounds
+// above: perf's own work on CPU 0 slows the generator).
+void lossless::profile_cpu0(harness& h, uint64_t n) {
+    for (const char* tool : k_tools) {
+        if (g_interrupted || h.over_time()) {
+            return;
+        }
+        if (!h.want_tool(tool)) {
+            continue;
+        }
+        run_spec s{"zero-cpu0", tool, 64, 0, n};
+        s.profile_cpu0 = true;
+        const run_result r = h.measure(s);
+        if (!r.error.empty()) {
+            continue;
+        }
+        mkdir(h.out().c_str(), 0755);
+        const std::string data = quote(h.perf_data());
+        cpu0_profile p{tool, std::string("cpu0-profile-") + tool + ".txt", r.offered_mpps, {}};
+        auto flat = sh("perf report -i " + data + " --no-children --sort sym --stdio -g none 2>/dev/null");
+        auto callers = sh("perf report -i " + data + " --no-children --sort sym --stdio -G "
+                          "--percent-limit 2 2>/dev/null");
+        write_file(h.out() + "/" + p.file, flat.output + "\n" + callers.output);
+        std::istringstream in(flat.output);
+        static const std::regex line_re("^\\s*([0-9.]+)%\\s+\\[([k.])\\]\\s+(.+?)\\s*$");
+        for (std::string line; std::getline(in, line) && p.top.size() < 12;) {
+            std::smatch m;
+            if (std::regex_match(line, m, line_re)) {
+                p.top.push_back({m[3].str() + (m[2] == "k" ? " [k]" : ""), std::stod(m[1])});
+            }
+        }
+        _cpu0.push_back(std::move(p));
+    }
+}
+
+std::string lossless::files() const {
+    std::string s;
+    for (const auto& p : _cpu0) {
+        s += ", " + p.file;
+    }
+    return s;
+}
+
+void lossless::cpu0_markdown(std::ostream& md) const {
+    if (_cpu0.empty()) {
+        return;
+    }
+    md << "\nWhere CPU 0's time goes during an unpaced flood (`perf record -C 0 -e cpu-clock -g` over the flood "
+          "only, one more run per tool; share of CPU 0's samples, idle included; callers of the top symbols in "
+          "the files):\n\n| rank |";
+    for (const auto& p : _cpu0) {
+        md << " " << p.tool << fmt(" (generator %.2f Mpps)", p.offered_mpps) << " |";
+    }
+    md << "\n|---|";
+    for (size_t i = 0; i < _cpu0.size(); ++i) {
+        md << "---|";
+    }
+    md << "\n";
+    for (size_t rank = 0; rank < 12; ++rank) {
+        md << "| " << rank + 1 << " |";
+        for (const auto& p : _cpu0) {
+            if (rank < p.top.size()) {
+                md << fmt(" %.1f%% `%s` |", p.top[rank].second, p.top[rank].first.c_str());
+            } else {
+                md << " |";
+            }
+        }
+        md << "\n";
+    }
 }
 
 void lossless::markdown(std::ostream& md, const harness& h) const {
@@ -336,6 +414,7 @@ void lossless::markdown(std::ostream& md, const harness& h) const {
         }
     }
     if (tools.size() < 2) {
+        cpu0_markdown(md);
         return;
     }
     md << "\nThe generator's own top speed with each tool capturing, the tools taking turns (the generator "
@@ -356,6 +435,7 @@ void lossless::markdown(std::ostream& md, const harness& h) const {
         md << fmt("| %s | %s | **%.2f** | %d of %zu |\n", t.c_str(), each.c_str(), median(rates), lossless,
                   rates.size());
     }
+    cpu0_markdown(md);
 }
 
 void lossless::json(std::ostream& js, const harness&) const {

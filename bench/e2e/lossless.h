@@ -2,7 +2,9 @@
 // Phases "ladder", "budget" and "zero": the highest lossless rate of each
 // tool at 64, 512 and 1500 bytes (paced stepping), the same at 64 bytes with
 // each tool held to 30% of one core (cgroup), and xcap's zero loss over
-// 5,000,000 packets at the generator's top rate.
+// 5,000,000 packets at the generator's top rate. With "zero" (not --quick),
+// a profile of CPU 0 during one more unpaced flood per tool: where the
+// receive work that the generator shares its core with goes.
 #include <optional>
 
 #include "harness.h"
@@ -47,6 +49,17 @@ private:
 
     std::vector<ladder> _ladders, _budget;
     std::vector<run_result> _zero;
+    // perf record -C 0 during an unpaced flood, per tool: the top symbols
+    // of CPU 0 (percent of its samples) and the report's file name.
+    struct cpu0_profile {
+        std::string tool, file;
+        double offered_mpps = 0;
+        std::vector<std::pair<std::string, double>> top;
+    };
+    std::vector<cpu0_profile> _cpu0;
+    void profile_cpu0(harness& h, uint64_t n);
+    void cpu0_markdown(std::ostream& md) const;
+    std::string files() const override;
 };
 
 }  // namespace xcap::e2e

@@ -51,7 +51,11 @@ void harness::write_markdown(std::ostream& md, double minutes) const {
     md << "Machine load: `" << _load_start << "` at the start (the cores were " << fmt("%.0f", _background_pct)
        << "% busy with other work in the 2 s before the first run), `" << _load_end << "` at the end.\n\n";
     md << "Set-up: a throwaway pair of network namespaces joined by a 2-queue veth pair (198.18.0.0/15). The "
-          "generator (`xcap-flood`, BPF_PROG_RUN live frames of UDP) runs on CPU 0, and the veth's receive work "
+          "generator (`xcap-flood`, "
+       << (_generator_on_sockets ? "UDP frames through an AF_XDP socket in copy mode, an skb per frame, as this "
+                                   "kernel refuses BPF_PROG_RUN on live frames"
+                                 : "BPF_PROG_RUN live frames of UDP")
+       << ") runs on CPU 0, and the veth's receive work "
           "(each tool's kernel side: XDP redirect and copy into xcap's UMEM, or the skb and packet-socket copy "
           "for tcpdump and netsniff-ng) runs there too, in softirq; each capture tool runs on CPU 1 (`taskset`) "
           "and writes pcap to tmpfs. xcap runs with its defaults; tcpdump as `tcpdump -B 65536 -w`; netsniff-ng "

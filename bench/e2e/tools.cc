@@ -184,6 +184,13 @@ run_result harness::capture(const run_spec& spec) {
     }
     gen.insert(gen.end(), spec.gen_args.begin(), spec.gen_args.end());
     const double expect_s = double(spec.count) / ((spec.asked_mpps > 0 ? spec.asked_mpps : 1.0) * 1e6);
+    std::optional<child> perf_cpu0;
+    if (spec.profile_cpu0) {
+        perf_cpu0.emplace(std::vector<std::string>{"perf", "record", "-C", "0", "-e", "cpu-clock", "-g", "-o",
+                                                   perf_file},
+                          _tmp + "/perf.out", _tmp + "/perf.err");
+        nap_ms(1000);  // perf needs a moment to open its events
+    }
     {
         child g(_net.in_sender(gen), _tmp + "/gen.out", _tmp + "/gen.err");
         if (g.wait(expect_s * 3 + 30) != 0) {
@@ -195,9 +202,15 @@ run_result harness::capture(const run_spec& spec) {
     // after the flood is added back below.
     const auto m_end = machine_ticks::read();
     const proc_cpu cpu_end = proc_cpu::read(c.pid());
+    if (perf_cpu0) {
+        perf_cpu0->signal(SIGINT);  // the flood is over: what CPU 0 did after it is not the flood's
+        perf_cpu0->wait(30);
+        perf_cpu0.reset();
+    }
     p.generator_s = children_cpu_s() - g0;
     std::smatch m;
     std::string gout = read_text(_tmp + "/gen.out") + read_text(_tmp + "/gen.err");  // replay reports on stderr
+    _generator_on_sockets |= gout.find("AF_XDP sockets in copy mode instead") != std::string::npos;
     if (std::regex_search(gout, m, std::regex("\\(([0-9.]+) Mpps\\)"))) {
         p.offered_mpps = std::stod(m[1]);
     } else if (std::regex_search(gout, m, std::regex("s: ([0-9.]+) Mpps"))) {  // xcap replay
