@@ -92,6 +92,19 @@ struct xdp_filter_options {
 // in front of the frame (bpf/xcap_rx.bpf.c, xcap_meta_in_frame).
 bool xdp_metadata_allowed();
 
+// Whether the kernel lets an XDP program call `helper` (a BPF_FUNC_
+// number; linux/bpf.h clashes with libpcap's bpf.h, so not included here),
+// found by loading a program that calls it with the context in r1 and -32
+// in r2: a load the verifier refuses (EINVAL: a helper it does not know, or
+// one refused to XDP) is a no, any other outcome a yes, as above. libbpf's
+// own probe takes "program of this type cannot use helper" for support.
+bool xdp_helper_allowed(int helper);
+
+// bpf_xdp_get_buff_len (Linux 5.18): xcap_rx reads a multi-buffer packet's
+// whole length with it, and only the first buffer's where it is missing.
+// Probed once per process with xdp_helper_allowed.
+bool xdp_buff_len_allowed();
+
 // Sums over CPUs of the program's per-CPU counters.
 struct filter_counters {
     uint64_t rejected = 0;     // packets the filter did not match (passed on to the stack)

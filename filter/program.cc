@@ -103,22 +103,33 @@ std::vector<bpf_insn> build_xdp_program(const compiled_filter& filter, const xdp
     return a.finish();
 }
 
+bool xdp_helper_allowed(int helper) {
+    // r1 is the context at entry, as every XDP helper takes it first; r2 a
+    // delta for those that take one (adjust_meta's: a whole xcap_meta).
+    assembler a;
+    a.mov64_imm(r2, -int32_t(sizeof(xcap_meta)));
+    a.call(helper);
+    a.mov32_imm(r0, XDP_PASS);
+    a.exit();
+    const auto insns = a.finish();
+    LIBBPF_OPTS(bpf_prog_load_opts, opts);
+    opts.expected_attach_type = BPF_XDP;
+    unique_fd fd(bpf_prog_load(BPF_PROG_TYPE_XDP, "xcap_probe", "Dual BSD/GPL", insns.data(), insns.size(), &opts));
+    return fd || errno != EINVAL;
+}
+
 bool xdp_metadata_allowed() {
     static const bool allowed = [] {
         if (const char* no = getenv("XCAP_TEST_NO_XDP_METADATA"); no && std::strcmp(no, "1") == 0) {
             return false;
         }
-        assembler a;
-        a.mov64_imm(r2, -int32_t(sizeof(xcap_meta)));
-        a.call(BPF_FUNC_xdp_adjust_meta);
-        a.mov32_imm(r0, XDP_PASS);
-        a.exit();
-        const auto insns = a.finish();
-        LIBBPF_OPTS(bpf_prog_load_opts, opts);
-        opts.expected_attach_type = BPF_XDP;
-        unique_fd fd(bpf_prog_load(BPF_PROG_TYPE_XDP, "xcap_probe", "Dual BSD/GPL", insns.data(), insns.size(), &opts));
-        return fd || errno != EINVAL;
+        return xdp_helper_allowed(BPF_FUNC_xdp_adjust_meta);
     }();
+    return allowed;
+}
+
+bool xdp_buff_len_allowed() {
+    static const bool allowed = xdp_helper_allowed(BPF_FUNC_xdp_get_buff_len);
     return allowed;
 }
 

@@ -31,7 +31,7 @@ Owned open_and_load(bool frags, nic_link nic, int& err) {
     }
     bpf_program__set_autoload(skel->progs.xcap_rx, frags);
     bpf_program__set_autoload(skel->progs.xcap_rx_1buf, !frags);
-    skel->rodata->xcap_buff_len = libbpf_probe_bpf_helper(BPF_PROG_TYPE_XDP, BPF_FUNC_xdp_get_buff_len, nullptr) == 1;
+    skel->rodata->xcap_buff_len = xdp_buff_len_allowed();
     skel->rodata->xcap_untag_after = nic.state_fd >= 0;
     skel->rodata->xcap_nic_time = nic.state_fd >= 0 && nic.time;
     skel->rodata->xcap_meta_in_frame = !xdp_metadata_allowed();

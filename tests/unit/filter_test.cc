@@ -7,9 +7,11 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
@@ -635,6 +637,24 @@ TEST(FilterProgram, WithoutMetadataAMatchGoesOnUntouched) {
     }
     EXPECT_EQ(rejected, 1u);
     EXPECT_EQ(no_metadata, 0u) << "nothing asked for, nothing refused";
+}
+
+// The probe behind xdp_metadata_allowed and xdp_buff_len_allowed: a load
+// of a program calling the helper, EINVAL meaning no. libbpf's probe says
+// yes to a helper this kernel refuses to XDP, so the refusals are checked
+// here, not only the helpers that load.
+TEST(HelperProbe, TellsHelpersXdpMayCallFromOnesItMayNot) {
+    SKIP_WITHOUT_BPF();
+    EXPECT_TRUE(xdp_helper_allowed(BPF_FUNC_xdp_adjust_head));  // every kernel with XDP has it
+    EXPECT_FALSE(xdp_helper_allowed(BPF_FUNC_override_return));  // kprobe programs only
+    EXPECT_FALSE(xdp_helper_allowed(__BPF_FUNC_MAX_ID + 100));  // no kernel has it
+    utsname u{};
+    int major = 0, minor = 0;
+    ASSERT_EQ(uname(&u), 0);
+    ASSERT_EQ(std::sscanf(u.release, "%d.%d", &major, &minor), 2);
+    if (major > 5 || (major == 5 && minor >= 18)) {
+        EXPECT_TRUE(xdp_buff_len_allowed()) << "bpf_xdp_get_buff_len is in Linux 5.18";
+    }
 }
 
 TEST(FilterProgram, EntryChainsIntoTheCaptureProgram) {
