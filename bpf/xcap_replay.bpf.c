@@ -15,8 +15,11 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);          /* set by user space: a slot per packet */
-	__type(key, __u32);
-	__type(value, struct xcap_replay_slot); /* resized by user space */
+	/* By size, not BTF type: user space resizes the value to the largest
+	 * packet, and a BTF value type of another size makes the kernel refuse
+	 * the map (libbpf then retries without BTF, saying so with -v). */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct xcap_replay_slot));
 } xcap_replay_packets SEC(".maps");
 
 /* Packets in the map, and the most bytes a slot holds (its value size less
