@@ -6,7 +6,6 @@
 
 #include <cinttypes>
 #include <regex>
-#include <sstream>
 
 namespace xcap::e2e {
 
@@ -173,24 +172,13 @@ void disk_bench::keep_profile(const harness& h, const run_spec& s, const std::st
     auto full = sh("perf report -i " + data + " --no-children --sort comm,sym --stdio -g none 2>/dev/null");
     write_file(h.out() + "/" + file, full.output);
     profile p{s.label, file, s.size, s.asked_mpps, s.count, {}};
-    std::istringstream in(full.output);
-    static const std::regex line_re("^\\s*([0-9.]+)%\\s+(\\S+)\\s+\\[([k.])\\]\\s+(.+?)\\s*$");
-    for (std::string line; std::getline(in, line) && p.top.size() < 14;) {
-        std::smatch m;
-        if (std::regex_match(line, m, line_re)) {
-            p.top.push_back({m[2].str() + ": " + m[4].str() + (m[3] == "k" ? " [k]" : ""), std::stod(m[1])});
-        }
+    for (const auto& e : perf_entries(full.output, 14)) {
+        p.top.push_back({e.comm + ": " + e.symbol + (e.kernel ? " [k]" : ""), e.pct});
     }
     _profiles.push_back(std::move(p));
 }
 
-std::string disk_bench::files() const {
-    std::string s;
-    for (const auto& p : _profiles) {
-        s += ", " + p.file;
-    }
-    return s;
-}
+std::string disk_bench::files() const { return file_list(_profiles); }
 
 void disk_bench::markdown(std::ostream& md, const harness& h) const {
     md << "\n## Disk: capture into a folder on this machine's disk\n\n";

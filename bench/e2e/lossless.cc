@@ -4,8 +4,6 @@
 
 #include <cinttypes>
 #include <map>
-#include <regex>
-#include <sstream>
 
 #include "cpu_budget.h"
 
@@ -278,25 +276,14 @@ void lossless::profile_cpu0(harness& h, uint64_t n) {
         auto callers = sh("perf report -i " + data + " --no-children --sort sym --stdio -G "
                           "--percent-limit 2 2>/dev/null");
         write_file(h.out() + "/" + p.file, flat.output + "\n" + callers.output);
-        std::istringstream in(flat.output);
-        static const std::regex line_re("^\\s*([0-9.]+)%\\s+\\[([k.])\\]\\s+(.+?)\\s*$");
-        for (std::string line; std::getline(in, line) && p.top.size() < 12;) {
-            std::smatch m;
-            if (std::regex_match(line, m, line_re)) {
-                p.top.push_back({m[3].str() + (m[2] == "k" ? " [k]" : ""), std::stod(m[1])});
-            }
+        for (const auto& e : perf_entries(flat.output, 12)) {
+            p.top.push_back({e.symbol + (e.kernel ? " [k]" : ""), e.pct});
         }
         _cpu0.push_back(std::move(p));
     }
 }
 
-std::string lossless::files() const {
-    std::string s;
-    for (const auto& p : _cpu0) {
-        s += ", " + p.file;
-    }
-    return s;
-}
+std::string lossless::files() const { return file_list(_cpu0); }
 
 void lossless::cpu0_markdown(std::ostream& md) const {
     if (_cpu0.empty()) {

@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <regex>
-#include <sstream>
 
 namespace xcap::e2e {
 
@@ -33,17 +32,11 @@ void xcap_profile::keep_profile(const harness& h, const std::string& data) {
     write_file(report, full.output);
     // The flat list, for the summary: every symbol's own share.
     auto flat = sh("perf report -i " + quote(data) + " --no-children --sort sym --stdio -g none 2>/dev/null");
-    std::istringstream in(flat.output);
-    static const std::regex line_re("^\\s*([0-9.]+)%\\s+\\[([k.])\\]\\s+(.+?)\\s*$");
     double kernel = 0, user = 0;
-    for (std::string line; std::getline(in, line);) {
-        std::smatch m;
-        if (std::regex_match(line, m, line_re)) {
-            double pct = std::stod(m[1]);
-            (m[2] == "k" ? kernel : user) += pct;
-            if (_top.size() < 12) {
-                _top.push_back({m[3].str() + (m[2] == "k" ? " [kernel]" : " [user]"), pct});
-            }
+    for (const auto& e : perf_entries(flat.output)) {
+        (e.kernel ? kernel : user) += e.pct;
+        if (_top.size() < 12) {
+            _top.push_back({e.symbol + (e.kernel ? " [kernel]" : " [user]"), e.pct});
         }
     }
     _kernel_pct = kernel;

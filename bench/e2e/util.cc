@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 namespace xcap::e2e {
@@ -76,6 +77,19 @@ std::vector<std::string> split(const std::string& s) {
         }
     }
     return v;
+}
+
+std::vector<perf_entry> perf_entries(const std::string& report, size_t max) {
+    static const std::regex line_re("^\\s*([0-9.]+)%\\s+(?:(\\S+)\\s+)?\\[([k.])\\]\\s+(.+?)\\s*$");
+    std::vector<perf_entry> out;
+    std::istringstream in(report);
+    for (std::string line; out.size() < max && std::getline(in, line);) {
+        std::smatch m;
+        if (std::regex_match(line, m, line_re)) {
+            out.push_back({std::stod(m[1]), m[2].str(), m[3] == "k", m[4].str()});
+        }
+    }
+    return out;
 }
 
 }  // namespace xcap::e2e

@@ -41,4 +41,24 @@ double median(std::vector<double> v);
 // A comma-separated list, empty items left out.
 std::vector<std::string> split(const std::string& s);
 
+// ", a, b": the `file` of each item, as scenario::files() lists them.
+template <class Items>
+std::string file_list(const Items& items) {
+    std::string s;
+    for (const auto& item : items) {
+        s += ", " + item.file;
+    }
+    return s;
+}
+
+// The entries of a flat `perf report --stdio -g none` (sorted by sym, or by
+// comm,sym), at most `max`, in its order.
+struct perf_entry {
+    double pct = 0;
+    std::string comm;  // "" when not sorted by comm
+    bool kernel = false;
+    std::string symbol;
+};
+std::vector<perf_entry> perf_entries(const std::string& report, size_t max = SIZE_MAX);
+
 }  // namespace xcap::e2e
