@@ -211,6 +211,12 @@ void add_writer_counts(capture_totals& t, const capture_writer& writer) {
 }
 
 capture_result run_mode(capture_mode& mode, const capture_options& opts, const capture_log& log) {
+    // Taken by this thread only, from before the output file exists: a stop
+    // signal during the rest of the set-up waits for the capture loop, which
+    // ends at once with the file whole (its headers written), where the
+    // default action would end the process with the file empty. Threads
+    // started from here on (the capture thread) inherit the mask.
+    stop_signals signals;
     // Everything that can refuse is done (the mode's constructor), but for
     // -Z's user, promiscuous mode and the output, whose refusals leave nothing behind.
     const std::optional<run_as_user> run_as = choose_run_as(opts.run_as);
@@ -229,8 +235,6 @@ capture_result run_mode(capture_mode& mode, const capture_options& opts, const c
         say_promiscuous(*ifs[k].dev, promisc[k].get(), log);
     }
 
-    // Taken by this thread only; the capture thread inherits the mask.
-    stop_signals signals;
     std::vector<std::unique_ptr<link_monitor>> monitors;
     std::vector<watched_link> links;
     for (const auto& i : ifs) {

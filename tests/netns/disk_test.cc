@@ -244,6 +244,25 @@ TEST_F(Disk, VerboseSaysWhenDiscardsCanStallTheWriter) {
     }
 }
 
+// A stop signal while xcap is still setting up, after the output file
+// exists (here while it faults in a 512 MiB pool), waits for the capture
+// loop, which ends at once: exit 0, the file a whole capture with no
+// packets, the XDP program gone. Taken by the signal's default action
+// instead, the process would end with exit 130 and the file empty.
+TEST_F(Disk, AStopDuringSetUpLeavesAWholeFile) {
+    const std::string file = disk->file("s.pcap");
+    child x(xcap({"-w", file, "--buffer-len", "512m"}), path("s.out"), path("s.err"));
+    struct stat st{};
+    for (int i = 0; i < 10'000 && stat(file.c_str(), &st) != 0 && x.running(); ++i) {
+        usleep(1000);
+    }
+    ASSERT_EQ(stat(file.c_str(), &st), 0) << "no output file: " << read_text(path("s.err"));
+    x.signal(SIGINT);
+    ASSERT_EQ(x.wait(30), 0) << read_text(path("s.err"));
+    EXPECT_EQ(packets_in(file), 0u);
+    EXPECT_TRUE(net->wait_receiver_xdp(false, 5)) << "an XDP program is left on the interface";
+}
+
 // 20000 frames of the mix (about 14 MB) into 8 MiB: the disk fills. xcap says so (exit 1), the file
 // ends on a whole record and holds exactly the packets the summary counts
 // as captured; the rest are write errors, none silent.
